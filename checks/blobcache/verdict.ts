@@ -1,0 +1,47 @@
+// The verdict on one blob-info cache file: the JSON shape of `cache check --json`
+// (docs/conventions.md). Shared by the bolt and SQLite verifiers, the CLI and the daemon.
+
+// Always decided from the content, never from the file name.
+export type CacheFormat = 'boltdb' | 'sqlite' | 'empty' | 'unknown';
+
+// healthy: the format's own reader would get a complete, consistent tree.
+// corrupt: readable, but not a healthy cache (damaged, truncated, not a cache at all).
+// unreadable: the bytes could not be read (missing, permission, directory, I/O error).
+// busy: no consistent read within the bounded wait; says nothing about health.
+export type CacheVerdictKind = 'healthy' | 'corrupt' | 'unreadable' | 'busy';
+
+export interface CacheProblem {
+  code: string; // stable kebab-case, documented in docs/problem-codes.md
+  page?: number; // the page id (bolt) or page number (SQLite) where one applies
+  message: string; // what an operator can act on
+}
+
+export interface CacheStats {
+  pageSize?: number;
+  pages?: number;
+  txid?: number;
+  buckets?: number;
+  keys?: number;
+  tables?: number;
+  rows?: number;
+  sizeBytes?: number;
+  attempts?: number;
+}
+
+export interface CacheVerdict {
+  path: string;
+  format: CacheFormat;
+  verdict: CacheVerdictKind;
+  problems: CacheProblem[];
+  warnings: CacheProblem[];
+  stats: CacheStats;
+  durationMs: number;
+}
+
+// Exit code of `cache check` for a set of verdicts: 1 if any is corrupt (the actionable
+// finding wins), else 2 if any file could not be judged (unreadable or busy), else 0.
+export function cacheCheckExitCode(verdicts: readonly CacheVerdict[]): 0 | 1 | 2 {
+  if (verdicts.some((v) => v.verdict === 'corrupt')) return 1;
+  if (verdicts.some((v) => v.verdict === 'unreadable' || v.verdict === 'busy')) return 2;
+  return 0;
+}

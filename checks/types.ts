@@ -1,0 +1,35 @@
+// The one shape every check has. The runner in agent/ times checks, applies timeouts, turns a
+// thrown error into an `unknown` result and feeds metrics and /v1/preflight from these objects;
+// a check never talks HTTP and never knows about another check.
+
+export type CheckStatus = 'ok' | 'warning' | 'critical' | 'unknown';
+
+// host: this machine's fault, refuses jobs. shared: a dependency many hosts share (a registry),
+// degrades, so one outage cannot drain the whole fleet.
+export type CheckScope = 'host' | 'shared';
+
+// One reason a check is not ok. `code` is a stable kebab-case string (docs/problem-codes.md).
+export interface CheckReason {
+  code: string;
+  message: string;
+}
+
+export interface CheckResult {
+  status: CheckStatus;
+  summary: string;
+  reasons: CheckReason[];
+  // Check-specific, JSON-serialisable facts (also the source of that check's own metrics).
+  details: Record<string, unknown>;
+}
+
+export interface CheckContext {
+  // Aborted when the runner's timeout fires or the agent stops; long work must watch it.
+  signal: AbortSignal;
+  now: () => Date;
+}
+
+export interface Check {
+  name: string;
+  scope: CheckScope;
+  run: (ctx: CheckContext) => Promise<CheckResult>;
+}
