@@ -1,0 +1,69 @@
+// The contract between the agent's core (runner, admission, maintenance, quarantine) and its
+// front ends (HTTP server, metrics, CLI `check`). Both sides are written against these types.
+import type { CheckReason, CheckScope, CheckStatus } from '../checks/types.ts';
+
+// The latest known state of one check, as the runner keeps it (after damping).
+export interface CheckState {
+  name: string;
+  scope: CheckScope;
+  status: CheckStatus; // damped: critical only after N consecutive failures
+  rawStatus: CheckStatus; // what the last run itself said
+  summary: string;
+  reasons: CheckReason[];
+  details: Record<string, unknown>;
+  observedAt: Date | null; // null: never ran since start (and nothing persisted)
+  durationMs: number;
+  consecutiveFailures: number;
+  runs: number; // counters since start, for *_total metrics
+  failures: number;
+  timeouts: number;
+  statusChanges: number;
+}
+
+export type Decision = 'accept' | 'degraded' | 'refuse';
+
+export interface Maintenance {
+  reason: string;
+  since: string; // ISO time
+  expiresAt: string; // ISO time
+  by: string; // who set it (api, cli)
+}
+
+// The /v1/preflight body (docs/conventions.md).
+export interface Preflight {
+  decision: Decision;
+  host: string;
+  agentVersion: string;
+  evaluatedAt: string;
+  reasons: { check: string; code: string; message: string }[];
+  maintenance: Maintenance | null;
+  checks: {
+    name: string;
+    status: CheckStatus;
+    scope: CheckScope;
+    summary: string;
+    observedAt: string | null;
+    ageSeconds: number | null;
+    durationMs: number;
+    details: Record<string, unknown>;
+  }[];
+}
+
+export interface RefreshOptions {
+  names?: string[]; // a subset; default every check
+  maxAgeSeconds?: number; // results older than this run again first; default: no refresh
+}
+
+// What the HTTP server and the CLI need from the core. The daemon (agent/daemon.ts) builds one.
+export interface AgentCore {
+  checkNames(): string[];
+  states(): CheckState[];
+  // Runs (single-flight per check) whatever is older than maxAgeSeconds, then evaluates.
+  preflight(opts: RefreshOptions): Promise<Preflight>;
+  runChecks(names?: string[]): Promise<CheckState[]>;
+  maintenance(): Maintenance | null;
+  setMaintenance(m: { reason: string; expiresAt: Date; by: string }): Maintenance;
+  clearMaintenance(): void;
+  quarantine(actor: 'api' | 'daemon' | 'cli'): Promise<unknown>; // the quarantine report JSON
+  configReloadOk(): boolean; // false after a SIGHUP with a bad config (last good one kept)
+}

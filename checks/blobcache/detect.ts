@@ -1,0 +1,31 @@
+// Which format a cache file is, from its first bytes only (never from its name).
+import type { CacheFormat } from './verdict.ts';
+
+const sqliteHeader = Buffer.from('SQLite format 3\0', 'latin1');
+const boltMagic = 0xed0cdaed;
+// bbolt's meta follows the 16-byte page header; its magic is the meta's first u32.
+const boltMagicOffset = 16;
+
+// `head` is the first bytes of the file (at least 32 when the file is that long) and, when
+// page 0 is damaged, a later copy of the meta may still identify the file: callers that want
+// that pass `probe` (offsets of possible second meta pages) through detectFromProbes.
+export function detectCacheFormat(head: Uint8Array, fileSize: number): CacheFormat {
+  if (fileSize === 0) return 'empty';
+  if (head.length >= 16 && Buffer.from(head.buffer, head.byteOffset, 16).equals(sqliteHeader)) return 'sqlite';
+  if (head.length >= boltMagicOffset + 4) {
+    const dv = new DataView(head.buffer, head.byteOffset, head.length);
+    if (dv.getUint32(boltMagicOffset, true) === boltMagic) return 'boltdb';
+  }
+  return 'unknown';
+}
+
+// bbolt 1.4 probes meta 1 at these page sizes when meta 0 is unusable; so do we, so a file
+// whose first page was zeroed is still recognised as bolt (and called corrupt or torn, not
+// "not a cache").
+export const boltMetaProbeOffsets = [1024, 2048, 4096, 8192, 16384, 32768, 65536];
+
+export function looksLikeBoltMetaAt(bytes: Uint8Array): boolean {
+  if (bytes.length < boltMagicOffset + 4) return false;
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  return dv.getUint32(boltMagicOffset, true) === boltMagic;
+}

@@ -1,0 +1,78 @@
+// The only place cache verification touches the filesystem: open a file the safe way and
+// hand out positional reads. Format readers receive a ReadAt and never see a path.
+import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
+
+// Positional read of up to `length` bytes at `offset`; a short result means end of file.
+// Returns an Error value instead of throwing, so readers can turn it into a problem.
+export type ReadAt = (offset: number, length: number) => Uint8Array | Error;
+
+export interface OpenedCacheFile {
+  fd: number;
+  stat: Stats;
+  readAt: ReadAt;
+  close: () => void;
+}
+
+export interface OpenFailure {
+  code: 'not-found' | 'permission-denied' | 'not-a-file' | 'symlink' | 'io-error';
+  message: string;
+}
+
+// Opens read-only, never follows a symlink in the last component (the agent runs as root and
+// a user could plant one), never blocks on a FIFO, and refuses anything but a regular file.
+export function openCacheFile(path: string): OpenedCacheFile | OpenFailure {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_CLOEXEC);
+  } catch (err) {
+    return openErrorToFailure(path, err as NodeJS.ErrnoException);
+  }
+  const stat = fstatSync(fd);
+  if (!stat.isFile()) {
+    closeSync(fd);
+    return { code: 'not-a-file', message: `${path} is not a regular file` };
+  }
+  const readAt: ReadAt = (offset, length) => {
+    const buf = Buffer.allocUnsafe(length);
+    let got = 0;
+    try {
+      while (got < length) {
+        const n = readSync(fd, buf, got, length - got, offset + got);
+        if (n === 0) break;
+        got += n;
+      }
+    } catch (err) {
+      return new Error(`read of ${length} bytes at offset ${offset} failed: ${(err as Error).message}`);
+    }
+    return got === length ? buf : buf.subarray(0, got);
+  };
+  return { fd, stat, readAt, close: () => closeSync(fd) };
+}
+
+function openErrorToFailure(path: string, err: NodeJS.ErrnoException): OpenFailure {
+  switch (err.code) {
+    case 'ENOENT':
+      return { code: 'not-found', message: `${path} does not exist` };
+    case 'EACCES':
+    case 'EPERM':
+      return { code: 'permission-denied', message: `${path}: permission denied` };
+    case 'ELOOP':
+      return { code: 'symlink', message: `${path} is a symbolic link; refusing to follow it (pass the real path)` };
+    case 'EISDIR':
+      return { code: 'not-a-file', message: `${path} is a directory` };
+    default:
+      return { code: 'io-error', message: `${path}: ${err.message}` };
+  }
+}
+
+export function isOpenFailure(x: OpenedCacheFile | OpenFailure): x is OpenFailure {
+  return 'code' in x && !('fd' in x);
+}
+
+// A ReadAt over bytes in memory: what tests and the fuzzer hand to the pure readers.
+export function bufferReadAt(bytes: Uint8Array): ReadAt {
+  return (offset, length) => {
+    if (offset >= bytes.length) return new Uint8Array(0);
+    return bytes.subarray(offset, Math.min(bytes.length, offset + length));
+  };
+}

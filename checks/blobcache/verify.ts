@@ -1,0 +1,44 @@
+// Verify one blob-info cache file, whatever its format: the format is decided from the content,
+// then the bolt or SQLite verifier judges it. Never throws; every failure is a verdict.
+import { openCacheFile, isOpenFailure } from './file-source.ts';
+import { detectCacheFormat } from './detect.ts';
+import type { CacheVerdict } from './verdict.ts';
+import { verifyBoltFile } from './bolt/verify-file.ts';
+import { verifySqliteFile } from './sqlite/verify.ts';
+
+export interface VerifyOptions {
+  // Deep verification: SQLite `integrity_check` instead of `quick_check`. (The bolt verifier
+  // always walks everything; it is fast enough.)
+  full?: boolean;
+  // How many times a read that raced a committing writer is retried before the verdict is busy.
+  maxAttempts?: number;
+  // Upper bound on how long one SQLite lock wait may take, in milliseconds.
+  busyTimeoutMs?: number;
+}
+
+export async function verifyCacheFile(path: string, opts: VerifyOptions = {}): Promise<CacheVerdict> {
+  const started = performance.now();
+  const opened = openCacheFile(path);
+  if (isOpenFailure(opened)) {
+    return {
+      path, format: 'unknown', verdict: 'unreadable',
+      problems: [{ code: opened.code, message: opened.message }],
+      warnings: [], stats: {}, durationMs: performance.now() - started,
+    };
+  }
+  const head = opened.readAt(0, 64);
+  const size = opened.stat.size;
+  opened.close();
+  if (head instanceof Error) {
+    return {
+      path, format: 'unknown', verdict: 'unreadable',
+      problems: [{ code: 'io-error', message: `${path}: ${head.message}` }],
+      warnings: [], stats: { sizeBytes: size }, durationMs: performance.now() - started,
+    };
+  }
+  const format = detectCacheFormat(head, size);
+  if (format === 'sqlite') return verifySqliteFile(path, opts);
+  // Bolt, empty and unknown files all go to the bolt verifier: it knows the zero-length case
+  // and probes for a second meta page before it calls a file "not a cache".
+  return verifyBoltFile(path, opts);
+}
