@@ -23,7 +23,7 @@ export interface OpenFailure {
 export function openCacheFile(path: string): OpenedCacheFile | OpenFailure {
   let fd: number;
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_CLOEXEC);
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {
     return openErrorToFailure(path, err as NodeJS.ErrnoException);
   }

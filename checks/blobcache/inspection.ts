@@ -10,6 +10,8 @@ export interface InspectionNode {
   inline?: boolean; // bolt: stored inline in its parent's leaf
   holds?: string; // what containers/image keeps here, for the names it uses
   children?: InspectionNode[];
+  subtreeKeys?: number; // keys in this bucket and every bucket below it
+  subtreeBuckets?: number; // buckets below this one, at any depth
   truncated?: boolean; // children were cut (too many to show)
 }
 

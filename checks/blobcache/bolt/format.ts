@@ -1,0 +1,161 @@
+// The bbolt on-disk layout (format version 2, identical in bbolt 1.3.x and 1.4.x), in one place:
+// constants, the meta page decoder, and one tiny accessor per field. Everything outside this
+// module talks in pages and elements, never in byte offsets. Integers are little-endian (bbolt
+// writes host order; every host this agent runs on is little-endian).
+// Upstream: etcd-io/bbolt v1.3.6 page.go, db.go (meta), bucket.go; see docs/bolt-verifier.md.
+
+export const pageHeaderSize = 16;
+export const branchElementSize = 16;
+export const leafElementSize = 16;
+export const bucketHeaderSize = 16;
+
+export const flagBranch = 0x01;
+export const flagLeaf = 0x02;
+export const flagMeta = 0x04;
+export const flagFreelist = 0x10;
+// Leaf element flag: the value is a bucket header {root u64, sequence u64}.
+export const leafFlagBucket = 0x01;
+
+export const magic = 0xed0cdaed;
+export const formatVersion = 2;
+// meta.freelist when the freelist is not persisted (NoFreelistSync).
+export const noFreelist = 0xffffffffffffffffn;
+// The freelist page's count field escapes to a leading u64 count at this value.
+export const freelistCountEscape = 0xffff;
+
+// Offsets inside a meta page (the meta struct follows the page header).
+const metaOffset = pageHeaderSize;
+const metaChecksummedBytes = 56; // magic..txid; the u64 checksum follows
+export const metaRegionBytes = metaOffset + metaChecksummedBytes + 8;
+
+export interface PageHeader {
+  id: bigint; // the pgid the page claims to be
+  flags: number;
+  count: number;
+  overflow: number; // extra contiguous pages
+}
+
+function view(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+export function readPageHeader(bytes: Uint8Array): PageHeader {
+  const dv = view(bytes);
+  return {
+    id: dv.getBigUint64(0, true),
+    flags: dv.getUint16(8, true),
+    count: dv.getUint16(10, true),
+    overflow: dv.getUint32(12, true),
+  };
+}
+
+export function pageTypeName(flags: number): string {
+  switch (flags) {
+    case flagBranch: return 'branch';
+    case flagLeaf: return 'leaf';
+    case flagMeta: return 'meta';
+    case flagFreelist: return 'freelist';
+    default: return `unknown<${flags.toString(16).padStart(2, '0')}>`;
+  }
+}
+
+export interface Meta {
+  magic: number;
+  version: number;
+  pageSize: number;
+  flags: number;
+  root: bigint; // root bucket's root page
+  sequence: bigint;
+  freelist: bigint; // page id, or noFreelist
+  pgid: bigint; // high-water mark: first never-allocated page
+  txid: bigint;
+  checksum: bigint;
+  computedChecksum: bigint;
+}
+
+export type MetaFault = 'magic' | 'version' | 'checksum';
+
+// Decodes the meta stored in a page image (at least metaRegionBytes long).
+export function decodeMeta(page: Uint8Array): Meta {
+  const dv = view(page);
+  return {
+    magic: dv.getUint32(metaOffset, true),
+    version: dv.getUint32(metaOffset + 4, true),
+    pageSize: dv.getUint32(metaOffset + 8, true),
+    flags: dv.getUint32(metaOffset + 12, true),
+    root: dv.getBigUint64(metaOffset + 16, true),
+    sequence: dv.getBigUint64(metaOffset + 24, true),
+    freelist: dv.getBigUint64(metaOffset + 32, true),
+    pgid: dv.getBigUint64(metaOffset + 40, true),
+    txid: dv.getBigUint64(metaOffset + 48, true),
+    checksum: dv.getBigUint64(metaOffset + 56, true),
+    computedChecksum: fnv1a64(page.subarray(metaOffset, metaOffset + metaChecksummedBytes)),
+  };
+}
+
+// bbolt's meta.validate(), in its order. A zero checksum is a fault too: bbolt 1.3.6 skips the
+// comparison then, 1.3.7+ does not, and the file must stay readable by the newer skopeo builds.
+export function metaFault(m: Meta): MetaFault | null {
+  if (m.magic !== magic) return 'magic';
+  if (m.version !== formatVersion) return 'version';
+  if (m.checksum !== m.computedChecksum) return 'checksum';
+  return null;
+}
+
+const fnvOffset = 0xcbf29ce484222325n;
+const fnvPrime = 0x100000001b3n;
+const mask64 = 0xffffffffffffffffn;
+
+// FNV-1a 64 (Go's hash/fnv New64a), what bbolt checksums the meta with.
+export function fnv1a64(bytes: Uint8Array): bigint {
+  let h = fnvOffset;
+  for (const b of bytes) {
+    h ^= BigInt(b);
+    h = (h * fnvPrime) & mask64;
+  }
+  return h;
+}
+
+// Branch element i of a page image: {pos u32, ksize u32, pgid u64}; pos is relative to the
+// element's own address.
+export function branchElementAt(dv: DataView, i: number): { keyStart: number; keySize: number; child: bigint } {
+  const at = pageHeaderSize + i * branchElementSize;
+  return {
+    keyStart: at + dv.getUint32(at, true),
+    keySize: dv.getUint32(at + 4, true),
+    child: dv.getBigUint64(at + 8, true),
+  };
+}
+
+// Leaf element i of a page image: {flags u32, pos u32, ksize u32, vsize u32}; the value
+// follows the key.
+export function leafElementAt(dv: DataView, i: number): { flags: number; keyStart: number; keySize: number; valueSize: number } {
+  const at = pageHeaderSize + i * leafElementSize;
+  return {
+    flags: dv.getUint32(at, true),
+    keyStart: at + dv.getUint32(at + 4, true),
+    keySize: dv.getUint32(at + 8, true),
+    valueSize: dv.getUint32(at + 12, true),
+  };
+}
+
+// A bucket value's header: root page (0 = inline, the page image follows) and sequence.
+export function bucketRootOf(value: Uint8Array): bigint {
+  return view(value).getBigUint64(0, true);
+}
+
+// Freelist page ids: the count lives in the header, or (escape) in the first u64.
+export function freelistLayout(header: PageHeader, dv: DataView): { first: number; count: bigint } {
+  if (header.count === freelistCountEscape) {
+    return { first: pageHeaderSize + 8, count: dv.getBigUint64(pageHeaderSize, true) };
+  }
+  return { first: pageHeaderSize, count: BigInt(header.count) };
+}
+
+export function pageIdAt(dv: DataView, offset: number): bigint {
+  return dv.getBigUint64(offset, true);
+}
+
+export function dataView(bytes: Uint8Array): DataView {
+  return view(bytes);
+}

@@ -1,0 +1,144 @@
+// Reading both meta pages of a bolt file and choosing one, the way bbolt does. Pure: it sees
+// the file only through a ReadAt.
+import type { ReadAt } from '../file-source.ts';
+import type { CacheProblem } from '../verdict.ts';
+import { boltMetaProbeOffsets } from '../detect.ts';
+import { decodeMeta, magic, metaFault, metaRegionBytes, type Meta, type MetaFault } from './format.ts';
+
+export interface MetaSlot {
+  meta: Meta | null; // null: the region could not be read (short file)
+  fault: MetaFault | 'unreadable' | null;
+}
+
+export interface MetaReading {
+  kind: 'ok';
+  pageSize: number;
+  slots: [MetaSlot, MetaSlot];
+  chosen: 0 | 1;
+  meta: Meta;
+  // Both meta regions, byte for byte: if they are unchanged after the walk, no writer committed
+  // meanwhile (see verify-file.ts for why that makes the walk trustworthy).
+  fingerprint: Buffer;
+  warnings: CacheProblem[];
+}
+
+export interface MetaFailure {
+  kind: 'not-bolt' | 'corrupt' | 'io-error';
+  problems: CacheProblem[];
+  pageSize?: number;
+}
+
+// The smallest page bbolt can have and still hold a meta; the largest we accept (bbolt 1.4
+// probes up to 16 MiB; real files use the OS page size, 4 KiB to 64 KiB).
+const minPageSize = 512;
+const maxPageSize = 1 << 24;
+// bbolt 1.3.6 reads the first 4 KiB to find the page size and fails with "invalid database"
+// on a shorter file.
+const minFileSize = 4096;
+
+const faultText: Record<MetaFault | 'unreadable', string> = {
+  magic: 'bad magic (not a bolt meta page)',
+  version: 'unsupported format version',
+  checksum: 'checksum mismatch (torn or damaged write)',
+  unreadable: 'could not be read',
+};
+
+function readSlot(readAt: ReadAt, offset: number): MetaSlot | Error {
+  const bytes = readAt(offset, metaRegionBytes);
+  if (bytes instanceof Error) return bytes;
+  if (bytes.length < metaRegionBytes) return { meta: null, fault: 'unreadable' };
+  const meta = decodeMeta(bytes);
+  return { meta, fault: metaFault(meta) };
+}
+
+function validPageSize(n: number): boolean {
+  return n >= minPageSize && n <= maxPageSize && (n & (n - 1)) === 0;
+}
+
+export function readBoltMetas(readAt: ReadAt, fileSize: number): MetaReading | MetaFailure {
+  const slot0 = readSlot(readAt, 0);
+  if (slot0 instanceof Error) return { kind: 'io-error', problems: [{ code: 'io-error', message: slot0.message }] };
+
+  // Page size: from meta 0 when it validates (what bbolt 1.3.6 does); otherwise probe for a
+  // valid meta 1 at the usual page sizes (what bbolt 1.4 does), so a torn meta 0 on a file
+  // with 16 KiB pages is still read correctly.
+  let pageSize = 0;
+  let sawMagic = slot0.meta?.magic === magic;
+  if (slot0.fault === null && slot0.meta) {
+    pageSize = slot0.meta.pageSize;
+  } else {
+    for (const off of boltMetaProbeOffsets) {
+      if (off + metaRegionBytes > fileSize) break;
+      const probe = readSlot(readAt, off);
+      if (probe instanceof Error) return { kind: 'io-error', problems: [{ code: 'io-error', message: probe.message }] };
+      if (probe.meta?.magic === magic) sawMagic = true;
+      if (probe.fault === null && probe.meta?.pageSize === off) {
+        pageSize = off;
+        break;
+      }
+    }
+  }
+  if (!sawMagic) {
+    return {
+      kind: 'not-bolt',
+      problems: [{ code: 'not-a-cache', message: 'not a bolt database (no bolt magic in either meta page) and not SQLite' }],
+    };
+  }
+  if (fileSize < minFileSize) {
+    return { kind: 'corrupt', problems: [{ code: 'file-too-small', message: `file is ${fileSize} bytes; a bolt database is at least ${minFileSize} (bbolt: "invalid database")` }] };
+  }
+  if (pageSize === 0) {
+    return {
+      kind: 'corrupt',
+      problems: [{ code: 'no-valid-meta', page: 0, message: `neither meta page is valid (meta 0: ${faultText[slot0.fault ?? 'unreadable']}; no valid meta 1 found); bbolt refuses to open the file` }],
+    };
+  }
+  if (!validPageSize(pageSize)) {
+    return { kind: 'corrupt', problems: [{ code: 'meta-page-size-invalid', page: 0, message: `meta page size ${pageSize} is not a power of two between ${minPageSize} and ${maxPageSize}` }] };
+  }
+  if (fileSize < 2 * pageSize) {
+    return { kind: 'corrupt', pageSize, problems: [{ code: 'file-too-small', message: `file is ${fileSize} bytes, smaller than the two meta pages (${2 * pageSize}); bbolt: "file size too small"` }] };
+  }
+
+  const slot1 = readSlot(readAt, pageSize);
+  if (slot1 instanceof Error) return { kind: 'io-error', problems: [{ code: 'io-error', message: slot1.message }] };
+  const slots: [MetaSlot, MetaSlot] = [slot0, slot1];
+  const fp0 = readAt(0, metaRegionBytes);
+  const fp1 = readAt(pageSize, metaRegionBytes);
+  if (fp0 instanceof Error || fp1 instanceof Error) {
+    return { kind: 'io-error', problems: [{ code: 'io-error', message: (fp0 instanceof Error ? fp0 : (fp1 as Error)).message }] };
+  }
+  const fingerprint = Buffer.concat([fp0, fp1]);
+
+  const valid = slots.map((s) => s.fault === null && s.meta !== null);
+  if (!valid[0] && !valid[1]) {
+    return {
+      kind: 'corrupt',
+      pageSize,
+      problems: [{
+        code: 'no-valid-meta', page: 0,
+        message: `neither meta page is valid (meta 0: ${faultText[slot0.fault ?? 'unreadable']}; meta 1: ${faultText[slot1.fault ?? 'unreadable']}); bbolt refuses to open the file`,
+      }],
+    };
+  }
+  // bbolt's db.meta(): the higher txid if it validates, else the other one.
+  let chosen: 0 | 1;
+  if (valid[0] && valid[1]) chosen = slots[1].meta!.txid > slots[0].meta!.txid ? 1 : 0;
+  else chosen = valid[0] ? 0 : 1;
+  const warnings: CacheProblem[] = [];
+  const other = chosen === 0 ? 1 : 0;
+  if (!valid[other]) {
+    warnings.push({
+      code: 'meta-torn', page: other,
+      message: `meta page ${other} is invalid (${faultText[slots[other].fault ?? 'unreadable']}); bbolt uses meta ${chosen} (txid ${slots[chosen].meta!.txid}) — the state an interrupted commit leaves, repaired by the next write`,
+    });
+  }
+  const meta = slots[chosen].meta!;
+  if (valid[0] && valid[1] && slots[0].meta!.pageSize !== slots[1].meta!.pageSize) {
+    return {
+      kind: 'corrupt', pageSize,
+      problems: [{ code: 'meta-page-size-mismatch', page: 1, message: `meta 0 says page size ${slots[0].meta!.pageSize}, meta 1 says ${slots[1].meta!.pageSize}` }],
+    };
+  }
+  return { kind: 'ok', pageSize, slots, chosen, meta, fingerprint, warnings };
+}

@@ -1,0 +1,100 @@
+// The bolt verifier over a page source: meta choice, tree walk, and the rule that makes it safe
+// on a file that skopeo processes are committing to while we read.
+//
+// Why re-reading the metas is enough (bbolt's copy-on-write commit order, formats.md §1.8):
+// a write transaction T+1 only writes pages that were free in tree T, then fdatasyncs, and only
+// then writes its meta into slot (T+1)%2. Pages of tree T become reusable when T+1 frees them,
+// i.e. from transaction T+2 on — and T+2 cannot begin before T+1's meta is on disk. So if the
+// newest valid meta is still T after the walk (both meta regions byte-identical to what we read
+// first), no transaction past T+1 has started writing, and every page of tree T we read was
+// intact. If the metas changed, what we read may mix two trees: the attempt proves nothing,
+// whatever it found; we retry, and after a bounded number of attempts say `busy`, never
+// `corrupt`. A torn meta read mid-write fails its checksum and counts as a change too.
+// Assumes page-cache-coherent reads on one host (not NFS).
+import type { ReadAt } from '../file-source.ts';
+import type { CacheFormat, CacheProblem, CacheStats, CacheVerdictKind } from '../verdict.ts';
+import { readBoltMetas } from './meta.ts';
+import { defaultWalkLimits, walkBoltTree, type WalkLimits, type WalkObserver } from './walk.ts';
+
+export interface BoltVerifyOptions {
+  maxAttempts?: number; // default 5
+  retryDelayMs?: number; // first backoff; doubles each attempt (default 5)
+  limits?: Partial<WalkLimits>;
+  timeLimitMs?: number; // whole verification; past it the verdict is busy
+  observer?: () => WalkObserver; // a fresh observer per attempt (for cache inspect)
+}
+
+export interface BoltVerification {
+  format: CacheFormat;
+  verdict: CacheVerdictKind;
+  problems: CacheProblem[];
+  warnings: CacheProblem[];
+  stats: CacheStats;
+}
+
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+function sleepSync(ms: number): void {
+  Atomics.wait(sleepCell, 0, 0, ms);
+}
+
+export function verifyBoltSource(readAt: ReadAt, fileSize: number, opts: BoltVerifyOptions = {}): BoltVerification {
+  const maxAttempts = opts.maxAttempts ?? 5;
+  const started = performance.now();
+  const deadline = opts.timeLimitMs === undefined ? undefined : started + opts.timeLimitMs;
+  const limits: WalkLimits = { ...defaultWalkLimits, ...opts.limits, deadline };
+
+  if (fileSize === 0) {
+    return {
+      format: 'empty', verdict: 'healthy', problems: [],
+      warnings: [{ code: 'empty-file', message: 'zero-length file; bbolt initialises it on the next write' }],
+      stats: { sizeBytes: 0 },
+    };
+  }
+
+  let delay = opts.retryDelayMs ?? 5;
+  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+    const before = readBoltMetas(readAt, fileSize);
+    if (before.kind !== 'ok') {
+      // A meta may be torn because a writer is writing it right now: look again before judging.
+      const again = readBoltMetas(readAt, fileSize);
+      const stable = again.kind === before.kind && JSON.stringify(again.problems) === JSON.stringify(before.problems);
+      if (!stable && attempt < maxAttempts) { sleepSync(delay); delay *= 2; continue; }
+      return {
+        format: before.kind === 'not-bolt' ? 'unknown' : 'boltdb',
+        verdict: before.kind === 'io-error' ? 'unreadable' : stable ? 'corrupt' : 'busy',
+        problems: before.problems,
+        warnings: [],
+        stats: { sizeBytes: fileSize, pageSize: before.pageSize, attempts: attempt },
+      };
+    }
+    const walk = walkBoltTree(readAt, fileSize, before, limits, opts.observer?.());
+    const after = readBoltMetas(readAt, fileSize);
+    const unchanged = after.kind === 'ok' && after.fingerprint.equals(before.fingerprint);
+    const stats: CacheStats = {
+      pageSize: before.pageSize, pages: Number(before.meta.pgid), txid: Number(before.meta.txid),
+      buckets: walk.buckets, keys: walk.keys, sizeBytes: fileSize, attempts: attempt,
+    };
+    if (walk.timedOut) {
+      return {
+        format: 'boltdb', verdict: 'busy', problems: [],
+        warnings: [{ code: 'time-limit', message: `verification stopped after ${opts.timeLimitMs} ms before the walk finished` }],
+        stats,
+      };
+    }
+    if (unchanged) {
+      const io = walk.problems.some((p) => p.code === 'io-error');
+      return {
+        format: 'boltdb',
+        verdict: io ? 'unreadable' : walk.problems.length > 0 ? 'corrupt' : 'healthy',
+        problems: walk.problems, warnings: walk.warnings, stats,
+      };
+    }
+    if (attempt < maxAttempts) { sleepSync(delay); delay *= 2; }
+    if (deadline !== undefined && performance.now() > deadline) break;
+  }
+  return {
+    format: 'boltdb', verdict: 'busy', problems: [],
+    warnings: [{ code: 'concurrent-writes', message: `writers committed during each of ${maxAttempts} attempts; no consistent read (the next run tries again)` }],
+    stats: { sizeBytes: fileSize, attempts: maxAttempts },
+  };
+}

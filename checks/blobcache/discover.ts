@@ -1,0 +1,212 @@
+// Where blob-info caches live on this host (formats.md §2d): root's system cache, each local
+// user's rootless cache, and configured extra directories; the bolt and the SQLite file side by
+// side (skopeo >= 1.14 writes .sqlite and never migrates or deletes the old .boltdb, §2c).
+// Discovery only reads metadata and never follows a symlink: a symlinked directory on the way
+// or a symlinked cache file is reported as refused, so nothing downstream (verification, the
+// root-run quarantine) is ever pointed through a link a user could plant.
+import { lstat, readFile } from 'node:fs/promises';
+import path from 'node:path';
+
+export const cacheFileNames = {
+  boltdb: 'blob-info-cache-v1.boltdb',
+  sqlite: 'blob-info-cache-v1.sqlite',
+} as const;
+
+export type CacheFormatByName = keyof typeof cacheFileNames;
+
+export const systemCacheDir = '/var/lib/containers/cache';
+// $XDG_DATA_HOME of another user is not knowable from here; skopeo's fallback is what we check.
+export const rootlessCacheSubdir = '.local/share/containers/cache';
+
+export interface CacheOwner {
+  uid: number;
+  name: string | null; // from the passwd database; null when the uid has no entry
+}
+
+// configured: a directory from the config (root's system cache is one of them by default).
+// user: a rootless cache under a home directory from the passwd database.
+export type CacheDirSource = 'configured' | 'user';
+
+export type DiscoveryRefusalCode = 'symlink-on-path' | 'symlink' | 'not-a-directory' | 'not-a-regular-file' | 'stat-failed';
+
+export interface DiscoveredCache {
+  path: string; // the cache file; for a refused directory, the directory itself
+  dir: string;
+  fileName: string | null; // null only when the directory itself was refused
+  formatByName: CacheFormatByName | null;
+  source: CacheDirSource;
+  // Whose cache this is: the passwd user for a rootless cache, the directory's own owner for a
+  // configured one. The quarantine acts only when the directory is owned by this uid.
+  owner: CacheOwner;
+  dirUid: number | null; // the directory's actual owner
+  dirDev: string | null; // the directory's identity when discovered (bigint as string)
+  dirIno: string | null;
+  fileUid: number | null;
+  sizeBytes: number | null;
+  companions: string[]; // SQLite companion files present beside it (-journal, -wal, -shm)
+  // Whether the installed skopeo uses this format; false = an orphan old-format file
+  // (reported, not a fault); null = installed skopeo unknown.
+  inUse: boolean | null;
+  refused: { code: DiscoveryRefusalCode; message: string } | null;
+}
+
+export interface DiscoverOptions {
+  dirs: readonly string[];
+  discoverUsers: boolean;
+  cacheFormatInUse: CacheFormatByName | null;
+  passwdPath?: string; // default /etc/passwd
+}
+
+export interface PasswdEntry {
+  name: string;
+  uid: number;
+  home: string;
+}
+
+export function parsePasswd(text: string): PasswdEntry[] {
+  const entries: PasswdEntry[] = [];
+  for (const line of text.split('\n')) {
+    // '+'/'-' lines are NIS compat markers, not users.
+    if (line === '' || line.startsWith('#') || line.startsWith('+') || line.startsWith('-')) continue;
+    const fields = line.split(':');
+    if (fields.length < 7) continue;
+    const uid = Number(fields[2]);
+    if (!Number.isInteger(uid) || uid < 0) continue;
+    entries.push({ name: fields[0], uid, home: fields[5] });
+  }
+  return entries;
+}
+
+async function readPasswd(passwdPath: string): Promise<PasswdEntry[]> {
+  try {
+    return parsePasswd(await readFile(passwdPath, 'utf8'));
+  } catch {
+    return [];
+  }
+}
+
+interface CandidateDir {
+  dir: string;
+  source: CacheDirSource;
+  user: PasswdEntry | null;
+}
+
+// root's cache is the system directory (skopeo as uid 0 never uses a home-relative one), and
+// homes that are not absolute or are `/` cannot hold a rootless cache worth checking.
+function userCandidateDirs(users: readonly PasswdEntry[]): CandidateDir[] {
+  return users
+    .filter((u) => u.uid !== 0 && path.isAbsolute(u.home) && path.resolve(u.home) !== '/')
+    .map((u) => ({ dir: path.join(path.resolve(u.home), rootlessCacheSubdir), source: 'user' as const, user: u }));
+}
+
+type DirWalk =
+  | { kind: 'ok'; uid: number; dev: string; ino: string }
+  | { kind: 'absent' }
+  | { kind: 'refused'; code: DiscoveryRefusalCode; message: string };
+
+// lstat each component from the root down; a symlink anywhere is a refusal, a missing one
+// means there is no cache there.
+async function walkDir(dir: string): Promise<DirWalk> {
+  const components = dir.split('/').filter((c) => c !== '');
+  let walked = '';
+  for (let i = 0; i < components.length; i++) {
+    walked += `/${components[i]}`;
+    let st;
+    try {
+      st = await lstat(walked, { bigint: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return { kind: 'absent' };
+      return { kind: 'refused', code: 'stat-failed', message: `${walked}: ${(err as Error).message}` };
+    }
+    if (st.isSymbolicLink()) {
+      return { kind: 'refused', code: 'symlink-on-path', message: `${walked} is a symbolic link; not following it to ${dir}` };
+    }
+    if (!st.isDirectory()) return { kind: 'refused', code: 'not-a-directory', message: `${walked} is not a directory (on the way to ${dir})` };
+    if (i === components.length - 1) return { kind: 'ok', uid: Number(st.uid), dev: st.dev.toString(), ino: st.ino.toString() };
+  }
+  return { kind: 'refused', code: 'not-a-directory', message: `${dir} is not a cache directory` };
+}
+
+export async function discoverCaches(opts: DiscoverOptions): Promise<DiscoveredCache[]> {
+  const users = await readPasswd(opts.passwdPath ?? '/etc/passwd');
+  const nameOf = (uid: number): string | null => users.find((u) => u.uid === uid)?.name ?? null;
+  const candidates: CandidateDir[] = [
+    ...opts.dirs.filter((d) => path.isAbsolute(d)).map((d) => ({ dir: path.resolve(d), source: 'configured' as const, user: null })),
+    ...(opts.discoverUsers ? userCandidateDirs(users) : []),
+  ];
+  const seen = new Set<string>();
+  const found: DiscoveredCache[] = [];
+  for (const c of candidates) {
+    if (seen.has(c.dir)) continue; // a configured dir that is also a user's, or a shared home
+    seen.add(c.dir);
+    const walk = await walkDir(c.dir);
+    if (walk.kind === 'absent') continue;
+    const base = {
+      dir: c.dir,
+      source: c.source,
+      companions: [] as string[],
+      fileUid: null,
+      sizeBytes: null,
+    };
+    if (walk.kind === 'refused') {
+      const owner = c.user ? { uid: c.user.uid, name: c.user.name } : { uid: -1, name: null };
+      found.push({ ...base, path: c.dir, fileName: null, formatByName: null, owner, dirUid: null, dirDev: null, dirIno: null, inUse: null, refused: { code: walk.code, message: walk.message } });
+      continue;
+    }
+    const owner: CacheOwner = c.user ? { uid: c.user.uid, name: c.user.name } : { uid: walk.uid, name: nameOf(walk.uid) };
+    for (const format of ['sqlite', 'boltdb'] as const) {
+      const fileName = cacheFileNames[format];
+      const filePath = path.join(c.dir, fileName);
+      const entry = await describeFile(filePath);
+      if (entry === null) continue;
+      found.push({
+        ...base,
+        path: filePath,
+        fileName,
+        formatByName: format,
+        owner,
+        dirUid: walk.uid,
+        dirDev: walk.dev,
+        dirIno: walk.ino,
+        fileUid: entry.uid,
+        sizeBytes: entry.size,
+        companions: entry.kind === 'file' ? await presentCompanions(filePath) : [],
+        inUse: opts.cacheFormatInUse === null ? null : opts.cacheFormatInUse === format,
+        refused: entry.refused,
+      });
+    }
+  }
+  return found;
+}
+
+async function describeFile(
+  filePath: string,
+): Promise<{ kind: 'file' | 'other'; uid: number | null; size: number | null; refused: DiscoveredCache['refused'] } | null> {
+  let st;
+  try {
+    st = await lstat(filePath);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    return { kind: 'other', uid: null, size: null, refused: { code: 'stat-failed', message: `${filePath}: ${(err as Error).message}` } };
+  }
+  if (st.isSymbolicLink()) {
+    return { kind: 'other', uid: st.uid, size: null, refused: { code: 'symlink', message: `${filePath} is a symbolic link; not following it` } };
+  }
+  if (!st.isFile()) {
+    return { kind: 'other', uid: st.uid, size: null, refused: { code: 'not-a-regular-file', message: `${filePath} is not a regular file` } };
+  }
+  return { kind: 'file', uid: st.uid, size: st.size, refused: null };
+}
+
+async function presentCompanions(filePath: string): Promise<string[]> {
+  const present: string[] = [];
+  for (const suffix of ['-journal', '-wal', '-shm']) {
+    try {
+      await lstat(`${filePath}${suffix}`);
+      present.push(`${path.basename(filePath)}${suffix}`);
+    } catch {
+      // absent
+    }
+  }
+  return present;
+}

@@ -1,0 +1,113 @@
+// The skopeo check: which skopeo binaries this host has, which version each is, whether each
+// meets the version policy, and which blob-info cache format each one writes. Several binaries
+// can be configured because old release branches pin old skopeo builds.
+import type { Check, CheckContext, CheckReason, CheckResult } from './types.ts';
+import { findBinary } from './skopeo/find-binary.ts';
+import { runSkopeoVersion, type VersionRun } from './skopeo/run-version.ts';
+import { parseSkopeoVersion, skopeoCacheFormat, type SkopeoCacheFormat } from './skopeo/parse-version.ts';
+import { judgeSkopeoVersion } from './skopeo/policy.ts';
+
+export { parseSkopeoVersion, skopeoCacheFormat, firstSqliteSkopeo } from './skopeo/parse-version.ts';
+export type { SkopeoVersion, SkopeoCacheFormat } from './skopeo/parse-version.ts';
+export { judgeSkopeoVersion } from './skopeo/policy.ts';
+
+export interface SkopeoCheckOptions {
+  binaries: string[];
+  minVersion: string;
+  deny: string[];
+  timeoutSeconds: number;
+}
+
+export type SkopeoProblemCode =
+  | 'skopeo-missing'
+  | 'skopeo-not-executable'
+  | 'skopeo-hung'
+  | 'skopeo-failed'
+  | 'skopeo-unparseable'
+  | 'skopeo-below-minimum'
+  | 'skopeo-denied';
+
+export interface SkopeoBinaryReport {
+  binary: string;
+  path: string | null;
+  version: string | null;
+  commit: string | null;
+  cacheFormat: SkopeoCacheFormat | null;
+  policySatisfied: boolean;
+  code?: SkopeoProblemCode;
+  error?: string;
+}
+
+export interface SkopeoCheckDetails {
+  minVersion: string;
+  deny: string[];
+  binaries: SkopeoBinaryReport[];
+}
+
+// Effects the check needs; tests may replace them (e.g. a PATH of their own).
+export interface SkopeoCheckDeps {
+  searchPath?: string;
+  runVersion?: (path: string, timeoutMs: number, signal: AbortSignal) => Promise<VersionRun>;
+}
+
+function failed(binary: string, path: string | null, code: SkopeoProblemCode, error: string): SkopeoBinaryReport {
+  return { binary, path, version: null, commit: null, cacheFormat: null, policySatisfied: false, code, error };
+}
+
+async function inspectBinary(
+  binary: string, opts: SkopeoCheckOptions, deps: Required<SkopeoCheckDeps>, signal: AbortSignal,
+): Promise<SkopeoBinaryReport> {
+  const found = findBinary(binary, deps.searchPath);
+  if (!found.found) return failed(binary, found.path, found.code, found.message);
+  const run = await deps.runVersion(found.path, opts.timeoutSeconds * 1000, signal);
+  if (!run.ok) {
+    return failed(binary, found.path, run.code, run.message);
+  }
+  const parsed = parseSkopeoVersion(run.stdout);
+  if (parsed instanceof Error) return failed(binary, found.path, 'skopeo-unparseable', `${found.path}: ${parsed.message}`);
+  const report: SkopeoBinaryReport = {
+    binary, path: found.path, version: parsed.version, commit: parsed.commit,
+    cacheFormat: skopeoCacheFormat(parsed.semver), policySatisfied: true,
+  };
+  const verdict = judgeSkopeoVersion(parsed.semver, opts);
+  if (!verdict.satisfied) {
+    report.policySatisfied = false;
+    report.code = verdict.code;
+    report.error = `${found.path}: ${verdict.message}`;
+  }
+  return report;
+}
+
+function summarise(reports: SkopeoBinaryReport[]): string {
+  return reports
+    .map((r) => (r.version === null
+      ? `${r.binary}: ${r.code}`
+      : `${r.binary} ${r.version} (${r.cacheFormat})${r.policySatisfied ? '' : ` ${r.code}`}`))
+    .join('; ');
+}
+
+export function createSkopeoCheck(opts: SkopeoCheckOptions, deps: SkopeoCheckDeps = {}): Check {
+  const effects: Required<SkopeoCheckDeps> = {
+    searchPath: deps.searchPath ?? process.env.PATH ?? '',
+    runVersion: deps.runVersion ?? runSkopeoVersion,
+  };
+  return {
+    name: 'skopeo',
+    scope: 'host',
+    async run(ctx: CheckContext): Promise<CheckResult> {
+      // Binaries are few and --version is cheap; running them side by side bounds the check at
+      // one timeout however many are configured.
+      const reports = await Promise.all(opts.binaries.map((b) => inspectBinary(b, opts, effects, ctx.signal)));
+      const reasons: CheckReason[] = reports
+        .filter((r) => r.code !== undefined)
+        .map((r) => ({ code: r.code as string, message: r.error ?? r.code as string }));
+      const details: SkopeoCheckDetails = { minVersion: opts.minVersion, deny: opts.deny, binaries: reports };
+      return {
+        status: reasons.length === 0 ? 'ok' : 'critical',
+        summary: reports.length === 0 ? 'no skopeo binaries configured' : summarise(reports),
+        reasons,
+        details: details as unknown as Record<string, unknown>,
+      };
+    },
+  };
+}
