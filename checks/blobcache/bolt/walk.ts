@@ -66,6 +66,12 @@ function printableName(name: Uint8Array): string {
   return shown.length > 80 ? `${shown.slice(0, 77)}...` : shown;
 }
 
+// A node type bit plus other bits: readable by bbolt 1.3.6 (it tests bits with AND), fatal for
+// bbolt 1.3.7+ (exact equality), formats.md §1.2.
+function ambiguousFlags(flags: number): boolean {
+  return (flags & (flagBranch | flagLeaf)) !== 0;
+}
+
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return Buffer.compare(a, b);
 }
@@ -258,6 +264,10 @@ export function walkBoltTree(
       return;
     }
     const header = readPageHeader(image);
+    if (header.flags !== flagLeaf && ambiguousFlags(header.flags)) {
+      problem('page-flags-ambiguous', `${where}: the inline page has flags 0x${header.flags.toString(16)}; bbolt 1.3.6 tests bits and may read it, bbolt ≥1.3.7 panics "invalid page type"`);
+      return;
+    }
     if (header.flags !== flagLeaf) {
       problem('inline-bucket-invalid', `${where}: the inline page has type ${pageTypeName(header.flags)}, not leaf; bbolt panics "invalid page type: 0: ${header.flags.toString(16)}" or reads garbage`);
       return;
@@ -378,19 +388,25 @@ export function walkBoltTree(
       continue;
     }
     if (!usable(id, task.from)) continue;
+    const got = readSpanHeader(id);
+    if (got instanceof Error) { problem('io-error', `${where}: ${got.message}`, id); continue; }
+    const { header, first } = got;
+    // The type comes first: a reference to the freelist page is the field's skopeo panic, even
+    // though that page is also "reached" as the freelist.
+    if (header.flags !== flagBranch && header.flags !== flagLeaf && ambiguousFlags(header.flags)) {
+      problem('page-flags-ambiguous', `${where}: flags 0x${header.flags.toString(16)} mix a node type with other bits; bbolt 1.3.6 reads it as ${header.flags & flagBranch ? 'branch' : 'leaf'}, bbolt ≥1.3.7 panics "invalid page type"`, id);
+      continue;
+    }
+    if (header.flags !== flagBranch && header.flags !== flagLeaf) {
+      problem('page-type-invalid', `${task.from} points at page ${id}, which is a ${pageTypeName(header.flags)} page, not branch or leaf; skopeo panics "invalid page type: ${header.id}: ${header.flags.toString(16)}"`, id);
+      continue;
+    }
     if (reached[id]) {
       problem('page-multiply-referenced', `page ${id} is referenced again by ${task.from} (a cycle, or two parents sharing a page)`, id);
       continue;
     }
     reached[id] = 1;
-    const got = readSpanHeader(id);
-    if (got instanceof Error) { problem('io-error', `${where}: ${got.message}`, id); continue; }
-    const { header, first } = got;
     if (free[id]) problem('page-reachable-freed', `${where} is referenced by ${task.from} but listed in the freelist: the next writer will overwrite it`, id);
-    if (header.flags !== flagBranch && header.flags !== flagLeaf) {
-      problem('page-type-invalid', `${task.from} points at page ${id}, which is a ${pageTypeName(header.flags)} page, not branch or leaf; skopeo panics "invalid page type: ${header.id}: ${header.flags.toString(16)}"`, id);
-      continue;
-    }
     if (header.id !== BigInt(id)) {
       problem('page-id-mismatch', `${where}: page header says it is page ${header.id}; the page was overwritten or misplaced (bbolt ≥1.3.7 panics "Page expected to be: ${id}, but self identifies as ${header.id}")`, id);
     }
