@@ -127,13 +127,24 @@ async function walkDir(dir: string): Promise<DirWalk> {
   return { kind: 'refused', code: 'not-a-directory', message: `${dir} is not a cache directory` };
 }
 
-export async function discoverCaches(opts: DiscoverOptions): Promise<DiscoveredCache[]> {
-  const users = await readPasswd(opts.passwdPath ?? '/etc/passwd');
-  const nameOf = (uid: number): string | null => users.find((u) => u.uid === uid)?.name ?? null;
-  const candidates: CandidateDir[] = [
+function candidateDirs(opts: DiscoverOptions, users: readonly PasswdEntry[]): CandidateDir[] {
+  return [
     ...opts.dirs.filter((d) => path.isAbsolute(d)).map((d) => ({ dir: path.resolve(d), source: 'configured' as const, user: null })),
     ...(opts.discoverUsers ? userCandidateDirs(users) : []),
   ];
+}
+
+// Every directory in scope, whether or not it exists or holds a cache (the quarantine's
+// "inside a cache directory" rule is checked against this list).
+export async function cacheDirsInScope(opts: DiscoverOptions): Promise<string[]> {
+  const users = await readPasswd(opts.passwdPath ?? '/etc/passwd');
+  return [...new Set(candidateDirs(opts, users).map((c) => c.dir))];
+}
+
+export async function discoverCaches(opts: DiscoverOptions): Promise<DiscoveredCache[]> {
+  const users = await readPasswd(opts.passwdPath ?? '/etc/passwd');
+  const nameOf = (uid: number): string | null => users.find((u) => u.uid === uid)?.name ?? null;
+  const candidates = candidateDirs(opts, users);
   const seen = new Set<string>();
   const found: DiscoveredCache[] = [];
   for (const c of candidates) {

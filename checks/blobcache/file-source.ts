@@ -10,6 +10,8 @@ export interface OpenedCacheFile {
   fd: number;
   stat: Stats;
   readAt: ReadAt;
+  // The size now (a live file grows while we read it); falls back to the size at open.
+  currentSize: () => number;
   close: () => void;
 }
 
@@ -46,7 +48,14 @@ export function openCacheFile(path: string): OpenedCacheFile | OpenFailure {
     }
     return got === length ? buf : buf.subarray(0, got);
   };
-  return { fd, stat, readAt, close: () => closeSync(fd) };
+  const currentSize = (): number => {
+    try {
+      return fstatSync(fd).size;
+    } catch {
+      return stat.size;
+    }
+  };
+  return { fd, stat, readAt, currentSize, close: () => closeSync(fd) };
 }
 
 function openErrorToFailure(path: string, err: NodeJS.ErrnoException): OpenFailure {

@@ -43,12 +43,14 @@ const faultText: Record<MetaFault | 'unreadable', string> = {
   unreadable: 'could not be read',
 };
 
-function readSlot(readAt: ReadAt, offset: number): MetaSlot | Error {
+// The meta region's bytes are kept: the fingerprint must be made of exactly the bytes the
+// choice was made from, or a commit between two reads would go unnoticed.
+function readSlot(readAt: ReadAt, offset: number): (MetaSlot & { bytes: Uint8Array }) | Error {
   const bytes = readAt(offset, metaRegionBytes);
   if (bytes instanceof Error) return bytes;
-  if (bytes.length < metaRegionBytes) return { meta: null, fault: 'unreadable' };
+  if (bytes.length < metaRegionBytes) return { meta: null, fault: 'unreadable', bytes: Buffer.from(bytes) };
   const meta = decodeMeta(bytes);
-  return { meta, fault: metaFault(meta) };
+  return { meta, fault: metaFault(meta), bytes: Buffer.from(bytes) };
 }
 
 function validPageSize(n: number): boolean {
@@ -102,13 +104,8 @@ export function readBoltMetas(readAt: ReadAt, fileSize: number): MetaReading | M
 
   const slot1 = readSlot(readAt, pageSize);
   if (slot1 instanceof Error) return { kind: 'io-error', problems: [{ code: 'io-error', message: slot1.message }] };
-  const slots: [MetaSlot, MetaSlot] = [slot0, slot1];
-  const fp0 = readAt(0, metaRegionBytes);
-  const fp1 = readAt(pageSize, metaRegionBytes);
-  if (fp0 instanceof Error || fp1 instanceof Error) {
-    return { kind: 'io-error', problems: [{ code: 'io-error', message: (fp0 instanceof Error ? fp0 : (fp1 as Error)).message }] };
-  }
-  const fingerprint = Buffer.concat([fp0, fp1]);
+  const slots: [MetaSlot, MetaSlot] = [{ meta: slot0.meta, fault: slot0.fault }, { meta: slot1.meta, fault: slot1.fault }];
+  const fingerprint = Buffer.concat([slot0.bytes, slot1.bytes]);
 
   const valid = slots.map((s) => s.fault === null && s.meta !== null);
   if (!valid[0] && !valid[1]) {

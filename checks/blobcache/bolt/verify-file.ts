@@ -17,7 +17,7 @@ export function verifyBoltFileSync(path: string, opts: BoltVerifyOptions = {}): 
     };
   }
   try {
-    const result = verifyBoltSource(opened.readAt, opened.stat.size, opts);
+    const result = verifyBoltSource(opened.readAt, opened.currentSize, opts);
     return { path, ...result, durationMs: Math.round((performance.now() - started) * 100) / 100 };
   } finally {
     opened.close();

@@ -37,13 +37,17 @@ function sleepSync(ms: number): void {
   Atomics.wait(sleepCell, 0, 0, ms);
 }
 
-export function verifyBoltSource(readAt: ReadAt, fileSize: number, opts: BoltVerifyOptions = {}): BoltVerification {
+// `size` is a function for live files: it is asked after the metas are read, because a writer
+// grows the file before it writes the meta that refers to the new pages.
+export function verifyBoltSource(readAt: ReadAt, size: number | (() => number), opts: BoltVerifyOptions = {}): BoltVerification {
+  const sizeNow = typeof size === 'number' ? () => size : size;
+  const initialSize = sizeNow();
   const maxAttempts = opts.maxAttempts ?? 5;
   const started = performance.now();
   const deadline = opts.timeLimitMs === undefined ? undefined : started + opts.timeLimitMs;
   const limits: WalkLimits = { ...defaultWalkLimits, ...opts.limits, deadline };
 
-  if (fileSize === 0) {
+  if (initialSize === 0) {
     return {
       format: 'empty', verdict: 'healthy', problems: [],
       warnings: [{ code: 'empty-file', message: 'zero-length file; bbolt initialises it on the next write' }],
@@ -53,10 +57,11 @@ export function verifyBoltSource(readAt: ReadAt, fileSize: number, opts: BoltVer
 
   let delay = opts.retryDelayMs ?? 5;
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+    let fileSize = sizeNow();
     const before = readBoltMetas(readAt, fileSize);
     if (before.kind !== 'ok') {
       // A meta may be torn because a writer is writing it right now: look again before judging.
-      const again = readBoltMetas(readAt, fileSize);
+      const again = readBoltMetas(readAt, sizeNow());
       const stable = again.kind === before.kind && JSON.stringify(again.problems) === JSON.stringify(before.problems);
       if (!stable && attempt < maxAttempts) { sleepSync(delay); delay *= 2; continue; }
       return {
@@ -67,6 +72,7 @@ export function verifyBoltSource(readAt: ReadAt, fileSize: number, opts: BoltVer
         stats: { sizeBytes: fileSize, pageSize: before.pageSize, attempts: attempt },
       };
     }
+    fileSize = sizeNow();
     const walk = walkBoltTree(readAt, fileSize, before, limits, opts.observer?.());
     const after = readBoltMetas(readAt, fileSize);
     const unchanged = after.kind === 'ok' && after.fingerprint.equals(before.fingerprint);
@@ -95,6 +101,6 @@ export function verifyBoltSource(readAt: ReadAt, fileSize: number, opts: BoltVer
   return {
     format: 'boltdb', verdict: 'busy', problems: [],
     warnings: [{ code: 'concurrent-writes', message: `writers committed during each of ${maxAttempts} attempts; no consistent read (the next run tries again)` }],
-    stats: { sizeBytes: fileSize, attempts: maxAttempts },
+    stats: { sizeBytes: sizeNow(), attempts: maxAttempts },
   };
 }

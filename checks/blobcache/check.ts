@@ -1,0 +1,219 @@
+// The `blobcache` check: every discovered blob-info cache verified; with autoQuarantine a
+// confirmed corrupt cache that the installed skopeo uses is moved aside (agent/remediation)
+// and its path checked again. The details are the source of the blobinfocache_* metrics; their
+// shape is documented in docs/quarantine.md ("The blobcache check").
+import type { Check, CheckContext, CheckReason, CheckResult, CheckStatus } from '../types.ts';
+import type { CacheProblem, CacheVerdict, CacheFormat } from './verdict.ts';
+import { discoverCaches, type CacheDirSource, type CacheFormatByName, type CacheOwner, type DiscoveredCache } from './discover.ts';
+import type { AuditRecord } from '../../agent/remediation/audit.ts';
+import { identityFromStats, type FileIdentity } from '../../agent/remediation/file-identity.ts';
+import { isPinnedDirRefusal, openPinnedDir } from '../../agent/remediation/pinned-dir.ts';
+import { assessCache, quarantineCache, type QuarantineDeps, type QuarantineOutcome, type VerifyCacheFn } from '../../agent/remediation/quarantine.ts';
+import { resumeInterruptedQuarantines, type ResumeOutcome } from '../../agent/remediation/resume.ts';
+import { lstatSync } from 'node:fs';
+
+export interface SkopeoCacheInfo {
+  skopeoVersion: string | null;
+  cacheFormatInUse: CacheFormatByName | null;
+}
+
+// The config block (docs/conventions.md) plus the effects this check needs, injected.
+export interface BlobCacheCheckOptions {
+  dirs: string[];
+  discoverUsers: boolean;
+  autoQuarantine: boolean;
+  keep: number;
+  maxQuarantineBytes: number;
+  full?: boolean;
+  verify: VerifyCacheFn; // runs in this process (it is handed /proc/self/fd paths)
+  skopeoInfo: () => Promise<SkopeoCacheInfo>;
+  stateDir: string;
+  now?: () => Date;
+  passwdPath?: string;
+  procRoot?: string;
+}
+
+export interface CacheQuarantineDetail {
+  result: QuarantineOutcome['result'];
+  code: string;
+  message: string;
+  newPath: string | null;
+}
+
+// One entry of details.caches.
+export interface BlobCacheDetail {
+  path: string;
+  dir: string;
+  formatByName: CacheFormatByName | null;
+  format: CacheFormat | null; // from the content; null when not verified
+  verdict: CacheVerdict['verdict'] | null; // null: refused, or gone after a quarantine
+  problems: CacheProblem[];
+  warnings: CacheProblem[];
+  sizeBytes: number | null;
+  verifyDurationMs: number | null;
+  inUse: boolean | null;
+  owner: CacheOwner;
+  source: CacheDirSource;
+  companions: string[];
+  refused: string | null;
+  quarantine: CacheQuarantineDetail | null;
+}
+
+export interface BlobCacheDetails {
+  skopeoVersion: string | null;
+  cacheFormatInUse: CacheFormatByName | null;
+  caches: BlobCacheDetail[];
+  quarantined: { path: string; newPath: string; formatByName: CacheFormatByName | null }[];
+  interrupted: { path: string; result: ResumeOutcome['result']; message: string }[];
+  audit: AuditRecord[]; // what this run changed on disk, for the daemon's log
+}
+
+interface Verified {
+  verdict: CacheVerdict | null;
+  identity: FileIdentity | null;
+  refused: string | null;
+}
+
+// Verification through a pinned directory, like the quarantine's: a directory swapped for a
+// symlink after discovery cannot make the check read (and report on) some other file.
+async function verifyDiscovered(cache: DiscoveredCache, verify: VerifyCacheFn, full: boolean): Promise<Verified> {
+  const dir = openPinnedDir(cache.dir);
+  if (isPinnedDirRefusal(dir)) return { verdict: null, identity: null, refused: dir.message };
+  try {
+    const pinnedPath = dir.at(cache.fileName!);
+    const st = lstatSync(pinnedPath, { bigint: true, throwIfNoEntry: false });
+    if (!st) return { verdict: null, identity: null, refused: null };
+    if (st.isSymbolicLink()) return { verdict: null, identity: null, refused: `${cache.path} is a symbolic link; not following it` };
+    const v = await verify(pinnedPath, { full });
+    const fix = (m: string): string => m.split(pinnedPath).join(cache.path);
+    const verdict = { ...v, path: cache.path, problems: v.problems.map((p) => ({ ...p, message: fix(p.message) })), warnings: v.warnings.map((p) => ({ ...p, message: fix(p.message) })) };
+    return { verdict, identity: identityFromStats(st), refused: null };
+  } finally {
+    dir.close();
+  }
+}
+
+function detailOf(cache: DiscoveredCache, v: Verified, quarantine: CacheQuarantineDetail | null): BlobCacheDetail {
+  return {
+    path: cache.path,
+    dir: cache.dir,
+    formatByName: cache.formatByName,
+    format: v.verdict?.format ?? null,
+    verdict: v.verdict?.verdict ?? null,
+    problems: v.verdict?.problems ?? [],
+    warnings: v.verdict?.warnings ?? [],
+    sizeBytes: v.verdict?.stats.sizeBytes ?? v.identity?.size ?? cache.sizeBytes,
+    verifyDurationMs: v.verdict ? v.verdict.durationMs : null,
+    inUse: cache.inUse,
+    owner: cache.owner,
+    source: cache.source,
+    companions: cache.companions,
+    refused: v.refused ?? cache.refused?.message ?? null,
+    quarantine,
+  };
+}
+
+export function createBlobCacheCheck(options: BlobCacheCheckOptions): Check {
+  return { name: 'blobcache', scope: 'host', run: (ctx) => runBlobCacheCheck(options, ctx) };
+}
+
+async function runBlobCacheCheck(options: BlobCacheCheckOptions, ctx: CheckContext): Promise<CheckResult> {
+  const now = options.now ?? ctx.now;
+  const info = await options.skopeoInfo().catch((): SkopeoCacheInfo => ({ skopeoVersion: null, cacheFormatInUse: null }));
+  const deps: QuarantineDeps = {
+    verify: options.verify,
+    verifyOptions: { full: options.full ?? false },
+    stateDir: options.stateDir,
+    actor: 'daemon',
+    skopeoVersion: info.skopeoVersion,
+    now,
+    procRoot: options.procRoot,
+    keep: options.keep,
+    maxQuarantineBytes: options.maxQuarantineBytes,
+  };
+  const details: BlobCacheDetails = { skopeoVersion: info.skopeoVersion, cacheFormatInUse: info.cacheFormatInUse, caches: [], quarantined: [], interrupted: [], audit: [] };
+
+  // A move a crash interrupted is finished first (only when the daemon may move files at all;
+  // otherwise it is reported and left to `cache quarantine`).
+  const resumed = resumeInterruptedQuarantines({ stateDir: options.stateDir, actor: 'daemon', now, procRoot: options.procRoot, dryRun: !options.autoQuarantine });
+  for (const r of resumed) {
+    details.interrupted.push({ path: r.path, result: r.result, message: r.message });
+    details.audit.push(...r.audit);
+  }
+
+  const caches = await discoverCaches({ dirs: options.dirs, discoverUsers: options.discoverUsers, cacheFormatInUse: info.cacheFormatInUse, passwdPath: options.passwdPath });
+  for (const cache of caches) {
+    if (ctx.signal.aborted) break;
+    if (cache.refused || cache.fileName === null) {
+      details.caches.push(detailOf(cache, { verdict: null, identity: null, refused: cache.refused?.message ?? null }, null));
+      continue;
+    }
+    let verified = await verifyDiscovered(cache, options.verify, options.full ?? false);
+    let quarantine: CacheQuarantineDetail | null = null;
+    // Orphans (a format the installed skopeo no longer uses) are reported, never moved by the daemon.
+    if (options.autoQuarantine && verified.verdict?.verdict === 'corrupt' && verified.identity && cache.inUse !== false) {
+      const assessment = await assessCache(cache, deps, { verdict: verified.verdict, identity: verified.identity });
+      const outcome = await quarantineCache(assessment, deps);
+      quarantine = { result: outcome.result, code: outcome.code, message: outcome.message, newPath: outcome.newPath };
+      details.audit.push(...outcome.audit);
+      if (outcome.result === 'quarantined' && outcome.newPath) {
+        details.quarantined.push({ path: cache.path, newPath: outcome.newPath, formatByName: cache.formatByName });
+        // Checked again: whatever is at the path now (nothing, or a fresh cache skopeo started).
+        verified = await verifyDiscovered(cache, options.verify, options.full ?? false);
+      }
+    }
+    details.caches.push(detailOf(cache, verified, quarantine));
+  }
+  return summarise(details);
+}
+
+export function summarise(details: BlobCacheDetails): CheckResult {
+  const reasons: CheckReason[] = [];
+  let status: CheckStatus = 'ok';
+  const raise = (s: CheckStatus): void => {
+    if (s === 'critical' || (s === 'warning' && status === 'ok')) status = s;
+  };
+  const codes = (c: BlobCacheDetail): string => c.problems.map((p) => p.code).join(', ') || 'corrupt';
+  for (const c of details.caches) {
+    if (c.verdict === 'corrupt' && c.inUse !== false) {
+      raise('critical');
+      reasons.push({ code: 'cache-corrupt', message: `${c.path} is corrupt (${codes(c)})` });
+    } else if (c.verdict === 'corrupt') {
+      raise('warning');
+      reasons.push({ code: 'cache-corrupt-orphan', message: `${c.path} is corrupt (${codes(c)}) but the installed skopeo no longer uses ${c.formatByName}` });
+    } else if (c.verdict === 'busy') {
+      raise('warning');
+      reasons.push({ code: 'cache-busy', message: `${c.path} could not be read consistently (busy); tried again next run` });
+    } else if (c.verdict === 'unreadable') {
+      raise('warning');
+      reasons.push({ code: 'cache-unreadable', message: `${c.path}: ${c.problems.map((p) => p.message).join('; ') || 'unreadable'}` });
+    } else if (c.refused) {
+      raise('warning');
+      reasons.push({ code: 'cache-refused', message: c.refused });
+    }
+    if (c.quarantine?.result === 'quarantined') {
+      // The host is healthy again (the path was checked after the move); the reason stays so
+      // people and logs see that it happened. Status is not raised for it.
+      reasons.push({ code: 'cache-quarantined', message: c.quarantine.message });
+    } else if (c.quarantine && c.quarantine.result !== 'not-corrupt' && c.quarantine.result !== 'gone') {
+      raise('warning');
+      reasons.push({ code: 'quarantine-blocked', message: c.quarantine.message });
+    }
+  }
+  for (const i of details.interrupted) {
+    if (i.result === 'completed') continue;
+    raise('warning');
+    reasons.push({ code: 'quarantine-incomplete', message: i.message });
+  }
+  const judged = details.caches.filter((c) => c.verdict !== null);
+  const corrupt = judged.filter((c) => c.verdict === 'corrupt').length;
+  const summary =
+    details.caches.length === 0
+      ? 'no blob-info caches found'
+      : corrupt > 0
+        ? `${corrupt} of ${details.caches.length} caches corrupt`
+        : details.quarantined.length > 0
+          ? `${details.quarantined.length} corrupt cache(s) moved aside; ${judged.length} of ${details.caches.length} caches checked`
+          : `${judged.filter((c) => c.verdict === 'healthy').length} of ${details.caches.length} caches healthy`;
+  return { status, summary, reasons, details: details as unknown as Record<string, unknown> };
+}
