@@ -85,3 +85,25 @@ export function bufferReadAt(bytes: Uint8Array): ReadAt {
     return bytes.subarray(offset, Math.min(bytes.length, offset + length));
   };
 }
+
+// A ReadAt for the page walker: every read lands in one reused buffer, so walking a large tree
+// allocates nothing per page. The bytes it returns stay valid only until the next call:
+// callers that keep bytes across calls copy them. (A block cache was measured and lost: bbolt
+// trees are not laid out in walk order, so larger reads only multiplied the bytes read.)
+export function scratchReadAt(fd: number): ReadAt {
+  let scratch = Buffer.allocUnsafe(64 * 1024);
+  return (offset, length) => {
+    if (scratch.length < length) scratch = Buffer.allocUnsafe(length);
+    let got = 0;
+    try {
+      while (got < length) {
+        const n = readSync(fd, scratch, got, length - got, offset + got);
+        if (n === 0) break;
+        got += n;
+      }
+    } catch (err) {
+      return new Error(`read of ${length} bytes at offset ${offset} failed: ${(err as Error).message}`);
+    }
+    return scratch.subarray(0, got);
+  };
+}

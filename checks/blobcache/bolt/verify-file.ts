@@ -1,5 +1,5 @@
 // Verify a bolt cache file on disk: open it safely, verify through positional reads, close.
-import { isOpenFailure, openCacheFile } from '../file-source.ts';
+import { scratchReadAt, isOpenFailure, openCacheFile } from '../file-source.ts';
 import type { CacheVerdict } from '../verdict.ts';
 import { verifyBoltSource, type BoltVerifyOptions } from './verify.ts';
 
@@ -17,7 +17,7 @@ export function verifyBoltFileSync(path: string, opts: BoltVerifyOptions = {}): 
     };
   }
   try {
-    const result = verifyBoltSource(opened.readAt, opened.currentSize, opts);
+    const result = verifyBoltSource(scratchReadAt(opened.fd), opened.currentSize, opts);
     return { path, ...result, durationMs: Math.round((performance.now() - started) * 100) / 100 };
   } finally {
     opened.close();

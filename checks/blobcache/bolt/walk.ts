@@ -49,7 +49,10 @@ interface PageTask {
   treeDepth: number;
   lo: Uint8Array | null; // every key in this subtree must be >= lo ...
   hi: Uint8Array | null; // ... and < hi
-  from: string; // who referenced the page, for messages
+  // Who referenced the page, for messages: element fromElem of page fromPage, or (fromElem -1)
+  // the root of the task's bucket.
+  fromPage: number;
+  fromElem: number;
 }
 
 // Largest span read in one piece; larger overflow spans are read per key/value.
@@ -139,9 +142,11 @@ export function walkBoltTree(
       if (whole instanceof Error) return () => whole;
       return (o, l) => (o + l <= whole.length ? whole.subarray(o, o + l) : new Error('outside span'));
     }
+    // Piecewise reads come from a shared view: copy, since keys are kept across reads.
     return (o, l) => {
       if (o + l > spanBytes) return new Error('outside span');
-      return readAt(id * pageSize + o, l);
+      const bytes = readAt(id * pageSize + o, l);
+      return bytes instanceof Error ? bytes : Buffer.from(bytes);
     };
   };
 
@@ -223,67 +228,71 @@ export function walkBoltTree(
 
   const rootId = toPageId(meta.root);
   observer?.bucket(0, -1, new Uint8Array(0), false);
-  stack.push({ pgid: rootId, bucket: 0, bucketDepth: 0, treeDepth: 0, lo: null, hi: null, from: 'the root bucket' });
-  const bucketPath = new Map<number, string>([[0, '']]);
+  stack.push({ pgid: rootId, bucket: 0, bucketDepth: 0, treeDepth: 0, lo: null, hi: null, fromPage: -1, fromElem: -1 });
+  const fromOf = (task: PageTask): string =>
+    task.fromElem < 0 ? `the root of ${pathOf(task.bucket)}` : `element ${task.fromElem} of branch page ${task.fromPage}`;
+
+  // Bucket names are kept as bytes and turned into a path only for a message.
+  const bucketParent: number[] = [-1];
+  const bucketName: Buffer[] = [Buffer.alloc(0)];
   const pathOf = (bucket: number): string => {
-    const p = bucketPath.get(bucket) ?? '?';
-    return p === '' ? 'the root bucket' : `bucket ${p}`;
+    const parts: string[] = [];
+    for (let b = bucket; b > 0 && parts.length <= limits.maxBucketDepth; b = bucketParent[b]) parts.unshift(printableName(bucketName[b]));
+    return parts.length === 0 ? 'the root bucket' : `bucket ${parts.join('/')}`;
   };
 
   // Opens a bucket found as a leaf value (bytes = the whole value): inline, or a root page to visit.
-  const openBucket = (value: Uint8Array, parent: number, parentDepth: number, name: Uint8Array, where: string): void => {
+  const openBucket = (value: Uint8Array, parent: number, parentDepth: number, name: Uint8Array, where: () => string): void => {
     buckets++;
     if (value.length < bucketHeaderSize) {
-      problem('bucket-value-invalid', `${where}: sub-bucket "${printableName(name)}" has a ${value.length}-byte value, shorter than a bucket header`);
+      problem('bucket-value-invalid', `${where()}: sub-bucket "${printableName(name)}" has a ${value.length}-byte value, shorter than a bucket header`);
       return;
     }
     const id = nextBucketId++;
-    const parentPath = bucketPath.get(parent) ?? '?';
-    const path = parentPath === '' ? printableName(name) : `${parentPath}/${printableName(name)}`;
+    bucketParent[id] = parent;
+    bucketName[id] = Buffer.from(name); // copied: page views do not outlive the next read
     const root = bucketRootOf(value);
     observer?.bucket(id, parent, name, root === 0n);
     if (parentDepth + 1 > limits.maxBucketDepth) {
-      problem('bucket-nesting-too-deep', `bucket ${path} is nested more than ${limits.maxBucketDepth} levels deep`);
+      problem('bucket-nesting-too-deep', `${pathOf(id)} is nested more than ${limits.maxBucketDepth} levels deep`);
       return;
     }
     if (root === 0n) {
-      bucketPath.set(id, path);
       walkInline(value.subarray(bucketHeaderSize), id, parentDepth + 1);
       return;
     }
-    bucketPath.set(id, path);
-    stack.push({ pgid: toPageId(root), bucket: id, bucketDepth: parentDepth + 1, treeDepth: 0, lo: null, hi: null, from: `the root of bucket ${path}` });
+    stack.push({ pgid: toPageId(root), bucket: id, bucketDepth: parentDepth + 1, treeDepth: 0, lo: null, hi: null, fromPage: -1, fromElem: -1 });
   };
 
   // An inline bucket: a complete leaf page image inside its parent's value. bbolt's check skips
   // these; a damaged one still panics skopeo on lookup, so we check it like a leaf.
   const walkInline = (image: Uint8Array, bucket: number, bucketDepth: number): void => {
-    const where = `inline ${pathOf(bucket)}`;
+    const where = (): string => `inline ${pathOf(bucket)}`;
     if (image.length < pageHeaderSize) {
-      problem('inline-bucket-invalid', `${where}: ${image.length} bytes, too short for a page header`);
+      problem('inline-bucket-invalid', `${where()}: ${image.length} bytes, too short for a page header`);
       return;
     }
     const header = readPageHeader(image);
     if (header.flags !== flagLeaf && ambiguousFlags(header.flags)) {
-      problem('page-flags-ambiguous', `${where}: the inline page has flags 0x${header.flags.toString(16)}; bbolt 1.3.6 tests bits and may read it, bbolt ≥1.3.7 panics "invalid page type"`);
+      problem('page-flags-ambiguous', `${where()}: the inline page has flags 0x${header.flags.toString(16)}; bbolt 1.3.6 tests bits and may read it, bbolt ≥1.3.7 panics "invalid page type"`);
       return;
     }
     if (header.flags !== flagLeaf) {
-      problem('inline-bucket-invalid', `${where}: the inline page has type ${pageTypeName(header.flags)}, not leaf; bbolt panics "invalid page type: 0: ${header.flags.toString(16)}" or reads garbage`);
+      problem('inline-bucket-invalid', `${where()}: the inline page has type ${pageTypeName(header.flags)}, not leaf; bbolt panics "invalid page type: 0: ${header.flags.toString(16)}" or reads garbage`);
       return;
     }
     const span: SpanBytes = (o, l) => (o + l <= image.length ? image.subarray(o, o + l) : new Error('outside inline page'));
-    walkLeaf(span, image.length, header.count, { pgid: 0, bucket, bucketDepth, treeDepth: 0, lo: null, hi: null, from: where }, where, undefined);
+    walkLeaf(span, image.length, header.count, { pgid: 0, bucket, bucketDepth, treeDepth: 0, lo: null, hi: null, fromPage: -1, fromElem: -1 }, where, undefined);
   };
 
   // Leaf elements of a page span or inline page: bounds, key order, sub-buckets.
-  const walkLeaf = (span: SpanBytes, spanBytes: number, count: number, task: PageTask, where: string, page: number | undefined): void => {
+  const walkLeaf = (span: SpanBytes, spanBytes: number, count: number, task: PageTask, where: () => string, page: number | undefined): void => {
     if (pageHeaderSize + count * leafElementSize > spanBytes) {
-      problem('element-count-invalid', `${where}: ${count} leaf elements do not fit in ${spanBytes} bytes`, page);
+      problem('element-count-invalid', `${where()}: ${count} leaf elements do not fit in ${spanBytes} bytes`, page);
       return;
     }
     const elems = span(pageHeaderSize, count * leafElementSize);
-    if (elems instanceof Error) return problem('io-error', `${where}: ${elems.message}`, page);
+    if (elems instanceof Error) return problem('io-error', `${where()}: ${elems.message}`, page);
     // DataView positioned so that element i sits where format.ts expects it.
     const dv = new DataView(elems.buffer, elems.byteOffset - pageHeaderSize, pageHeaderSize + elems.length);
     let prev: Uint8Array | null = null;
@@ -293,19 +302,19 @@ export function walkBoltTree(
       const e = leafElementAt(dv, i);
       const end = e.keyStart + e.keySize + e.valueSize;
       if (e.keyStart < pageHeaderSize + count * leafElementSize || end > spanBytes) {
-        problem('element-out-of-page', `${where}: leaf element ${i} has key/value bytes [${e.keyStart}, ${end}) outside its ${spanBytes}-byte page`, page);
+        problem('element-out-of-page', `${where()}: leaf element ${i} has key/value bytes [${e.keyStart}, ${end}) outside its ${spanBytes}-byte page`, page);
         prev = null;
         continue;
       }
       const key = span(e.keyStart, e.keySize);
-      if (key instanceof Error) { problem('io-error', `${where}: ${key.message}`, page); continue; }
+      if (key instanceof Error) { problem('io-error', `${where()}: ${key.message}`, page); continue; }
       checkKeyOrder(key, prev, i, task, where, page, i === 0, i === count - 1);
       prev = key;
       if (e.flags & leafFlagBucket) {
         localBuckets++;
         const value = span(e.keyStart + e.keySize, Math.min(e.valueSize, spanBytes));
-        if (value instanceof Error) { problem('io-error', `${where}: ${value.message}`, page); continue; }
-        openBucket(value, task.bucket, task.bucketDepth, Buffer.from(key), where);
+        if (value instanceof Error) { problem('io-error', `${where()}: ${value.message}`, page); continue; }
+        openBucket(value, task.bucket, task.bucketDepth, key, where);
       } else {
         localKeys++;
       }
@@ -315,37 +324,37 @@ export function walkBoltTree(
   };
 
   const checkKeyOrder = (
-    key: Uint8Array, prev: Uint8Array | null, i: number, task: PageTask, where: string, page: number | undefined,
+    key: Uint8Array, prev: Uint8Array | null, i: number, task: PageTask, where: () => string, page: number | undefined,
     isFirst: boolean, isLast: boolean,
   ): void => {
     if (prev && compareBytes(prev, key) >= 0) {
-      problem('key-order', `${where}: key ${i} (${printableName(key)}) is not greater than key ${i - 1} (${printableName(prev)}); bbolt's binary search misses keys`, page);
+      problem('key-order', `${where()}: key ${i} (${printableName(key)}) is not greater than key ${i - 1} (${printableName(prev)}); bbolt's binary search misses keys`, page);
     }
     // Against the separator keys of the branch above (bbolt 1.4 checks this, 1.3.6 does not).
     if (isFirst && task.lo && compareBytes(key, task.lo) < 0) {
-      problem('key-out-of-range', `${where}: first key ${printableName(key)} sorts before its branch separator ${printableName(task.lo)} (${task.from})`, page);
+      problem('key-out-of-range', `${where()}: first key ${printableName(key)} sorts before its branch separator ${printableName(task.lo)} (${fromOf(task)})`, page);
     }
     if (isLast && task.hi && compareBytes(key, task.hi) >= 0) {
-      problem('key-out-of-range', `${where}: last key ${printableName(key)} is not below the next branch separator ${printableName(task.hi)} (${task.from})`, page);
+      problem('key-out-of-range', `${where()}: last key ${printableName(key)} is not below the next branch separator ${printableName(task.hi)} (${fromOf(task)})`, page);
     }
   };
 
-  const walkBranch = (span: SpanBytes, spanBytes: number, count: number, task: PageTask, where: string): void => {
+  const walkBranch = (span: SpanBytes, spanBytes: number, count: number, task: PageTask, where: () => string): void => {
     const page = task.pgid;
     if (count === 0) {
-      problem('branch-empty', `${where}: branch page with no elements; bbolt reads past its end`, page);
+      problem('branch-empty', `${where()}: branch page with no elements; bbolt reads past its end`, page);
       return;
     }
     if (pageHeaderSize + count * branchElementSize > spanBytes) {
-      problem('element-count-invalid', `${where}: ${count} branch elements do not fit in ${spanBytes} bytes`, page);
+      problem('element-count-invalid', `${where()}: ${count} branch elements do not fit in ${spanBytes} bytes`, page);
       return;
     }
     if (task.treeDepth + 1 > limits.maxTreeDepth) {
-      problem('tree-too-deep', `${where}: more than ${limits.maxTreeDepth} branch levels`, page);
+      problem('tree-too-deep', `${where()}: more than ${limits.maxTreeDepth} branch levels`, page);
       return;
     }
     const elems = span(pageHeaderSize, count * branchElementSize);
-    if (elems instanceof Error) return problem('io-error', `${where}: ${elems.message}`, page);
+    if (elems instanceof Error) return problem('io-error', `${where()}: ${elems.message}`, page);
     const dv = new DataView(elems.buffer, elems.byteOffset - pageHeaderSize, pageHeaderSize + elems.length);
     const children: { child: number; key: Uint8Array | null }[] = [];
     let prev: Uint8Array | null = null;
@@ -353,10 +362,10 @@ export function walkBoltTree(
       const e = branchElementAt(dv, i);
       let key: Uint8Array | null = null;
       if (e.keyStart < pageHeaderSize + count * branchElementSize || e.keyStart + e.keySize > spanBytes) {
-        problem('element-out-of-page', `${where}: branch element ${i} has key bytes [${e.keyStart}, ${e.keyStart + e.keySize}) outside its ${spanBytes}-byte page`, page);
+        problem('element-out-of-page', `${where()}: branch element ${i} has key bytes [${e.keyStart}, ${e.keyStart + e.keySize}) outside its ${spanBytes}-byte page`, page);
       } else {
         const k = span(e.keyStart, e.keySize);
-        if (k instanceof Error) problem('io-error', `${where}: ${k.message}`, page);
+        if (k instanceof Error) problem('io-error', `${where()}: ${k.message}`, page);
         else {
           key = Buffer.from(k); // copied: it outlives this span as a child's bound
           checkKeyOrder(key, prev, i, task, where, page, i === 0, i === count - 1);
@@ -370,7 +379,7 @@ export function walkBoltTree(
       const next = i + 1 < children.length ? children[i + 1].key : task.hi;
       stack.push({
         pgid: children[i].child, bucket: task.bucket, bucketDepth: task.bucketDepth, treeDepth: task.treeDepth + 1,
-        lo: children[i].key ?? task.lo, hi: next, from: `element ${i} of branch page ${page}`,
+        lo: children[i].key ?? task.lo, hi: next, fromPage: page, fromElem: i,
       });
     }
   };
@@ -382,33 +391,33 @@ export function walkBoltTree(
       break;
     }
     const id = task.pgid;
-    const where = `page ${id} (${pathOf(task.bucket)})`;
+    const where = (): string => `page ${id} (${pathOf(task.bucket)})`;
     if (id < 2) {
-      problem('page-type-invalid', `${task.from} points at meta page ${id}; bbolt panics "invalid page type: ${id}: 4"`, id);
+      problem('page-type-invalid', `${fromOf(task)} points at meta page ${id}; bbolt panics "invalid page type: ${id}: 4"`, id);
       continue;
     }
-    if (!usable(id, task.from)) continue;
+    if ((id >= hwm || id >= filePages) && !usable(id, fromOf(task))) continue;
     const got = readSpanHeader(id);
-    if (got instanceof Error) { problem('io-error', `${where}: ${got.message}`, id); continue; }
+    if (got instanceof Error) { problem('io-error', `${where()}: ${got.message}`, id); continue; }
     const { header, first } = got;
     // The type comes first: a reference to the freelist page is the field's skopeo panic, even
     // though that page is also "reached" as the freelist.
     if (header.flags !== flagBranch && header.flags !== flagLeaf && ambiguousFlags(header.flags)) {
-      problem('page-flags-ambiguous', `${where}: flags 0x${header.flags.toString(16)} mix a node type with other bits; bbolt 1.3.6 reads it as ${header.flags & flagBranch ? 'branch' : 'leaf'}, bbolt ≥1.3.7 panics "invalid page type"`, id);
+      problem('page-flags-ambiguous', `${where()}: flags 0x${header.flags.toString(16)} mix a node type with other bits; bbolt 1.3.6 reads it as ${header.flags & flagBranch ? 'branch' : 'leaf'}, bbolt ≥1.3.7 panics "invalid page type"`, id);
       continue;
     }
     if (header.flags !== flagBranch && header.flags !== flagLeaf) {
-      problem('page-type-invalid', `${task.from} points at page ${id}, which is a ${pageTypeName(header.flags)} page, not branch or leaf; skopeo panics "invalid page type: ${header.id}: ${header.flags.toString(16)}"`, id);
+      problem('page-type-invalid', `${fromOf(task)} points at page ${id}, which is a ${pageTypeName(header.flags)} page, not branch or leaf; skopeo panics "invalid page type: ${header.id}: ${header.flags.toString(16)}"`, id);
       continue;
     }
     if (reached[id]) {
-      problem('page-multiply-referenced', `page ${id} is referenced again by ${task.from} (a cycle, or two parents sharing a page)`, id);
+      problem('page-multiply-referenced', `page ${id} is referenced again by ${fromOf(task)} (a cycle, or two parents sharing a page)`, id);
       continue;
     }
     reached[id] = 1;
-    if (free[id]) problem('page-reachable-freed', `${where} is referenced by ${task.from} but listed in the freelist: the next writer will overwrite it`, id);
+    if (free[id]) problem('page-reachable-freed', `${where()} is referenced by ${fromOf(task)} but listed in the freelist: the next writer will overwrite it`, id);
     if (header.id !== BigInt(id)) {
-      problem('page-id-mismatch', `${where}: page header says it is page ${header.id}; the page was overwritten or misplaced (bbolt ≥1.3.7 panics "Page expected to be: ${id}, but self identifies as ${header.id}")`, id);
+      problem('page-id-mismatch', `${where()}: page header says it is page ${header.id}; the page was overwritten or misplaced (bbolt ≥1.3.7 panics "Page expected to be: ${id}, but self identifies as ${header.id}")`, id);
     }
     // Overflow pages belong to this node: in range, in the file, referenced once, not free.
     let spanOk = true;

@@ -5,7 +5,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type { CacheProblem } from '../verdict.ts';
 import { parseDatabaseHeader } from './header.ts';
-import { cacheTables, judgeSchema, quoteIdentifier, type SchemaJudgement } from './schema.ts';
+import { judgeSchema, quoteIdentifier, readSchemaItems, type SchemaJudgement } from './schema.ts';
 
 export interface SnapshotCheck {
   problems: CacheProblem[];
@@ -81,6 +81,33 @@ function truncation(path: string, opts: CheckOptions): CacheProblem | undefined 
   return undefined;
 }
 
+// When the check itself aborts (SQLITE_CORRUPT) it names no page; a full scan of each table
+// and index at least names the b-tree that cannot be read.
+function locateDamage(db: DatabaseSync): CacheProblem[] {
+  const found: CacheProblem[] = [];
+  let items;
+  try {
+    items = readSchemaItems(db).filter((i) => i.type === 'table' || i.type === 'index');
+  } catch {
+    return found;
+  }
+  for (const item of items) {
+    const sql = item.type === 'table'
+      // NOT INDEXED and a per-row condition force a walk of the table's own b-tree (a bare
+      // count(*) may be answered from a smaller index).
+      ? `SELECT count(*) AS n FROM ${quoteIdentifier(item.name)} NOT INDEXED WHERE typeof(rowid) <> 'x'`
+      : `SELECT count(*) AS n FROM ${quoteIdentifier(item.table)} INDEXED BY ${quoteIdentifier(item.name)}`;
+    try {
+      db.prepare(sql).get();
+    } catch (err) {
+      // Only damage counts; a query this tree does not support (WITHOUT ROWID) says nothing.
+      if ((((err as { errcode?: number }).errcode ?? -1) & 0xff) !== sqliteCorrupt) continue;
+      found.push({ code: 'sqlite-malformed', message: `${item.type} ${item.name} cannot be read: ${(err as Error).message}` });
+    }
+  }
+  return found;
+}
+
 export function checkSnapshotDatabase(path: string, opts: CheckOptions, visit?: SnapshotVisitor): SnapshotCheck {
   const out: SnapshotCheck = { problems: [], warnings: [] };
   let db: DatabaseSync;
@@ -122,6 +149,7 @@ export function checkSnapshotDatabase(path: string, opts: CheckOptions, visit?: 
     } catch (err) {
       const e = errorProblem(err, path, opts.full ? 'integrity_check' : 'quick_check');
       out.problems.push(e.problem);
+      out.problems.push(...locateDamage(db));
     }
     try {
       out.schema = judgeSchema(db);
@@ -150,5 +178,3 @@ export function checkSnapshotDatabase(path: string, opts: CheckOptions, visit?: 
     db.close();
   }
 }
-
-export const knownCacheTableNames = Object.keys(cacheTables);

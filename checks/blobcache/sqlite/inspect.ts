@@ -3,7 +3,7 @@
 import type { DatabaseSync } from 'node:sqlite';
 import type { CacheInspection, InspectionNode } from '../inspection.ts';
 import { cacheIndexes, cacheTables, quoteIdentifier, type SchemaJudgement } from './schema.ts';
-import { verifySqliteFileWith, type SqliteVerifyOptions } from './verify.ts';
+import { inTurn, verifySqliteFileWith, type SqliteVerifyOptions } from './verify.ts';
 
 function countRows(db: DatabaseSync, sql: string): number {
   try {
@@ -36,9 +36,9 @@ function buildTree(db: DatabaseSync, schema: SchemaJudgement): InspectionNode[] 
 
 export async function inspectSqliteFile(path: string, opts: SqliteVerifyOptions = {}): Promise<CacheInspection> {
   let tree: InspectionNode[] = [];
-  const verdict = await verifySqliteFileWith(path, opts, (db, schema) => {
+  const verdict = await inTurn(path, () => verifySqliteFileWith(path, opts, (db, schema) => {
     tree = buildTree(db, schema);
-  });
+  }));
   // A damaged file shows its problems instead of a tree; a sound database that is not a
   // cache still shows what it holds, which tells an operator what it is.
   const showTree = verdict.verdict === 'healthy' || verdict.problems.every((p) => p.code === 'not-a-cache' || p.code === 'schema-incomplete');

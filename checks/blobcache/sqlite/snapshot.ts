@@ -224,7 +224,8 @@ async function copyWithoutLock(path: string, dir: string, companions: string[], 
   }
   const after = names.map((s) => fingerprintPath(path + s, 100));
   if (!after.every((f, i) => sameFingerprint(f, before[i])) || !stillSame()) return { kind: 'retry', why: 'files changed while copying' };
-  return { kind: 'taken', method, journal: companions.includes('-journal') && before[1]?.exists === true, wal: companions.includes('-wal') && before[1]?.exists === true };
+  const copied = (suffix: string) => names.some((s, i) => s === suffix && before[i].exists);
+  return { kind: 'taken', method, journal: copied('-journal'), wal: copied('-wal') };
 }
 
 function exists(path: string): boolean {
@@ -242,7 +243,9 @@ async function attemptOnce(path: string, live: OpenedCacheFile, dir: string, opt
   const head = live.readAt(0, databaseHeaderSize);
   if (head instanceof Error) return { kind: 'unreadable', code: 'io-error', message: `${path}: ${head.message}` };
   const walMode = head.length > 19 && (head[18] === 2 || head[19] === 2);
-  if (walMode || exists(`${path}-wal`)) return copyWithoutLock(path, dir, ['-wal'], 'wal', () => true);
+  // A -journal beside a WAL database is still rolled back first (pager.c checks for a hot
+  // journal before it looks for a WAL), so it travels with the snapshot too.
+  if (walMode || exists(`${path}-wal`)) return copyWithoutLock(path, dir, ['-wal', '-journal'], 'wal', () => true);
   let db: DatabaseSync;
   try {
     db = new DatabaseSync(path, { readOnly: true });

@@ -24,7 +24,7 @@ export interface SqliteVerifyOptions extends VerifyOptions {
   tmpDir?: string;
 }
 
-export const sqliteVerifyDefaults = { busyTimeoutMs: 2000, maxAttempts: 5, lockHoldMs: 50 } as const;
+export const sqliteVerifyDefaults = { busyTimeoutMs: 1000, maxAttempts: 5, lockHoldMs: 50 } as const;
 
 interface Companions {
   problems: CacheProblem[];
@@ -127,6 +127,22 @@ export async function verifySqliteFileWith(path: string, opts: SqliteVerifyOptio
   }
 }
 
+// One verification per path at a time in this process. POSIX record locks belong to the
+// process: a second verification opening and closing the same file would silently drop the
+// SHARED lock the first one holds.
+const turns = new Map<string, Promise<unknown>>();
+
+export function inTurn<T>(path: string, work: () => Promise<T>): Promise<T> {
+  const previous = turns.get(path) ?? Promise.resolve();
+  const mine = previous.then(work, work);
+  const settled = mine.catch(() => undefined);
+  turns.set(path, settled);
+  void settled.then(() => {
+    if (turns.get(path) === settled) turns.delete(path);
+  });
+  return mine;
+}
+
 export async function verifySqliteFile(path: string, opts: SqliteVerifyOptions = {}): Promise<CacheVerdict> {
-  return verifySqliteFileWith(path, opts);
+  return inTurn(path, () => verifySqliteFileWith(path, opts));
 }

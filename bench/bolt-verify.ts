@@ -1,0 +1,82 @@
+// Benchmark: our bolt verifier against the reference (bbolt 1.3.6 tx.Check() + full read, the
+// test/boltref `check` command) on the same generated containers/image-layout files, in one run.
+// Usage: node bench/bolt-verify.ts [--sizes 50,1024] [--runs 5] [--out docs/benchmarks-bolt.md]
+// Files are generated on demand under bench/out/ (gitignored) and kept for later runs.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { buildBoltDb, ensureBoltref } from '../test/support/boltref.ts';
+
+const { values } = parseArgs({ options: { sizes: { type: 'string', default: '50,1024' }, runs: { type: 'string', default: '5' }, out: { type: 'string' } } });
+const sizes = values.sizes!.split(',').map(Number);
+const runs = Number(values.runs);
+const root = join(import.meta.dirname, '..');
+const outDir = join(root, 'bench/out');
+mkdirSync(outDir, { recursive: true });
+const boltref = ensureBoltref();
+
+interface Sample { wallMs: number; rssKiB: number; verdict: string; keys: number }
+
+// Wall time and peak RSS of a whole process, by GNU time.
+function timed(cmd: string[]): { wallMs: number; rssKiB: number; stdout: string } {
+  const started = performance.now();
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', ...cmd], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const wallMs = performance.now() - started;
+  if (r.status !== 0) throw new Error(`${cmd.join(' ')} failed: ${r.stderr}`);
+  const rssKiB = Number(r.stderr.trim().split('\n').pop());
+  return { wallMs, rssKiB, stdout: r.stdout };
+}
+
+function ours(path: string): Sample {
+  const t = timed([process.execPath, join(root, 'bench/bolt-verify-one.ts'), path]);
+  const j = JSON.parse(t.stdout);
+  return { wallMs: t.wallMs, rssKiB: t.rssKiB, verdict: j.verdict, keys: j.keys };
+}
+
+function reference(path: string): Sample {
+  const t = timed([boltref, 'check', path]);
+  const j = JSON.parse(t.stdout.trim().split('\n').pop()!);
+  return { wallMs: t.wallMs, rssKiB: t.rssKiB, verdict: j.checkErrorCount === 0 && j.fullRead === 'ok' ? 'healthy' : 'corrupt', keys: j.keys };
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+const rows: string[] = [];
+for (const mb of sizes) {
+  const path = join(outDir, `cimage-${mb}mb.boltdb`);
+  if (!existsSync(path)) {
+    process.stderr.write(`generating ${path} ...\n`);
+    const built = await buildBoltDb(path, { seed: mb, targetMB: mb, timeoutMs: 30 * 60_000 });
+    if (!built.ok) throw new Error(built.error);
+  }
+  const bytes = statSync(path).size;
+  // Warm the page cache once for both, then alternate so drift hits both alike.
+  ours(path); reference(path);
+  const a: Sample[] = [];
+  const b: Sample[] = [];
+  for (let i = 0; i < runs; i++) { a.push(ours(path)); b.push(reference(path)); }
+  if (a[0].keys !== b[0].keys || a[0].verdict !== 'healthy' || b[0].verdict !== 'healthy') {
+    throw new Error(`disagreement on ${path}: ours ${JSON.stringify(a[0])} reference ${JSON.stringify(b[0])}`);
+  }
+  const oW = median(a.map((s) => s.wallMs));
+  const rW = median(b.map((s) => s.wallMs));
+  const oR = median(a.map((s) => s.rssKiB)) / 1024;
+  const rR = median(b.map((s) => s.rssKiB)) / 1024;
+  const mib = bytes / (1 << 20);
+  rows.push(`| ${mib.toFixed(0)} MiB (${a[0].keys} keys) | ${oW.toFixed(0)} ms | ${rW.toFixed(0)} ms | **${(oW / rW).toFixed(2)}** | ${(mib / (oW / 1000)).toFixed(0)} MiB/s | ${(mib / (rW / 1000)).toFixed(0)} MiB/s | ${oR.toFixed(0)} MiB | ${rR.toFixed(0)} MiB |`);
+  process.stderr.write(`${rows.at(-1)}\n`);
+}
+
+const table = [
+  `Median of ${runs} runs each, alternating, page cache warm; wall time of the whole process (ours: node + verifier; reference: the Go binary).`,
+  '',
+  '| file | ours (wall) | reference (wall) | ratio ours/ref | ours throughput | ref throughput | ours peak RSS | ref peak RSS |',
+  '|---|---|---|---|---|---|---|---|',
+  ...rows,
+].join('\n');
+process.stdout.write(`${table}\n`);
+if (values.out) writeFileSync(values.out, `${table}\n`);
