@@ -72,7 +72,7 @@ function printableName(name: Uint8Array): string {
 // A node type bit plus other bits: readable by bbolt 1.3.6 (it tests bits with AND), fatal for
 // bbolt 1.3.7+ (exact equality), formats.md §1.2.
 function ambiguousFlags(flags: number): boolean {
-  return (flags & (flagBranch | flagLeaf)) !== 0;
+  return (flags & (flagBranch | flagLeaf)) !== 0 && flags !== flagBranch && flags !== flagLeaf;
 }
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
