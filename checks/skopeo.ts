@@ -9,7 +9,7 @@ import { judgeSkopeoVersion } from './skopeo/policy.ts';
 
 export { parseSkopeoVersion, skopeoCacheFormat, firstSqliteSkopeo } from './skopeo/parse-version.ts';
 export type { SkopeoVersion, SkopeoCacheFormat } from './skopeo/parse-version.ts';
-export { judgeSkopeoVersion } from './skopeo/policy.ts';
+export { judgeSkopeoVersion, validateSkopeoPolicy } from './skopeo/policy.ts';
 
 export interface SkopeoCheckOptions {
   binaries: string[];

@@ -80,6 +80,9 @@ async function verifyDiscovered(cache: DiscoveredCache, verify: VerifyCacheFn, f
   const dir = openPinnedDir(cache.dir);
   if (isPinnedDirRefusal(dir)) return { verdict: null, identity: null, refused: dir.message };
   try {
+    if (dir.stat.dev.toString() !== cache.dirDev || dir.stat.ino.toString() !== cache.dirIno) {
+      return { verdict: null, identity: null, refused: `${cache.dir} was replaced after discovery; checked again next run` };
+    }
     const pinnedPath = dir.at(cache.fileName!);
     const st = lstatSync(pinnedPath, { bigint: true, throwIfNoEntry: false });
     if (!st) return { verdict: null, identity: null, refused: null };
@@ -164,10 +167,10 @@ async function runBlobCacheCheck(options: BlobCacheCheckOptions, ctx: CheckConte
     }
     details.caches.push(detailOf(cache, verified, quarantine));
   }
-  return summarise(details);
+  return summariseBlobCacheDetails(details);
 }
 
-export function summarise(details: BlobCacheDetails): CheckResult {
+export function summariseBlobCacheDetails(details: BlobCacheDetails): CheckResult {
   const reasons: CheckReason[] = [];
   let status: CheckStatus = 'ok';
   const raise = (s: CheckStatus): void => {
@@ -201,7 +204,7 @@ export function summarise(details: BlobCacheDetails): CheckResult {
     }
   }
   for (const i of details.interrupted) {
-    if (i.result === 'completed') continue;
+    if (i.result === 'completed' || i.result === 'in-progress') continue;
     raise('warning');
     reasons.push({ code: 'quarantine-incomplete', message: i.message });
   }

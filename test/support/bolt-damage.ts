@@ -10,7 +10,9 @@ export interface Damage {
   apply: (bytes: Buffer, layout: BoltLayout, rng: () => number) => Buffer | null;
 }
 
-const u64 = (b: Buffer, at: number, v: number): void => b.writeBigUInt64LE(BigInt(v), at);
+const u64 = (b: Buffer, at: number, v: number): void => {
+  b.writeBigUInt64LE(BigInt(v), at);
+};
 
 function pick<T>(items: readonly T[], rng: () => number): T | null {
   return items.length === 0 ? null : items[Math.floor(rng() * items.length)];

@@ -160,13 +160,15 @@ function copyRange(srcFd: number, dstFd: number, offset: number, length: number,
   }
 }
 
-function copyWholeFile(src: string, dst: string): boolean {
+// Copies one companion; a companion that is a symlink or not a regular file is refused
+// (a root agent never follows a link a user planted), one that vanished is a race.
+function copyWholeFile(src: string, dst: string): 'copied' | 'vanished' | { refused: string } {
   const opened = openCacheFile(src);
-  if (isOpenFailure(opened)) return false;
+  if (isOpenFailure(opened)) return opened.code === 'not-found' ? 'vanished' : { refused: opened.message };
   const out = openDestination(dst);
   try {
     copyRange(opened.fd, out, 0, opened.stat.size, Buffer.allocUnsafe(sliceBytes));
-    return true;
+    return 'copied';
   } finally {
     closeSync(out);
     opened.close();
@@ -220,12 +222,31 @@ async function copyWithoutLock(path: string, dir: string, companions: string[], 
   // change shows in the after-fingerprint anyway.
   for (let i = names.length - 1; i >= 0; i--) {
     if (!before[i].exists) continue;
-    if (!copyWholeFile(path + names[i], join(dir, snapshotName + names[i]))) return { kind: 'retry', why: `${path + names[i]} vanished` };
+    let copied: ReturnType<typeof copyWholeFile>;
+    try {
+      copied = copyWholeFile(path + names[i], join(dir, snapshotName + names[i]));
+    } catch (err) {
+      // Typically the file shrank under a writer while we copied it.
+      return { kind: 'retry', why: `copying ${path + names[i]}: ${(err as Error).message}` };
+    }
+    if (copied === 'vanished') return { kind: 'retry', why: `${path + names[i]} vanished` };
+    if (copied !== 'copied') return { kind: 'unreadable', code: 'companion-refused', message: copied.refused };
   }
   const after = names.map((s) => fingerprintPath(path + s, 100));
   if (!after.every((f, i) => sameFingerprint(f, before[i])) || !stillSame()) return { kind: 'retry', why: 'files changed while copying' };
   const copied = (suffix: string) => names.some((s, i) => s === suffix && before[i].exists);
   return { kind: 'taken', method, journal: copied('-journal'), wal: copied('-wal') };
+}
+
+function notRegularFile(path: string): string | undefined {
+  try {
+    const st = lstatSync(path);
+    if (st.isSymbolicLink()) return `${path} is a symbolic link; refusing to follow it`;
+    if (!st.isFile()) return `${path} is not a regular file`;
+    return undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function exists(path: string): boolean {
@@ -246,6 +267,10 @@ async function attemptOnce(path: string, live: OpenedCacheFile, dir: string, opt
   // A -journal beside a WAL database is still rolled back first (pager.c checks for a hot
   // journal before it looks for a WAL), so it travels with the snapshot too.
   if (walMode || exists(`${path}-wal`)) return copyWithoutLock(path, dir, ['-wal', '-journal'], 'wal', () => true);
+  // SQLite follows links and would block opening a FIFO planted as `-journal`; a root agent
+  // refuses both before SQLite looks (a user swapping it in later is a residual race).
+  const oddJournal = notRegularFile(`${path}-journal`);
+  if (oddJournal) return { kind: 'unreadable', code: 'companion-refused', message: oddJournal };
   let db: DatabaseSync;
   try {
     db = new DatabaseSync(path, { readOnly: true });

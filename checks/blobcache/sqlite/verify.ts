@@ -3,7 +3,7 @@
 // the companions judged as belonging or stale (ownership.ts), SQLite's own recovery of the
 // snapshot, then quick_check (integrity_check with `full`, and whenever a journal or WAL was
 // rolled in). Never throws and never changes the live files; every failure is a verdict.
-import { copyFileSync, readFileSync } from 'node:fs';
+import { closeSync, copyFileSync, openSync, readFileSync, readSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CacheFormat, CacheProblem, CacheStats, CacheVerdict, CacheVerdictKind } from '../verdict.ts';
@@ -32,11 +32,21 @@ interface Companions {
   rolledIn: boolean; // a journal or WAL with content will be applied by recovery
 }
 
+function readPrefix(path: string, length: number): Uint8Array {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(length);
+    return buf.subarray(0, readSync(fd, buf, 0, length, 0));
+  } finally {
+    closeSync(fd);
+  }
+}
+
 // What the journal or WAL in the snapshot will do to the database, judged before recovery.
 function judgeCompanions(snapshot: Snapshot): Companions {
   const out: Companions = { problems: [], warnings: [], rolledIn: false };
-  const dbBytes = readFileSync(snapshot.dbPath);
-  const head = parseDatabaseHeader(dbBytes.subarray(0, 100));
+  const head = parseDatabaseHeader(readPrefix(snapshot.dbPath, 100));
+  const page1 = head.ok ? readPrefix(snapshot.dbPath, head.header.pageSize) : new Uint8Array(0);
   if (snapshot.journalPath) {
     const journal = parseJournal(readFileSync(snapshot.journalPath));
     if (journal.kind === 'headerless') {
@@ -45,7 +55,7 @@ function judgeCompanions(snapshot: Snapshot): Companions {
       out.problems.push({ code: 'journal-invalid', message: `hot journal the next writer cannot roll back (${journal.reason}); skopeo will fall back to a memory-only cache` });
     } else if (journal.kind === 'hot') {
       out.rolledIn = journal.records.length > 0;
-      const own = head.ok ? journalBelongs(journal, head.header, dbBytes.subarray(0, head.header.pageSize)) : { belongs: true as const };
+      const own = head.ok ? journalBelongs(journal, head.header, page1) : { belongs: true as const };
       if (own.belongs) {
         out.warnings.push({ code: 'hot-journal-recovered', message: `a crashed writer's journal: the next writer rolls back ${journal.records.length} page(s); the verdict is on the rolled-back state` });
       } else {

@@ -1,0 +1,80 @@
+// Reads and validates the agent's config once, at the entrance: YAML text -> schema (defaults
+// filled, thresholds parsed, unknown keys rejected) -> a deeply frozen AgentConfig. Every
+// problem comes back as one line naming the key path; nothing here throws.
+import { readFileSync } from 'node:fs';
+import { LineCounter, parseDocument, isNode } from 'yaml';
+import { configSchema } from './config/schema.ts';
+import { formatIssue, type KeyPath } from './config/messages.ts';
+import type { AgentConfig } from './config/types.ts';
+
+export type * from './config/types.ts';
+export { renderConfigYaml, configAsDocument } from './config/render.ts';
+export { formatKeyPath } from './config/messages.ts';
+
+export const defaultConfigPath = '/etc/buildfleet-agent/config.yaml';
+
+export type LoadedConfig = { config: AgentConfig } | { errors: string[] };
+
+export function isConfigError(loaded: LoadedConfig): loaded is { errors: string[] } {
+  return 'errors' in loaded;
+}
+
+// `path` null: the default path, and built-in defaults when no file is there. A path given
+// explicitly (--config) must exist: a typo in a unit file must not silently run on defaults.
+// (`defaultPath` is for tests; the daemon always uses defaultConfigPath.)
+export function loadConfig(path: string | null, defaultPath: string = defaultConfigPath): LoadedConfig {
+  const file = path ?? defaultPath;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (path === null && code === 'ENOENT') return parseConfigText('', '(built-in defaults)');
+    return { errors: [`${file}: cannot read the config file: ${(err as Error).message}`] };
+  }
+  return parseConfigText(text, file);
+}
+
+export function defaultConfig(): AgentConfig {
+  const loaded = parseConfigText('', '(built-in defaults)');
+  if (isConfigError(loaded)) throw new Error(`built-in defaults are invalid: ${loaded.errors.join('; ')}`);
+  return loaded.config;
+}
+
+// `source` only names the text in messages about YAML syntax.
+export function parseConfigText(text: string, source: string): LoadedConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    return {
+      errors: doc.errors.map((e) => {
+        const pos = e.linePos?.[0];
+        // The pretty message repeats the position and quotes the source; the position is
+        // already in front, and one line per error is the contract.
+        const message = e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+        return `${source}${pos ? `:${pos.line}:${pos.col}` : ''}: YAML: ${message}`;
+      }),
+    };
+  }
+  // An empty file (or one with only comments) means "all defaults".
+  const data: unknown = doc.toJS() ?? {};
+  const parsed = configSchema.safeParse(data, { reportInput: true });
+  if (!parsed.success) {
+    const lineOf = (keyPath: KeyPath): number | null => {
+      const node = doc.getIn(keyPath as unknown[], true);
+      if (!isNode(node) || !node.range) return null;
+      return lineCounter.linePos(node.range[0]).line;
+    };
+    return { errors: parsed.error.issues.flatMap((issue) => formatIssue(issue, configSchema, lineOf)).map((e) => `${source}: ${e}`) };
+  }
+  const config: AgentConfig = parsed.data;
+  return { config: deepFreeze(config) };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

@@ -1,0 +1,383 @@
+// Builds the agent's core from a config: the checks (from their factories in checks/), the
+// runner that schedules them, the state file that remembers the last verdicts and the
+// maintenance mode, and admission on top. The HTTP server, the metrics and the CLI `check`
+// verb all talk to the result through AgentCore (agent/core-types.ts).
+import { hostname } from 'node:os';
+import type { Check } from '../checks/types.ts';
+import type { SkopeoCacheInfo } from '../checks/blobcache/check.ts';
+import type { VerifyCacheFn } from './remediation/quarantine.ts';
+import type { AgentConfig } from './config.ts';
+import type { AgentCore, CheckState, Maintenance, Preflight, RefreshOptions } from './core-types.ts';
+import { evaluatePreflight } from './admission.ts';
+import { activeMaintenance, startMaintenance } from './maintenance.ts';
+import { createRunner, type CheckScheduler, type Clock, type Runner, type RunnerEntry, type StateListener, systemClock } from './runner.ts';
+import { createStateStore, type PersistedCheckState, type PersistedState, type StateStore } from './state-store.ts';
+import { createWorkerVerifier } from './cache-verify-worker.ts';
+import { silentLogger, type Logger } from './log.ts';
+import { agentVersion } from './version.ts';
+
+// What the check factories get from the core besides the config.
+export interface CheckEnvironment {
+  log: Logger;
+  now: () => Date;
+  // Cache verification off the main thread.
+  verify: VerifyCacheFn;
+  // The installed skopeo's version and cache format, for the blob-cache check.
+  skopeoInfo: () => Promise<SkopeoCacheInfo>;
+  // false: no check may change files (autoQuarantine is off whatever the config says).
+  allowRemediation: boolean;
+}
+
+export type BuiltChecks = { entries: RunnerEntry[] } | { errors: string[] };
+
+export interface AgentCoreOptions {
+  log?: Logger;
+  clock?: Clock;
+  scheduler?: CheckScheduler;
+  random?: () => number;
+  host?: string; // default: os.hostname()
+  // false: no state file is read or written (the one-shot `check` verb must not disturb the
+  // daemon's verdicts). Default true.
+  persist?: boolean;
+  // false: no damping, one failure is critical (see RunnerOptions). Default true.
+  damping?: boolean;
+  // false: read-only; autoQuarantine is ignored (the `check` verb). Default true.
+  allowRemediation?: boolean;
+  // Replaces the real check factories (tests): how to build the runner entries for a config.
+  buildChecks?: (config: AgentConfig, env: CheckEnvironment) => Promise<BuiltChecks>;
+}
+
+export type ReloadOutcome = { ok: true } | { ok: false; errors: string[] };
+
+export interface RunningAgentCore extends AgentCore {
+  // Schedules every check and runs each once at once.
+  start(): void;
+  // Stops the schedules, aborts runs in flight and waits for the state file to be written.
+  stop(): Promise<void>;
+  // Applies a new config (SIGHUP). On error the running checks and config stay as they were.
+  reload(config: AgentConfig): Promise<ReloadOutcome>;
+  // The daemon read a bad config file on SIGHUP: keep going, but say so (configReloadOk()).
+  reloadFailed(errors: string[]): void;
+  config(): AgentConfig;
+  onState(listener: StateListener): () => void;
+}
+
+export type CreatedCore = { core: RunningAgentCore } | { errors: string[] };
+
+// The checks' own per-operation timeouts (skopeo, statfs) equal the config's timeoutSeconds;
+// the runner's deadline is this much later, so the check's own, more specific "timed out"
+// result wins over the runner's generic one.
+export const checkGraceSeconds = 2;
+
+// The names the check factories give their checks (`--only`, ?checks=, metric labels).
+export const checkNameOfSection = {
+  skopeo: 'skopeo',
+  blobinfocache: 'blobcache',
+  disk: 'disk',
+  registries: 'registry',
+} as const;
+
+// A missing check module (not written yet, or left out of a build) is a clear error, not a crash.
+async function importModule<T>(load: () => Promise<T>, file: string): Promise<T | string> {
+  try {
+    return await load();
+  } catch (err) {
+    return `${file} could not be loaded: ${(err as Error).message}`;
+  }
+}
+
+// The real checks for a config: one runner entry per enabled section.
+export async function buildChecksFromConfig(config: AgentConfig, env: CheckEnvironment): Promise<BuiltChecks> {
+  const { skopeo, blobinfocache, disk, registries } = config.checks;
+  const entries: RunnerEntry[] = [];
+  const errors: string[] = [];
+  const runKeys = (c: { schedule: string; jitterSeconds: number; failuresBeforeCritical: number }) => ({
+    schedule: c.schedule, jitterSeconds: c.jitterSeconds, failuresBeforeCritical: c.failuresBeforeCritical,
+  });
+
+  if (skopeo.enabled) {
+    const mod = await importModule(() => import('../checks/skopeo.ts'), 'checks/skopeo.ts');
+    if (typeof mod === 'string') errors.push(`checks.skopeo: ${mod}`);
+    else {
+      const check = mod.createSkopeoCheck({
+        binaries: [...skopeo.binaries], minVersion: skopeo.minVersion, deny: [...skopeo.deny], timeoutSeconds: skopeo.timeoutSeconds,
+      });
+      entries.push({ check, ...runKeys(skopeo), timeoutSeconds: skopeo.timeoutSeconds + checkGraceSeconds });
+    }
+  }
+  if (blobinfocache.enabled) {
+    const mod = await importModule(() => import('../checks/blobcache/check.ts'), 'checks/blobcache/check.ts');
+    if (typeof mod === 'string') errors.push(`checks.blobinfocache: ${mod}`);
+    else {
+      const opts = {
+        dirs: [...blobinfocache.dirs], discoverUsers: blobinfocache.discoverUsers,
+        autoQuarantine: blobinfocache.autoQuarantine && env.allowRemediation,
+        keep: blobinfocache.keep, maxQuarantineBytes: blobinfocache.maxQuarantineBytes,
+        verify: env.verify, skopeoInfo: env.skopeoInfo, stateDir: config.stateDir, now: env.now,
+      };
+      const check: Check = mod.createBlobCacheCheck(opts);
+      const entry: RunnerEntry = { check, ...runKeys(blobinfocache), timeoutSeconds: blobinfocache.timeoutSeconds };
+      if (blobinfocache.fullSchedule !== null) {
+        const full: Check = mod.createBlobCacheCheck({ ...opts, full: true });
+        entry.deep = { run: full.run, schedule: blobinfocache.fullSchedule, timeoutSeconds: blobinfocache.fullTimeoutSeconds };
+      }
+      entries.push(entry);
+    }
+  }
+  if (disk.enabled) {
+    const mod = await importModule(() => import('../checks/disk.ts'), 'checks/disk.ts');
+    if (typeof mod === 'string') errors.push(`checks.disk: ${mod}`);
+    else {
+      const check = mod.createDiskCheck({
+        paths: disk.paths.map((p) => ({ path: p.path, warnFree: { ...p.warnFree }, criticalFree: { ...p.criticalFree } })),
+        timeoutSeconds: disk.timeoutSeconds,
+      });
+      entries.push({ check, ...runKeys(disk), timeoutSeconds: disk.timeoutSeconds + checkGraceSeconds });
+    }
+  }
+  if (registries.enabled) {
+    const mod = await importModule(() => import('../checks/registry.ts'), 'checks/registry.ts');
+    if (typeof mod === 'string') errors.push(`checks.registries: ${mod}`);
+    else {
+      const check = mod.createRegistryCheck({ targets: registries.targets.map((t) => ({ ...t })) });
+      entries.push({ check, ...runKeys(registries), timeoutSeconds: registries.timeoutSeconds });
+    }
+  }
+  return errors.length > 0 ? { errors } : { entries };
+}
+
+// The skopeo builds use is the first configured binary; its version decides which cache format
+// is "in use" (the other one is an orphan, reported but never moved).
+function skopeoInfoFromDetails(details: Record<string, unknown>): SkopeoCacheInfo {
+  const binaries = (details as { binaries?: { version?: string | null; cacheFormat?: string | null }[] }).binaries;
+  const first = Array.isArray(binaries) ? binaries[0] : undefined;
+  const format = first?.cacheFormat;
+  return {
+    skopeoVersion: first?.version ?? null,
+    cacheFormatInUse: format === 'boltdb' || format === 'sqlite' ? format : null,
+  };
+}
+
+// Whether a new state is worth an fsync'd write: the verdict moved, not just the measurements
+// (free bytes, durations) of a check that keeps saying the same thing every minute.
+export function verdictChanged(previous: CheckState, next: CheckState): boolean {
+  return (
+    previous.observedAt === null ||
+    previous.status !== next.status ||
+    previous.rawStatus !== next.rawStatus ||
+    previous.summary !== next.summary ||
+    previous.consecutiveFailures !== next.consecutiveFailures ||
+    JSON.stringify(previous.reasons) !== JSON.stringify(next.reasons)
+  );
+}
+
+function toPersisted(s: CheckState): PersistedCheckState | null {
+  if (s.observedAt === null) return null;
+  return {
+    scope: s.scope, status: s.status, rawStatus: s.rawStatus, summary: s.summary, reasons: s.reasons,
+    details: s.details, observedAt: s.observedAt.toISOString(), durationMs: s.durationMs,
+    consecutiveFailures: s.consecutiveFailures,
+  };
+}
+
+export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCoreOptions = {}): Promise<CreatedCore> {
+  const log = opts.log ?? silentLogger();
+  const clock = opts.clock ?? systemClock;
+  const host = opts.host ?? hostname();
+  const persist = opts.persist ?? true;
+  const allowRemediation = opts.allowRemediation ?? true;
+  const buildChecks = opts.buildChecks ?? buildChecksFromConfig;
+  const now = () => clock.now();
+
+  let config = initialConfig;
+  const verifyBound = (c: AgentConfig) => Math.max(c.checks.blobinfocache.timeoutSeconds, c.checks.blobinfocache.fullTimeoutSeconds);
+  const verifier = createWorkerVerifier({ maxVerifySeconds: verifyBound(config) });
+  // Assigned below; the blob-cache check only calls skopeoInfo while running, after that.
+  let runner: Runner | null = null;
+
+  async function skopeoInfo(): Promise<SkopeoCacheInfo> {
+    const name = checkNameOfSection.skopeo;
+    let state = runner?.state(name);
+    // Shares the skopeo check's run in flight (single flight) rather than starting another.
+    if (runner && state && state.runs === 0) state = await runner.run(name);
+    if (state && state.observedAt !== null) return skopeoInfoFromDetails(state.details);
+    // The skopeo check is disabled: ask the configured skopeo directly.
+    const mod = await importModule(() => import('../checks/skopeo.ts'), 'checks/skopeo.ts');
+    if (typeof mod === 'string') return { skopeoVersion: null, cacheFormatInUse: null };
+    const s = config.checks.skopeo;
+    const check = mod.createSkopeoCheck({ binaries: [...s.binaries], minVersion: s.minVersion, deny: [...s.deny], timeoutSeconds: s.timeoutSeconds });
+    const result = await check.run({ signal: AbortSignal.timeout((s.timeoutSeconds + checkGraceSeconds) * 1000), now });
+    return skopeoInfoFromDetails(result.details);
+  }
+
+  const env: CheckEnvironment = { log, now, verify: (p, o) => verifier.verify(p, o), skopeoInfo, allowRemediation };
+  const built = await buildChecks(initialConfig, env);
+  if ('errors' in built) {
+    await verifier.close();
+    return { errors: built.errors };
+  }
+
+  let store: StateStore | null = persist ? createStateStore(config.stateDir) : null;
+  let persisted: PersistedState = { checks: {}, maintenance: null };
+  if (store) {
+    const loaded = store.load();
+    if (loaded.problem) log.warn({ file: store.file, problem: loaded.problem }, 'state file not used; every check starts unchecked');
+    persisted = loaded.state;
+  }
+  let maintenance: Maintenance | null = activeMaintenance(persisted.maintenance, clock.now());
+  let reloadOk = true;
+  let started = false;
+  let saving: Promise<unknown> = Promise.resolve();
+  let quarantining: Promise<unknown> = Promise.resolve();
+  const listeners = new Set<StateListener>();
+
+  function save(): void {
+    if (!store || !runner) return;
+    const snapshot: PersistedState = { checks: {}, maintenance };
+    for (const s of runner.states()) {
+      const p = toPersisted(s);
+      if (p) snapshot.checks[s.name] = p;
+    }
+    const file = store.file;
+    saving = store.save(snapshot).then((err) => {
+      if (err) log.error({ file, err: err.message }, 'could not write the state file; verdicts live in memory only');
+    });
+  }
+
+  function makeRunner(entries: RunnerEntry[], carried: readonly CheckState[]): Runner {
+    const r = createRunner(entries, {
+      clock, log, scheduler: opts.scheduler, random: opts.random, damping: opts.damping,
+      initial: persisted.checks, carried,
+    });
+    r.onState((state, previous) => {
+      if (verdictChanged(previous, state)) save();
+      for (const listener of listeners) {
+        try {
+          listener(state, previous);
+        } catch (err) {
+          log.error({ check: state.name, err }, 'state listener failed');
+        }
+      }
+    });
+    return r;
+  }
+
+  let active = makeRunner(built.entries, []);
+  runner = active;
+
+  function currentMaintenance(): Maintenance | null {
+    const inForce = activeMaintenance(maintenance, clock.now());
+    if (maintenance !== null && inForce === null) {
+      log.info({ reason: maintenance.reason, expiresAt: maintenance.expiresAt }, 'maintenance expired');
+      maintenance = null;
+      save();
+    }
+    return inForce;
+  }
+
+  // Moves confirmed corrupt caches aside now (POST /v1/caches/quarantine), with the same rules
+  // and modules as `cache quarantine`, then runs the blob-cache check again so the verdict
+  // follows. One at a time.
+  async function quarantineNow(actor: 'api' | 'daemon' | 'cli'): Promise<unknown> {
+    const [discover, remediation, resume] = await Promise.all([
+      importModule(() => import('../checks/blobcache/discover.ts'), 'checks/blobcache/discover.ts'),
+      importModule(() => import('./remediation/quarantine.ts'), 'agent/remediation/quarantine.ts'),
+      importModule(() => import('./remediation/resume.ts'), 'agent/remediation/resume.ts'),
+    ]);
+    if (typeof discover === 'string') return { error: `quarantine is not available: ${discover}` };
+    if (typeof remediation === 'string') return { error: `quarantine is not available: ${remediation}` };
+    if (typeof resume === 'string') return { error: `quarantine is not available: ${resume}` };
+    const c = config.checks.blobinfocache;
+    const info = await skopeoInfo();
+    const deps = {
+      verify: env.verify, verifyOptions: { full: false }, stateDir: config.stateDir, actor, skopeoVersion: info.skopeoVersion,
+      now, keep: c.keep, maxQuarantineBytes: c.maxQuarantineBytes,
+    };
+    const interrupted = resume.resumeInterruptedQuarantines({ stateDir: config.stateDir, actor, now, dryRun: false });
+    const caches = await discover.discoverCaches({ dirs: [...c.dirs], discoverUsers: c.discoverUsers, cacheFormatInUse: info.cacheFormatInUse });
+    const results = [];
+    for (const cache of caches) results.push(await remediation.quarantineCache(await remediation.assessCache(cache, deps), deps));
+    const audit = [...interrupted.flatMap((i) => i.audit), ...results.flatMap((r) => r.audit)];
+    for (const a of audit) log.warn({ actor, action: a.action, path: a.path, newPath: a.newPath }, 'cache quarantine');
+    const settled = new Set(['quarantined', 'not-corrupt', 'gone']);
+    const unsettled = results.some((r) => !settled.has(r.result)) || interrupted.some((i) => i.result === 'pending' || i.result === 'needs-attention');
+    if (runner?.names().includes(checkNameOfSection.blobinfocache)) void runner.run(checkNameOfSection.blobinfocache);
+    return { dryRun: false, skopeoVersion: info.skopeoVersion, results, interrupted, audit, exitCode: unsettled ? 1 : 0 };
+  }
+
+  const core: RunningAgentCore = {
+    checkNames: () => active.names(),
+    states: () => active.states(),
+    async preflight(request: RefreshOptions): Promise<Preflight> {
+      const known = new Set(active.names());
+      const requested = request.names ?? active.names();
+      const existing = requested.filter((n) => known.has(n));
+      const unknownChecks = requested.filter((n) => !known.has(n));
+      const states = await active.refresh({ names: existing, maxAgeSeconds: request.maxAgeSeconds });
+      return evaluatePreflight(states, currentMaintenance(), clock.now(), { host, agentVersion, unknownChecks });
+    },
+    runChecks: (names) => active.runMany(names),
+    maintenance: () => currentMaintenance(),
+    setMaintenance(request) {
+      maintenance = startMaintenance(request, clock.now());
+      log.warn({ reason: maintenance.reason, expiresAt: maintenance.expiresAt, by: maintenance.by }, 'maintenance started');
+      save();
+      return maintenance;
+    },
+    clearMaintenance() {
+      if (maintenance === null) return;
+      log.warn({ reason: maintenance.reason }, 'maintenance ended');
+      maintenance = null;
+      save();
+    },
+    quarantine(actor) {
+      const run = quarantining.then(() => quarantineNow(actor)).catch((err: unknown) => ({
+        error: `quarantine failed: ${err instanceof Error ? err.message : String(err)}`,
+      }));
+      quarantining = run;
+      return run;
+    },
+    configReloadOk: () => reloadOk,
+    start() {
+      started = true;
+      active.start();
+    },
+    async stop() {
+      started = false;
+      await active.stop();
+      await verifier.close();
+      await saving;
+    },
+    async reload(next) {
+      const rebuilt = await buildChecks(next, env);
+      if ('errors' in rebuilt) {
+        core.reloadFailed(rebuilt.errors);
+        return { ok: false, errors: rebuilt.errors };
+      }
+      const old = active;
+      const carried = old.states();
+      await old.stop();
+      config = next;
+      // The daemon's logger follows the config; a core without one stays silent.
+      if (opts.log) log.level = next.logLevel;
+      if (persist) store = createStateStore(next.stateDir);
+      active = makeRunner(rebuilt.entries, carried);
+      runner = active;
+      if (started) active.start();
+      reloadOk = true;
+      save();
+      log.info({ checks: active.names() }, 'config reloaded');
+      return { ok: true };
+    },
+    reloadFailed(errors) {
+      reloadOk = false;
+      log.error({ errors }, 'config reload failed; the last good config stays in use');
+    },
+    config: () => config,
+    onState(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+  return { core };
+}

@@ -1,0 +1,76 @@
+// The mutating endpoints (bearer token checked by the server before these run): run checks,
+// quarantine corrupt caches, and set or clear maintenance.
+import type { RouteHandler } from './context.ts';
+import { parseMaintenanceRequest } from './maintenance-request.ts';
+import { readJsonBody } from './request-body.ts';
+import { sendError, sendJson } from './respond.ts';
+
+export const postChecksRun: RouteHandler = async (ctx, req, res, query) => {
+  const body = await readJsonBody(req);
+  if (!body.ok) return sendError(res, body.status, { code: body.code, message: body.message });
+  // Which checks: ?checks=a,b or {"checks": ["a","b"]}; every check when neither is given.
+  let names: string[] | undefined;
+  const fromQuery = query.get('checks');
+  if (fromQuery !== null) names = fromQuery.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (body.value !== undefined) {
+    const v = body.value as { checks?: unknown };
+    if (typeof body.value !== 'object' || body.value === null || Array.isArray(body.value) ||
+      Object.keys(body.value).some((k) => k !== 'checks') ||
+      (v.checks !== undefined && (!Array.isArray(v.checks) || !v.checks.every((c) => typeof c === 'string')))) {
+      return sendError(res, 400, { code: 'invalid-body', message: 'body must be {"checks": ["name", ...]} or empty' });
+    }
+    if (v.checks !== undefined) names = v.checks as string[];
+  }
+  const known = ctx.core.checkNames();
+  if (names !== undefined) {
+    const unknown = names.filter((n) => !known.includes(n));
+    if (unknown.length > 0 || names.length === 0) {
+      return sendError(res, 400, { code: 'unknown-check', message: `unknown check(s): ${unknown.join(', ') || '(none given)'} (known: ${known.join(', ')})` });
+    }
+  }
+  ctx.log.info({ event: 'api-checks-run', checks: names ?? known }, 'checks run through the API');
+  const states = await ctx.core.runChecks(names);
+  const now = ctx.now().getTime();
+  sendJson(res, 200, {
+    checks: states.map((s) => ({
+      name: s.name,
+      status: s.status,
+      scope: s.scope,
+      summary: s.summary,
+      reasons: s.reasons,
+      observedAt: s.observedAt?.toISOString() ?? null,
+      ageSeconds: s.observedAt === null ? null : Math.max(0, (now - s.observedAt.getTime()) / 1000),
+      durationMs: s.durationMs,
+      details: s.details,
+    })),
+  });
+};
+
+export const postQuarantine: RouteHandler = async (ctx, req, res) => {
+  const body = await readJsonBody(req);
+  if (!body.ok) return sendError(res, body.status, { code: body.code, message: body.message });
+  ctx.log.info({ event: 'api-quarantine' }, 'cache quarantine requested through the API');
+  const report = await ctx.core.quarantine('api');
+  ctx.metrics.recordQuarantineReport(report);
+  sendJson(res, 200, report);
+};
+
+export const postMaintenance: RouteHandler = async (ctx, req, res) => {
+  const body = await readJsonBody(req);
+  if (!body.ok) return sendError(res, body.status, { code: body.code, message: body.message });
+  const parsed = parseMaintenanceRequest(body.value, ctx.now());
+  if (!parsed.ok) return sendError(res, 400, { code: 'invalid-maintenance', message: parsed.message });
+  const m = ctx.core.setMaintenance({ reason: parsed.reason, expiresAt: parsed.expiresAt, by: 'api' });
+  ctx.metrics.invalidate();
+  ctx.log.info({ event: 'maintenance-set', reason: m.reason, expiresAt: m.expiresAt }, 'maintenance set through the API');
+  sendJson(res, 200, { maintenance: m });
+};
+
+export const deleteMaintenance: RouteHandler = (ctx, req, res) => {
+  req.resume();
+  const was = ctx.core.maintenance();
+  ctx.core.clearMaintenance();
+  ctx.metrics.invalidate();
+  ctx.log.info({ event: 'maintenance-cleared', was: was?.reason ?? null }, 'maintenance cleared through the API');
+  sendJson(res, 200, { maintenance: null, cleared: was !== null });
+};

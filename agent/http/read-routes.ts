@@ -1,0 +1,54 @@
+// The read-only endpoints: /v1/preflight, /metrics, /healthz and the status page. These are
+// what schedulers and Prometheus hit, so they never run checks unless asked to (?max_age).
+import { decisionHttpStatus } from '../admission.ts';
+import type { RouteHandler } from './context.ts';
+import type { PreflightAnswer } from './preflight-answers.ts';
+import { parsePreflightQuery } from './preflight-query.ts';
+import { jsonContentType, send, sendError, sendJson } from './respond.ts';
+import { renderStatusPage } from './status-page.ts';
+
+export const getPreflight: RouteHandler = async (ctx, _req, res, query) => {
+  const parsed = parsePreflightQuery(query, ctx.core.checkNames());
+  if (!parsed.ok) return sendError(res, 400, { code: parsed.code, message: parsed.message });
+  // With max_age checks may run: always evaluate. Without, an unchanged answer can be reused.
+  const reusable = parsed.options.maxAgeSeconds === undefined;
+  const key = parsed.options.names?.join(',') ?? '';
+  if (reusable) {
+    const known = ctx.preflightAnswers.get(key);
+    if (known !== null) return send(res, known.status, jsonContentType, known.body, known.headers);
+  }
+  const basis = ctx.preflightAnswers.snapshot();
+  const p = await ctx.sharedPreflight(parsed.options);
+  // Degraded means "a shared dependency is down": the scheduler should try again later rather
+  // than drain the host, and Retry-After says when.
+  const answer: PreflightAnswer = {
+    status: decisionHttpStatus(p.decision),
+    headers: p.decision === 'degraded' ? { 'Retry-After': ctx.retryAfterSeconds } : {},
+    body: Buffer.from(`${JSON.stringify(p)}\n`, 'utf8'),
+  };
+  if (reusable) ctx.preflightAnswers.put(key, basis, answer);
+  send(res, answer.status, jsonContentType, answer.body, answer.headers);
+};
+
+export const getMetrics: RouteHandler = async (ctx, req, res) => {
+  const m = await ctx.metrics.render(req.headers.accept);
+  send(res, 200, m.contentType, m.body);
+};
+
+export const getHealthz: RouteHandler = (ctx, _req, res) => {
+  const h = ctx.health();
+  const ok = h.state === 'running' && h.problems.length === 0;
+  sendJson(res, ok ? 200 : 503, {
+    status: ok ? 'ok' : h.state === 'running' ? 'unhealthy' : h.state,
+    problems: h.problems,
+    configReloadOk: ctx.core.configReloadOk(),
+    uptimeSeconds: Math.round(process.uptime()),
+  });
+};
+
+export const getStatusPage: RouteHandler = async (ctx, _req, res) => {
+  const p = await ctx.sharedPreflight({});
+  send(res, 200, 'text/html; charset=utf-8', renderStatusPage(p), {
+    'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'",
+  });
+};

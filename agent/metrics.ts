@@ -1,0 +1,139 @@
+// The /metrics exposition: the buildfleet_ families (filled from the core's check states at
+// scrape time) and prom-client's default process_*/nodejs_* metrics, in the Prometheus text
+// format or OpenMetrics, whichever the scraper asks for.
+import { collectDefaultMetrics, Registry, type RegistryContentType } from 'prom-client';
+import type { AgentCore, CheckState } from './core-types.ts';
+import { agentVersion } from './version.ts';
+import { createMetricFamilies, type MetricFamilies } from './metrics/families.ts';
+import { fillFamilies } from './metrics/fill-families.ts';
+import { readCacheDetails, readQuarantineReport } from './metrics/check-details.ts';
+import { chooseExpositionFormat, type ExpositionFormat } from './metrics/content-negotiation.ts';
+
+export { chooseExpositionFormat, type ExpositionFormat } from './metrics/content-negotiation.ts';
+
+export interface RenderedMetrics {
+  contentType: string;
+  body: Buffer; // encoded once, so a cached rendering is sent without re-encoding
+}
+
+export interface AgentMetrics {
+  render(accept: string | undefined): Promise<RenderedMetrics>;
+  // The daemon reports every (re)load of the config file; a failed reload keeps the last good one.
+  recordConfigLoad(ok: boolean, at: Date): void;
+  // Every new check state (core.onState), so no observation between two scrapes is missed when
+  // counting quarantines. Scrapes look at the current states too; each observation counts once.
+  observeState(state: CheckState): void;
+  // The report of a quarantine run outside the check (POST /v1/caches/quarantine).
+  recordQuarantineReport(report: unknown): void;
+  // Something the metrics show changed (maintenance set or cleared): the next scrape renders anew.
+  invalidate(): void;
+}
+
+export interface AgentMetricsOptions {
+  // Scrapes within this many milliseconds of a previous render of the same format get that
+  // render's bytes, unless a check state, the config or maintenance changed since. Rendering
+  // costs about a millisecond (prom-client reads /proc and walks every series); the cache keeps
+  // a burst of scrapers from costing one rendering each. 0 turns it off.
+  renderCacheMs?: number;
+  now?: () => Date;
+}
+
+interface FormatRegistry {
+  registry: Registry<RegistryContentType>;
+  families: MetricFamilies;
+  cached: { at: number; rendered: Promise<RenderedMetrics> } | null;
+}
+
+export function createAgentMetrics(core: AgentCore, opts: AgentMetricsOptions = {}): AgentMetrics {
+  const now = opts.now ?? (() => new Date());
+  const renderCacheMs = opts.renderCacheMs ?? 0;
+  const startedAt = now();
+  const formats: Record<ExpositionFormat, FormatRegistry> = {
+    text: makeRegistry(Registry.PROMETHEUS_CONTENT_TYPE),
+    openmetrics: makeRegistry(Registry.OPENMETRICS_CONTENT_TYPE),
+  };
+  let configReloadOk = true;
+  let configLastGoodAt: Date | null = null;
+  // Both cache formats start at 0, so increase() and alerts work from the first quarantine on.
+  const quarantinedByFormat = new Map<string, number>([['boltdb', 0], ['sqlite', 0]]);
+  const countedObservation = new Map<string, number>();
+
+  const countQuarantined = (format: string): void => {
+    quarantinedByFormat.set(format, (quarantinedByFormat.get(format) ?? 0) + 1);
+  };
+
+  // Quarantines done by the cache check are read from its details: each new observation (made
+  // after this agent started) that lists moved-aside caches adds them to the counter once.
+  function countObservation(s: CheckState): void {
+    if (s.observedAt === null || s.observedAt.getTime() < startedAt.getTime()) return;
+    const t = s.observedAt.getTime();
+    if (countedObservation.get(s.name) === t) return;
+    countedObservation.set(s.name, t);
+    for (const q of readCacheDetails(s.details)?.quarantined ?? []) countQuarantined(q.format);
+  }
+
+  function observeState(s: CheckState): void {
+    invalidate();
+    countObservation(s);
+  }
+
+  function invalidate(): void {
+    formats.text.cached = null;
+    formats.openmetrics.cached = null;
+  }
+
+  async function renderFresh(target: FormatRegistry): Promise<RenderedMetrics> {
+    const preflight = await core.preflight({});
+    for (const s of core.states()) countObservation(s);
+    fillFamilies(target.families, {
+      agentVersion,
+      nodeVersion: process.versions.node,
+      decision: preflight.decision,
+      maintenance: preflight.maintenance !== null,
+      states: core.states(),
+      configReloadOk,
+      configLastGoodAt,
+      quarantinedByFormat,
+    });
+    return { contentType: target.registry.contentType, body: Buffer.from(await target.registry.metrics(), 'utf8') };
+  }
+
+  return {
+    render(accept) {
+      const target = formats[chooseExpositionFormat(accept)];
+      const t = Date.now();
+      if (target.cached !== null && t - target.cached.at < renderCacheMs) return target.cached.rendered;
+      const rendered = renderFresh(target);
+      target.cached = renderCacheMs > 0 ? { at: t, rendered } : null;
+      // A failed render must not be served from the cache.
+      rendered.catch(() => {
+        if (target.cached?.rendered === rendered) target.cached = null;
+      });
+      return rendered;
+    },
+    observeState,
+    invalidate,
+    recordQuarantineReport(report) {
+      for (const format of readQuarantineReport(report)) countQuarantined(format);
+      invalidate();
+    },
+    recordConfigLoad(ok, at) {
+      invalidate();
+      configReloadOk = ok;
+      if (ok) configLastGoodAt = at;
+    },
+  };
+}
+
+const lintFailingDefaults = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
+function makeRegistry(contentType: RegistryContentType): FormatRegistry {
+  const registry = new Registry<RegistryContentType>();
+  registry.setContentType(contentType);
+  // Default metrics keep their standard names (process_*, nodejs_*) so stock dashboards work.
+  collectDefaultMetrics({ register: registry });
+  // prom-client's three *_total gauges break the naming rules promtool checks (a _total suffix
+  // means counter); each is only the sum of its per-type sibling without the suffix.
+  for (const name of lintFailingDefaults) registry.removeSingleMetric(name);
+  return { registry, families: createMetricFamilies(registry), cached: null };
+}

@@ -1,0 +1,217 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  defaultConfig, isConfigError, loadConfig, parseConfigText, renderConfigYaml, type AgentConfig, type LoadedConfig,
+} from '../../agent/config.ts';
+
+let dir: string;
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'bfa-config-'));
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function valid(loaded: LoadedConfig): AgentConfig {
+  if (isConfigError(loaded)) assert.fail(`expected a valid config, got:\n${loaded.errors.join('\n')}`);
+  return loaded.config;
+}
+
+function errorsOf(text: string): string[] {
+  const loaded = parseConfigText(text, 'test.yaml');
+  if (!isConfigError(loaded)) assert.fail('expected errors');
+  return loaded.errors;
+}
+
+describe('config: loading', () => {
+  it('uses the built-in defaults when there is no file at the default path', () => {
+    const config = valid(loadConfig(null, join(dir, 'absent.yaml')));
+    assert.deepEqual(config, defaultConfig());
+  });
+
+  it('is an error when a file given explicitly does not exist', () => {
+    const loaded = loadConfig(join(dir, 'missing.yaml'));
+    assert.ok(isConfigError(loaded));
+    assert.match(loaded.errors[0], /missing\.yaml: cannot read the config file/);
+  });
+
+  it('treats an empty file or one with only comments as all defaults', () => {
+    const file = join(dir, 'empty.yaml');
+    writeFileSync(file, '# nothing here\n');
+    assert.deepEqual(valid(loadConfig(file)), defaultConfig());
+  });
+
+  it('fills in the defaults of docs/conventions.md', () => {
+    const c = defaultConfig();
+    assert.deepEqual(c.listen, { host: undefined, port: 20580 });
+    assert.equal(c.stateDir, '/var/lib/buildfleet-agent');
+    assert.equal(c.logLevel, 'info');
+    assert.equal(c.auth.tokenFile, null);
+    assert.equal(c.tls, null);
+    assert.deepEqual(c.checks.skopeo.binaries, ['skopeo']);
+    assert.equal(c.checks.skopeo.minVersion, '1.14.0');
+    assert.deepEqual(c.checks.skopeo.deny, []);
+    assert.equal(c.checks.skopeo.schedule, '*/5 * * * *');
+    assert.equal(c.checks.skopeo.timeoutSeconds, 10);
+    assert.deepEqual(c.checks.blobinfocache.dirs, ['/var/lib/containers/cache']);
+    assert.equal(c.checks.blobinfocache.discoverUsers, true);
+    assert.equal(c.checks.blobinfocache.autoQuarantine, false);
+    assert.equal(c.checks.blobinfocache.keep, 3);
+    assert.equal(c.checks.blobinfocache.schedule, '* * * * *');
+    assert.equal(c.checks.blobinfocache.fullSchedule, '17 3 * * *');
+    assert.deepEqual(c.checks.disk.paths, [
+      { path: '/var/lib/containers', warnFree: { percent: 20 }, criticalFree: { percent: 10 } },
+      { path: '/tmp', warnFree: { bytes: 5 * 1024 ** 3 }, criticalFree: { bytes: 1024 ** 3 } },
+    ]);
+    assert.equal(c.checks.disk.schedule, '* * * * *');
+    assert.equal(c.checks.registries.schedule, '* * * * *');
+    // Documented deviation: no registry target by default, so `npm start` sends no traffic.
+    assert.deepEqual(c.checks.registries.targets, []);
+    // Damping defaults of the issue: 1 for host checks, 2 for registries.
+    assert.deepEqual(
+      [c.checks.skopeo, c.checks.blobinfocache, c.checks.disk, c.checks.registries].map((s) => s.failuresBeforeCritical),
+      [1, 1, 1, 2],
+    );
+  });
+
+  it('returns a deeply frozen object', () => {
+    const c = valid(parseConfigText('checks: { disk: { paths: [{ path: /x }] } }', 't'));
+    assert.ok(Object.isFrozen(c));
+    assert.ok(Object.isFrozen(c.checks.disk.paths));
+    assert.ok(Object.isFrozen(c.checks.disk.paths[0].warnFree));
+    assert.throws(() => {
+      (c.checks.disk as { schedule: string }).schedule = 'x';
+    }, TypeError);
+  });
+});
+
+describe('config: values', () => {
+  it('parses the listen forms', () => {
+    const listen = (text: string) => valid(parseConfigText(`listen: "${text}"`, 't')).listen;
+    assert.deepEqual(listen(':20580'), { host: undefined, port: 20580 });
+    assert.deepEqual(listen('127.0.0.1:20580'), { host: '127.0.0.1', port: 20580 });
+    assert.deepEqual(listen('[::1]:20580'), { host: '::1', port: 20580 });
+    assert.deepEqual(listen('127.0.0.1:0'), { host: '127.0.0.1', port: 0 });
+    assert.match(errorsOf('listen: "20580"')[0], /^test\.yaml: listen: .*missing port/);
+    assert.match(errorsOf('listen: ":70000"')[0], /above 65535/);
+  });
+
+  it('parses thresholds, sizes and the per-check keys', () => {
+    const c = valid(parseConfigText(`
+checks:
+  disk:
+    paths:
+      - { path: /data, warnFree: "30%", criticalFree: "512MiB" }
+      - { path: /scratch, warnFree: 2000000000, criticalFree: "1GB" }
+    timeoutSeconds: 3
+    jitterSeconds: 0
+    failuresBeforeCritical: 3
+  blobinfocache: { maxQuarantineBytes: "2GiB", fullSchedule: null }
+`, 't'));
+    assert.deepEqual(c.checks.disk.paths, [
+      { path: '/data', warnFree: { percent: 30 }, criticalFree: { bytes: 512 * 1024 ** 2 } },
+      { path: '/scratch', warnFree: { bytes: 2e9 }, criticalFree: { bytes: 1e9 } },
+    ]);
+    assert.equal(c.checks.disk.timeoutSeconds, 3);
+    assert.equal(c.checks.disk.jitterSeconds, 0);
+    assert.equal(c.checks.disk.failuresBeforeCritical, 3);
+    assert.equal(c.checks.blobinfocache.maxQuarantineBytes, 2 * 1024 ** 3);
+    assert.equal(c.checks.blobinfocache.fullSchedule, null);
+  });
+
+  it('fills registry target defaults and names a target by its host', () => {
+    const c = valid(parseConfigText(`
+checks:
+  registries:
+    targets:
+      - { url: "https://harbor.example.com" }
+      - { name: local, url: "http://127.0.0.1:5000", insecure: true, caFile: /etc/ca.pem, authFile: /root/auth.json }
+`, 't'));
+    assert.deepEqual(c.checks.registries.targets, [
+      { name: 'harbor.example.com', url: 'https://harbor.example.com', caFile: null, insecure: false, timeoutSeconds: 5, authFile: null },
+      { name: 'local', url: 'http://127.0.0.1:5000', caFile: '/etc/ca.pem', insecure: true, timeoutSeconds: 5, authFile: '/root/auth.json' },
+    ]);
+  });
+
+  it('accepts tls, auth and logLevel', () => {
+    const c = valid(parseConfigText('tls: { certFile: /c.pem, keyFile: /k.pem }\nauth: { tokenFile: /t }\nlogLevel: debug', 't'));
+    assert.deepEqual(c.tls, { certFile: '/c.pem', keyFile: '/k.pem' });
+    assert.equal(c.auth.tokenFile, '/t');
+    assert.equal(c.logLevel, 'debug');
+  });
+});
+
+describe('config: errors', () => {
+  it('names the key path of an unknown key', () => {
+    const errors = errorsOf('checks:\n  disk:\n    paths:\n      - { path: /x, warnFre: "20%" }\n');
+    assert.equal(errors.length, 1);
+    assert.match(errors[0], /^test\.yaml: checks\.disk\.paths\[0\]\.warnFre: unknown key \(did you mean warnFree\?\) \(line 4\)$/);
+    assert.match(errorsOf('chekcs: {}')[0], /chekcs: unknown key \(did you mean checks\?\)/);
+    assert.match(errorsOf('checks: { registries: { targets: [{ url: "http://x", timeout: 3 }] } }')[0], /checks\.registries\.targets\[0\]\.timeout: unknown key \(did you mean timeoutSeconds\?\)/);
+  });
+
+  it('reports every problem at once, each naming its key', () => {
+    const errors = errorsOf(`
+logLevel: loud
+stateDir: relative/dir
+checks:
+  skopeo: { schedule: "61 * * * *", timeoutSeconds: abc, minVersion: "1.x", deny: ["not a range ("] }
+  disk: { paths: [{ path: /a, warnFree: "1GiB", criticalFree: "5GiB" }, { path: a, criticalFree: lots }] }
+  registries: { failuresBeforeCritical: 0, targets: [{ url: "ftp://x" }, { name: "a b", url: "https://h" }, { url: "https://h" }] }
+`);
+    const keys = errors.map((e) => e.replace(/^test\.yaml: /, '').split(':')[0]);
+    assert.deepEqual(keys.sort(), [
+      'checks.disk.paths[0].warnFree',
+      'checks.disk.paths[1].criticalFree',
+      'checks.disk.paths[1].path',
+      'checks.registries.failuresBeforeCritical',
+      'checks.registries.targets[0].url',
+      'checks.registries.targets[1].name',
+      'checks.skopeo.deny[0]',
+      'checks.skopeo.minVersion',
+      'checks.skopeo.schedule',
+      'checks.skopeo.timeoutSeconds',
+      'logLevel',
+      'stateDir',
+    ]);
+    assert.ok(errors.some((e) => e.includes('"61 * * * *" is not a valid cron expression')));
+    assert.ok(errors.some((e) => e.includes('stateDir: must be an absolute path')));
+  });
+
+  it('reports a duplicate disk path', () => {
+    const errors = errorsOf('checks: { disk: { paths: [{ path: /a }, { path: /b }, { path: /a }] } }');
+    assert.deepEqual(errors, ['test.yaml: checks.disk.paths[2].path: duplicate path "/a" (line 1)']);
+  });
+
+  it('reports a duplicate registry name, even a derived one', () => {
+    const errors = errorsOf('checks: { registries: { targets: [{ url: "https://h" }, { url: "https://h/x" }] } }');
+    assert.deepEqual(errors, ['test.yaml: checks.registries.targets[1].name: duplicate name "h"']);
+  });
+
+  it('reports YAML syntax errors and duplicate keys with their line', () => {
+    assert.match(errorsOf('listen: ":1"\nlisten: ":2"\n')[0], /^test\.yaml:2:1: YAML: /);
+    assert.match(errorsOf('checks: [\n')[0], /^test\.yaml:\d+:\d+: YAML: /);
+  });
+
+  it('rejects a document that is not a mapping', () => {
+    assert.match(errorsOf('- a\n- b\n')[0], /\(top level\): expected a mapping, got a list/);
+  });
+});
+
+describe('config: printing', () => {
+  it('prints YAML that loads back to the same config', () => {
+    const config = valid(parseConfigText(`
+listen: "[::1]:9000"
+logLevel: warn
+tls: { certFile: /c.pem, keyFile: /k.pem }
+checks:
+  disk: { paths: [{ path: /data, warnFree: "30%", criticalFree: 123456789 }, { path: /t, warnFree: 3GB, criticalFree: 1GiB }] }
+  registries: { targets: [{ url: "https://harbor.example.com:8443" }] }
+  blobinfocache: { maxQuarantineBytes: 1000 }
+`, 't'));
+    const printed = renderConfigYaml(config);
+    assert.deepEqual(valid(parseConfigText(printed, 'printed')), config);
+    assert.deepEqual(valid(parseConfigText(renderConfigYaml(defaultConfig()), 'printed')), defaultConfig());
+  });
+});

@@ -1,0 +1,227 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Check, CheckContext, CheckResult } from '../../checks/types.ts';
+import { isConfigError, parseConfigText, type AgentConfig } from '../../agent/config.ts';
+import { createAgentCore, type AgentCoreOptions, type RunningAgentCore } from '../../agent/core.ts';
+import type { RunnerEntry } from '../../agent/runner.ts';
+import { FakeClock, FakeScheduler, settle } from './fake-clock.ts';
+
+let root: string;
+before(() => {
+  root = mkdtempSync(join(tmpdir(), 'bfa-core-'));
+});
+after(() => rmSync(root, { recursive: true, force: true }));
+
+let n = 0;
+function configWith(extra = ''): AgentConfig {
+  n += 1;
+  const loaded = parseConfigText(`stateDir: ${join(root, `state${n}`)}\n${extra}`, 'test');
+  if (isConfigError(loaded)) throw new Error(loaded.errors.join('\n'));
+  return loaded.config;
+}
+
+const ok: CheckResult = { status: 'ok', summary: 'fine', reasons: [], details: {} };
+const corrupt: CheckResult = { status: 'critical', summary: '1 of 1 caches corrupt', reasons: [{ code: 'cache-corrupt', message: '/c is corrupt' }], details: {} };
+
+// A host check the test answers by hand, one run at a time.
+function manual(name: string) {
+  const runs: { ctx: CheckContext; resolve: (r: CheckResult) => void }[] = [];
+  const check: Check = { name, scope: 'host', run: (ctx) => new Promise((resolve) => runs.push({ ctx, resolve })) };
+  return { check, runs, answer: async (r: CheckResult) => { await settle(); runs[runs.length - 1].resolve(r); await settle(); } };
+}
+
+function entryOf(check: Check): RunnerEntry {
+  return { check, schedule: '* * * * *', jitterSeconds: 0, timeoutSeconds: 30, failuresBeforeCritical: 1 };
+}
+
+async function makeCore(config: AgentConfig, checks: Check[] | (() => Check[]), extra: AgentCoreOptions = {}) {
+  const clock = new FakeClock();
+  const created = await createAgentCore(config, {
+    clock, scheduler: new FakeScheduler(), random: () => 0, host: 'build-07',
+    buildChecks: async () => ({ entries: (typeof checks === 'function' ? checks() : checks).map(entryOf) }),
+    ...extra,
+  });
+  if ('errors' in created) throw new Error(created.errors.join('\n'));
+  return { core: created.core as RunningAgentCore, clock };
+}
+
+describe('core: verdicts across a restart', () => {
+  it('never forgets a sick verdict and never accepts before checking', async () => {
+    const config = configWith();
+    const first = manual('blobcache');
+    const a = await makeCore(config, [first.check]);
+    a.core.start();
+    await first.answer(corrupt);
+    assert.equal((await a.core.preflight({})).decision, 'refuse');
+    await a.core.stop();
+    assert.ok(existsSync(join(config.stateDir, 'state.json')));
+
+    const second = manual('blobcache');
+    const b = await makeCore(config, [second.check]);
+    const state = b.core.states()[0];
+    assert.equal(state.status, 'critical', 'the persisted verdict is kept');
+    assert.equal(state.runs, 0);
+    const before = await b.core.preflight({});
+    assert.equal(before.decision, 'refuse');
+    assert.deepEqual(before.reasons.map((r) => r.code), ['not-yet-checked', 'cache-corrupt']);
+    b.core.start();
+    await second.answer(ok);
+    assert.equal((await b.core.preflight({})).decision, 'accept');
+    await b.core.stop();
+
+    // Healthy on disk now; a third start still refuses until the check has run.
+    const third = manual('blobcache');
+    const c = await makeCore(config, [third.check]);
+    assert.equal(c.core.states()[0].status, 'ok');
+    assert.deepEqual((await c.core.preflight({})).reasons.map((r) => r.code), ['not-yet-checked']);
+    await c.core.stop();
+  });
+
+  it('keeps maintenance across a restart and clears it once expired', async () => {
+    const config = configWith();
+    const a = await makeCore(config, [manual('disk').check]);
+    const m = a.core.setMaintenance({ reason: ' swapping disks ', expiresAt: new Date(a.clock.now().getTime() + 60_000), by: 'api' });
+    assert.equal(m.reason, 'swapping disks');
+    assert.equal(m.since, a.clock.now().toISOString());
+    await a.core.stop();
+
+    const b = await makeCore(config, [manual('disk').check]);
+    assert.deepEqual(b.core.maintenance(), m);
+    const p = await b.core.preflight({});
+    assert.equal(p.reasons[0].code, 'maintenance');
+    await b.clock.advance(60_000);
+    assert.equal(b.core.maintenance(), null);
+    await b.core.stop();
+    const onDisk = JSON.parse(readFileSync(join(config.stateDir, 'state.json'), 'utf8'));
+    assert.equal(onDisk.maintenance, null, 'the expiry was written back');
+
+    const c = await makeCore(config, [manual('disk').check]);
+    c.core.setMaintenance({ reason: 'x', expiresAt: new Date(c.clock.now().getTime() + 60_000), by: 'cli' });
+    c.core.clearMaintenance();
+    assert.equal(c.core.maintenance(), null);
+    await c.core.stop();
+  });
+
+  it('writes the state file when the verdict changes, not for new measurements alone', async () => {
+    const config = configWith();
+    const disk = manual('disk');
+    const { core } = await makeCore(config, [disk.check]);
+    const stored = () => JSON.parse(readFileSync(join(config.stateDir, 'state.json'), 'utf8')).checks.disk;
+    core.start();
+    await disk.answer({ ...ok, details: { freeBytes: 1 } });
+    const second = core.runChecks();
+    await disk.answer({ ...ok, details: { freeBytes: 2 } });
+    assert.deepEqual((await second)[0].details, { freeBytes: 2 });
+    await core.stop();
+    assert.deepEqual(stored().details, { freeBytes: 1 }, 'same verdict: not rewritten');
+    const again = await makeCore(config, [disk.check]);
+    again.core.start();
+    await disk.answer(corrupt);
+    await again.core.stop();
+    assert.equal(stored().status, 'critical');
+  });
+
+  it('reads and writes no state file when persist is off', async () => {
+    const config = configWith();
+    const check = manual('disk');
+    const { core } = await makeCore(config, [check.check], { persist: false });
+    core.start();
+    await check.answer(corrupt);
+    await core.stop();
+    assert.equal(existsSync(config.stateDir), false);
+  });
+});
+
+describe('core: preflight', () => {
+  it('refreshes stale checks with one shared run and refuses unknown names', async () => {
+    const config = configWith();
+    const disk = manual('disk');
+    const { core, clock } = await makeCore(config, [disk.check], { persist: false });
+    core.start();
+    await disk.answer(ok);
+    await clock.advance(20_000);
+    const fresh = await core.preflight({ maxAgeSeconds: 30 });
+    assert.equal(disk.runs.length, 1);
+    assert.equal(fresh.checks[0].ageSeconds, 20);
+    const p1 = core.preflight({ maxAgeSeconds: 10 });
+    const p2 = core.preflight({ maxAgeSeconds: 10 });
+    await disk.answer(ok);
+    const [a, b] = await Promise.all([p1, p2]);
+    assert.equal(disk.runs.length, 2, 'two requests, one run');
+    assert.equal(a.checks[0].ageSeconds, 0);
+    assert.equal(b.decision, 'accept');
+    const unknown = await core.preflight({ names: ['disk', 'dsik'] });
+    assert.equal(unknown.decision, 'refuse');
+    assert.deepEqual(unknown.reasons.map((r) => [r.check, r.code]), [['dsik', 'unknown-check']]);
+    assert.equal(unknown.host, 'build-07');
+    await core.stop();
+  });
+});
+
+describe('core: reload', () => {
+  it('keeps verdicts and counters of checks that stay, and keeps the old checks on a failed reload', async () => {
+    const config = configWith();
+    let generation = 0;
+    const disk = manual('disk');
+    const extra = manual('skopeo');
+    const checks = () => (generation === 0 ? [disk.check] : [disk.check, extra.check]);
+    const { core } = await makeCore(config, checks);
+    core.start();
+    await disk.answer(corrupt);
+    const before = core.states()[0];
+    assert.equal(before.runs, 1);
+
+    generation = 1;
+    const outcome = await core.reload(configWith('logLevel: debug'));
+    assert.deepEqual(outcome, { ok: true });
+    assert.deepEqual(core.checkNames(), ['disk', 'skopeo']);
+    assert.equal(core.config().logLevel, 'debug');
+    assert.equal(core.configReloadOk(), true);
+    const carried = core.states()[0];
+    assert.equal(carried.status, 'critical');
+    await disk.answer(ok);
+    await extra.answer(ok);
+    assert.equal(core.states()[0].runs, 2, 'the counter continues');
+    assert.equal(core.states()[0].statusChanges, 1);
+
+    core.reloadFailed(['config.yaml: checks.disk.paths[0].warnFre: unknown key']);
+    assert.equal(core.configReloadOk(), false);
+    assert.deepEqual(core.checkNames(), ['disk', 'skopeo']);
+    await core.stop();
+  });
+
+  it('reports a check module that cannot be built as an error, at start and at reload', async () => {
+    const config = configWith();
+    let fail = true;
+    const build: AgentCoreOptions['buildChecks'] = async () => (fail ? { errors: ['checks.registries: checks/registry.ts could not be loaded'] } : { entries: [] });
+    const created = await createAgentCore(config, { buildChecks: build, persist: false });
+    assert.deepEqual(created, { errors: ['checks.registries: checks/registry.ts could not be loaded'] });
+    fail = false;
+    const made = await createAgentCore(config, { buildChecks: build, persist: false });
+    assert.ok('core' in made);
+    fail = true;
+    const outcome = await made.core.reload(config);
+    assert.equal(outcome.ok, false);
+    assert.equal(made.core.configReloadOk(), false);
+    await made.core.stop();
+  });
+});
+
+describe('core: quarantine', () => {
+  it('moves a corrupt cache aside with the remediation modules and checks again', async () => {
+    const cacheDir = join(root, 'quarantine-cache');
+    mkdirSync(cacheDir);
+    writeFileSync(join(cacheDir, 'blob-info-cache-v1.boltdb'), Buffer.alloc(8192, 0x5a));
+    const config = configWith(`checks: { blobinfocache: { dirs: [${cacheDir}], discoverUsers: false }, skopeo: { enabled: false } }`);
+    const { core } = await makeCore(config, [], { persist: false });
+    const report = (await core.quarantine('api')) as { results: { result: string; newPath: string | null }[]; audit: { actor: string }[] };
+    assert.deepEqual(report.results.map((r) => r.result), ['quarantined'], JSON.stringify(report));
+    assert.equal(report.audit[0].actor, 'api');
+    assert.equal(existsSync(join(cacheDir, 'blob-info-cache-v1.boltdb')), false);
+    assert.equal(readdirSync(cacheDir).filter((f) => f.includes('.corrupt-')).length, 1);
+    await core.stop();
+  });
+});

@@ -1,0 +1,312 @@
+// The daemon as a child process (`node agent/bin.ts serve --config FILE`) with the real core on
+// 127.0.0.1: SIGHUP with a bad config keeps the last good one, SIGTERM during a check exits 0,
+// a restart keeps the last verdict, and concurrent ?max_age requests share one check run.
+// The one check that must be slow or hang is skopeo, replaced by a small fake script (hangs
+// are what the real skopeo cannot produce on demand); disk runs for real on the scratch dir.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const bin = fileURLToPath(new URL('../../agent/bin.ts', import.meta.url));
+const scratch = mkdtempSync(join(tmpdir(), 'bfa-daemon-'));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
+// Response bodies are read as loosely typed JSON; the assertions check their shape.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const jsonOf = (res: Response): Promise<any> => res.json();
+
+interface FakeSkopeo {
+  path: string;
+  dir: string;
+  invocations(): number[];
+  setVersion(v: string): void;
+  setMode(mode: 'fast' | 'slow' | 'hang'): void;
+}
+
+// A stand-in skopeo: prints the version in ./version; with ./slow it takes a second, with ./hang
+// it never answers. Each call appends its pid to ./invocations (with `exec sleep`, that pid is
+// the process that has to be killed).
+function fakeSkopeo(name: string): FakeSkopeo {
+  const dir = join(scratch, name);
+  rmSync(dir, { recursive: true, force: true });
+  const path = join(dir, 'skopeo');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path, `#!/bin/sh
+d=$(dirname "$0")
+echo $$ >> "$d/invocations"
+if [ -f "$d/hang" ]; then exec sleep 120; fi
+if [ -f "$d/slow" ]; then sleep 1; fi
+echo "skopeo version $(cat "$d/version")"
+`);
+  chmodSync(path, 0o755);
+  writeFileSync(join(dir, 'version'), '1.16.0');
+  return {
+    path, dir,
+    invocations: () => (existsSync(join(dir, 'invocations')) ? readFileSync(join(dir, 'invocations'), 'utf8').trim().split('\n').filter(Boolean).map(Number) : []),
+    setVersion: (v) => writeFileSync(join(dir, 'version'), v),
+    setMode(mode) {
+      for (const m of ['slow', 'hang']) rmSync(join(dir, m), { force: true });
+      if (mode !== 'fast') writeFileSync(join(dir, mode), '');
+    },
+  };
+}
+
+// Never fires during a test: every run is the start-up run or one the test asks for.
+const never = '0 0 1 1 *';
+
+function configYaml(o: { stateDir: string; skopeo: string; extra?: string; diskCritical?: string; tokenFile?: string }): string {
+  return `listen: "127.0.0.1:0"
+stateDir: ${o.stateDir}
+logLevel: info
+${o.tokenFile ? `auth:\n  tokenFile: ${o.tokenFile}\n` : ''}checks:
+  skopeo:
+    binaries: [${o.skopeo}]
+    schedule: "${never}"
+    jitterSeconds: 0
+    timeoutSeconds: 30
+    failuresBeforeCritical: 1
+  blobinfocache: { enabled: false }
+  registries: { enabled: false }
+  disk:
+    schedule: "${never}"
+    jitterSeconds: 0
+    paths:
+      - { path: ${scratch}, warnFree: "0%", criticalFree: "${o.diskCritical ?? '0%'}" }${o.extra ?? ''}
+`;
+}
+
+interface Daemon {
+  child: ChildProcess;
+  base: string;
+  logs: Record<string, unknown>[];
+  waitForLog(pred: (l: Record<string, unknown>) => boolean, what: string, ms?: number): Promise<Record<string, unknown>>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+async function startDaemon(configFile: string): Promise<Daemon> {
+  const child = spawn(process.execPath, [bin, 'serve', '--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const logs: Record<string, unknown>[] = [];
+  const waiters = new Set<() => void>();
+  let buffered = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    buffered += d.toString();
+    let nl;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      try {
+        logs.push(JSON.parse(line));
+      } catch {
+        logs.push({ raw: line });
+      }
+      for (const w of waiters) w();
+    }
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.on('exit', (code, signal) => {
+      resolve({ code, signal });
+      for (const w of waiters) w();
+    });
+  });
+  const waitForLog = (pred: (l: Record<string, unknown>) => boolean, what: string, ms = 15_000) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const look = () => {
+        const hit = logs.find(pred);
+        if (hit) {
+          clearTimeout(timer);
+          waiters.delete(look);
+          resolve(hit);
+        } else if (child.exitCode !== null) {
+          clearTimeout(timer);
+          waiters.delete(look);
+          reject(new Error(`daemon exited (${child.exitCode}) before: ${what}\n${JSON.stringify(logs, null, 1)}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(look);
+        reject(new Error(`no log line: ${what}\n${JSON.stringify(logs, null, 1)}`));
+      }, ms);
+      waiters.add(look);
+      look();
+    });
+  const started = await waitForLog((l) => l.event === 'daemon-started', 'daemon-started');
+  return { child, base: `http://${started.listen as string}`, logs, waitForLog, exited };
+}
+
+async function stopDaemon(d: Daemon): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (d.child.exitCode === null && d.child.signalCode === null) d.child.kill('SIGTERM');
+  return d.exited;
+}
+
+// Polls until the preflight shows every check observed (the start-up runs are done).
+async function waitForChecks(base: string, names: string[]): Promise<Record<string, unknown>> {
+  for (let i = 0; i < 200; i++) {
+    const body = await jsonOf(await fetch(`${base}/v1/preflight`));
+    const done = names.every((n) => body.checks.some((c: { name: string; observedAt: string | null }) => c.name === n && c.observedAt !== null));
+    if (done) return body;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`checks ${names.join(', ')} never ran`);
+}
+
+function metricValue(text: string, series: string): number | null {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? null : Number(line.slice(series.length + 1));
+}
+
+test('SIGHUP with a bad config keeps serving the last good one; a good one applies', async () => {
+  const skopeo = fakeSkopeo('hup');
+  const configFile = join(scratch, 'hup.yaml');
+  const stateDir = join(scratch, 'hup-state');
+  writeFileSync(configFile, configYaml({ stateDir, skopeo: skopeo.path }));
+  const d = await startDaemon(configFile);
+  try {
+    const first = await waitForChecks(d.base, ['skopeo', 'disk']);
+    assert.equal(first.decision, 'accept');
+
+    writeFileSync(configFile, `${configYaml({ stateDir, skopeo: skopeo.path })}bogusKey: 1\n`);
+    d.child.kill('SIGHUP');
+    const failed = await d.waitForLog((l) => l.event === 'config-reload-failed', 'config-reload-failed');
+    assert.match(JSON.stringify(failed.errors), /bogusKey/);
+    const metrics = await (await fetch(`${d.base}/metrics`)).text();
+    assert.equal(metricValue(metrics, 'buildfleet_config_reload_success'), 0);
+    const health = await jsonOf(await fetch(`${d.base}/healthz`));
+    assert.equal(health.configReloadOk, false);
+    const still = await fetch(`${d.base}/v1/preflight`);
+    assert.equal(still.status, 200, 'the last good config keeps serving');
+    assert.deepEqual((await jsonOf(still)).checks.map((c: { name: string }) => c.name).sort(), ['disk', 'skopeo']);
+
+    // A good config with a second disk path: applied, and the metric says so.
+    const second = join(scratch, 'hup-state');
+    writeFileSync(configFile, configYaml({ stateDir, skopeo: skopeo.path, extra: `\n      - { path: ${second}, warnFree: "0%", criticalFree: "0%" }` }));
+    d.child.kill('SIGHUP');
+    await d.waitForLog((l) => l.event === 'config-reloaded', 'config-reloaded');
+    const after = await (await fetch(`${d.base}/metrics`)).text();
+    assert.equal(metricValue(after, 'buildfleet_config_reload_success'), 1);
+    const run = await jsonOf(await fetch(`${d.base}/v1/preflight?max_age=0&checks=disk`));
+    assert.deepEqual(run.checks[0].details.paths.map((p: { path: string }) => p.path), [scratch, second]);
+  } finally {
+    const { code } = await stopDaemon(d);
+    assert.equal(code, 0);
+  }
+});
+
+test('SIGTERM during a check: the check is stopped and the daemon exits 0', async () => {
+  const skopeo = fakeSkopeo('term');
+  skopeo.setMode('hang');
+  const configFile = join(scratch, 'term.yaml');
+  writeFileSync(configFile, configYaml({ stateDir: join(scratch, 'term-state'), skopeo: skopeo.path }));
+  const d = await startDaemon(configFile);
+  // The start-up run of skopeo is now hanging in the fake.
+  for (let i = 0; i < 200 && skopeo.invocations().length === 0; i++) await new Promise((r) => setTimeout(r, 25));
+  const [hung] = skopeo.invocations();
+  assert.ok(hung > 0, 'the fake skopeo is running');
+  d.child.kill('SIGTERM');
+  const { code, signal } = await d.exited;
+  assert.equal(signal, null);
+  assert.equal(code, 0, JSON.stringify(d.logs));
+  assert.ok(d.logs.some((l) => l.event === 'daemon-stopped'));
+  // The hung child did not outlive the agent.
+  let alive = true;
+  for (let i = 0; i < 100 && alive; i++) {
+    try {
+      process.kill(hung, 0);
+      await new Promise((r) => setTimeout(r, 50));
+    } catch {
+      alive = false;
+    }
+  }
+  assert.equal(alive, false, `fake skopeo ${hung} still running after the agent stopped`);
+});
+
+test('a restart keeps the last verdict: a sick host stays refused until its check runs again', async () => {
+  const skopeo = fakeSkopeo('restart');
+  skopeo.setVersion('1.9.3'); // below the default minimum 1.14.0: critical
+  const configFile = join(scratch, 'restart.yaml');
+  writeFileSync(configFile, configYaml({ stateDir: join(scratch, 'restart-state'), skopeo: skopeo.path }));
+  const first = await startDaemon(configFile);
+  let verdict;
+  try {
+    verdict = await waitForChecks(first.base, ['skopeo', 'disk']);
+    assert.equal(verdict.decision, 'refuse');
+    assert.ok((verdict.reasons as { code: string }[]).some((r) => r.code === 'skopeo-below-minimum'), JSON.stringify(verdict.reasons));
+  } finally {
+    assert.equal((await stopDaemon(first)).code, 0);
+  }
+
+  // Second life: skopeo hangs, so the only knowledge about it is the persisted verdict.
+  skopeo.setMode('hang');
+  const second = await startDaemon(configFile);
+  try {
+    const res = await fetch(`${second.base}/v1/preflight`);
+    assert.equal(res.status, 503);
+    const body = await jsonOf(res);
+    assert.ok(body.reasons.some((r: { code: string }) => r.code === 'skopeo-below-minimum'), JSON.stringify(body.reasons));
+    const before = (verdict.checks as { name: string; observedAt: string }[]).find((c) => c.name === 'skopeo');
+    assert.equal(body.checks.find((c: { name: string }) => c.name === 'skopeo').observedAt, before?.observedAt);
+  } finally {
+    assert.equal((await stopDaemon(second)).code, 0);
+  }
+});
+
+test('concurrent ?max_age=0 requests share one run of the real check', async () => {
+  const skopeo = fakeSkopeo('share');
+  const configFile = join(scratch, 'share.yaml');
+  writeFileSync(configFile, configYaml({ stateDir: join(scratch, 'share-state'), skopeo: skopeo.path }));
+  const d = await startDaemon(configFile);
+  try {
+    await waitForChecks(d.base, ['skopeo', 'disk']);
+    const calls = skopeo.invocations().length;
+    skopeo.setMode('slow'); // each run takes a second: every request below arrives during it
+    const answers = await Promise.all(Array.from({ length: 6 }, () => fetch(`${d.base}/v1/preflight?max_age=0&checks=skopeo`)));
+    for (const a of answers) assert.equal(a.status, 200);
+    const bodies = await Promise.all(answers.map(jsonOf));
+    assert.equal(new Set(bodies.map((b) => b.checks[0].observedAt)).size, 1, 'every answer carries the same run');
+    assert.equal(skopeo.invocations().length, calls + 1, 'one skopeo run for six requests');
+    const metrics = await (await fetch(`${d.base}/metrics`)).text();
+    assert.equal(metricValue(metrics, 'buildfleet_check_runs_total{check="skopeo"}'), 2);
+  } finally {
+    assert.equal((await stopDaemon(d)).code, 0);
+  }
+});
+
+test('a token file readable by others stops the start with a clear error (exit 2)', async () => {
+  const skopeo = fakeSkopeo('token');
+  const tokenFile = join(scratch, 'api-token');
+  writeFileSync(tokenFile, 'secret-token-0123456789\n');
+  chmodSync(tokenFile, 0o644);
+  const configFile = join(scratch, 'token.yaml');
+  writeFileSync(configFile, configYaml({ stateDir: join(scratch, 'token-state'), skopeo: skopeo.path, tokenFile }));
+  const child = spawn(process.execPath, [bin, 'serve', '--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d) => { stderr += d; });
+  const code = await new Promise((resolve) => child.on('exit', resolve));
+  assert.equal(code, 2);
+  assert.match(stderr, /mode 644 lets group or others read or write the token; run: chmod 600/);
+  assert.equal(skopeo.invocations().length, 0, 'no check ran');
+
+  // With 0600 the same config serves, and the API takes the token.
+  chmodSync(tokenFile, 0o600);
+  const d = await startDaemon(configFile);
+  try {
+    const denied = await fetch(`${d.base}/v1/maintenance`, { method: 'DELETE' });
+    assert.equal(denied.status, 401);
+    await denied.body?.cancel();
+    const set = await fetch(`${d.base}/v1/maintenance`, {
+      method: 'POST', headers: { authorization: 'Bearer secret-token-0123456789', 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'test drain', expiresInSeconds: 60 }),
+    });
+    assert.equal(set.status, 200);
+    await set.body?.cancel();
+    await waitForChecks(d.base, ['skopeo', 'disk']);
+    const pre = await fetch(`${d.base}/v1/preflight`);
+    assert.equal(pre.status, 503);
+    assert.equal((await jsonOf(pre)).maintenance.reason, 'test drain');
+  } finally {
+    assert.equal((await stopDaemon(d)).code, 0);
+  }
+});

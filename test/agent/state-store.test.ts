@@ -1,0 +1,82 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createStateStore, emptyState, type PersistedState } from '../../agent/state-store.ts';
+
+let root: string;
+before(() => {
+  root = mkdtempSync(join(tmpdir(), 'bfa-state-'));
+});
+after(() => rmSync(root, { recursive: true, force: true }));
+
+let n = 0;
+function freshDir(): string {
+  n += 1;
+  return join(root, `s${n}`);
+}
+
+function sample(summary: string): PersistedState {
+  return {
+    checks: {
+      blobcache: {
+        scope: 'host', status: 'critical', rawStatus: 'critical', summary,
+        reasons: [{ code: 'cache-corrupt', message: 'corrupt' }], details: { caches: [] },
+        observedAt: '2026-11-28T10:00:00.000Z', durationMs: 12, consecutiveFailures: 1,
+      },
+    },
+    maintenance: { reason: 'disk swap', since: '2026-11-28T09:00:00.000Z', expiresAt: '2026-11-28T12:00:00.000Z', by: 'api' },
+  };
+}
+
+describe('state store', () => {
+  it('starts empty without a file, creates the directory on save, and loads back what it saved', async () => {
+    const dir = freshDir();
+    const store = createStateStore(dir);
+    assert.deepEqual(store.load(), { state: emptyState(), problem: null });
+    assert.equal(await store.save(sample('one')), null);
+    assert.deepEqual(store.load(), { state: sample('one'), problem: null });
+    assert.deepEqual(readdirSync(dir), ['state.json'], 'no temporary file is left behind');
+    const onDisk = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'));
+    assert.equal(onDisk.version, 1);
+  });
+
+  it('writes a burst of saves in order, the last one winning', async () => {
+    const dir = freshDir();
+    const store = createStateStore(dir);
+    const results = await Promise.all(['a', 'b', 'c', 'd'].map((s) => store.save(sample(s))));
+    assert.deepEqual(results, [null, null, null, null]);
+    assert.equal(store.load().state.checks.blobcache.summary, 'd');
+  });
+
+  it('ignores an unreadable, foreign or malformed file and says why', () => {
+    const dir = freshDir();
+    mkdirSync(dir);
+    const file = join(dir, 'state.json');
+    const store = createStateStore(dir);
+    writeFileSync(file, '{"version": 1, "checks": {');
+    assert.match(store.load().problem ?? '', /not JSON/);
+    writeFileSync(file, JSON.stringify({ version: 7, checks: {} }));
+    assert.match(store.load().problem ?? '', /not a version 1 state file/);
+    const good = sample('x');
+    writeFileSync(file, JSON.stringify({
+      version: 1,
+      checks: { ...good.checks, broken: { status: 'fine' } },
+      maintenance: { reason: 1 },
+    }));
+    const loaded = store.load();
+    assert.match(loaded.problem ?? '', /ignored malformed entries: broken/);
+    assert.deepEqual(Object.keys(loaded.state.checks), ['blobcache']);
+    assert.equal(loaded.state.maintenance, null);
+  });
+
+  it('returns the write error as a value when the directory cannot be made', async () => {
+    const blocker = join(root, 'a-file');
+    writeFileSync(blocker, 'x');
+    const store = createStateStore(join(blocker, 'state'));
+    const err = await store.save(sample('x'));
+    assert.ok(err instanceof Error);
+    assert.match(err.message, /ENOTDIR|EEXIST/);
+  });
+});

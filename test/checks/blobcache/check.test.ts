@@ -1,0 +1,193 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { createBlobCacheCheck, type BlobCacheCheckOptions, type BlobCacheDetails } from '../../../checks/blobcache/check.ts';
+import { verifyCacheFile } from '../../../checks/blobcache/verify.ts';
+import type { CheckResult } from '../../../checks/types.ts';
+import { readAuditRecords } from '../../../agent/remediation/audit.ts';
+import { writeIntent } from '../../../agent/remediation/intent.ts';
+import { lstatIdentity } from '../../../agent/remediation/file-identity.ts';
+import { makeScratch, writeCorrupt, type Scratch } from '../../agent/remediation/scratch.ts';
+
+function options(s: Scratch, over: Partial<BlobCacheCheckOptions> = {}): BlobCacheCheckOptions {
+  return {
+    dirs: [s.cacheDir],
+    discoverUsers: false,
+    autoQuarantine: false,
+    keep: 3,
+    maxQuarantineBytes: 1 << 30,
+    verify: verifyCacheFile,
+    skopeoInfo: async () => ({ skopeoVersion: '1.9.3', cacheFormatInUse: 'boltdb' }),
+    stateDir: s.stateDir,
+    passwdPath: s.passwd,
+    now: () => new Date('2026-11-28T10:15:00Z'),
+    ...over,
+  };
+}
+
+async function run(opts: BlobCacheCheckOptions): Promise<CheckResult & { d: BlobCacheDetails }> {
+  const check = createBlobCacheCheck(opts);
+  assert.equal(check.name, 'blobcache');
+  assert.equal(check.scope, 'host');
+  const r = await check.run({ signal: new AbortController().signal, now: () => new Date() });
+  JSON.stringify(r); // details must be JSON-serialisable
+  return { ...r, d: r.details as unknown as BlobCacheDetails };
+}
+
+test('no caches: ok', async () => {
+  const s = makeScratch();
+  try {
+    const r = await run(options(s));
+    assert.equal(r.status, 'ok');
+    assert.equal(r.summary, 'no blob-info caches found');
+    assert.deepEqual(r.d.caches, []);
+  } finally {
+    s.cleanup();
+  }
+});
+
+test('a healthy cache: ok, with the per-cache details the metrics read', async () => {
+  const s = makeScratch();
+  try {
+    writeFileSync(s.bolt, '');
+    const r = await run(options(s));
+    assert.equal(r.status, 'ok');
+    assert.deepEqual(r.reasons, []);
+    const [c] = r.d.caches;
+    assert.equal(c.path, s.bolt);
+    assert.equal(c.formatByName, 'boltdb');
+    assert.equal(c.format, 'empty');
+    assert.equal(c.verdict, 'healthy');
+    assert.equal(c.inUse, true);
+    assert.equal(c.sizeBytes, 0);
+    assert.equal(typeof c.verifyDurationMs, 'number');
+    assert.deepEqual(c.owner, { uid: 0, name: 'root' });
+    assert.equal(r.d.skopeoVersion, '1.9.3');
+    assert.equal(r.d.cacheFormatInUse, 'boltdb');
+  } finally {
+    s.cleanup();
+  }
+});
+
+test('a corrupt cache in use: critical with cache-corrupt, nothing moved without autoQuarantine', async () => {
+  const s = makeScratch();
+  try {
+    writeCorrupt(s.bolt);
+    const r = await run(options(s));
+    assert.equal(r.status, 'critical');
+    assert.deepEqual(r.reasons.map((x) => x.code), ['cache-corrupt']);
+    assert.match(r.reasons[0].message, new RegExp(`${s.bolt} is corrupt \\(not-a-cache\\)`));
+    assert.equal(r.d.caches[0].verdict, 'corrupt');
+    assert.deepEqual(r.d.caches[0].problems.map((p) => p.code), ['not-a-cache']);
+    assert.equal(r.d.caches[0].problems[0].message.includes('/proc/self/fd'), false, 'messages name the real path');
+    assert.ok(existsSync(s.bolt));
+  } finally {
+    s.cleanup();
+  }
+});
+
+test('autoQuarantine moves a corrupt cache aside, checks again, and reports ok with cache-quarantined', async () => {
+  const s = makeScratch();
+  try {
+    writeCorrupt(s.bolt);
+    const r = await run(options(s, { autoQuarantine: true }));
+    assert.equal(r.status, 'ok');
+    assert.deepEqual(r.reasons.map((x) => x.code), ['cache-quarantined']);
+    assert.equal(r.d.caches[0].verdict, null, 'nothing at the path any more');
+    assert.equal(r.d.caches[0].quarantine?.result, 'quarantined');
+    assert.equal(r.d.quarantined.length, 1);
+    assert.equal(r.d.quarantined[0].formatByName, 'boltdb');
+    assert.equal(existsSync(s.bolt), false);
+    assert.ok(existsSync(r.d.quarantined[0].newPath));
+    const audit = readAuditRecords(s.stateDir);
+    assert.equal(audit.length, 1);
+    assert.equal(audit[0].actor, 'daemon');
+    assert.deepEqual(r.d.audit, audit);
+  } finally {
+    s.cleanup();
+  }
+});
+
+test('a corrupt orphan (format the installed skopeo no longer uses) is a warning and is not moved', async () => {
+  const s = makeScratch();
+  try {
+    writeCorrupt(s.bolt);
+    const r = await run(options(s, { autoQuarantine: true, skopeoInfo: async () => ({ skopeoVersion: '1.14.0', cacheFormatInUse: 'sqlite' }) }));
+    assert.equal(r.status, 'warning');
+    assert.deepEqual(r.reasons.map((x) => x.code), ['cache-corrupt-orphan']);
+    assert.equal(r.d.caches[0].inUse, false);
+    assert.ok(existsSync(s.bolt));
+  } finally {
+    s.cleanup();
+  }
+});
+
+test('a busy or unreadable verdict is a warning (fault-injecting wrapper around the real verifier)', async () => {
+  const s = makeScratch();
+  try {
+    writeFileSync(s.bolt, '');
+    for (const verdict of ['busy', 'unreadable'] as const) {
+      const r = await run(options(s, { verify: async (p, o) => ({ ...(await verifyCacheFile(p, o)), verdict }) }));
+      assert.equal(r.status, 'warning');
+      assert.deepEqual(r.reasons.map((x) => x.code), [`cache-${verdict}`]);
+    }
+  } finally {
+    s.cleanup();
+  }
+});
+
+test('a symlinked cache file is a warning (cache-refused) and is never read', async () => {
+  const s = makeScratch();
+  try {
+    const elsewhere = path.join(s.root, 'elsewhere');
+    writeCorrupt(elsewhere);
+    (await import('node:fs')).symlinkSync(elsewhere, s.bolt);
+    let verified = 0;
+    const r = await run(options(s, { autoQuarantine: true, verify: async (p, o) => (verified++, verifyCacheFile(p, o)) }));
+    assert.equal(verified, 0);
+    assert.equal(r.status, 'warning');
+    assert.deepEqual(r.reasons.map((x) => x.code), ['cache-refused']);
+    assert.ok(existsSync(elsewhere));
+  } finally {
+    s.cleanup();
+  }
+});
+
+test('a corrupt cache that cannot be moved stays critical and says why', async () => {
+  const s = makeScratch();
+  try {
+    writeCorrupt(s.bolt);
+    (await import('node:fs')).linkSync(s.bolt, path.join(s.root, 'second-name'));
+    const r = await run(options(s, { autoQuarantine: true }));
+    assert.equal(r.status, 'critical');
+    assert.deepEqual(r.reasons.map((x) => x.code), ['cache-corrupt', 'quarantine-blocked']);
+    assert.match(r.reasons[1].message, /hard links/);
+  } finally {
+    s.cleanup();
+  }
+});
+
+test('a half-done quarantine is reported without autoQuarantine and finished with it', async () => {
+  const s = makeScratch();
+  try {
+    writeCorrupt(s.bolt);
+    const id = lstatIdentity(s.bolt)!;
+    const stat = (await import('node:fs')).statSync(s.cacheDir, { bigint: true });
+    writeIntent(s.stateDir, {
+      id: 'test-intent', createdAt: '2026-11-28T10:00:00.000Z', actor: 'cli', dir: s.cacheDir,
+      dirDev: stat.dev.toString(), dirIno: stat.ino.toString(), dirUid: 0,
+      main: { name: path.basename(s.bolt), newName: `${path.basename(s.bolt)}.corrupt-20261128T100000Z`, identity: id },
+      companions: [], problems: ['not-a-cache'], skopeoVersion: '1.9.3',
+    });
+    const reported = await run(options(s));
+    assert.ok(reported.reasons.some((x) => x.code === 'quarantine-incomplete'));
+    assert.ok(existsSync(s.bolt));
+    const finished = await run(options(s, { autoQuarantine: true }));
+    assert.equal(finished.d.interrupted[0].result, 'completed');
+    assert.deepEqual(readdirSync(s.cacheDir), [`${path.basename(s.bolt)}.corrupt-20261128T100000Z`]);
+    assert.equal(finished.status, 'ok');
+  } finally {
+    s.cleanup();
+  }
+});
