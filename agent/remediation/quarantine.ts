@@ -97,7 +97,7 @@ function notCorruptOutcome(cache: DiscoveredCache, verdict: CacheVerdict): Quara
 }
 
 function openDirFor(cache: DiscoveredCache): PinnedDir | Refusal {
-  if (cache.refused) return { code: cache.refused.code === 'symlink-on-path' ? 'symlink-on-path' : cache.refused.code === 'symlink' ? 'symlink' : 'not-a-regular-file', message: cache.refused.message };
+  if (cache.refused) return { code: cache.refused.code === 'stat-failed' ? 'io-error' : cache.refused.code, message: cache.refused.message };
   const dir = openPinnedDir(cache.dir);
   if (isPinnedDirRefusal(dir)) {
     return { code: dir.code === 'symlink-on-path' ? 'symlink-on-path' : dir.code === 'not-a-directory' ? 'not-a-directory' : 'io-error', message: dir.message };
@@ -134,7 +134,7 @@ export async function assessCache(cache: DiscoveredCache, deps: QuarantineDeps, 
     if (verdict.verdict !== 'corrupt') return { cache, outcome: notCorruptOutcome(cache, verdict), identity: files.main };
     const holders = findOpenFileHolders([files.main, ...files.companions.map((c) => c.identity)], deps.procRoot);
     if (holders.length > 0) return { cache, outcome: busyOutcome(cache, holders, verdict), identity: files.main };
-    const codes = verdict.problems.map((p) => p.code).join(', ') || 'corrupt';
+    const codes = [...new Set(verdict.problems.map((p) => p.code))].join(', ') || 'corrupt';
     return {
       cache,
       identity: files.main,

@@ -176,7 +176,7 @@ export function summariseBlobCacheDetails(details: BlobCacheDetails): CheckResul
   const raise = (s: CheckStatus): void => {
     if (s === 'critical' || (s === 'warning' && status === 'ok')) status = s;
   };
-  const codes = (c: BlobCacheDetail): string => c.problems.map((p) => p.code).join(', ') || 'corrupt';
+  const codes = (c: BlobCacheDetail): string => [...new Set(c.problems.map((p) => p.code))].join(', ') || 'corrupt';
   for (const c of details.caches) {
     if (c.verdict === 'corrupt' && c.inUse !== false) {
       raise('critical');

@@ -5,11 +5,12 @@
 // are what the real skopeo cannot produce on demand); disk runs for real on the scratch dir.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { needTools } from '../support/tools.ts';
 
 const bin = fileURLToPath(new URL('../../agent/bin.ts', import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), 'bfa-daemon-'));
@@ -253,7 +254,7 @@ test('a restart keeps the last verdict: a sick host stays refused until its chec
   }
 });
 
-test('concurrent ?max_age=0 requests share one run of the real check', async () => {
+test('concurrent ?max_age=0 requests share one run of the real check', async (t) => {
   const skopeo = fakeSkopeo('share');
   const configFile = join(scratch, 'share.yaml');
   writeFileSync(configFile, configYaml({ stateDir: join(scratch, 'share-state'), skopeo: skopeo.path }));
@@ -269,6 +270,13 @@ test('concurrent ?max_age=0 requests share one run of the real check', async () 
     assert.equal(skopeo.invocations().length, calls + 1, 'one skopeo run for six requests');
     const metrics = await (await fetch(`${d.base}/metrics`)).text();
     assert.equal(metricValue(metrics, 'buildfleet_check_runs_total{check="skopeo"}'), 2);
+    // The live exposition of the real core and checks passes promtool's linter.
+    if (needTools(t, 'promtool')) {
+      const lint = spawnSync('promtool', ['check', 'metrics'], { input: metrics, encoding: 'utf8' });
+      assert.equal(lint.status, 0, `promtool: ${lint.stdout}${lint.stderr}`);
+      assert.match(metrics, /^buildfleet_disk_avail_bytes\{path="[^"]+",mountpoint="[^"]+"\} \d+$/m);
+      assert.match(metrics, /^buildfleet_skopeo_info\{version="1\.16\.0",blobinfocache_format="sqlite"\} 1$/m);
+    }
   } finally {
     assert.equal((await stopDaemon(d)).code, 0);
   }

@@ -2,7 +2,11 @@
 // labels, fed from check details; no stale series; OpenMetrics negotiation; promtool's linter.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { InMemoryCore, controllableCheck, critical, ok } from './http/in-memory-core.ts';
 import { serveForTest } from './http/serve-for-test.ts';
 import { chooseExpositionFormat, createAgentMetrics } from '../../agent/metrics.ts';
@@ -299,3 +303,62 @@ test('renders within the cache window share one rendering', async () => {
   assert.match(c.body.toString(), /^buildfleet_check_status\{check="disk",status="critical"\} 1$/m);
   assert.match(a.body.toString(), /^buildfleet_check_status\{check="disk",status="ok"\} 1$/m);
 });
+
+// The strictest OpenMetrics reader at hand is Prometheus itself: it scrapes the agent (asking for
+// OpenMetrics first, as it always does) and must ingest every series without an error.
+test('a real Prometheus scrapes /metrics as OpenMetrics without errors', async (t) => {
+  if (!needTools(t, 'prometheus')) return;
+  const f = fleetOfChecks();
+  await f.core.runChecks();
+  const accepts: (string | undefined)[] = [];
+  const inner = createAgentMetrics(f.core);
+  const recording = { ...inner, render: (accept: string | undefined) => { accepts.push(accept); return inner.render(accept); } };
+  const srv = await serveForTest(f.core, { metrics: recording });
+  const dir = mkdtempSync(join(tmpdir(), 'bfa-prom-'));
+  const webPort = await freePort();
+  writeFileSync(join(dir, 'prometheus.yml'), `global: { scrape_interval: 1s, scrape_timeout: 1s }
+scrape_configs:
+  - job_name: agent
+    static_configs: [ { targets: ["127.0.0.1:${srv.port}"] } ]
+`);
+  const prom = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`,
+    `--web.listen-address=127.0.0.1:${webPort}`], { stdio: 'ignore' });
+  try {
+    const api = `http://127.0.0.1:${webPort}/api/v1`;
+    let target: { health: string; lastError: string } | undefined;
+    for (let i = 0; i < 150 && target?.health !== 'up'; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      try {
+        const body = await (await fetch(`${api}/targets`)).json() as { data: { activeTargets: { health: string; lastError: string }[] } };
+        target = body.data.activeTargets[0];
+      } catch {
+        // not listening yet
+      }
+    }
+    assert.equal(target?.health, 'up', `scrape error: ${target?.lastError}`);
+    assert.equal(target?.lastError, '');
+    assert.ok(accepts.some((a) => chooseExpositionFormat(a) === 'openmetrics'), `Prometheus asked for: ${accepts[0]}`);
+    let result: unknown[] = [];
+    for (let i = 0; i < 50 && result.length === 0; i++) {
+      const q = await (await fetch(`${api}/query?query=${encodeURIComponent('buildfleet_check_runs_total{check="disk"}')}`)).json() as { data: { result: unknown[] } };
+      result = q.data.result;
+      if (result.length === 0) await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.equal(result.length, 1, 'the counter arrived under its _total name');
+  } finally {
+    prom.kill('SIGTERM');
+    await new Promise((r) => prom.once('exit', r));
+    await srv.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}

@@ -40,6 +40,24 @@ describe('reference check on the committed fixtures', () => {
   }
 });
 
+describe('reference check with lookups (every key found again by Get)', () => {
+  for (const fixture of fixtures.filter((f) => f.reference === 'clean')) {
+    const expectClean = fixture.verdict === 'healthy';
+    test(`${fixture.file}: ${expectClean ? 'still clean' : 'a lookup misses'}`, async (t) => {
+      if (!needTools(t, 'go', 'prlimit')) return;
+      const verdict = await referenceCheck(join(fixtureDir, fixture.file), { lookups: true });
+      if (expectClean) {
+        assert.equal(verdict.kind, 'clean', JSON.stringify(verdict));
+      } else {
+        // bbolt 1.3.6 is blind to it, but skopeo's keyed lookups are not.
+        assert.equal(verdict.kind, 'problems', JSON.stringify(verdict));
+        assert.ok(verdict.lookupMisses.length > 0);
+        assert.deepEqual(verdict.checkErrors, []);
+      }
+    });
+  }
+});
+
 describe('running the reference safely', () => {
   test('Go starts under the memory cap, and a runaway allocation is stopped by it', async (t) => {
     if (!needTools(t, 'go', 'prlimit')) return;

@@ -47,7 +47,8 @@ export function ensureBoltref(): string {
 // ---------------------------------------------------------------------------------------------
 // check
 
-// clean: opened, tx.Check() silent, every bucket read, keys strictly increasing everywhere.
+// clean: opened, tx.Check() silent, every bucket read, keys strictly increasing everywhere
+// (and, with { lookups: true }, every key found again by Get).
 // problems: opened and ran to the end, but reported something.
 // panic: a Go panic ("panic:" on stderr) killed it. fault: a fatal runtime error or a signal
 // (SIGBUS/SIGSEGV on pages past EOF, stack overflow). oom: the memory cap stopped it.
@@ -63,6 +64,7 @@ export interface ReferenceVerdict {
   keys: number;
   buckets: number;
   orderViolations: string[];
+  lookupMisses: string[]; // only with { lookups: true }
   txid: number | null;
   exitCode: number | null;
   signal: NodeJS.Signals | null;
@@ -78,6 +80,9 @@ export interface ReferenceCheckOptions {
   // next power of two below 1 GiB, to whole GiBs above).
   memoryMB?: number;
   lockTimeoutMs?: number; // wait for the shared flock; default 0 = forever, like c/image
+  // Also Get every key back (what skopeo does): catches branch separator keys that misroute
+  // lookups, which bbolt 1.3.6's check and a cursor walk cannot see. Default false.
+  lookups?: boolean;
 }
 
 interface CheckJson {
@@ -88,6 +93,7 @@ interface CheckJson {
   keys: number;
   buckets: number;
   orderViolations: string[];
+  lookupMisses: string[];
   txid: number;
 }
 
@@ -131,7 +137,9 @@ export function referenceCheck(path: string, options: ReferenceCheckOptions = {}
   const binary = ensureBoltref();
   const timeoutMs = options.timeoutMs ?? 20000;
   const limit = addressSpaceLimitBytes(path, options.memoryMB ?? 512);
-  const args = [`--as=${limit}`, '--', binary, 'check', `-lock-timeout=${options.lockTimeoutMs ?? 0}ms`, path];
+  const args = [`--as=${limit}`, '--', binary, 'check', `-lock-timeout=${options.lockTimeoutMs ?? 0}ms`];
+  if (options.lookups === true) args.push('-lookups');
+  args.push(path);
   const started = Date.now();
   return new Promise((resolvePromise) => {
     const child = spawn('prlimit', args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -154,7 +162,7 @@ export function referenceCheck(path: string, options: ReferenceCheckOptions = {}
       clearTimeout(timer);
       const base: ReferenceVerdict = {
         kind: 'tool-error', open: null, checkErrors: progressCheckErrors(stderr), fullRead: null, keys: 0, buckets: 0,
-        orderViolations: [], txid: null, exitCode, signal, stderr: stderr.slice(-stderrKeep), durationMs: Date.now() - started,
+        orderViolations: [], lookupMisses: [], txid: null, exitCode, signal, stderr: stderr.slice(-stderrKeep), durationMs: Date.now() - started,
       };
       if (timedOut) return resolvePromise({ ...base, kind: 'timeout' });
       if (exitCode === 0) {
@@ -166,10 +174,11 @@ export function referenceCheck(path: string, options: ReferenceCheckOptions = {}
         }
         const verdict: ReferenceVerdict = {
           ...base, open: parsed.open, checkErrors: parsed.checkErrors, fullRead: parsed.fullRead, keys: parsed.keys,
-          buckets: parsed.buckets, orderViolations: parsed.orderViolations, txid: parsed.txid,
+          buckets: parsed.buckets, orderViolations: parsed.orderViolations, lookupMisses: parsed.lookupMisses, txid: parsed.txid,
         };
         if (parsed.open !== 'ok') return resolvePromise({ ...verdict, kind: 'open-error' });
-        const clean = parsed.checkErrorCount === 0 && parsed.fullRead === 'ok' && parsed.orderViolations.length === 0;
+        const clean = parsed.checkErrorCount === 0 && parsed.fullRead === 'ok' && parsed.orderViolations.length === 0 &&
+          parsed.lookupMisses.length === 0;
         return resolvePromise({ ...verdict, kind: clean ? 'clean' : 'problems' });
       }
       return resolvePromise({ ...base, kind: classifyDeath(stderr, exitCode, signal) });

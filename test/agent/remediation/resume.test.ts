@@ -84,3 +84,25 @@ test('a directory replaced between discovery and the move is refused', async () 
     s.cleanup();
   }
 });
+
+test('an intent whose writer is still running is left to it (in progress), not resumed', async () => {
+  const s = makeScratch();
+  try {
+    writeCorrupt(s.sqlite);
+    let seen: ReturnType<typeof resumeInterruptedQuarantines> = [];
+    const deps = depsFor(s, {
+      afterStep: (st) => {
+        // Another run (the daemon's check, say) looks while this move is in flight.
+        if (st === 'intent-written') seen = resumeInterruptedQuarantines({ stateDir: s.stateDir, actor: 'daemon', now: () => new Date() });
+      },
+    });
+    const out = await quarantineCache(await assessCache(findCache(await discoverScratch(s), s.sqlite), deps), deps);
+    assert.equal(out.result, 'quarantined', out.message);
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0].result, 'in-progress');
+    assert.match(seen[0].message, new RegExp(`pid ${process.pid}`));
+    assert.deepEqual(readAuditRecords(s.stateDir).map((a) => a.action), ['quarantine'], 'moved and recorded once');
+  } finally {
+    s.cleanup();
+  }
+});
