@@ -28,8 +28,14 @@ export function findOpenFileHolders(files: readonly FileIdentity[], procRoot = '
     let fds: string[];
     try {
       fds = readdirSync(fdDir);
-    } catch {
-      continue; // exited meanwhile, or a kernel thread
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // A process whose open files we may not see could hold the cache: without
+      // CAP_SYS_PTRACE that is every other user's process. Not knowing counts as "open".
+      if (code === 'EACCES' || code === 'EPERM') {
+        holders.push({ pid: Number(entry), command: readCommand(procRoot, entry), fd: -1, target: `unknown: ${fdDir} is not readable (${code})` });
+      }
+      continue; // otherwise: exited meanwhile, or a kernel thread
     }
     for (const fd of fds) {
       const st = safeStat(`${fdDir}/${fd}`);

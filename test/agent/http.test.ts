@@ -279,6 +279,25 @@ describe('mutating endpoints with a token file', () => {
     assert.equal(res.status, 200);
     assert.deepEqual(await jsonOf(res), { actor: 'api', moved: [], refused: [] });
     assert.deepEqual(core.quarantineCalls, ['api']);
+
+    // What it moved is counted in buildfleet_blobinfocache_quarantined_total.
+    core.quarantineReport = { results: [
+      { path: '/c/blob-info-cache-v1.boltdb', result: 'quarantined', formatByName: 'boltdb', verdict: { format: 'boltdb', verdict: 'corrupt' } },
+      { path: '/c/blob-info-cache-v1.sqlite', result: 'not-corrupt', formatByName: 'sqlite', verdict: { format: 'sqlite', verdict: 'healthy' } },
+    ], exitCode: 0 };
+    const moved = await fetch(`${srv.base}/v1/caches/quarantine`, { method: 'POST', headers: auth });
+    assert.equal(moved.status, 200);
+    await moved.body?.cancel();
+    const metrics = await (await fetch(`${srv.base}/metrics`)).text();
+    assert.match(metrics, /^buildfleet_blobinfocache_quarantined_total\{format="boltdb"\} 1$/m);
+    assert.match(metrics, /^buildfleet_blobinfocache_quarantined_total\{format="sqlite"\} 0$/m);
+
+    // A quarantine that could not run at all is a 500 with the core's message.
+    core.quarantineReport = { error: 'quarantine is not available: module missing' };
+    const failed = await fetch(`${srv.base}/v1/caches/quarantine`, { method: 'POST', headers: auth });
+    assert.equal(failed.status, 500);
+    assert.deepEqual((await jsonOf(failed)).error, { code: 'quarantine-unavailable', message: 'quarantine is not available: module missing' });
+    core.quarantineReport = null;
   });
 
   test('POST and DELETE /v1/maintenance take the host out of rotation and back', async () => {

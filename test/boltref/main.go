@@ -30,19 +30,23 @@ import (
 const usageText = `usage: boltref <subcommand> [flags]
 
   build -out PATH [-seed N] [-images N] [-blobs N] [-page-size N] [-target-mb N]
-        [-large-values N] [-delete-every N] [-batch N] [-fill F]
+        [-large-values N] [-delete-every N] [-batch N] [-fill F] [-trim] [-order O]
       Create a new database in containers/image's blob-info-cache bucket layout
       (uncompressedDigest, digestByUncompressed/<uncompressed>/<digest>,
       knownLocations/<transport>/<scope>/<digest>/<location> = time.MarshalBinary,
       digestCompressor, digestSpecificVariantCompressor). The content is deterministic from
       -seed; the page placement is not (bbolt 1.3.6 spills sub-buckets in Go map order).
         -images N        images to record (default 20); each has -blobs layers (default 4)
-        -target-mb N     instead of -images: keep adding images until the file reaches N MiB
+        -target-mb N     instead of -images: add images until the high-water mark reaches N MiB
         -page-size N     bbolt page size (default: the OS page size)
         -large-values N  values of 6..40 KiB (variant annotations) -> overflow pages (default 2)
         -delete-every N  finally delete every Nth image's records, leaving free pages (default 7, 0 = none)
         -batch N         images per transaction (default 2000)
         -fill F          bucket FillPercent (default 0.5 = bbolt's default)
+        -trim            truncate the file to the high-water mark (small fixtures)
+        -order O         random | append | auto (default: append with -target-mb, else random).
+                         In append order every new digest sorts after the last, so a big
+                         build adds pages instead of rewriting the tree in every transaction.
       Prints one JSON line: {"path","bytes","pageSize","images","blobs","txs","seconds"}.
       Fails if PATH exists.
 
@@ -129,10 +133,20 @@ type blob struct {
 	when         time.Time
 }
 
+// appendOrder makes every new digest sort after the previous one (a counter in the first 16 hex
+// digits, random after). Random digests make each transaction touch leaves all over the tree, so
+// a build rewrites the whole file per transaction; in append order it only adds pages.
+var appendOrder bool
+var digestCounter uint64
+
 func digestOf(r *rand.Rand) string {
 	var b [32]byte
 	r.Read(b[:])
 	sum := sha256.Sum256(b[:])
+	if appendOrder {
+		digestCounter++
+		return fmt.Sprintf("sha256:%016x%s", digestCounter, hex.EncodeToString(sum[8:]))
+	}
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
@@ -249,6 +263,7 @@ func runBuild(args []string) error {
 	batch := fs.Int("batch", 2000, "images per transaction")
 	fill := fs.Float64("fill", 0.5, "bucket FillPercent")
 	trim := fs.Bool("trim", false, "truncate the file to the high-water mark (bbolt grows files in chunks)")
+	order := fs.String("order", "auto", "digest order: random | append | auto (append with -target-mb)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -257,6 +272,15 @@ func runBuild(args []string) error {
 	}
 	if _, err := os.Stat(*out); err == nil {
 		return fmt.Errorf("%s exists; refusing to add to it", *out)
+	}
+	switch *order {
+	case "random":
+	case "append":
+		appendOrder = true
+	case "auto":
+		appendOrder = *targetMB > 0
+	default:
+		return fmt.Errorf("-order must be random, append or auto")
 	}
 	started := time.Now()
 	// The array freelist allocates deterministically (same seed, same bytes); the hashmap one

@@ -22,7 +22,11 @@ test('the sysconfig file has only KEY=value lines systemd and sh read alike', ()
   }
   // The documented CentOS 7 knob is there for the operator to uncomment.
   assert.ok(lines.some((l) => /^#NODE=\//.test(l)), 'a commented NODE= example');
-  const r = spawnSync('sh', ['-c', 'set -a; . "$1"; printf %s "${NODE-unset}"', 'sh', join(repoRoot, 'deploy/sysconfig/buildfleet-agent')], { encoding: 'utf8' });
+  const r = spawnSync('sh', ['-c', 'set -a; . "$1"; printf %s "${NODE-unset}"', 'sh', join(repoRoot, 'deploy/sysconfig/buildfleet-agent')], {
+    encoding: 'utf8',
+    // npm exports NODE into scripts; the question is what the file itself sets.
+    env: Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE')),
+  });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, 'unset', 'by default NODE is left to PATH');
 });

@@ -17,6 +17,7 @@ export class InMemoryCore implements AgentCore {
   preflightCalls = 0;
   runStarts = new Map<string, number>();
   quarantineCalls: string[] = [];
+  quarantineReport: unknown = null; // null: an empty report naming the actor
   reloadOk = true;
   private inFlight = new Map<string, Promise<void>>();
   private maint: Maintenance | null = null;
@@ -131,7 +132,7 @@ export class InMemoryCore implements AgentCore {
 
   async quarantine(actor: 'api' | 'daemon' | 'cli'): Promise<unknown> {
     this.quarantineCalls.push(actor);
-    return { actor, moved: [], refused: [] };
+    return this.quarantineReport ?? { actor, moved: [], refused: [] };
   }
 
   configReloadOk(): boolean {
