@@ -232,13 +232,23 @@ export function walkBoltTree(
   const fromOf = (task: PageTask): string =>
     task.fromElem < 0 ? `the root of ${pathOf(task.bucket)}` : `element ${task.fromElem} of branch page ${task.fromPage}`;
 
-  // Bucket names are kept as bytes and turned into a path only for a message.
-  const bucketParent: number[] = [-1];
-  const bucketName: Buffer[] = [Buffer.alloc(0)];
+  // Bucket names are kept as bytes and turned into a path only for a message. Only buckets that
+  // a pending page task still refers to (and their ancestors) stay in the map, so memory does
+  // not grow with the number of inline buckets (c/image keeps one per blob digest).
+  const bucketInfo = new Map<number, { parent: number; name: Buffer; pinned: boolean }>([[0, { parent: -1, name: Buffer.alloc(0), pinned: true }]]);
   const pathOf = (bucket: number): string => {
     const parts: string[] = [];
-    for (let b = bucket; b > 0 && parts.length <= limits.maxBucketDepth; b = bucketParent[b]) parts.unshift(printableName(bucketName[b]));
+    for (let b = bucket; b > 0 && parts.length <= limits.maxBucketDepth; b = bucketInfo.get(b)?.parent ?? 0) {
+      parts.unshift(printableName(bucketInfo.get(b)?.name ?? Buffer.from('?')));
+    }
     return parts.length === 0 ? 'the root bucket' : `bucket ${parts.join('/')}`;
+  };
+  const pin = (bucket: number): void => {
+    for (let b = bucket, n = 0; b > 0 && n <= limits.maxBucketDepth; b = bucketInfo.get(b)?.parent ?? 0, n++) {
+      const info = bucketInfo.get(b);
+      if (!info || info.pinned) break;
+      info.pinned = true;
+    }
   };
 
   // Opens a bucket found as a leaf value (bytes = the whole value): inline, or a root page to visit.
@@ -249,8 +259,7 @@ export function walkBoltTree(
       return;
     }
     const id = nextBucketId++;
-    bucketParent[id] = parent;
-    bucketName[id] = Buffer.from(name); // copied: page views do not outlive the next read
+    bucketInfo.set(id, { parent, name: Buffer.from(name), pinned: false }); // copied: views do not outlive the next read
     const root = bucketRootOf(value);
     observer?.bucket(id, parent, name, root === 0n);
     if (parentDepth + 1 > limits.maxBucketDepth) {
@@ -259,8 +268,10 @@ export function walkBoltTree(
     }
     if (root === 0n) {
       walkInline(value.subarray(bucketHeaderSize), id, parentDepth + 1);
+      if (!bucketInfo.get(id)?.pinned) bucketInfo.delete(id);
       return;
     }
+    pin(id);
     stack.push({ pgid: toPageId(root), bucket: id, bucketDepth: parentDepth + 1, treeDepth: 0, lo: null, hi: null, fromPage: -1, fromElem: -1 });
   };
 
