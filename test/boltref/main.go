@@ -40,14 +40,15 @@ const usageText = `usage: boltref <subcommand> [flags]
         -target-mb N     instead of -images: add images until the high-water mark reaches N MiB
         -page-size N     bbolt page size (default: the OS page size)
         -large-values N  values of 6..40 KiB (variant annotations) -> overflow pages (default 2)
-        -delete-every N  finally delete every Nth image's records, leaving free pages (default 7, 0 = none)
+        -delete-every N  after each batch, delete every Nth image's records (free pages; default 7, 0 = none)
         -batch N         images per transaction (default 2000)
         -fill F          bucket FillPercent (default 0.5 = bbolt's default)
         -trim            truncate the file to the high-water mark (small fixtures)
         -order O         random | append | auto (default: append with -target-mb, else random).
                          In append order every new digest sorts after the last, so a big
                          build adds pages instead of rewriting the tree in every transaction.
-      Prints one JSON line: {"path","bytes","pageSize","images","blobs","txs","seconds"}.
+      Prints one JSON line: {"path","bytes","usedBytes","pageSize","images","blobs","txs","seconds"}
+      (usedBytes = high-water mark x page size; bbolt grows the file ahead of it unless -trim).
       Fails if PATH exists.
 
   write-loop -db PATH [-iterations N] [-duration D] [-seed N] [-blobs N]
@@ -341,6 +342,13 @@ func runBuild(args []string) error {
 			return err
 		}
 		txs++
+		if len(recorded) > 0 {
+			if err := deleteRecords(db, recorded); err != nil {
+				return err
+			}
+			recorded = recorded[:0]
+			txs++
+		}
 	}
 	if *largeValues > 0 {
 		err := db.Update(func(tx *bolt.Tx) error {
@@ -354,44 +362,6 @@ func runBuild(args []string) error {
 				v := append([]byte("zstd:chunked\x00"), annotations...)
 				if err := b.Put([]byte(digestOf(r)), v); err != nil {
 					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		txs++
-	}
-	if keepForDelete && len(recorded) > 0 {
-		// Deleting leaves free pages in the persisted freelist (and shrinks some buckets
-		// back to inline), as a long-lived cache has after c/image replaced records.
-		err := db.Update(func(tx *bolt.Tx) error {
-			ud := tx.Bucket(bucketUncompressedDigest)
-			dc := tx.Bucket(bucketDigestCompressor)
-			sc := tx.Bucket(bucketKnownLocations).Bucket([]byte("docker"))
-			for _, b := range recorded {
-				if err := ud.Delete([]byte(b.digest)); err != nil {
-					return err
-				}
-				if err := dc.Delete([]byte(b.digest)); err != nil {
-					return err
-				}
-				s := sc.Bucket([]byte(b.scope))
-				if s == nil {
-					continue
-				}
-				dg := s.Bucket([]byte(b.digest))
-				if dg == nil {
-					continue
-				}
-				if err := dg.Delete([]byte(b.location)); err != nil {
-					return err
-				}
-				if k, _ := dg.Cursor().First(); k == nil {
-					if err := s.DeleteBucket([]byte(b.digest)); err != nil {
-						return err
-					}
 				}
 			}
 			return nil
@@ -423,10 +393,46 @@ func runBuild(args []string) error {
 		return err
 	}
 	printJSON(map[string]interface{}{
-		"path": *out, "bytes": st.Size(), "pageSize": pageSizeUsed, "images": image,
+		"path": *out, "bytes": st.Size(), "usedBytes": hwm, "pageSize": pageSizeUsed, "images": image,
 		"blobs": image * *blobsPer, "txs": txs, "seconds": time.Since(started).Seconds(),
 	})
 	return nil
+}
+
+// deleteRecords removes what c/image would replace over time. Done after every batch (on that
+// batch's records only), so a big append-order build touches only recent pages instead of
+// rewriting the whole tree; the freed pages stay in the persisted freelist or get reused.
+func deleteRecords(db *bolt.DB, recorded []blob) error {
+	return db.Update(func(tx *bolt.Tx) error {
+		ud := tx.Bucket(bucketUncompressedDigest)
+		dc := tx.Bucket(bucketDigestCompressor)
+		sc := tx.Bucket(bucketKnownLocations).Bucket([]byte("docker"))
+		for _, b := range recorded {
+			if err := ud.Delete([]byte(b.digest)); err != nil {
+				return err
+			}
+			if err := dc.Delete([]byte(b.digest)); err != nil {
+				return err
+			}
+			s := sc.Bucket([]byte(b.scope))
+			if s == nil {
+				continue
+			}
+			dg := s.Bucket([]byte(b.digest))
+			if dg == nil {
+				continue
+			}
+			if err := dg.Delete([]byte(b.location)); err != nil {
+				return err
+			}
+			if k, _ := dg.Cursor().First(); k == nil {
+				if err := s.DeleteBucket([]byte(b.digest)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -200,11 +200,15 @@ export interface BuildBoltDbOptions {
   batch?: number; // images per transaction (default 2000)
   fill?: number; // bucket FillPercent (default 0.5)
   trim?: boolean; // truncate to the high-water mark (small fixtures)
+  // Digests in append order make big builds fast (see boltref --help); default: append when
+  // targetMB is set, random otherwise.
+  order?: 'random' | 'append';
   timeoutMs?: number; // default 10 minutes
 }
 
 export type BuildBoltDbResult =
-  | { ok: true; path: string; bytes: number; pageSize: number; images: number; blobs: number; txs: number; seconds: number }
+  // bytes: the file's size; usedBytes: high-water mark x page size (bbolt grows files ahead).
+  | { ok: true; path: string; bytes: number; usedBytes: number; pageSize: number; images: number; blobs: number; txs: number; seconds: number }
   | { ok: false; error: string };
 
 function runToEnd(args: string[], timeoutMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
@@ -235,6 +239,7 @@ export async function buildBoltDb(path: string, options: BuildBoltDbOptions = {}
     if (value !== undefined) args.push(`${flag}=${String(value)}`);
   }
   if (options.trim === true) args.push('-trim');
+  if (options.order !== undefined) args.push(`-order=${options.order}`);
   const r = await runToEnd(args, options.timeoutMs ?? 600_000);
   if (r.code !== 0) return { ok: false, error: `boltref build exited ${r.code ?? r.signal}: ${r.stderr.trim()}` };
   try {
