@@ -143,6 +143,18 @@ export async function startDaemon(opts: DaemonOptions): Promise<DaemonStart> {
     return { ok: true };
   }
 
+  // A reload that throws (a bug, not a bad config) must not take the serving daemon down.
+  async function safeReload(): Promise<ReloadResult> {
+    try {
+      return await reloadOnce();
+    } catch (err) {
+      const errors = [`reload failed: ${(err as Error).message}`];
+      core.reloadFailed(errors);
+      metrics.recordConfigLoad(false, new Date());
+      return { ok: false, errors };
+    }
+  }
+
   const daemon: RunningDaemon = {
     address: { host: listening.host, port: listening.port },
     core,
@@ -150,7 +162,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<DaemonStart> {
     reload() {
       if (stopping) return Promise.resolve({ ok: false, errors: ['the agent is stopping'] });
       // One reload at a time: two quick SIGHUPs apply in order, never interleaved.
-      reloading = reloading.then(reloadOnce, reloadOnce);
+      reloading = reloading.then(safeReload, safeReload);
       return reloading;
     },
     stop(why) {
@@ -158,8 +170,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<DaemonStart> {
       lifecycle = 'stopping';
       log.info({ event: 'daemon-stopping', why, graceMs: stopGraceMs }, 'stopping');
       stopping = (async () => {
-        const coreStopped = core.stop().then(() => 'stopped' as const);
         const outOfTime = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), stopGraceMs).unref());
+        // A reload in progress finishes first, so the core is not rebuilt while it stops.
+        await Promise.race([reloading, outOfTime]);
+        const coreStopped = core.stop().then(() => 'stopped' as const);
         const [coreOutcome] = await Promise.all([Promise.race([coreStopped, outOfTime]), http.close(stopGraceMs)]);
         if (coreOutcome === 'timeout') log.warn({ event: 'daemon-stop-timeout', graceMs: stopGraceMs }, 'checks did not stop in time; leaving them');
         log.info({ event: 'daemon-stopped', why }, 'stopped');

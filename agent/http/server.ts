@@ -58,7 +58,6 @@ export const serverLimits = {
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
   keepAliveTimeoutMs: 5_000,
-  maxRequestsPerSocket: 0,
 };
 
 export function createAgentHttpServer(opts: AgentHttpServerOptions): AgentHttpServer {
@@ -129,8 +128,13 @@ export function createAgentHttpServer(opts: AgentHttpServerOptions): AgentHttpSe
         if (!server.listening) return resolve();
         const timer = setTimeout(() => server.closeAllConnections(), graceMs);
         timer.unref();
+        // A keep-alive connection whose request finishes during the stop turns idle afterwards;
+        // close those as they appear instead of waiting for the keep-alive timeout.
+        const sweep = setInterval(() => server.closeIdleConnections(), 100);
+        sweep.unref();
         server.close(() => {
           clearTimeout(timer);
+          clearInterval(sweep);
           resolve();
         });
         server.closeIdleConnections();

@@ -123,8 +123,10 @@ export function readCacheDetails(details: Json): { caches: CacheFacts[]; quarant
     const ms = num(c.verifyDurationMs) ?? num(c.durationMs);
     caches.push({
       path,
-      // From the content; the file name's claim only when the content was not read.
-      format: str(c.format) ?? str(c.formatByName) ?? 'unknown',
+      // The format the file name stands for (blob-info-cache-v1.boltdb / .sqlite) keeps a path's
+      // series stable when damage makes its content unrecognisable; the content's format only
+      // when the name says nothing.
+      format: str(c.formatByName) ?? str(c.format) ?? 'unknown',
       healthy: c.verdict === 'healthy',
       problems,
       sizeBytes: num(c.sizeBytes),
@@ -144,7 +146,7 @@ export function readQuarantineReport(report: unknown): string[] {
   for (const entry of lists.flatMap((l) => l.filter(isObject))) {
     if (entry.result !== 'quarantined') continue;
     const verdict = isObject(entry.verdict) ? entry.verdict : {};
-    formats.push(str(verdict.format) ?? str(entry.formatByName) ?? str(entry.format) ?? 'unknown');
+    formats.push(str(entry.formatByName) ?? str(verdict.format) ?? str(entry.format) ?? 'unknown');
   }
   return formats;
 }

@@ -7,6 +7,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -314,6 +315,44 @@ test('a token file readable by others stops the start with a clear error (exit 2
     const pre = await fetch(`${d.base}/v1/preflight`);
     assert.equal(pre.status, 503);
     assert.equal((await jsonOf(pre)).maintenance.reason, 'test drain');
+  } finally {
+    assert.equal((await stopDaemon(d)).code, 0);
+  }
+});
+
+test('tls in the config: the daemon serves HTTPS; an unreadable key stops the start (exit 2)', async (t) => {
+  if (!needTools(t, 'openssl')) return;
+  const skopeo = fakeSkopeo('tls');
+  const key = join(scratch, 'tls.key');
+  const cert = join(scratch, 'tls.crt');
+  const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key,
+    '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { encoding: 'utf8' });
+  assert.equal(made.status, 0, made.stderr);
+  const configFile = join(scratch, 'tls.yaml');
+  const tlsYaml = (keyFile: string) => `${configYaml({ stateDir: join(scratch, 'tls-state'), skopeo: skopeo.path })}tls:\n  certFile: ${cert}\n  keyFile: ${keyFile}\n`;
+
+  writeFileSync(configFile, tlsYaml(join(scratch, 'no-such.key')));
+  const child = spawn(process.execPath, [bin, 'serve', '--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d) => { stderr += d; });
+  assert.equal(await new Promise((resolve) => child.on('exit', resolve)), 2);
+  assert.match(stderr, /tls: .*no-such\.key/);
+
+  writeFileSync(configFile, tlsYaml(key));
+  const d = await startDaemon(configFile);
+  try {
+    assert.equal(d.logs.find((l) => l.event === 'daemon-started')?.tls, true);
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpsRequest(`https://${new URL(d.base).host}/healthz`, { ca: readFileSync(cert) }, (res) => {
+        let body = '';
+        res.on('data', (c) => { body += c; });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(answer.status, 200);
+    assert.equal(JSON.parse(answer.body).status, 'ok');
   } finally {
     assert.equal((await stopDaemon(d)).code, 0);
   }

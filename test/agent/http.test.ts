@@ -486,3 +486,23 @@ test('an unchanged preflight answer is reused briefly; any new check result show
     await srv.stop();
   }
 });
+
+test('closing lets a request in flight finish, then closes its keep-alive connection', async () => {
+  const { core, skopeo } = threeChecks();
+  await core.runChecks();
+  const srv = await serveForTest(core);
+  skopeo.hold();
+  const inFlight = fetch(`${srv.base}/v1/preflight?max_age=0`);
+  while ((core.runStarts.get('skopeo') ?? 0) < 2) await new Promise((r) => setTimeout(r, 10));
+  const closed = srv.http.close(60_000);
+  let closedYet = false;
+  void closed.then(() => { closedYet = true; });
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(closedYet, false, 'the server waits for the request in flight');
+  skopeo.release();
+  const res = await inFlight;
+  assert.equal(res.status, 200);
+  await res.body?.cancel();
+  await closed;
+  await assert.rejects(fetch(`${srv.base}/healthz`), 'no longer listening');
+});

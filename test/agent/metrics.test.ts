@@ -92,9 +92,10 @@ const registryDetails = (withQuay: boolean) => ({
 });
 const cacheDetails = (withSqlite: boolean, quarantined: unknown[] = []) => ({
   caches: [
-    { path: boltPath, format: 'boltdb', verdict: 'corrupt', problems: [{ code: 'page-type-invalid', page: 6, message: 'x' }],
+    // Damaged beyond recognition: the content says unknown, the name says boltdb.
+    { path: boltPath, formatByName: 'boltdb', format: 'unknown', verdict: 'corrupt', problems: [{ code: 'page-type-invalid', page: 6, message: 'x' }],
       sizeBytes: 32768, verifyDurationMs: 41, inUse: true, owner: 'root' },
-    ...(withSqlite ? [{ path: sqlitePath, format: 'sqlite', verdict: 'healthy', problems: [], sizeBytes: 8192,
+    ...(withSqlite ? [{ path: sqlitePath, formatByName: 'sqlite', format: 'sqlite', verdict: 'healthy', problems: [], sizeBytes: 8192,
       verifyDurationMs: 3, inUse: false, owner: 'root' }] : []),
     // Refused (a symlink): not verified, so no health series.
     { path: '/home/u/.local/share/containers/cache/blob-info-cache-v1.boltdb', formatByName: 'boltdb', format: null, verdict: null,

@@ -116,33 +116,23 @@ export function fnv1a64(bytes: Uint8Array): bigint {
   return h;
 }
 
-// Branch element i of a page image: {pos u32, ksize u32, pgid u64}; pos is relative to the
-// element's own address.
-export function branchElementAt(dv: DataView, i: number): { keyStart: number; keySize: number; child: bigint } {
-  const at = pageHeaderSize + i * branchElementSize;
-  return {
-    keyStart: at + dv.getUint32(at, true),
-    keySize: dv.getUint32(at + 4, true),
-    child: dv.getBigUint64(at + 8, true),
-  };
-}
-
-// Leaf element i of a page image: {flags u32, pos u32, ksize u32, vsize u32}; the value
-// follows the key.
-export function leafElementAt(dv: DataView, i: number): { flags: number; keyStart: number; keySize: number; valueSize: number } {
-  const at = pageHeaderSize + i * leafElementSize;
-  return {
-    flags: dv.getUint32(at, true),
-    keyStart: at + dv.getUint32(at + 4, true),
-    keySize: dv.getUint32(at + 8, true),
-    valueSize: dv.getUint32(at + 12, true),
-  };
-}
-
-// A bucket value's header: root page (0 = inline, the page image follows) and sequence.
-export function bucketRootOf(value: Uint8Array): bigint {
-  return view(value).getBigUint64(0, true);
-}
+// Elements, addressed without allocating (the walker calls these once per key of the file).
+// `el` is an element's offset in its page image; key positions are relative to the element's
+// own address, and a leaf value follows its key.
+export const elementOffset = (pageBase: number, i: number): number => pageBase + pageHeaderSize + i * leafElementSize;
+export const leafFlags = (dv: DataView, el: number): number => dv.getUint32(el, true);
+export const leafKeyStart = (dv: DataView, el: number): number => el + dv.getUint32(el + 4, true);
+export const leafKeySize = (dv: DataView, el: number): number => dv.getUint32(el + 8, true);
+export const leafValueSize = (dv: DataView, el: number): number => dv.getUint32(el + 12, true);
+export const branchKeyStart = (dv: DataView, el: number): number => el + dv.getUint32(el, true);
+export const branchKeySize = (dv: DataView, el: number): number => dv.getUint32(el + 4, true);
+export const branchChildOffset = (el: number): number => el + 8;
+// Page header fields of a page image at `base` (an inline bucket's page lives inside a value).
+export const pageFlagsAt = (dv: DataView, base: number): number => dv.getUint16(base + 8, true);
+export const pageCountAt = (dv: DataView, base: number): number => dv.getUint16(base + 10, true);
+// A bucket value whose root page id is 0 holds its page inline, after the 16-byte header.
+export const bucketIsInline = (dv: DataView, value: number): boolean => dv.getUint32(value, true) === 0 && dv.getUint32(value + 4, true) === 0;
+export const bucketRootOffset = (value: number): number => value;
 
 // Freelist page ids: the count lives in the header, or (escape) in the first u64.
 export function freelistLayout(header: PageHeader, dv: DataView): { first: number; count: bigint } {

@@ -14,9 +14,10 @@ import type { ReadAt } from '../file-source.ts';
 import type { CacheProblem } from '../verdict.ts';
 import type { MetaReading } from './meta.ts';
 import {
-  branchElementAt, bucketHeaderSize, bucketRootOf, dataView, flagBranch, flagFreelist, flagLeaf,
-  freelistLayout, leafElementAt, leafElementSize, branchElementSize, leafFlagBucket, noFreelist,
-  pageHeaderSize, pageIdAt, pageTypeName, readPageHeader,
+  branchChildOffset, branchElementSize, branchKeySize, branchKeyStart, bucketHeaderSize, bucketIsInline, bucketRootOffset,
+  dataView, elementOffset, flagBranch, flagFreelist, flagLeaf, freelistLayout, leafElementSize, leafFlagBucket, leafFlags,
+  leafKeySize, leafKeyStart, leafValueSize, noFreelist, pageCountAt, pageFlagsAt, pageHeaderSize, pageIdAt, pageTypeName,
+  readPageHeader,
 } from './format.ts';
 
 export interface WalkLimits {
@@ -47,20 +48,33 @@ interface PageTask {
   bucket: number; // id of the bucket this page belongs to
   bucketDepth: number;
   treeDepth: number;
-  lo: Uint8Array | null; // every key in this subtree must be >= lo ...
-  hi: Uint8Array | null; // ... and < hi
+  // Every key in this subtree must be >= lo and < hi; each a range of a copied branch page.
+  loBuf: Buffer | null;
+  loS: number;
+  loE: number;
+  hiBuf: Buffer | null;
+  hiS: number;
+  hiE: number;
   // Who referenced the page, for messages: element fromElem of page fromPage, or (fromElem -1)
   // the root of the task's bucket.
   fromPage: number;
   fromElem: number;
 }
 
-// Largest span read in one piece; larger overflow spans are read per key/value.
-const wholeSpanLimit = 4 << 20;
+// The largest node we read: containers/image values are a few KiB; bbolt allows 2 GiB, which
+// would break the memory bound.
+const maxSpanBytes = 16 << 20;
 const maxSafePgid = 2 ** 52;
 
-// Bytes of one page span (a node and its overflow pages): whole when small, else on demand.
-type SpanBytes = (offset: number, length: number) => Uint8Array | Error;
+// A u64 page id as a number; ids from 2^52 on are beyond any file and become MAX_SAFE_INTEGER.
+function u64Number(dv: DataView, at: number): number {
+  const hi = dv.getUint32(at + 4, true);
+  return hi >= 0x100000 ? Number.MAX_SAFE_INTEGER : hi * 4294967296 + dv.getUint32(at, true);
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
 
 function printableName(name: Uint8Array): string {
   const text = Buffer.from(name).toString('utf8');
@@ -73,10 +87,6 @@ function printableName(name: Uint8Array): string {
 // bbolt 1.3.7+ (exact equality), formats.md §1.2.
 function ambiguousFlags(flags: number): boolean {
   return (flags & (flagBranch | flagLeaf)) !== 0 && flags !== flagBranch && flags !== flagLeaf;
-}
-
-function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  return Buffer.compare(a, b);
 }
 
 export function walkBoltTree(
@@ -135,19 +145,19 @@ export function walkBoltTree(
     return { header: readPageHeader(first), first };
   };
 
-  const spanReader = (id: number, first: Uint8Array, spanBytes: number): SpanBytes => {
-    if (spanBytes === pageSize) return (o, l) => (o + l <= first.length ? first.subarray(o, o + l) : new Error('outside span'));
-    if (spanBytes <= wholeSpanLimit) {
-      const whole = readAt(id * pageSize, spanBytes);
-      if (whole instanceof Error) return () => whole;
-      return (o, l) => (o + l <= whole.length ? whole.subarray(o, o + l) : new Error('outside span'));
+  // The whole span of a node (its page and overflow pages); null after reporting a problem.
+  const readSpan = (id: number, first: Uint8Array, spanBytes: number, where: () => string): Buffer | null => {
+    if (spanBytes === pageSize) return asBuffer(first);
+    if (spanBytes > maxSpanBytes) {
+      problem('node-too-large', `${where()}: a node of ${spanBytes} bytes (${spanBytes / pageSize} pages); containers/image never writes values this large`, id);
+      return null;
     }
-    // Piecewise reads come from a shared view: copy, since keys are kept across reads.
-    return (o, l) => {
-      if (o + l > spanBytes) return new Error('outside span');
-      const bytes = readAt(id * pageSize + o, l);
-      return bytes instanceof Error ? bytes : Buffer.from(bytes);
-    };
+    const whole = readAt(id * pageSize, spanBytes);
+    if (whole instanceof Error || whole.length < spanBytes) {
+      problem('io-error', `${where()}: ${whole instanceof Error ? whole.message : 'short read'}`, id);
+      return null;
+    }
+    return asBuffer(whole);
   };
 
   // --- freelist -------------------------------------------------------------------------
@@ -185,17 +195,15 @@ export function walkBoltTree(
       reached[id] = 1;
     }
     const spanBytes = spanPages * pageSize;
-    const span = spanReader(fid, first, spanBytes);
-    const headBytes = span(0, Math.min(spanBytes, pageHeaderSize + 8));
-    if (headBytes instanceof Error) return problem('io-error', `reading the freelist: ${headBytes.message}`, fid);
-    const { first: idsAt, count } = freelistLayout(header, dataView(headBytes));
+    const span = readSpan(fid, first, spanBytes, () => `the freelist page ${fid}`);
+    if (span === null) return;
+    const { first: idsAt, count } = freelistLayout(header, dataView(span));
     if (count > BigInt((spanBytes - idsAt) / 8)) {
       problem('freelist-count-invalid', `the freelist page ${fid} claims ${count} free ids, but its ${spanPages} page(s) hold at most ${Math.floor((spanBytes - idsAt) / 8)}`, fid);
       return;
     }
     const n = Number(count);
-    const ids = span(idsAt, n * 8);
-    if (ids instanceof Error) return problem('io-error', `reading the freelist: ${ids.message}`, fid);
+    const ids = span.subarray(idsAt, idsAt + n * 8);
     const dv = dataView(ids);
     let outOfRange = 0;
     let firstOut = -1;
@@ -226,106 +234,139 @@ export function walkBoltTree(
   let timedOut = false;
   const stack: PageTask[] = [];
 
-  const rootId = toPageId(meta.root);
-  observer?.bucket(0, -1, new Uint8Array(0), false);
-  stack.push({ pgid: rootId, bucket: 0, bucketDepth: 0, treeDepth: 0, lo: null, hi: null, fromPage: -1, fromElem: -1 });
-  const fromOf = (task: PageTask): string =>
-    task.fromElem < 0 ? `the root of ${pathOf(task.bucket)}` : `element ${task.fromElem} of branch page ${task.fromPage}`;
-
-  // Bucket names are kept as bytes and turned into a path only for a message. Only buckets that
-  // a pending page task still refers to (and their ancestors) stay in the map, so memory does
-  // not grow with the number of inline buckets (c/image keeps one per blob digest).
-  const bucketInfo = new Map<number, { parent: number; name: Buffer; pinned: boolean }>([[0, { parent: -1, name: Buffer.alloc(0), pinned: true }]]);
+  // Bucket names, for messages only. Buckets being walked inline sit on `inlineChain` as views
+  // into the current page; a bucket that a pending page task refers to is copied into
+  // `pinnedBuckets` with its ancestors. So memory does not grow with the number of inline
+  // buckets (containers/image keeps one per blob digest).
+  const pinnedBuckets = new Map<number, { parent: number; name: Buffer }>([[0, { parent: -1, name: Buffer.alloc(0) }]]);
+  const inlineChain: { id: number; parent: number; buf: Buffer; s: number; e: number }[] = [];
+  const bucketEntry = (b: number): { parent: number; name: Uint8Array } | undefined => {
+    for (let i = inlineChain.length - 1; i >= 0; i--) {
+      const c = inlineChain[i];
+      if (c.id === b) return { parent: c.parent, name: c.buf.subarray(c.s, c.e) };
+    }
+    return pinnedBuckets.get(b);
+  };
   const pathOf = (bucket: number): string => {
     const parts: string[] = [];
-    for (let b = bucket; b > 0 && parts.length <= limits.maxBucketDepth; b = bucketInfo.get(b)?.parent ?? 0) {
-      parts.unshift(printableName(bucketInfo.get(b)?.name ?? Buffer.from('?')));
+    for (let b = bucket; b > 0 && parts.length <= limits.maxBucketDepth;) {
+      const entry = bucketEntry(b);
+      parts.unshift(entry ? printableName(entry.name) : '?');
+      b = entry?.parent ?? 0;
     }
     return parts.length === 0 ? 'the root bucket' : `bucket ${parts.join('/')}`;
   };
   const pin = (bucket: number): void => {
-    for (let b = bucket, n = 0; b > 0 && n <= limits.maxBucketDepth; b = bucketInfo.get(b)?.parent ?? 0, n++) {
-      const info = bucketInfo.get(b);
-      if (!info || info.pinned) break;
-      info.pinned = true;
+    for (let b = bucket, n = 0; b > 0 && !pinnedBuckets.has(b) && n <= limits.maxBucketDepth; n++) {
+      const entry = bucketEntry(b);
+      if (!entry) break;
+      pinnedBuckets.set(b, { parent: entry.parent, name: Buffer.from(entry.name) });
+      b = entry.parent;
     }
   };
+  const fromOf = (task: PageTask): string =>
+    task.fromElem < 0 ? `the root of ${pathOf(task.bucket)}` : `element ${task.fromElem} of branch page ${task.fromPage}`;
 
-  // Opens a bucket found as a leaf value (bytes = the whole value): inline, or a root page to visit.
-  const openBucket = (value: Uint8Array, parent: number, parentDepth: number, name: Uint8Array, where: () => string): void => {
+  // A page reference about to be followed. Out-of-range ids are reported here, where the raw
+  // u64 is at hand: bbolt 1.3.6 computes id × pageSize in 64 bits, so an id whose high bits
+  // were damaged can wrap onto a real page (1.3.6 reads it, 1.3.7+ panics).
+  const followable = (dv: DataView, at: number, what: () => string): number => {
+    const id = u64Number(dv, at);
+    if (id < hwm) return id;
+    const raw = dv.getBigUint64(at, true);
+    const wrapped = ((raw * BigInt(pageSize)) & 0xffffffffffffffffn) / BigInt(pageSize);
+    if (wrapped < BigInt(hwm) && wrapped !== raw) {
+      problem('page-id-wraps', `${what()} is page ${raw}, beyond the high-water mark ${hwm}; bbolt 1.3.6 wraps ${raw} × ${pageSize} onto page ${wrapped}, bbolt ≥1.3.7 panics`, Number(wrapped));
+    } else {
+      problem('page-out-of-bounds', `${what()} is page ${raw}, at or beyond the high-water mark ${hwm}`);
+    }
+    return -1;
+  };
+
+  const rootTask: PageTask = { pgid: 0, bucket: 0, bucketDepth: 0, treeDepth: 0, loBuf: null, loS: 0, loE: 0, hiBuf: null, hiS: 0, hiE: 0, fromPage: -1, fromElem: -1 };
+  observer?.bucket(0, -1, new Uint8Array(0), false);
+  {
+    const metaBytes = Buffer.alloc(8);
+    metaBytes.writeBigUInt64LE(meta.root);
+    const rootId = followable(dataView(metaBytes), 0, () => `the root bucket of meta ${reading.chosen}`);
+    if (rootId >= 0) stack.push({ ...rootTask, pgid: rootId });
+  }
+
+  // Opens the bucket whose value is buf[vs, ve) and whose name is buf[ks, ke).
+  const openBucket = (buf: Buffer, dv: DataView, ks: number, ke: number, vs: number, ve: number, task: PageTask, where: () => string): void => {
     buckets++;
-    if (value.length < bucketHeaderSize) {
-      problem('bucket-value-invalid', `${where()}: sub-bucket "${printableName(name)}" has a ${value.length}-byte value, shorter than a bucket header`);
+    if (ve - vs < bucketHeaderSize) {
+      problem('bucket-value-invalid', `${where()}: sub-bucket "${printableName(buf.subarray(ks, ke))}" has a ${ve - vs}-byte value, shorter than a bucket header`);
       return;
     }
     const id = nextBucketId++;
-    bucketInfo.set(id, { parent, name: Buffer.from(name), pinned: false }); // copied: views do not outlive the next read
-    const root = bucketRootOf(value);
-    observer?.bucket(id, parent, name, root === 0n);
-    if (parentDepth + 1 > limits.maxBucketDepth) {
+    const depth = task.bucketDepth + 1;
+    const inline = bucketIsInline(dv, vs);
+    observer?.bucket(id, task.bucket, buf.subarray(ks, ke), inline);
+    inlineChain.push({ id, parent: task.bucket, buf, s: ks, e: ke });
+    if (depth > limits.maxBucketDepth) {
       problem('bucket-nesting-too-deep', `${pathOf(id)} is nested more than ${limits.maxBucketDepth} levels deep`);
-      return;
+    } else if (inline) {
+      walkInline(buf, dv, vs + bucketHeaderSize, ve, id, depth);
+    } else {
+      const root = followable(dv, bucketRootOffset(vs), () => `the root of ${pathOf(id)}`);
+      if (root >= 0) {
+        pin(id);
+        stack.push({ ...rootTask, pgid: root, bucket: id, bucketDepth: depth });
+      }
     }
-    if (root === 0n) {
-      walkInline(value.subarray(bucketHeaderSize), id, parentDepth + 1);
-      if (!bucketInfo.get(id)?.pinned) bucketInfo.delete(id);
-      return;
-    }
-    pin(id);
-    stack.push({ pgid: toPageId(root), bucket: id, bucketDepth: parentDepth + 1, treeDepth: 0, lo: null, hi: null, fromPage: -1, fromElem: -1 });
+    inlineChain.pop();
   };
 
-  // An inline bucket: a complete leaf page image inside its parent's value. bbolt's check skips
-  // these; a damaged one still panics skopeo on lookup, so we check it like a leaf.
-  const walkInline = (image: Uint8Array, bucket: number, bucketDepth: number): void => {
+  // An inline bucket: a complete leaf page image inside its parent's value, buf[start, end).
+  // bbolt's check skips these; a damaged one still panics skopeo on lookup, so we check it like
+  // a leaf.
+  const walkInline = (buf: Buffer, dv: DataView, start: number, end: number, bucket: number, bucketDepth: number): void => {
     const where = (): string => `inline ${pathOf(bucket)}`;
-    if (image.length < pageHeaderSize) {
-      problem('inline-bucket-invalid', `${where()}: ${image.length} bytes, too short for a page header`);
+    if (end - start < pageHeaderSize) {
+      problem('inline-bucket-invalid', `${where()}: ${end - start} bytes, too short for a page header`);
       return;
     }
-    const header = readPageHeader(image);
-    if (header.flags !== flagLeaf && ambiguousFlags(header.flags)) {
-      problem('page-flags-ambiguous', `${where()}: the inline page has flags 0x${header.flags.toString(16)}; bbolt 1.3.6 tests bits and may read it, bbolt ≥1.3.7 panics "invalid page type"`);
+    const flags = pageFlagsAt(dv, start);
+    if (flags !== flagLeaf && ambiguousFlags(flags)) {
+      problem('page-flags-ambiguous', `${where()}: the inline page has flags 0x${flags.toString(16)}; bbolt 1.3.6 tests bits and may read it, bbolt ≥1.3.7 panics "invalid page type"`);
       return;
     }
-    if (header.flags !== flagLeaf) {
-      problem('inline-bucket-invalid', `${where()}: the inline page has type ${pageTypeName(header.flags)}, not leaf; bbolt panics "invalid page type: 0: ${header.flags.toString(16)}" or reads garbage`);
+    if (flags !== flagLeaf) {
+      problem('inline-bucket-invalid', `${where()}: the inline page has type ${pageTypeName(flags)}, not leaf; bbolt panics "invalid page type: 0: ${flags.toString(16)}" or reads garbage`);
       return;
     }
-    const span: SpanBytes = (o, l) => (o + l <= image.length ? image.subarray(o, o + l) : new Error('outside inline page'));
-    walkLeaf(span, image.length, header.count, { pgid: 0, bucket, bucketDepth, treeDepth: 0, lo: null, hi: null, fromPage: -1, fromElem: -1 }, where, undefined);
+    walkLeaf(buf, dv, start, end, pageCountAt(dv, start), { ...rootTask, bucket, bucketDepth }, where, undefined);
   };
 
-  // Leaf elements of a page span or inline page: bounds, key order, sub-buckets.
-  const walkLeaf = (span: SpanBytes, spanBytes: number, count: number, task: PageTask, where: () => string, page: number | undefined): void => {
-    if (pageHeaderSize + count * leafElementSize > spanBytes) {
-      problem('element-count-invalid', `${where()}: ${count} leaf elements do not fit in ${spanBytes} bytes`, page);
+  // Leaf elements of the page image at buf[base, limit): bounds, key order, sub-buckets. Keys
+  // are compared in place (no copies): this loop runs once per key of the file.
+  const walkLeaf = (buf: Buffer, dv: DataView, base: number, limit: number, count: number, task: PageTask, where: () => string, page: number | undefined): void => {
+    const dataStart = base + pageHeaderSize + count * leafElementSize;
+    if (dataStart > limit) {
+      problem('element-count-invalid', `${where()}: ${count} leaf elements do not fit in ${limit - base} bytes`, page);
       return;
     }
-    const elems = span(pageHeaderSize, count * leafElementSize);
-    if (elems instanceof Error) return problem('io-error', `${where()}: ${elems.message}`, page);
-    // DataView positioned so that element i sits where format.ts expects it.
-    const dv = new DataView(elems.buffer, elems.byteOffset - pageHeaderSize, pageHeaderSize + elems.length);
-    let prev: Uint8Array | null = null;
+    let ps = -1;
+    let pe = -1;
     let localKeys = 0;
     let localBuckets = 0;
     for (let i = 0; i < count; i++) {
-      const e = leafElementAt(dv, i);
-      const end = e.keyStart + e.keySize + e.valueSize;
-      if (e.keyStart < pageHeaderSize + count * leafElementSize || end > spanBytes) {
-        problem('element-out-of-page', `${where()}: leaf element ${i} has key/value bytes [${e.keyStart}, ${end}) outside its ${spanBytes}-byte page`, page);
-        prev = null;
+      const el = elementOffset(base, i);
+      const ks = leafKeyStart(dv, el);
+      const ke = ks + leafKeySize(dv, el);
+      const ve = ke + leafValueSize(dv, el);
+      if (ks < dataStart || ve > limit) {
+        problem('element-out-of-page', `${where()}: leaf element ${i} has key/value bytes [${ks - base}, ${ve - base}) outside its ${limit - base}-byte page`, page);
+        ps = -1;
         continue;
       }
-      const key = span(e.keyStart, e.keySize);
-      if (key instanceof Error) { problem('io-error', `${where()}: ${key.message}`, page); continue; }
-      checkKeyOrder(key, prev, i, task, where, page, i === 0, i === count - 1);
-      prev = key;
-      if (e.flags & leafFlagBucket) {
+      checkKeyOrder(buf, ks, ke, ps, pe, i, count, task, where, page);
+      ps = ks;
+      pe = ke;
+      if (leafFlags(dv, el) & leafFlagBucket) {
         localBuckets++;
-        const value = span(e.keyStart + e.keySize, Math.min(e.valueSize, spanBytes));
-        if (value instanceof Error) { problem('io-error', `${where()}: ${value.message}`, page); continue; }
-        openBucket(value, task.bucket, task.bucketDepth, key, where);
+        openBucket(buf, dv, ks, ke, ke, ve, task, where);
       } else {
         localKeys++;
       }
@@ -335,28 +376,30 @@ export function walkBoltTree(
   };
 
   const checkKeyOrder = (
-    key: Uint8Array, prev: Uint8Array | null, i: number, task: PageTask, where: () => string, page: number | undefined,
-    isFirst: boolean, isLast: boolean,
+    buf: Buffer, ks: number, ke: number, ps: number, pe: number, i: number, count: number, task: PageTask,
+    where: () => string, page: number | undefined,
   ): void => {
-    if (prev && compareBytes(prev, key) >= 0) {
-      problem('key-order', `${where()}: key ${i} (${printableName(key)}) is not greater than key ${i - 1} (${printableName(prev)}); bbolt's binary search misses keys`, page);
+    // buf.compare(target, tStart, tEnd, sStart, sEnd) compares buf[sStart, sEnd) with the target.
+    if (ps >= 0 && buf.compare(buf, ps, pe, ks, ke) !== 1) {
+      problem('key-order', `${where()}: key ${i} (${printableName(buf.subarray(ks, ke))}) is not greater than key ${i - 1} (${printableName(buf.subarray(ps, pe))}); bbolt's binary search misses keys`, page);
     }
     // Against the separator keys of the branch above (bbolt 1.4 checks this, 1.3.6 does not).
-    if (isFirst && task.lo && compareBytes(key, task.lo) < 0) {
-      problem('key-out-of-range', `${where()}: first key ${printableName(key)} sorts before its branch separator ${printableName(task.lo)} (${fromOf(task)})`, page);
+    if (i === 0 && task.loBuf && buf.compare(task.loBuf, task.loS, task.loE, ks, ke) < 0) {
+      problem('key-out-of-range', `${where()}: first key ${printableName(buf.subarray(ks, ke))} sorts before its branch separator ${printableName(task.loBuf.subarray(task.loS, task.loE))} (${fromOf(task)})`, page);
     }
-    if (isLast && task.hi && compareBytes(key, task.hi) >= 0) {
-      problem('key-out-of-range', `${where()}: last key ${printableName(key)} is not below the next branch separator ${printableName(task.hi)} (${fromOf(task)})`, page);
+    if (i === count - 1 && task.hiBuf && buf.compare(task.hiBuf, task.hiS, task.hiE, ks, ke) >= 0) {
+      problem('key-out-of-range', `${where()}: last key ${printableName(buf.subarray(ks, ke))} is not below the next branch separator ${printableName(task.hiBuf.subarray(task.hiS, task.hiE))} (${fromOf(task)})`, page);
     }
   };
 
-  const walkBranch = (span: SpanBytes, spanBytes: number, count: number, task: PageTask, where: () => string): void => {
+  const walkBranch = (view: Buffer, spanBytes: number, count: number, task: PageTask, where: () => string): void => {
     const page = task.pgid;
     if (count === 0) {
       problem('branch-empty', `${where()}: branch page with no elements; bbolt reads past its end`, page);
       return;
     }
-    if (pageHeaderSize + count * branchElementSize > spanBytes) {
+    const dataStart = pageHeaderSize + count * branchElementSize;
+    if (dataStart > spanBytes) {
       problem('element-count-invalid', `${where()}: ${count} branch elements do not fit in ${spanBytes} bytes`, page);
       return;
     }
@@ -364,35 +407,37 @@ export function walkBoltTree(
       problem('tree-too-deep', `${where()}: more than ${limits.maxTreeDepth} branch levels`, page);
       return;
     }
-    const elems = span(pageHeaderSize, count * branchElementSize);
-    if (elems instanceof Error) return problem('io-error', `${where()}: ${elems.message}`, page);
-    const dv = new DataView(elems.buffer, elems.byteOffset - pageHeaderSize, pageHeaderSize + elems.length);
-    const children: { child: number; key: Uint8Array | null }[] = [];
-    let prev: Uint8Array | null = null;
+    // One copy per branch page: its keys bound the children's keys until they are walked.
+    const buf = Buffer.from(view);
+    const dv = dataView(buf);
+    const kids: PageTask[] = [];
+    let ps = -1;
+    let pe = -1;
     for (let i = 0; i < count; i++) {
-      const e = branchElementAt(dv, i);
-      let key: Uint8Array | null = null;
-      if (e.keyStart < pageHeaderSize + count * branchElementSize || e.keyStart + e.keySize > spanBytes) {
-        problem('element-out-of-page', `${where()}: branch element ${i} has key bytes [${e.keyStart}, ${e.keyStart + e.keySize}) outside its ${spanBytes}-byte page`, page);
+      const el = elementOffset(0, i);
+      const ks = branchKeyStart(dv, el);
+      const ke = ks + branchKeySize(dv, el);
+      const keyOk = ks >= dataStart && ke <= spanBytes;
+      if (!keyOk) {
+        problem('element-out-of-page', `${where()}: branch element ${i} has key bytes [${ks}, ${ke}) outside its ${spanBytes}-byte page`, page);
       } else {
-        const k = span(e.keyStart, e.keySize);
-        if (k instanceof Error) problem('io-error', `${where()}: ${k.message}`, page);
-        else {
-          key = Buffer.from(k); // copied: it outlives this span as a child's bound
-          checkKeyOrder(key, prev, i, task, where, page, i === 0, i === count - 1);
-        }
+        checkKeyOrder(buf, ks, ke, ps, pe, i, count, task, where, page);
       }
-      prev = key;
-      children.push({ child: toPageId(e.child), key });
+      ps = keyOk ? ks : -1;
+      pe = ke;
+      const child = followable(dv, branchChildOffset(el), () => `element ${i} of branch page ${page}`);
+      const kid: PageTask = {
+        pgid: child, bucket: task.bucket, bucketDepth: task.bucketDepth, treeDepth: task.treeDepth + 1,
+        loBuf: keyOk ? buf : task.loBuf, loS: keyOk ? ks : task.loS, loE: keyOk ? ke : task.loE,
+        hiBuf: task.hiBuf, hiS: task.hiS, hiE: task.hiE, fromPage: page, fromElem: i,
+      };
+      // Each child's upper bound is the next separator.
+      const prevKid = kids[kids.length - 1];
+      if (prevKid && keyOk) { prevKid.hiBuf = buf; prevKid.hiS = ks; prevKid.hiE = ke; }
+      kids.push(kid);
     }
     // Pushed in reverse so the walk visits children in key order.
-    for (let i = children.length - 1; i >= 0; i--) {
-      const next = i + 1 < children.length ? children[i + 1].key : task.hi;
-      stack.push({
-        pgid: children[i].child, bucket: task.bucket, bucketDepth: task.bucketDepth, treeDepth: task.treeDepth + 1,
-        lo: children[i].key ?? task.lo, hi: next, fromPage: page, fromElem: i,
-      });
-    }
+    for (let i = kids.length - 1; i >= 0; i--) if (kids[i].pgid >= 0) stack.push(kids[i]);
   };
 
   while (stack.length > 0) {
@@ -407,7 +452,7 @@ export function walkBoltTree(
       problem('page-type-invalid', `${fromOf(task)} points at meta page ${id}; bbolt panics "invalid page type: ${id}: 4"`, id);
       continue;
     }
-    if ((id >= hwm || id >= filePages) && !usable(id, fromOf(task))) continue;
+    if (id >= filePages && !usable(id, fromOf(task))) continue;
     const got = readSpanHeader(id);
     if (got instanceof Error) { problem('io-error', `${where()}: ${got.message}`, id); continue; }
     const { header, first } = got;
@@ -441,9 +486,10 @@ export function walkBoltTree(
     }
     if (!spanOk) continue;
     const spanBytes = (header.overflow + 1) * pageSize;
-    const span = spanReader(id, first, spanBytes);
+    const span = readSpan(id, first, spanBytes, where);
+    if (span === null) continue;
     if (header.flags === flagBranch) walkBranch(span, spanBytes, header.count, task, where);
-    else walkLeaf(span, spanBytes, header.count, task, where, id);
+    else walkLeaf(span, dataView(span), 0, spanBytes, header.count, task, where, id);
   }
 
   if (!timedOut) {

@@ -1,0 +1,142 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { askAgent } from '../fleet/ask-agent.ts';
+import { mapBounded } from '../fleet/bounded-map.ts';
+import { fileSdGroups, fileSdPathProblem, renderFileSd, writeFileAtomically } from '../fleet/file-sd.ts';
+import { fleetExitCode, fleetReport, rowOf } from '../fleet/fleet-report.ts';
+import { formatFleetTable } from '../fleet/fleet-table.ts';
+import { defaultAgentPort, parseTargetList, parseTargetsFile, type FleetTarget } from '../fleet/targets.ts';
+
+export const help = `Usage: buildfleet-agent fleet status HOST[:PORT]... | --targets FILE [options]
+
+Asks many agents at once for GET /v1/preflight and prints one line per agent, problems first:
+the decision, the checks that fail (check:code), the age of the oldest check result, and how
+long the agent took to answer. An agent that does not answer is listed with why (error codes:
+unreachable, connection-lost, timeout, bad-json, bad-answer, unexpected-status).
+
+Targets: host, host:port, [ipv6]:port (default port ${defaultAgentPort}); --targets FILE (repeatable)
+holds one target per line (# comments), or is a Prometheus file_sd file (JSON or YAML list of
+{targets, labels}) such as the one Prometheus scrapes the agents from.
+
+Options:
+  --targets FILE      read targets from FILE (also together with HOST arguments)
+  --json              one JSON document on stdout instead of the table
+  --concurrency N     agents asked at the same time (default 32)
+  --timeout SECONDS   per agent: connect, answer and body (default 5); the whole sweep takes at
+                      most about ceil(agents / concurrency) * timeout
+  --max-age SECONDS   ask with ?max_age=: each agent first re-runs checks older than that
+                      (their runs count against --timeout)
+  --file-sd OUT       also write every target (answering or not) as a Prometheus file_sd JSON
+                      file, atomically; labels of a file_sd --targets input are kept
+  --file-sd-state     add the label buildfleet_fleet_state (accept, degraded, refuse, no-answer)
+                      to the file_sd groups (off by default: a label that changes with health
+                      restarts series and alert timers)
+
+Exit codes: 0 every agent accepts, 1 any agent refuses, is degraded or does not answer,
+2 usage error, unreadable targets file, or the file_sd file could not be written.`;
+
+function usage(message: string): number {
+  process.stderr.write(`fleet status: ${message}\n`);
+  return 2;
+}
+
+function positiveNumber(text: string | undefined, name: string, fallback: number, opts: { integer?: boolean; zeroOk?: boolean } = {}): number | string {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  const okSign = opts.zeroOk ? n >= 0 : n > 0;
+  if (text.trim() === '' || !Number.isFinite(n) || !okSign || (opts.integer && !Number.isInteger(n))) {
+    return `${name} must be a ${opts.integer ? 'whole' : ''}${opts.integer ? ' ' : ''}number${opts.zeroOk ? ' >= 0' : ' > 0'}, not "${text}"`;
+  }
+  return n;
+}
+
+export async function run(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        targets: { type: 'string', multiple: true },
+        json: { type: 'boolean' },
+        concurrency: { type: 'string' },
+        timeout: { type: 'string' },
+        'max-age': { type: 'string' },
+        'file-sd': { type: 'string' },
+        'write-file-sd': { type: 'string' }, // the name deploy/prometheus/prometheus.yml mentions
+        'file-sd-state': { type: 'boolean' },
+      },
+    });
+  } catch (err) {
+    return usage((err as Error).message);
+  }
+  const v = parsed.values;
+  const concurrency = positiveNumber(v.concurrency, '--concurrency', 32, { integer: true });
+  const timeout = positiveNumber(v.timeout, '--timeout', 5);
+  const maxAge = v['max-age'] === undefined ? null : positiveNumber(v['max-age'], '--max-age', 0, { zeroOk: true });
+  for (const value of [concurrency, timeout, maxAge]) if (typeof value === 'string') return usage(value);
+  if (v['file-sd'] !== undefined && v['write-file-sd'] !== undefined) return usage('give --file-sd only once');
+  const fileSdOut = v['file-sd'] ?? v['write-file-sd'] ?? null;
+  if (fileSdOut !== null) {
+    const problem = fileSdPathProblem(fileSdOut);
+    if (problem !== null) return usage(problem);
+  }
+  if (v['file-sd-state'] && fileSdOut === null) return usage('--file-sd-state needs --file-sd OUT');
+
+  const targets = collectTargets(parsed.positionals, v.targets ?? []);
+  if (!targets.ok) {
+    for (const error of targets.errors) process.stderr.write(`fleet status: ${error}\n`);
+    return 2;
+  }
+  if (targets.targets.length === 0) return usage('no targets: give HOST[:PORT] arguments or --targets FILE');
+
+  const started = performance.now();
+  const timeoutMs = Math.round((timeout as number) * 1000);
+  const answers = await mapBounded(targets.targets, concurrency as number, (t) => askAgent(t, { timeoutMs, maxAgeSeconds: maxAge as number | null }));
+  const report = fleetReport(targets.targets.map((t, i) => rowOf(t, answers[i])));
+  const durationMs = Math.round(performance.now() - started);
+
+  if (v.json) {
+    const doc = {
+      generatedAt: new Date().toISOString(), durationMs, concurrency, timeoutSeconds: timeout, maxAgeSeconds: maxAge,
+      summary: report.summary, agents: report.rows,
+    };
+    process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+  } else {
+    process.stdout.write(formatFleetTable(report));
+  }
+
+  if (fileSdOut !== null) {
+    const written = writeFileAtomically(fileSdOut, renderFileSd(fileSdGroups(report.rows, { decisionLabel: v['file-sd-state'] === true })));
+    if (!written.ok) {
+      process.stderr.write(`fleet status: ${written.error}\n`);
+      return 2;
+    }
+  }
+  return fleetExitCode(report);
+}
+
+function collectTargets(positionals: string[], files: string[]): ReturnType<typeof parseTargetList> {
+  const errors: string[] = [];
+  const all: FleetTarget[] = [];
+  const fromArgs = parseTargetList(positionals.map((text, i) => ({ text, where: `argument ${i + 1}` })));
+  if (fromArgs.ok) all.push(...fromArgs.targets);
+  else errors.push(...fromArgs.errors);
+  for (const file of files) {
+    let content: string;
+    try {
+      content = readFileSync(file, 'utf8');
+    } catch (err) {
+      errors.push(`cannot read targets file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      continue;
+    }
+    const fromFile = parseTargetsFile(content, file);
+    if (fromFile.ok) all.push(...fromFile.targets);
+    else errors.push(...fromFile.errors);
+  }
+  if (errors.length > 0) return { ok: false, errors };
+  // The same agent named twice (an argument and a file) is asked once.
+  const unique = new Map<string, FleetTarget>();
+  for (const t of all) if (!unique.has(t.address)) unique.set(t.address, t);
+  return { ok: true, targets: [...unique.values()] };
+}

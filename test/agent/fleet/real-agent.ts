@@ -1,0 +1,56 @@
+// Starts a real agent (`node agent/bin.ts serve --config FILE`) as a child process on
+// 127.0.0.1 with an ephemeral port, and waits until every check has run once, so its preflight
+// shows a settled decision rather than `not-yet-checked`.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const agentBin = fileURLToPath(new URL('../../../agent/bin.ts', import.meta.url));
+
+export interface RealAgent {
+  child: ChildProcess;
+  address: string; // 127.0.0.1:PORT
+  stop(): Promise<number | null>;
+}
+
+// Never fires during a test: the only runs are the start-up ones.
+export const neverSchedule = '0 0 1 1 *';
+
+export async function startRealAgent(dir: string, name: string, checksYaml: string): Promise<RealAgent> {
+  const configFile = join(dir, `${name}.yaml`);
+  writeFileSync(configFile, `listen: "127.0.0.1:0"\nstateDir: ${join(dir, `${name}-state`)}\nlogLevel: info\nchecks:\n${checksYaml}`);
+  const child = spawn(process.execPath, [agentBin, 'serve', '--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const address = await new Promise<string>((resolve, reject) => {
+    let buffered = '';
+    const timer = setTimeout(() => reject(new Error(`agent ${name} did not start:\n${buffered}`)), 20_000);
+    child.on('exit', (code) => reject(new Error(`agent ${name} exited ${code}:\n${buffered}`)));
+    child.stderr?.on('data', (d: Buffer) => {
+      buffered += d.toString();
+      const line = buffered.split('\n').find((l) => l.includes('"daemon-started"'));
+      if (line !== undefined) {
+        clearTimeout(timer);
+        resolve((JSON.parse(line) as { listen: string }).listen);
+      }
+    });
+  });
+  const agent = {
+    child, address,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+  await waitUntilChecked(address, name);
+  return agent;
+}
+
+async function waitUntilChecked(address: string, name: string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    const body = (await (await fetch(`http://${address}/v1/preflight`)).json()) as { reasons: { code: string }[] };
+    if (!body.reasons.some((r) => r.code === 'not-yet-checked')) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`agent ${name}: checks never ran`);
+}
