@@ -1,7 +1,7 @@
 // The human view of a fleet sweep: one line per agent, problems first, then a one-line summary.
 import type { FleetReport, FleetRow } from './fleet-report.ts';
 
-// 42 -> "42s", 3700 -> "1h01m": an age is read at a glance, not computed.
+// 42 -> "42s", 125 -> "2m05s", 9000 -> "2h30m": an age is read at a glance, not computed.
 export function formatAge(seconds: number | null): string {
   if (seconds === null) return '-';
   const s = Math.round(seconds);

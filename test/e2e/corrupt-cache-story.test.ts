@@ -8,7 +8,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
@@ -16,7 +16,7 @@ import { bundleAgent, repoRoot } from '../../deploy/build-bundle.ts';
 import { ensureBoltref, referenceCheck } from '../support/boltref.ts';
 import { writeOciImage, type OciImage } from '../support/oci-image.ts';
 import { startRegistry, type RunningRegistry } from '../support/registry.ts';
-import { boltCacheFile, runSkopeo, type SkopeoRunResult } from '../support/skopeo.ts';
+import { boltCacheFile, runSkopeo, systemCacheDir, type SkopeoRunResult } from '../support/skopeo.ts';
 import { needRoot, needTools } from '../support/tools.ts';
 import { startBundledAgent, type BundledAgent } from './support/bundled-agent.ts';
 import { pointKnownLocationsAtFreelist } from './support/damage-real-cache.ts';
@@ -125,7 +125,13 @@ function cacheAlert(alerts: PrometheusAlert[], path: string): PrometheusAlert | 
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
-test('a corrupt skopeo cache: panic, refusal, alert, quarantine through the API, recovery', { timeout: 120_000 }, async (t) => {
+// skopeo runs only in private mount namespaces; the machine's own cache file must not change.
+function hostCacheState(): string {
+  const st = statSync(boltCacheFile(systemCacheDir), { throwIfNoEntry: false });
+  return st === undefined ? 'absent' : `${st.ino}:${st.size}:${st.mtimeMs}`;
+}
+
+test('a corrupt skopeo cache: panic, refusal, alert, quarantine through the API, recovery', { timeout: 90_000 }, async (t) => {
   if (!needTools(t, 'skopeo', 'docker-registry', 'prometheus', 'unshare', 'sed', 'go')) return;
   if (!needRoot(t)) return;
 
@@ -136,6 +142,7 @@ test('a corrupt skopeo cache: panic, refusal, alert, quarantine through the API,
   mkdirSync(cacheDir);
   const cacheFile = boltCacheFile(cacheDir);
   const skopeoPath = spawnSync('sh', ['-c', 'command -v skopeo'], { encoding: 'utf8' }).stdout.trim();
+  const hostCacheBefore = hostCacheState();
 
   // --- 1. a registry, small images, the agent bundle --------------------------------------
   const [registry, bundle] = await timed('registry + bundle + images', async () => {
@@ -170,6 +177,7 @@ test('a corrupt skopeo cache: panic, refusal, alert, quarantine through the API,
   assert.notEqual(panicked.code, 0, `skopeo must fail on the damaged cache: ${skopeoShown(panicked)}`);
   assert.match(panicked.stderr, /invalid page type/, skopeoShown(panicked));
   assert.match(panicked.stderr, /: 10$/m, `the page type is the freelist flag 0x10: ${skopeoShown(panicked)}`);
+  t.diagnostic(`skopeo: ${panicked.stderr.split('\n').find((l) => l.startsWith('panic:')) ?? panicked.stderr.slice(0, 200)}`);
   assert.equal(sha256(readFileSync(cacheFile)), damagedDigest, 'the panicking skopeo left the damaged file as it was');
 
   // --- 4. the bundled agent with a real config -----------------------------------------------
@@ -201,6 +209,7 @@ test('a corrupt skopeo cache: panic, refusal, alert, quarantine through the API,
   const cacheEntry = checkState.details.caches.find((c: Json) => c.path === cacheFile);
   assert.equal(cacheEntry?.verdict, 'corrupt', JSON.stringify(checkState.details));
   assert.ok(cacheEntry.problems.some((p: Json) => p.code === 'page-type-invalid'), JSON.stringify(cacheEntry.problems));
+  t.diagnostic(`agent verdict: ${cacheEntry.problems.map((p: Json) => p.code).join(', ')} (${cacheEntry.sizeBytes} bytes verified in ${cacheEntry.verifyDurationMs} ms)`);
   // Every other check passes: the refusal is the cache's alone.
   for (const other of refusal.checks.filter((c: Json) => c.name !== 'blobcache')) {
     assert.equal(other.status, 'ok', `${other.name}: ${JSON.stringify(other)}`);
@@ -245,6 +254,14 @@ test('a corrupt skopeo cache: panic, refusal, alert, quarantine through the API,
     return { status: res.status, body: await res.json() as Json };
   });
   assert.equal(quarantine.status, 200, JSON.stringify(quarantine.body));
+  const outcome = quarantine.body.results?.find((r: Json) => r.path === cacheFile);
+  // Known product bug (docs/e2e.md): the API quarantine is not serialised with the blobcache
+  // check's scheduled runs, and the open-file scan counts the agent's own verifier thread as a
+  // holder, so a request that lands while a scheduled verification has the file open is refused
+  // as busy. Not retried here: the test fails and says so.
+  const selfHeld = outcome?.result === 'busy' && outcome.holders?.some((h: Json) => h.pid === agent.process.pid);
+  assert.ok(!selfHeld, `product bug: the quarantine was refused as busy because the agent itself (pid ${agent.process.pid}) had the cache open for its scheduled verification (agent/core.ts quarantineNow is not serialised with the blobcache check; agent/remediation/open-holders.ts counts the agent's own pid): ${JSON.stringify(outcome)}`);
+  assert.equal(outcome?.result, 'quarantined', JSON.stringify(quarantine.body));
   assert.ok(agent.logs.some((l) => l.event === 'api-quarantine'), `the agent logged the API quarantine:\n${agent.logTail()}`);
   t.diagnostic(`quarantine report: ${JSON.stringify(quarantine.body).slice(0, 600)}`);
   const aside = readdirSync(cacheDir).filter((n) => n.startsWith('blob-info-cache-v1.boltdb.corrupt-'));
@@ -290,6 +307,8 @@ test('a corrupt skopeo cache: panic, refusal, alert, quarantine through the API,
   }, { timeoutMs: 20_000, intervalMs: 250 }));
   const healthyInPrometheus = await prometheus.query(`buildfleet_blobinfocache_healthy{path="${cacheFile}"}`);
   assert.deepEqual(healthyInPrometheus.map((s) => s.value[1]), ['1'], 'Prometheus saw the recovery');
+  assert.deepEqual((await prometheus.query('up{job="buildfleet-agent"}')).map((s) => s.value[1]), ['1'], 'every scrape of the agent worked');
+  assert.equal(hostCacheState(), hostCacheBefore, `the machine's own ${systemCacheDir} cache was not touched`);
 
   const stopped = await agent.stop();
   assert.deepEqual(stopped, { code: 0, signal: null }, `the agent stops cleanly on SIGTERM:\n${agent.logTail()}`);

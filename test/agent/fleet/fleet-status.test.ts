@@ -111,7 +111,11 @@ test('200 fake agents and 3 real ones: every target once, right decision or erro
   assert.equal(run.signal, null, `killed at the budget of ${budgetMs} ms: ${run.stderr}`);
   assert.equal(run.code, 1, run.stderr);
   assert.ok(run.wallMs < budgetMs);
-  assert.ok(farm.maxOpenConnections() <= concurrency, `${farm.maxOpenConnections()} connections open at once`);
+  // The server side notices a closed connection a moment after the client opened the next one
+  // (several workers whose slow endpoints time out together switch in the same instant), so it
+  // can count a few more than --concurrency; an unbounded sweep would have ~200 open. The exact
+  // bound is tested on mapBounded itself (bounded-map.test.ts).
+  assert.ok(farm.maxOpenConnections() < 2 * concurrency, `${farm.maxOpenConnections()} connections open at once`);
   assert.ok(farm.maxOpenConnections() >= 2, 'the sweep asked agents in parallel');
 
   const doc = JSON.parse(run.stdout) as { summary: Record<string, number>; agents: JsonRow[]; concurrency: number; timeoutSeconds: number };
@@ -151,9 +155,12 @@ test('200 fake agents and 3 real ones: every target once, right decision or erro
 
   // file_sd: every target once, answering or not, the input's labels kept; nothing left behind.
   const groups = JSON.parse(readFileSync(fileSd, 'utf8')) as { targets: string[]; labels: Record<string, string> }[];
-  assert.deepEqual(groups.map((g) => g.labels), [{}, { site: 'farm' }]);
-  assert.deepEqual(groups[0].targets.sort(), [...real].sort());
-  assert.deepEqual(groups[1].targets.sort(), farm.endpoints.map((e) => e.address).sort());
+  assert.equal(groups.length, 2);
+  const plain = groups.find((g) => Object.keys(g.labels).length === 0);
+  const labelled = groups.find((g) => g.labels.site === 'farm');
+  assert.deepEqual(plain?.targets.sort(), [...real].sort());
+  assert.deepEqual(labelled?.targets.sort(), farm.endpoints.map((e) => e.address).sort());
+  assert.deepEqual(labelled?.labels, { site: 'farm' });
   assert.deepEqual(readdirSync(outDir), ['agents.json']);
 });
 

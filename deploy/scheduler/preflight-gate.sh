@@ -1,0 +1,112 @@
+#!/bin/sh
+# preflight-gate.sh: may this host take a build now? Asks the local buildfleet-agent
+# (GET /v1/preflight) and exits 0 when it may, non-zero with the reasons on stderr when it must
+# not. Meant as the first line of a build script:
+#
+#     /usr/local/bin/preflight-gate.sh || exit 1
+#
+# Needs only POSIX sh and curl; uses jq when installed to print each reason's message too.
+#
+# Options (each also settable by the environment variable in brackets; options win):
+#   --url URL             the agent                         [BUILDFLEET_AGENT_URL, http://127.0.0.1:20580]
+#   --timeout SECONDS     whole request, connect included   [BUILDFLEET_GATE_TIMEOUT, 10]
+#   --max-age SECONDS     re-run checks older than this first (their run counts against the timeout)
+#                                                           [BUILDFLEET_GATE_MAX_AGE, unset: last results]
+#   --degraded POLICY     allow | refuse: only shared checks (a registry) fail
+#                                                           [BUILDFLEET_GATE_DEGRADED, allow (with a warning)]
+#   --agent-down POLICY   fail-closed | fail-open: the agent cannot be asked or answers nonsense
+#                                                           [BUILDFLEET_GATE_AGENT_DOWN, fail-closed]
+#   --quiet               print nothing when the host may build
+#
+# Exit codes: 0 build; 1 must not build (refuse, or degraded with --degraded refuse);
+# 2 usage error; 3 the agent could not be asked (only with fail-closed, the default).
+set -u
+
+me=preflight-gate
+url=${BUILDFLEET_AGENT_URL:-http://127.0.0.1:20580}
+timeout=${BUILDFLEET_GATE_TIMEOUT:-10}
+max_age=${BUILDFLEET_GATE_MAX_AGE:-}
+degraded=${BUILDFLEET_GATE_DEGRADED:-allow}
+agent_down=${BUILDFLEET_GATE_AGENT_DOWN:-fail-closed}
+jq=${BUILDFLEET_GATE_JQ:-jq} # "none": never use jq (the fallback is tested this way)
+quiet=0
+
+say() { printf '%s: %s\n' "$me" "$*" >&2; }
+usage() { say "$*"; say "usage: $me [--url URL] [--timeout S] [--max-age S] [--degraded allow|refuse] [--agent-down fail-closed|fail-open] [--quiet]"; exit 2; }
+is_number() { case $1 in ''|.|*[!0-9.]*|*.*.*) return 1 ;; *) return 0 ;; esac; }
+
+while [ $# -gt 0 ]; do
+  case $1 in
+    --url) [ $# -ge 2 ] || usage "--url needs a value"; url=$2; shift 2 ;;
+    --timeout) [ $# -ge 2 ] || usage "--timeout needs a value"; timeout=$2; shift 2 ;;
+    --max-age) [ $# -ge 2 ] || usage "--max-age needs a value"; max_age=$2; shift 2 ;;
+    --degraded) [ $# -ge 2 ] || usage "--degraded needs a value"; degraded=$2; shift 2 ;;
+    --agent-down) [ $# -ge 2 ] || usage "--agent-down needs a value"; agent_down=$2; shift 2 ;;
+    --quiet) quiet=1; shift ;;
+    -h|--help) sed -n '2,/^set -u/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
+    *) usage "unknown argument: $1" ;;
+  esac
+done
+is_number "$timeout" || usage "--timeout must be a number of seconds, not \"$timeout\""
+[ -z "$max_age" ] || is_number "$max_age" || usage "--max-age must be a number of seconds, not \"$max_age\""
+case $degraded in allow|refuse) ;; *) usage "--degraded must be allow or refuse, not \"$degraded\"" ;; esac
+case $agent_down in fail-closed|fail-open) ;; *) usage "--agent-down must be fail-closed or fail-open, not \"$agent_down\"" ;; esac
+[ "$jq" = none ] || command -v "$jq" >/dev/null 2>&1 || jq=none
+
+# The agent could not be asked, or what answered was not an agent: the policy decides.
+agent_is_down() {
+  if [ "$agent_down" = fail-open ]; then
+    say "WARNING: cannot ask the agent at $url ($*); building anyway (--agent-down fail-open)"
+    exit 0
+  fi
+  say "cannot ask the agent at $url ($*); not building (--agent-down fail-closed)"
+  exit 3
+}
+command -v curl >/dev/null 2>&1 || agent_is_down "curl is not installed"
+
+body=$(mktemp "${TMPDIR:-/tmp}/preflight-gate.XXXXXX") || { say "cannot create a temporary file"; exit 2; }
+errors=$(mktemp "${TMPDIR:-/tmp}/preflight-gate.XXXXXX") || { rm -f "$body"; say "cannot create a temporary file"; exit 2; }
+trap 'rm -f "$body" "$errors"' EXIT
+trap 'exit 2' INT TERM
+
+query=
+[ -z "$max_age" ] || query="?max_age=$max_age"
+status=$(curl -sS --max-time "$timeout" --connect-timeout "$timeout" -H 'Accept: application/json' \
+  -o "$body" -w '%{http_code}' "${url%/}/v1/preflight$query" 2>"$errors")
+curl_rc=$?
+if [ "$curl_rc" -ne 0 ]; then
+  agent_is_down "$(head -c 300 "$errors" | tr '\n' ' ' | sed 's/ *$//')"
+fi
+
+# One line per reason: "check: code: message" (with jq), "check: code" without.
+print_reasons() {
+  if [ "$jq" != none ]; then
+    "$jq" -r '.reasons[]? | "  \(.check): \(.code): \(.message)"' "$body" >&2 2>/dev/null && return
+  fi
+  grep -o '"check":"[^"]*","code":"[^"]*"' "$body" | sed 's/^"check":"\([^"]*\)","code":"\([^"]*\)"$/  \1: \2/' >&2
+}
+decision_in_body() { grep -q "\"decision\":\"$1\"" "$body"; }
+
+case $status in
+  200)
+    decision_in_body accept || agent_is_down "HTTP 200 without decision accept: not a buildfleet-agent answer"
+    [ "$quiet" = 1 ] || say "accept: this host may build"
+    exit 0 ;;
+  429)
+    decision_in_body degraded || agent_is_down "HTTP 429 without decision degraded: not a buildfleet-agent answer"
+    if [ "$degraded" = refuse ]; then
+      say "degraded: a shared dependency fails; not building (--degraded refuse):"
+      print_reasons
+      exit 1
+    fi
+    say "WARNING: degraded: a shared dependency fails; building anyway (--degraded allow):"
+    print_reasons
+    exit 0 ;;
+  503)
+    decision_in_body refuse || agent_is_down "HTTP 503 without decision refuse: not a buildfleet-agent answer"
+    say "refuse: this host must not build now:"
+    print_reasons
+    exit 1 ;;
+  *)
+    agent_is_down "HTTP $status from /v1/preflight" ;;
+esac
