@@ -15,7 +15,14 @@ export interface WorkerVerifier {
 
 export interface WorkerVerifierOptions {
   maxVerifySeconds: number;
+  // An idle worker is stopped after this long: it is a V8 isolate of its own (tens of MB
+  // resident), and verifications come once a minute. Starting one again costs ~30 ms.
+  idleSeconds?: number;
 }
+
+// The walk's memory is bounded by design (docs/bolt-verifier.md); a heap far past that bound is
+// a bug, and ends as a failed verification instead of a daemon that grows.
+const workerLimits = { maxOldGenerationSizeMb: 96, maxYoungGenerationSizeMb: 8 };
 
 type Reply = { id: number; verdict: CacheVerdict } | { id: number; error: string };
 
@@ -36,6 +43,11 @@ export function createWorkerVerifier(opts: WorkerVerifierOptions): WorkerVerifie
   let worker: Worker | null = null;
   let nextId = 1;
   const pending = new Map<number, Pending>();
+  let idleTimer: NodeJS.Timeout | null = null;
+  const stopIdleTimer = (): void => {
+    if (idleTimer) clearTimeout(idleTimer);
+    idleTimer = null;
+  };
 
   // Fails every request in flight and drops the worker; the next request starts a new one.
   function discard(code: string, message: string): void {
@@ -51,15 +63,24 @@ export function createWorkerVerifier(opts: WorkerVerifierOptions): WorkerVerifie
 
   function ensureWorker(): Worker {
     if (worker) return worker;
-    const w = new Worker(new URL('./cache-verify-thread.ts', import.meta.url));
+    const w = new Worker(new URL('./cache-verify-thread.ts', import.meta.url), { resourceLimits: workerLimits });
     w.on('message', (reply: Reply) => {
       const p = pending.get(reply.id);
       if (!p) return;
       clearTimeout(p.timer);
       pending.delete(reply.id);
       p.resolve('verdict' in reply ? reply.verdict : unreadable(p.path, verifyWorkerCodes.failed, `${p.path}: ${reply.error}`));
-      // Idle: an idle worker must not keep a one-shot CLI process alive.
-      if (pending.size === 0) w.unref();
+      // Idle: an idle worker must not keep a one-shot CLI process alive, nor stay resident.
+      if (pending.size === 0) {
+        w.unref();
+        stopIdleTimer();
+        idleTimer = setTimeout(() => {
+          if (worker !== w || pending.size > 0) return;
+          worker = null;
+          void w.terminate();
+        }, (opts.idleSeconds ?? 5) * 1000);
+        idleTimer.unref();
+      }
     });
     w.on('error', (err) => {
       if (worker === w) discard(verifyWorkerCodes.failed, `verification worker failed: ${err.message}`);
@@ -80,6 +101,7 @@ export function createWorkerVerifier(opts: WorkerVerifierOptions): WorkerVerifie
         }, opts.maxVerifySeconds * 1000);
         timer.unref();
         pending.set(id, { path, resolve, timer });
+        stopIdleTimer();
         const w = ensureWorker();
         w.ref();
         const request: VerifyRequest = { id, path, opts: verifyOpts };
@@ -87,6 +109,7 @@ export function createWorkerVerifier(opts: WorkerVerifierOptions): WorkerVerifie
       });
     },
     async close() {
+      stopIdleTimer();
       const w = worker;
       discard(verifyWorkerCodes.failed, 'the agent is stopping');
       if (w) await w.terminate();

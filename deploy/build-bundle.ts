@@ -16,7 +16,7 @@ export const defaultBundlePath = resolve(repoRoot, 'dist/buildfleet-agent.mjs');
 // Source trees the agent is built from; worker threads are looked for here.
 const sourceDirs = ['agent', 'checks'];
 
-// CommonJS dependencies (prom-client, pino, systeminformation, ...) call `require` for Node
+// CommonJS dependencies (prom-client, ...) call `require` for Node
 // built-ins and some read `__dirname`; an ES module has neither. The banner gives the bundle a
 // real `require` and private filename/dirname bindings; `define` points the free `__dirname` /
 // `__filename` of CJS code at them without touching modules that declare their own.
@@ -30,10 +30,11 @@ const banner = [
   'const __bfaDirnameValue = __bfaDirname(__bfaFilename);',
 ].join('\n');
 
-// Worker threads: the source starts them with `new Worker(new URL('./x.ts', import.meta.url))`,
+// Worker threads: the source starts them with `new Worker(new URL('./x.ts', import.meta.url))`
+// (optionally with a flat options object as second argument, e.g. `{ resourceLimits: x }`),
 // a file that does not exist next to the bundle. In the bundle the same file is started again
 // as the worker, told by workerData which module to run; the generated entry below dispatches.
-const workerStart = /new Worker\(\s*new URL\(\s*(['"])(\.{1,2}\/[^'"]+\.ts)\1\s*,\s*import\.meta\.url\s*\)\s*\)/g;
+const workerStart = /new Worker\(\s*new URL\(\s*(['"])(\.{1,2}\/[^'"]+\.ts)\1\s*,\s*import\.meta\.url\s*\)\s*(?:,\s*\{([^{}]*)\}\s*)?\)/g;
 export const workerRoleKey = '__buildfleetBundleWorker';
 
 export interface WorkerModule {
@@ -70,7 +71,7 @@ export function scanWorkerStarts(): WorkerScan {
       const all = text.match(/new Worker\(/g)?.length ?? 0;
       const supported = [...text.matchAll(workerStart)];
       if (all !== supported.length) {
-        errors.push(`${toRepoPath(file)}: a worker is started other than as new Worker(new URL('./x.ts', import.meta.url)); the bundle cannot start it`);
+        errors.push(`${toRepoPath(file)}: a worker is started other than as new Worker(new URL('./x.ts', import.meta.url)[, { flat options }]); the bundle cannot start it`);
       }
       for (const m of supported) workers.push({ startedIn: toRepoPath(file), role: toRepoPath(resolve(dirname(file), m[2])) });
     }
@@ -98,9 +99,10 @@ function workerRewritePlugin(workers: WorkerModule[]): Plugin {
     setup(b) {
       b.onLoad({ filter: /\.ts$/ }, (args) => {
         if (!files.has(args.path)) return undefined;
-        const text = readFileSync(args.path, 'utf8').replace(workerStart, (_m, _q, rel: string) => {
+        const text = readFileSync(args.path, 'utf8').replace(workerStart, (_m, _q, rel: string, options: string | undefined) => {
           const role = toRepoPath(resolve(dirname(args.path), rel));
-          return `new Worker(new URL(import.meta.url), { workerData: { ${workerRoleKey}: ${JSON.stringify(role)} } })`;
+          const more = options?.trim() ? `${options.trim()}, ` : '';
+          return `new Worker(new URL(import.meta.url), { ${more}workerData: { ${workerRoleKey}: ${JSON.stringify(role)} } })`;
         });
         return { contents: text, loader: 'ts' };
       });
@@ -135,7 +137,7 @@ export async function bundleAgent(opts: BundleOptions = {}): Promise<BundleResul
       define: { __dirname: '__bfaDirnameValue', __filename: '__bfaFilename' },
       plugins: [workerRewritePlugin(scan.workers)],
       // Keeps stack traces and log lines readable on a host; the bundle is not shipped to browsers.
-      minify: false,
+      minifyWhitespace: true, minifySyntax: true,
       keepNames: true,
       legalComments: 'eof',
       metafile: true,

@@ -21,9 +21,9 @@ holds one target per line (# comments), or is a Prometheus file_sd file (JSON or
 Options:
   --targets FILE      read targets from FILE (also together with HOST arguments)
   --json              one JSON document on stdout instead of the table
-  --concurrency N     agents asked at the same time (default 32)
-  --timeout SECONDS   per agent: connect, answer and body (default 5); the whole sweep takes at
-                      most about ceil(agents / concurrency) * timeout
+  --concurrency N     agents asked at the same time (default 32, at most 1024)
+  --timeout SECONDS   per agent: connect, answer and body (default 5, at most 3600); the
+                      whole sweep takes at most about ceil(agents / concurrency) * timeout
   --max-age SECONDS   ask with ?max_age=: each agent first re-runs checks older than that
                       (their runs count against --timeout)
   --file-sd OUT       also write every target (answering or not) as a Prometheus file_sd JSON
@@ -40,12 +40,13 @@ function usage(message: string): number {
   return 2;
 }
 
-function positiveNumber(text: string | undefined, name: string, fallback: number, opts: { integer?: boolean; zeroOk?: boolean } = {}): number | string {
+// A number option within [min, max]; the message says which bound was missed.
+function numberOption(text: string | undefined, name: string, fallback: number, o: { integer?: boolean; min: number; minInclusive: boolean; max: number }): number | string {
   if (text === undefined) return fallback;
   const n = Number(text);
-  const okSign = opts.zeroOk ? n >= 0 : n > 0;
-  if (text.trim() === '' || !Number.isFinite(n) || !okSign || (opts.integer && !Number.isInteger(n))) {
-    return `${name} must be a ${opts.integer ? 'whole' : ''}${opts.integer ? ' ' : ''}number${opts.zeroOk ? ' >= 0' : ' > 0'}, not "${text}"`;
+  const aboveMin = o.minInclusive ? n >= o.min : n > o.min;
+  if (text.trim() === '' || !Number.isFinite(n) || !aboveMin || n > o.max || (o.integer === true && !Number.isInteger(n))) {
+    return `${name} must be a ${o.integer ? 'whole ' : ''}number ${o.minInclusive ? '>=' : '>'} ${o.min} and <= ${o.max}, not "${text}"`;
   }
   return n;
 }
@@ -71,9 +72,10 @@ export async function run(args: string[]): Promise<number> {
     return usage((err as Error).message);
   }
   const v = parsed.values;
-  const concurrency = positiveNumber(v.concurrency, '--concurrency', 32, { integer: true });
-  const timeout = positiveNumber(v.timeout, '--timeout', 5);
-  const maxAge = v['max-age'] === undefined ? null : positiveNumber(v['max-age'], '--max-age', 0, { zeroOk: true });
+  // Upper bounds: a file descriptor per concurrent request, and timers beyond an hour are typos.
+  const concurrency = numberOption(v.concurrency, '--concurrency', 32, { integer: true, min: 1, minInclusive: true, max: 1024 });
+  const timeout = numberOption(v.timeout, '--timeout', 5, { min: 0, minInclusive: false, max: 3600 });
+  const maxAge = v['max-age'] === undefined ? null : numberOption(v['max-age'], '--max-age', 0, { min: 0, minInclusive: true, max: 86400 * 365 });
   for (const value of [concurrency, timeout, maxAge]) if (typeof value === 'string') return usage(value);
   if (v['file-sd'] !== undefined && v['write-file-sd'] !== undefined) return usage('give --file-sd only once');
   const fileSdOut = v['file-sd'] ?? v['write-file-sd'] ?? null;

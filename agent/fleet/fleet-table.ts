@@ -25,6 +25,6 @@ export function formatFleetTable(report: FleetReport): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   const lines = rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]))).join('  ').trimEnd());
   const s = report.summary;
-  lines.push('', `${s.total} agents: ${s.accept} accept, ${s.degraded} degraded, ${s.refuse} refuse, ${s.noAnswer} no answer`);
+  lines.push('', `${s.total} agent${s.total === 1 ? '' : 's'}: ${s.accept} accept, ${s.degraded} degraded, ${s.refuse} refuse, ${s.noAnswer} no answer`);
   return `${lines.join('\n')}\n`;
 }
