@@ -4,6 +4,7 @@
 // sees the client's concurrency bound without timing anything.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { closedPorts } from './closed-ports.ts';
 
 export type EndpointKind = 'accept' | 'refuse' | 'degraded' | 'slow' | 'dead' | 'bad-json' | 'hang-up' | 'not-found';
 
@@ -43,8 +44,13 @@ export async function startFarm(kinds: EndpointKind[]): Promise<Farm> {
   let open = 0;
   let maxOpen = 0;
   const endpoints: Endpoint[] = [];
+  const deadPorts = await closedPorts(kinds.filter((k) => k === 'dead').length);
   for (const [index, kind] of kinds.entries()) {
     const ageSeconds = 10 + index;
+    if (kind === 'dead') {
+      endpoints.push({ kind, address: `127.0.0.1:${deadPorts.pop()}`, ageSeconds });
+      continue;
+    }
     const server = createServer((req, res) => {
       switch (kind) {
         case 'accept': case 'refuse': case 'degraded': {
@@ -66,8 +72,6 @@ export async function startFarm(kinds: EndpointKind[]): Promise<Farm> {
           res.writeHead(404, { 'Content-Type': 'application/json' });
           res.end('{"error":{"code":"not-found","message":"no such endpoint"}}\n');
           return;
-        case 'dead':
-          return;
       }
     });
     server.on('connection', (socket) => {
@@ -77,12 +81,7 @@ export async function startFarm(kinds: EndpointKind[]): Promise<Farm> {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
-    if (kind === 'dead') {
-      // A port that was just free and is closed again: connecting is refused.
-      await new Promise((resolve) => server.close(resolve));
-    } else {
-      servers.push(server);
-    }
+    servers.push(server);
     endpoints.push({ kind, address: `127.0.0.1:${port}`, ageSeconds });
   }
   return {

@@ -8,13 +8,13 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { needTools } from '../../support/tools.ts';
 import { agentBin, neverSchedule, startRealAgent, type RealAgent } from './real-agent.ts';
 import { startFarm, type EndpointKind, type Farm } from './endpoint-farm.ts';
+import { closedPorts } from './closed-ports.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'bfa-fleet-'));
 const agents: Record<'accepting' | 'refusing' | 'degraded', RealAgent | null> = { accepting: null, refusing: null, degraded: null };
@@ -35,14 +35,6 @@ const expected: Record<EndpointKind, { state: string; error: string | null }> = 
   'not-found': { state: 'no-answer', error: 'unexpected-status' },
 };
 
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 const diskOnly = `  skopeo: { enabled: false }
   blobinfocache: { enabled: false }
   registries: { enabled: false }
@@ -54,7 +46,7 @@ const diskOnly = `  skopeo: { enabled: false }
 
 before(async () => {
   farm = await startFarm(shuffled);
-  const registryPort = await closedPort();
+  const [registryPort] = await closedPorts(1);
   const started = await Promise.all([
     startRealAgent(scratch, 'accepting', diskOnly),
     // The real skopeo of this machine (1.9.3) is below the default minimum 1.14.0.

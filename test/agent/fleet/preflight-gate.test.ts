@@ -6,13 +6,14 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { createServer as createTcpServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { needTools } from '../../support/tools.ts';
 import { neverSchedule, startRealAgent, type RealAgent } from './real-agent.ts';
+import { closedPorts } from './closed-ports.ts';
 
 const gate = fileURLToPath(new URL('../../../deploy/scheduler/preflight-gate.sh', import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), 'bfa-gate-'));
@@ -108,10 +109,8 @@ test('degraded: allowed with a warning by default, refused on request; ?max_age 
 
 test('agent down, hanging, or not an agent: exit 3 (fail-closed), or 0 with a warning (fail-open)', async (t) => {
   if (!needTools(t, 'dash', 'curl')) return;
-  const tcp = createTcpServer();
-  await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
-  const deadUrl = `http://127.0.0.1:${(tcp.address() as AddressInfo).port}`;
-  await new Promise((resolve) => tcp.close(resolve));
+  const [deadPort] = await closedPorts(1);
+  const deadUrl = `http://127.0.0.1:${deadPort}`;
 
   const down = await runGate(['--url', deadUrl]);
   assert.equal(down.code, 3, down.stderr);
