@@ -34,20 +34,7 @@ export function openCacheFile(path: string): OpenedCacheFile | OpenFailure {
     closeSync(fd);
     return { code: 'not-a-file', message: `${path} is not a regular file` };
   }
-  const readAt: ReadAt = (offset, length) => {
-    const buf = Buffer.allocUnsafe(length);
-    let got = 0;
-    try {
-      while (got < length) {
-        const n = readSync(fd, buf, got, length - got, offset + got);
-        if (n === 0) break;
-        got += n;
-      }
-    } catch (err) {
-      return new Error(`read of ${length} bytes at offset ${offset} failed: ${(err as Error).message}`);
-    }
-    return got === length ? buf : buf.subarray(0, got);
-  };
+  const readAt: ReadAt = (offset, length) => readInto(fd, Buffer.allocUnsafe(length), offset, length);
   const currentSize = (): number => {
     try {
       return fstatSync(fd).size;
@@ -94,16 +81,21 @@ export function scratchReadAt(fd: number): ReadAt {
   let scratch = Buffer.allocUnsafe(64 * 1024);
   return (offset, length) => {
     if (scratch.length < length) scratch = Buffer.allocUnsafe(length);
-    let got = 0;
-    try {
-      while (got < length) {
-        const n = readSync(fd, scratch, got, length - got, offset + got);
-        if (n === 0) break;
-        got += n;
-      }
-    } catch (err) {
-      return new Error(`read of ${length} bytes at offset ${offset} failed: ${(err as Error).message}`);
-    }
-    return scratch.subarray(0, got);
+    return readInto(fd, scratch, offset, length);
   };
+}
+
+// Reads up to `length` bytes at `offset` into the start of `buf` (short only at end of file).
+function readInto(fd: number, buf: Buffer, offset: number, length: number): Buffer | Error {
+  let got = 0;
+  try {
+    while (got < length) {
+      const n = readSync(fd, buf, got, length - got, offset + got);
+      if (n === 0) break;
+      got += n;
+    }
+  } catch (err) {
+    return new Error(`read of ${length} bytes at offset ${offset} failed: ${(err as Error).message}`);
+  }
+  return buf.subarray(0, got);
 }

@@ -1,7 +1,9 @@
 // Damage aimed at exact bytes of a healthy bolt file (located with boltref's `layout`), named
 // by what is wrong. Each returns a damaged copy, or null when the file has no place for it.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fnv1a64 } from '../../checks/blobcache/bolt/format.ts';
-import type { BoltLayout, BoltPageInfo } from './boltref.ts';
+import { boltLayout, buildBoltDb, type BoltLayout, type BoltPageInfo, type BuildBoltDbOptions } from './boltref.ts';
 
 export interface Damage {
   name: string;
@@ -303,4 +305,25 @@ export function seededRandom(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+// A healthy base file to damage: its bytes and where everything is in it.
+export interface DamageBase {
+  name: string;
+  bytes: Buffer;
+  layout: BoltLayout;
+}
+
+// Builds each named database with real bbolt (test/boltref) in `dir` and maps its layout.
+export async function buildDamageBases(dir: string, specs: readonly (readonly [string, BuildBoltDbOptions])[]): Promise<DamageBase[]> {
+  const bases: DamageBase[] = [];
+  for (const [name, opts] of specs) {
+    const path = join(dir, `${name}.boltdb`);
+    const built = await buildBoltDb(path, opts);
+    if (!built.ok) throw new Error(`building ${name}: ${built.error}`);
+    const layout = boltLayout(path);
+    if (layout instanceof Error) throw layout;
+    bases.push({ name, bytes: readFileSync(path), layout });
+  }
+  return bases;
 }

@@ -2,36 +2,29 @@
 // with one named kind of damage each; plus the edge cases of the verdict contract.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { verifyBoltFileSync } from '../../../../checks/blobcache/bolt/verify-file.ts';
 import { verifyBoltSource } from '../../../../checks/blobcache/bolt/verify.ts';
 import { bufferReadAt } from '../../../../checks/blobcache/file-source.ts';
-import { boltLayout, buildBoltDb, referenceCheck, type BoltLayout } from '../../../support/boltref.ts';
-import { seededRandom, targetedDamages } from '../../../support/bolt-damage.ts';
+import { referenceCheck } from '../../../support/boltref.ts';
+import { buildDamageBases, seededRandom, targetedDamages, type DamageBase } from '../../../support/bolt-damage.ts';
 import { hasTool, toolsRequired } from '../../../support/tools.ts';
 
 const haveGo = hasTool('go');
 if (!haveGo && toolsRequired) throw new Error('go is required (BUILDFLEET_REQUIRE_TOOLS=1)');
 
 let dir = '';
-const bases: { name: string; bytes: Buffer; layout: BoltLayout }[] = [];
+const bases: DamageBase[] = [];
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'bolt-verify-'));
   if (!haveGo) return;
-  for (const [name, opts] of [
+  bases.push(...await buildDamageBases(dir, [
     ['cimage-4k', { seed: 1, images: 150, pageSize: 4096 }],
     ['cimage-16k', { seed: 2, images: 300, pageSize: 16384 }],
-  ] as const) {
-    const path = join(dir, `${name}.boltdb`);
-    const built = await buildBoltDb(path, opts);
-    assert.ok(built.ok, JSON.stringify(built));
-    const layout = boltLayout(path);
-    assert.ok(!(layout instanceof Error), String(layout));
-    bases.push({ name, bytes: readFileSync(path), layout });
-  }
+  ]));
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
