@@ -26,6 +26,19 @@ export interface CheckEnvironment {
   skopeoInfo: () => Promise<SkopeoCacheInfo>;
   // false: no check may change files (autoQuarantine is off whatever the config says).
   allowRemediation: boolean;
+  // Runs cache work one job at a time: a blob-cache verification and a quarantine must not
+  // overlap, or the quarantine finds the agent's own worker holding the file open and says busy.
+  cacheExclusive: <T>(work: () => Promise<T>) => Promise<T>;
+}
+
+// A promise-chain mutex: each job starts when the one before it has settled.
+export function createExclusive(): <T>(work: () => Promise<T>) => Promise<T> {
+  let tail: Promise<unknown> = Promise.resolve();
+  return <T>(work: () => Promise<T>): Promise<T> => {
+    const result = tail.then(work, work);
+    tail = result.catch(() => undefined);
+    return result;
+  };
 }
 
 export type BuiltChecks = { entries: RunnerEntry[] } | { errors: string[] };
@@ -115,11 +128,12 @@ export async function buildChecksFromConfig(config: AgentConfig, env: CheckEnvir
         keep: blobinfocache.keep, maxQuarantineBytes: blobinfocache.maxQuarantineBytes,
         verify: env.verify, skopeoInfo: env.skopeoInfo, stateDir: config.stateDir, now: env.now,
       };
-      const check: Check = mod.createBlobCacheCheck(opts);
+      const plain: Check = mod.createBlobCacheCheck(opts);
+      const check: Check = { ...plain, run: (ctx) => env.cacheExclusive(() => plain.run(ctx)) };
       const entry: RunnerEntry = { check, ...runKeys(blobinfocache), timeoutSeconds: blobinfocache.timeoutSeconds };
       if (blobinfocache.fullSchedule !== null) {
         const full: Check = mod.createBlobCacheCheck({ ...opts, full: true });
-        entry.deep = { run: full.run, schedule: blobinfocache.fullSchedule, timeoutSeconds: blobinfocache.fullTimeoutSeconds };
+        entry.deep = { run: (ctx) => env.cacheExclusive(() => full.run(ctx)), schedule: blobinfocache.fullSchedule, timeoutSeconds: blobinfocache.fullTimeoutSeconds };
       }
       entries.push(entry);
     }
@@ -210,7 +224,8 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
     return skopeoInfoFromDetails(result.details);
   }
 
-  const env: CheckEnvironment = { log, now, verify: (p, o) => verifier.verify(p, o), skopeoInfo, allowRemediation };
+  const cacheExclusive = createExclusive();
+  const env: CheckEnvironment = { log, now, verify: (p, o) => verifier.verify(p, o), skopeoInfo, allowRemediation, cacheExclusive };
   const built = await buildChecks(initialConfig, env);
   if ('errors' in built) {
     await verifier.close();
@@ -228,7 +243,6 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
   let reloadOk = true;
   let started = false;
   let saving: Promise<unknown> = Promise.resolve();
-  let quarantining: Promise<unknown> = Promise.resolve();
   const listeners = new Set<StateListener>();
 
   function save(): void {
@@ -277,7 +291,7 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
 
   // Moves confirmed corrupt caches aside now (POST /v1/caches/quarantine), with the same rules
   // and modules as `cache quarantine`, then runs the blob-cache check again so the verdict
-  // follows. One at a time.
+  // follows. Runs under cacheExclusive.
   async function quarantineNow(actor: 'api' | 'daemon' | 'cli'): Promise<unknown> {
     const [discover, remediation, resume] = await Promise.all([
       importModule(() => import('../checks/blobcache/discover.ts'), 'checks/blobcache/discover.ts'),
@@ -330,12 +344,11 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
       maintenance = null;
       save();
     },
+    // Waits for a verification in flight and holds the next one off until the move is done.
     quarantine(actor) {
-      const run = quarantining.then(() => quarantineNow(actor)).catch((err: unknown) => ({
+      return cacheExclusive(() => quarantineNow(actor)).catch((err: unknown) => ({
         error: `quarantine failed: ${err instanceof Error ? err.message : String(err)}`,
       }));
-      quarantining = run;
-      return run;
     },
     configReloadOk: () => reloadOk,
     start() {

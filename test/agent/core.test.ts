@@ -1,11 +1,12 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import type { Check, CheckContext, CheckResult } from '../../checks/types.ts';
 import { isConfigError, parseConfigText, type AgentConfig } from '../../agent/config.ts';
-import { createAgentCore, type AgentCoreOptions, type RunningAgentCore } from '../../agent/core.ts';
+import { createAgentCore, createExclusive, type AgentCoreOptions, type RunningAgentCore } from '../../agent/core.ts';
 import type { RunnerEntry } from '../../agent/runner.ts';
 import { FakeClock, FakeScheduler, settle } from './fake-clock.ts';
 
@@ -223,5 +224,62 @@ describe('core: quarantine', () => {
     assert.equal(existsSync(join(cacheDir, 'blob-info-cache-v1.boltdb')), false);
     assert.equal(readdirSync(cacheDir).filter((f) => f.includes('.corrupt-')).length, 1);
     await core.stop();
+  });
+
+  // The field bug: POST /v1/caches/quarantine arriving while the scheduled verification had the
+  // file open (in the agent's own worker) was refused as busy by the agent itself.
+  it('waits for a blob-cache run in flight instead of finding the agent itself holding the file', async () => {
+    const cacheDir = join(root, 'quarantine-during-verify');
+    mkdirSync(cacheDir);
+    const file = join(cacheDir, 'blob-info-cache-v1.boltdb');
+    writeFileSync(file, Buffer.alloc(8192, 0x5a));
+    const config = configWith(`checks: { blobinfocache: { dirs: [${cacheDir}], discoverUsers: false }, skopeo: { enabled: false } }`);
+    // A blob-cache check that, like the real one, keeps the file open while it verifies; wrapped
+    // by the environment's cacheExclusive exactly as buildChecksFromConfig wraps the real check.
+    const verifying = manual('blobcache');
+    const holding: Check = {
+      ...verifying.check,
+      run: async (ctx) => {
+        const fd = openSync(file, 'r');
+        try { return await verifying.check.run(ctx); } finally { closeSync(fd); }
+      },
+    };
+    const { core } = await makeCore(config, [], {
+      persist: false,
+      buildChecks: async (_config, env) => ({ entries: [entryOf({ ...holding, run: (ctx) => env.cacheExclusive(() => holding.run(ctx)) })] }),
+    });
+    core.start();
+    await settle();
+    assert.equal(verifying.runs.length, 1, 'the verification is in flight');
+    const quarantined = core.quarantine('api') as Promise<{ results: { result: string }[] }>;
+    // Give an unserialised quarantine ample time to reach its /proc scan (and say busy) while the
+    // file is held; serialised, it cannot even start before the verification ends.
+    const early = await Promise.race([quarantined.then(() => 'finished'), sleep(1500).then(() => 'waiting')]);
+    assert.equal(early, 'waiting', 'the quarantine waits for the verification in flight');
+    assert.ok(existsSync(file), 'nothing moves while the verification holds the file');
+    await verifying.answer(corrupt);
+    const report = await quarantined;
+    assert.deepEqual(report.results.map((r) => r.result), ['quarantined'], JSON.stringify(report));
+    await settle();
+    verifying.runs.at(-1)?.resolve(ok);
+    await core.stop();
+  });
+});
+
+describe('createExclusive', () => {
+  it('runs jobs one at a time, in order, and a failed job does not block the next', async () => {
+    const exclusive = createExclusive();
+    const events: string[] = [];
+    let release!: () => void;
+    const first = exclusive(() => new Promise<void>((r) => { events.push('first start'); release = () => { events.push('first end'); r(); }; }));
+    const second = exclusive(async () => { events.push('second'); throw new Error('boom'); });
+    const third = exclusive(async () => { events.push('third'); return 3; });
+    await settle();
+    assert.deepEqual(events, ['first start']);
+    release();
+    await first;
+    await assert.rejects(second, /boom/);
+    assert.equal(await third, 3);
+    assert.deepEqual(events, ['first start', 'first end', 'second', 'third']);
   });
 });

@@ -260,7 +260,7 @@ test('a corrupt skopeo cache: panic, refusal, alert, quarantine through the API,
   // holder, so a request that lands while a scheduled verification has the file open is refused
   // as busy. Not retried here: the test fails and says so.
   const selfHeld = outcome?.result === 'busy' && outcome.holders?.some((h: Json) => h.pid === agent.process.pid);
-  assert.ok(!selfHeld, `product bug: the quarantine was refused as busy because the agent itself (pid ${agent.process.pid}) had the cache open for its scheduled verification (agent/core.ts quarantineNow is not serialised with the blobcache check; agent/remediation/open-holders.ts counts the agent's own pid): ${JSON.stringify(outcome)}`);
+  assert.ok(!selfHeld, `product bug: the quarantine was refused as busy because the agent itself (pid ${agent.process.pid}) had the cache open for its scheduled verification (agent/core.ts must run quarantines and blobcache verifications one at a time, cacheExclusive): ${JSON.stringify(outcome)}`);
   assert.equal(outcome?.result, 'quarantined', JSON.stringify(quarantine.body));
   assert.ok(agent.logs.some((l) => l.event === 'api-quarantine'), `the agent logged the API quarantine:\n${agent.logTail()}`);
   t.diagnostic(`quarantine report: ${JSON.stringify(quarantine.body).slice(0, 600)}`);
