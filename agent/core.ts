@@ -85,7 +85,7 @@ export const checkGraceSeconds = 2;
 // The names the check factories give their checks (`--only`, ?checks=, metric labels).
 export const checkNameOfSection = {
   skopeo: 'skopeo',
-  blobinfocache: 'blobcache',
+  blobinfocache: 'blobinfocache',
   disk: 'disk',
   registries: 'registry',
 } as const;

@@ -103,12 +103,12 @@ try {
     // monitorEventLoopDelay counts its own 10 ms timer period in every sample (prom-client's
     // default precision; measured: an idle loop reads p99 ≈ 10.9 ms): the delay is the excess.
     if (lag !== null) lagP99.push(Math.max(0, lag * 1000 - eventLoopResolutionMs));
-    const ran = metricValue(text, 'buildfleet_check_last_run_timestamp_seconds', '{check="blobcache"}');
+    const ran = metricValue(text, 'buildfleet_check_last_run_timestamp_seconds', '{check="blobinfocache"}');
     if (ran !== null && ran !== lastRun) { verifications++; lastRun = ran; }
     await sleep(250);
   }
   const verifyText = await (await fetch(`${base}/metrics`)).text();
-  const verifySeconds = metricValue(verifyText, 'buildfleet_check_duration_seconds', '{check="blobcache"}');
+  const verifySeconds = metricValue(verifyText, 'buildfleet_check_duration_seconds', '{check="blobinfocache"}');
 
   // 2. RSS after a long run of fast schedules.
   writeConfig(true);

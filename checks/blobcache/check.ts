@@ -117,7 +117,7 @@ function detailOf(cache: DiscoveredCache, v: Verified, quarantine: CacheQuaranti
 }
 
 export function createBlobCacheCheck(options: BlobCacheCheckOptions): Check {
-  return { name: 'blobcache', scope: 'host', run: (ctx) => runBlobCacheCheck(options, ctx) };
+  return { name: 'blobinfocache', scope: 'host', run: (ctx) => runBlobCacheCheck(options, ctx) };
 }
 
 async function runBlobCacheCheck(options: BlobCacheCheckOptions, ctx: CheckContext): Promise<CheckResult> {

@@ -52,7 +52,7 @@ async function makeCore(config: AgentConfig, checks: Check[] | (() => Check[]), 
 describe('core: verdicts across a restart', () => {
   it('never forgets a sick verdict and never accepts before checking', async () => {
     const config = configWith();
-    const first = manual('blobcache');
+    const first = manual('blobinfocache');
     const a = await makeCore(config, [first.check]);
     a.core.start();
     await first.answer(corrupt);
@@ -60,7 +60,7 @@ describe('core: verdicts across a restart', () => {
     await a.core.stop();
     assert.ok(existsSync(join(config.stateDir, 'state.json')));
 
-    const second = manual('blobcache');
+    const second = manual('blobinfocache');
     const b = await makeCore(config, [second.check]);
     const state = b.core.states()[0];
     assert.equal(state.status, 'critical', 'the persisted verdict is kept');
@@ -74,7 +74,7 @@ describe('core: verdicts across a restart', () => {
     await b.core.stop();
 
     // Healthy on disk now; a third start still refuses until the check has run.
-    const third = manual('blobcache');
+    const third = manual('blobinfocache');
     const c = await makeCore(config, [third.check]);
     assert.equal(c.core.states()[0].status, 'ok');
     assert.deepEqual((await c.core.preflight({})).reasons.map((r) => r.code), ['not-yet-checked']);
@@ -236,7 +236,7 @@ describe('core: quarantine', () => {
     const config = configWith(`checks: { blobinfocache: { dirs: [${cacheDir}], discoverUsers: false }, skopeo: { enabled: false } }`);
     // A blob-cache check that, like the real one, keeps the file open while it verifies; wrapped
     // by the environment's cacheExclusive exactly as buildChecksFromConfig wraps the real check.
-    const verifying = manual('blobcache');
+    const verifying = manual('blobinfocache');
     const holding: Check = {
       ...verifying.check,
       run: async (ctx) => {

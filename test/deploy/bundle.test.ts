@@ -112,7 +112,7 @@ test('cache verification in the bundle runs in its worker thread', async (t) => 
     '    discoverUsers: false',
     '',
   ].join('\n'));
-  const r = run(nodeBin, [built.outfile, 'check', '--json', '--only', 'blobcache', '--config', config], work);
+  const r = run(nodeBin, [built.outfile, 'check', '--json', '--only', 'blobinfocache', '--config', config], work);
   assert.equal(r.status, 1, `check should refuse (exit 1):\n${r.stderr}\n${r.stdout}`);
   const text = r.stdout;
   assert.doesNotMatch(text, /verify-worker-failed|verify-timeout/, 'the worker thread did not start from the bundle');

@@ -203,15 +203,15 @@ test('a corrupt skopeo cache: panic, refusal, alert, quarantine through the API,
     return p.status === 503 && corrupt ? { done: true, value: p.body } : { done: false, seen: { status: p.status, reasons: p.body.reasons } };
   }, { timeoutMs: 20_000 }));
   const reason = refusal.reasons.find((r: Json) => r.code === 'cache-corrupt');
-  assert.equal(reason.check, 'blobcache');
+  assert.equal(reason.check, 'blobinfocache');
   assert.equal(refusal.decision, 'refuse');
-  const checkState = refusal.checks.find((c: Json) => c.name === 'blobcache');
+  const checkState = refusal.checks.find((c: Json) => c.name === 'blobinfocache');
   const cacheEntry = checkState.details.caches.find((c: Json) => c.path === cacheFile);
   assert.equal(cacheEntry?.verdict, 'corrupt', JSON.stringify(checkState.details));
   assert.ok(cacheEntry.problems.some((p: Json) => p.code === 'page-type-invalid'), JSON.stringify(cacheEntry.problems));
   t.diagnostic(`agent verdict: ${cacheEntry.problems.map((p: Json) => p.code).join(', ')} (${cacheEntry.sizeBytes} bytes verified in ${cacheEntry.verifyDurationMs} ms)`);
   // Every other check passes: the refusal is the cache's alone.
-  for (const other of refusal.checks.filter((c: Json) => c.name !== 'blobcache')) {
+  for (const other of refusal.checks.filter((c: Json) => c.name !== 'blobinfocache')) {
     assert.equal(other.status, 'ok', `${other.name}: ${JSON.stringify(other)}`);
   }
   const metricsWhileCorrupt = await (await fetch(`${agent.base}/metrics`)).text();
@@ -291,7 +291,7 @@ test('a corrupt skopeo cache: panic, refusal, alert, quarantine through the API,
     const run = await fetch(`${agent.base}/v1/checks/run`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
     const ran = await run.json() as Json;
     if (run.status !== 200) return { done: false, seen: { status: run.status, body: ran } };
-    const state = ran.checks.find((c: Json) => c.name === 'blobcache');
+    const state = ran.checks.find((c: Json) => c.name === 'blobinfocache');
     const fresh = state?.details?.caches?.find((c: Json) => c.path === cacheFile);
     return state?.status === 'ok' && fresh?.verdict === 'healthy' ? { done: true, value: state } : { done: false, seen: state };
   }, { timeoutMs: 15_000, intervalMs: 500 }));

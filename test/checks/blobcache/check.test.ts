@@ -28,7 +28,7 @@ function options(s: Scratch, over: Partial<BlobCacheCheckOptions> = {}): BlobCac
 
 async function run(opts: BlobCacheCheckOptions): Promise<CheckResult & { d: BlobCacheDetails }> {
   const check = createBlobCacheCheck(opts);
-  assert.equal(check.name, 'blobcache');
+  assert.equal(check.name, 'blobinfocache');
   assert.equal(check.scope, 'host');
   const r = await check.run({ signal: new AbortController().signal, now: () => new Date() });
   JSON.stringify(r); // details must be JSON-serialisable
