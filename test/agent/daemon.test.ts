@@ -6,7 +6,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -355,5 +355,55 @@ test('tls in the config: the daemon serves HTTPS; an unreadable key stops the st
     assert.equal(JSON.parse(answer.body).status, 'ok');
   } finally {
     assert.equal((await stopDaemon(d)).code, 0);
+  }
+});
+
+test('a corrupt cache refuses with cache-corrupt within one schedule; with autoQuarantine it is moved aside and the host accepts', async () => {
+  const skopeo = fakeSkopeo('auto');
+  skopeo.setVersion('1.9.3'); // an old skopeo: the bolt cache is the one in use
+  const cacheDir = join(scratch, 'auto-cache');
+  mkdirSync(cacheDir, { mode: 0o700 });
+  const cacheFile = join(cacheDir, 'blob-info-cache-v1.boltdb');
+  writeFileSync(cacheFile, readFileSync(fileURLToPath(new URL('../fixtures/bolt/skopeo-1.9.3-bucket-root-is-freelist.boltdb', import.meta.url))));
+  const stateDir = join(scratch, 'auto-state');
+  const configFile = join(scratch, 'auto.yaml');
+  const config = (autoQuarantine: boolean) => `listen: "127.0.0.1:0"
+stateDir: ${stateDir}
+checks:
+  skopeo: { binaries: [${skopeo.path}], minVersion: "1.9.0", schedule: "${never}", jitterSeconds: 0 }
+  blobinfocache: { dirs: [${cacheDir}], discoverUsers: false, autoQuarantine: ${autoQuarantine}, schedule: "* * * * * *", jitterSeconds: 0 }
+  registries: { enabled: false }
+  disk: { enabled: false }
+`;
+  writeFileSync(configFile, config(false));
+  const d = await startDaemon(configFile);
+  try {
+    await waitForChecks(d.base, ['skopeo', 'blobinfocache']);
+    let res = await fetch(`${d.base}/v1/preflight`);
+    let body = await jsonOf(res);
+    assert.equal(res.status, 503);
+    assert.ok(body.reasons.some((r: { check: string; code: string }) => r.check === 'blobinfocache' && r.code === 'cache-corrupt'), JSON.stringify(body.reasons));
+    const metrics = await (await fetch(`${d.base}/metrics`)).text();
+    assert.equal(metricValue(metrics, `buildfleet_blobinfocache_healthy{path="${cacheFile}",format="boltdb"}`), 0, metrics.split('\n').filter((l) => l.includes('blobinfocache_healthy')).join('\n'));
+
+    writeFileSync(configFile, config(true));
+    d.child.kill('SIGHUP');
+    let accepted = false;
+    for (let i = 0; i < 100 && !accepted; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      res = await fetch(`${d.base}/v1/preflight`);
+      body = await jsonOf(res);
+      accepted = res.status === 200;
+    }
+    assert.ok(accepted, `the host accepts again: ${JSON.stringify(body.reasons)}`);
+    assert.equal(existsSync(cacheFile), false, 'the corrupt cache was moved away from its name');
+    const moved = readdirSync(cacheDir).filter((f) => /^blob-info-cache-v1\.boltdb\.corrupt-\d{8}T\d{6}Z$/.test(f));
+    assert.equal(moved.length, 1, readdirSync(cacheDir).join(','));
+    const audit = readFileSync(join(stateDir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.ok(audit.some((a) => a.actor === 'daemon' && a.path === cacheFile), JSON.stringify(audit));
+    const after = await (await fetch(`${d.base}/metrics`)).text();
+    assert.equal(metricValue(after, 'buildfleet_blobinfocache_quarantined_total{format="boltdb"}'), 1);
+  } finally {
+    assert.deepEqual(await stopDaemon(d), { code: 0, signal: null });
   }
 });
