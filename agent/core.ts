@@ -293,30 +293,18 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
   // and modules as `cache quarantine`, then runs the blob-cache check again so the verdict
   // follows. Runs under cacheExclusive.
   async function quarantineNow(actor: 'api' | 'daemon' | 'cli'): Promise<unknown> {
-    const [discover, remediation, resume] = await Promise.all([
-      importModule(() => import('../checks/blobcache/discover.ts'), 'checks/blobcache/discover.ts'),
-      importModule(() => import('./remediation/quarantine.ts'), 'agent/remediation/quarantine.ts'),
-      importModule(() => import('./remediation/resume.ts'), 'agent/remediation/resume.ts'),
-    ]);
-    if (typeof discover === 'string') return { error: `quarantine is not available: ${discover}` };
+    const remediation = await importModule(() => import('./remediation/run-quarantine.ts'), 'agent/remediation/run-quarantine.ts');
     if (typeof remediation === 'string') return { error: `quarantine is not available: ${remediation}` };
-    if (typeof resume === 'string') return { error: `quarantine is not available: ${resume}` };
     const c = config.checks.blobinfocache;
     const info = await skopeoInfo();
-    const deps = {
-      verify: env.verify, verifyOptions: { full: false }, stateDir: config.stateDir, actor, skopeoVersion: info.skopeoVersion,
-      now, keep: c.keep, maxQuarantineBytes: c.maxQuarantineBytes,
-    };
-    const interrupted = resume.resumeInterruptedQuarantines({ stateDir: config.stateDir, actor, now, dryRun: false });
-    const caches = await discover.discoverCaches({ dirs: [...c.dirs], discoverUsers: c.discoverUsers, cacheFormatInUse: info.cacheFormatInUse });
-    const results = [];
-    for (const cache of caches) results.push(await remediation.quarantineCache(await remediation.assessCache(cache, deps), deps));
-    const audit = [...interrupted.flatMap((i) => i.audit), ...results.flatMap((r) => r.audit)];
-    for (const a of audit) log.warn({ actor, action: a.action, path: a.path, newPath: a.newPath }, 'cache quarantine');
-    const settled = new Set(['quarantined', 'not-corrupt', 'gone']);
-    const unsettled = results.some((r) => !settled.has(r.result)) || interrupted.some((i) => i.result === 'pending' || i.result === 'needs-attention');
+    const report = await remediation.runQuarantine({
+      files: [], dryRun: false, actor, stateDir: config.stateDir, dirs: [...c.dirs], discoverUsers: c.discoverUsers,
+      keep: c.keep, maxQuarantineBytes: c.maxQuarantineBytes, verify: env.verify, verifyOptions: { full: false },
+      skopeoVersion: info.skopeoVersion, cacheFormatInUse: info.cacheFormatInUse, now,
+    });
+    for (const a of report.audit) log.warn({ actor, action: a.action, path: a.path, newPath: a.newPath }, 'cache quarantine');
     if (runner?.names().includes(checkNameOfSection.blobinfocache)) void runner.run(checkNameOfSection.blobinfocache);
-    return { dryRun: false, skopeoVersion: info.skopeoVersion, results, interrupted, audit, exitCode: unsettled ? 1 : 0 };
+    return report;
   }
 
   const core: RunningAgentCore = {
