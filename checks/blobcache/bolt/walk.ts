@@ -277,6 +277,8 @@ export function walkBoltTree(
     const wrapped = ((raw * BigInt(pageSize)) & 0xffffffffffffffffn) / BigInt(pageSize);
     if (wrapped < BigInt(hwm) && wrapped !== raw) {
       problem('page-id-wraps', `${what()} is page ${raw}, beyond the high-water mark ${hwm}; bbolt 1.3.6 wraps ${raw} × ${pageSize} onto page ${wrapped}, bbolt ≥1.3.7 panics`, Number(wrapped));
+      // Walk on where 1.3.6 lands, so the rest of the tree is judged as that reader sees it.
+      return Number(wrapped);
     } else {
       problem('page-out-of-bounds', `${what()} is page ${raw}, at or beyond the high-water mark ${hwm}`);
     }
@@ -361,7 +363,7 @@ export function walkBoltTree(
         ps = -1;
         continue;
       }
-      checkKeyOrder(buf, ks, ke, ps, pe, i, count, task, where, page);
+      checkKeyOrder(buf, ks, ke, ps, pe, i, count, task, where, page, 'key-order');
       ps = ks;
       pe = ke;
       if (leafFlags(dv, el) & leafFlagBucket) {
@@ -377,11 +379,13 @@ export function walkBoltTree(
 
   const checkKeyOrder = (
     buf: Buffer, ks: number, ke: number, ps: number, pe: number, i: number, count: number, task: PageTask,
-    where: () => string, page: number | undefined,
+    where: () => string, page: number | undefined, orderCode: 'key-order' | 'branch-key-order',
   ): void => {
     // buf.compare(target, tStart, tEnd, sStart, sEnd) compares buf[sStart, sEnd) with the target.
+    // Leaf keys out of order lose keys to every reader; separator keys out of order in a branch
+    // misroute lookups (bbolt 1.4's check reports it, 1.3.6's does not): two codes.
     if (ps >= 0 && buf.compare(buf, ps, pe, ks, ke) !== 1) {
-      problem('key-order', `${where()}: key ${i} (${printableName(buf.subarray(ks, ke))}) is not greater than key ${i - 1} (${printableName(buf.subarray(ps, pe))}); bbolt's binary search misses keys`, page);
+      problem(orderCode, `${where()}: key ${i} (${printableName(buf.subarray(ks, ke))}) is not greater than key ${i - 1} (${printableName(buf.subarray(ps, pe))}); bbolt's binary search misses keys`, page);
     }
     // Against the separator keys of the branch above (bbolt 1.4 checks this, 1.3.6 does not).
     if (i === 0 && task.loBuf && buf.compare(task.loBuf, task.loS, task.loE, ks, ke) < 0) {
@@ -421,7 +425,7 @@ export function walkBoltTree(
       if (!keyOk) {
         problem('element-out-of-page', `${where()}: branch element ${i} has key bytes [${ks}, ${ke}) outside its ${spanBytes}-byte page`, page);
       } else {
-        checkKeyOrder(buf, ks, ke, ps, pe, i, count, task, where, page);
+        checkKeyOrder(buf, ks, ke, ps, pe, i, count, task, where, page, 'branch-key-order');
       }
       ps = keyOk ? ks : -1;
       pe = ke;

@@ -24,6 +24,7 @@ const casesPerBase = Number(process.env.BOLT_DIFF_CASES ?? 70);
 
 // Problem codes we report on damage that bbolt 1.3.6's check and a full cursor read do not see.
 const blindSpotsOf136: Record<string, string> = {
+  'branch-key-order': 'separator keys out of order inside a branch page: bbolt 1.4\'s check reports it, 1.3.6 does not look; a cursor walk still reads every leaf in order, keyed lookups misroute',
   'key-out-of-range': 'branch separator keys vs their child\'s keys: bbolt 1.4\'s check reports it (tx_check.go key order), 1.3.6 does not look; lookups of keys below a wrong separator miss',
   'element-out-of-page': 'key/value bytes outside the page: bbolt reads whatever bytes follow in the mmap (the neighbouring page) and, if they happen to sort, notices nothing',
   'element-count-invalid': 'an element count larger than the page: same as above, bbolt reads the neighbouring page as elements',
