@@ -6,9 +6,9 @@ const boltMagic = 0xed0cdaed;
 // bbolt's meta follows the 16-byte page header; its magic is the meta's first u32.
 const boltMagicOffset = 16;
 
-// `head` is the first bytes of the file (at least 32 when the file is that long) and, when
-// page 0 is damaged, a later copy of the meta may still identify the file: callers that want
-// that pass `probe` (offsets of possible second meta pages) through detectFromProbes.
+// `head` is the first bytes of the file (at least 32 when the file is that long). A bolt file
+// whose first page is damaged reads as 'unknown' here; the bolt verifier probes for its second
+// meta page (boltMetaProbeOffsets) before it calls such a file "not a cache".
 export function detectCacheFormat(head: Uint8Array, fileSize: number): CacheFormat {
   if (fileSize === 0) return 'empty';
   if (head.length >= 16 && Buffer.from(head.buffer, head.byteOffset, 16).equals(sqliteHeader)) return 'sqlite';
@@ -23,9 +23,3 @@ export function detectCacheFormat(head: Uint8Array, fileSize: number): CacheForm
 // whose first page was zeroed is still recognised as bolt (and called corrupt or torn, not
 // "not a cache").
 export const boltMetaProbeOffsets = [1024, 2048, 4096, 8192, 16384, 32768, 65536];
-
-export function looksLikeBoltMetaAt(bytes: Uint8Array): boolean {
-  if (bytes.length < boltMagicOffset + 4) return false;
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
-  return dv.getUint32(boltMagicOffset, true) === boltMagic;
-}

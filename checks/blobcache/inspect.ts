@@ -2,25 +2,23 @@
 import { isOpenFailure, openCacheFile } from './file-source.ts';
 import { detectCacheFormat } from './detect.ts';
 import type { CacheInspection } from './inspection.ts';
+import { unreadableVerdict } from './verdict.ts';
 import { inspectBoltSource } from './bolt/inspect.ts';
 import { inspectSqliteFile } from './sqlite/inspect.ts';
 
 export async function inspectCacheFile(path: string): Promise<CacheInspection> {
   const opened = openCacheFile(path);
   if (isOpenFailure(opened)) {
-    return {
-      path, format: 'unknown', tree: [],
-      verdict: { path, format: 'unknown', verdict: 'unreadable', problems: [{ code: opened.code, message: opened.message }], warnings: [], stats: {}, durationMs: 0 },
-    };
+    const verdict = unreadableVerdict(path, { code: opened.code, message: opened.message }, performance.now());
+    return { path, format: 'unknown', tree: [], verdict };
   }
   try {
     const head = opened.readAt(0, 64);
-    if (!(head instanceof Error) && detectCacheFormat(head, opened.stat.size) === 'sqlite') {
-      opened.close();
-      return inspectSqliteFile(path);
+    if (head instanceof Error || detectCacheFormat(head, opened.stat.size) !== 'sqlite') {
+      return inspectBoltSource(path, opened.readAt, opened.stat.size);
     }
-    return inspectBoltSource(path, opened.readAt, opened.stat.size);
   } finally {
-    try { opened.close(); } catch { /* already closed for SQLite */ }
+    opened.close(); // before SQLite opens it (see verify.ts)
   }
+  return inspectSqliteFile(path);
 }

@@ -45,3 +45,8 @@ export function cacheCheckExitCode(verdicts: readonly CacheVerdict[]): 0 | 1 | 2
   if (verdicts.some((v) => v.verdict === 'unreadable' || v.verdict === 'busy')) return 2;
   return 0;
 }
+
+// The verdict for a file whose bytes could not be read (open failed, read failed).
+export function unreadableVerdict(path: string, problem: CacheProblem, startedAt: number, stats: CacheStats = {}): CacheVerdict {
+  return { path, format: 'unknown', verdict: 'unreadable', problems: [problem], warnings: [], stats, durationMs: performance.now() - startedAt };
+}

@@ -2,8 +2,8 @@
 // then the bolt or SQLite verifier judges it. Never throws; every failure is a verdict.
 import { openCacheFile, isOpenFailure } from './file-source.ts';
 import { detectCacheFormat } from './detect.ts';
-import type { CacheVerdict } from './verdict.ts';
-import { verifyBoltFile } from './bolt/verify-file.ts';
+import { unreadableVerdict, type CacheVerdict } from './verdict.ts';
+import { verifyBoltOpened } from './bolt/verify-file.ts';
 import { verifySqliteFile } from './sqlite/verify.ts';
 
 export interface VerifyOptions {
@@ -19,26 +19,17 @@ export interface VerifyOptions {
 export async function verifyCacheFile(path: string, opts: VerifyOptions = {}): Promise<CacheVerdict> {
   const started = performance.now();
   const opened = openCacheFile(path);
-  if (isOpenFailure(opened)) {
-    return {
-      path, format: 'unknown', verdict: 'unreadable',
-      problems: [{ code: opened.code, message: opened.message }],
-      warnings: [], stats: {}, durationMs: performance.now() - started,
-    };
+  if (isOpenFailure(opened)) return unreadableVerdict(path, { code: opened.code, message: opened.message }, started);
+  try {
+    const head = opened.readAt(0, 64);
+    if (head instanceof Error) return unreadableVerdict(path, { code: 'io-error', message: `${path}: ${head.message}` }, started, { sizeBytes: opened.stat.size });
+    // Bolt, empty and unknown files all go to the bolt verifier: it knows the zero-length case
+    // and probes for a second meta page before it calls a file "not a cache".
+    if (detectCacheFormat(head, opened.stat.size) !== 'sqlite') return verifyBoltOpened(path, opened, opts, started);
+  } finally {
+    // Closed before SQLite opens the file: closing any descriptor of a file drops this
+    // process's POSIX locks on it, SQLite's included.
+    opened.close();
   }
-  const head = opened.readAt(0, 64);
-  const size = opened.stat.size;
-  opened.close();
-  if (head instanceof Error) {
-    return {
-      path, format: 'unknown', verdict: 'unreadable',
-      problems: [{ code: 'io-error', message: `${path}: ${head.message}` }],
-      warnings: [], stats: { sizeBytes: size }, durationMs: performance.now() - started,
-    };
-  }
-  const format = detectCacheFormat(head, size);
-  if (format === 'sqlite') return verifySqliteFile(path, opts);
-  // Bolt, empty and unknown files all go to the bolt verifier: it knows the zero-length case
-  // and probes for a second meta page before it calls a file "not a cache".
-  return verifyBoltFile(path, opts);
+  return verifySqliteFile(path, opts);
 }
