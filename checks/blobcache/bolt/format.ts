@@ -142,8 +142,11 @@ export function freelistLayout(header: PageHeader, dv: DataView): { first: numbe
   return { first: pageHeaderSize, count: BigInt(header.count) };
 }
 
-export function pageIdAt(dv: DataView, offset: number): bigint {
-  return dv.getBigUint64(offset, true);
+// A u64 page id as a number, without a BigInt: ids from 2^52 on lie beyond any file and read
+// as Number.MAX_SAFE_INTEGER (every range check then fails, as it should).
+export function pageIdAt(dv: DataView, offset: number): number {
+  const hi = dv.getUint32(offset + 4, true);
+  return hi >= 0x100000 ? Number.MAX_SAFE_INTEGER : hi * 4294967296 + dv.getUint32(offset, true);
 }
 
 export function dataView(bytes: Uint8Array): DataView {

@@ -66,12 +66,6 @@ interface PageTask {
 const maxSpanBytes = 16 << 20;
 const maxSafePgid = 2 ** 52;
 
-// A u64 page id as a number; ids from 2^52 on are beyond any file and become MAX_SAFE_INTEGER.
-function u64Number(dv: DataView, at: number): number {
-  const hi = dv.getUint32(at + 4, true);
-  return hi >= 0x100000 ? Number.MAX_SAFE_INTEGER : hi * 4294967296 + dv.getUint32(at, true);
-}
-
 function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
@@ -208,7 +202,7 @@ export function walkBoltTree(
     let outOfRange = 0;
     let firstOut = -1;
     for (let i = 0; i < n; i++) {
-      const id = toPageId(pageIdAt(dv, i * 8));
+      const id = pageIdAt(dv, i * 8);
       if (id < 2 || id >= hwm) {
         if (outOfRange++ === 0) firstOut = id;
         continue;
@@ -271,7 +265,7 @@ export function walkBoltTree(
   // u64 is at hand: bbolt 1.3.6 computes id × pageSize in 64 bits, so an id whose high bits
   // were damaged can wrap onto a real page (1.3.6 reads it, 1.3.7+ panics).
   const followable = (dv: DataView, at: number, what: () => string): number => {
-    const id = u64Number(dv, at);
+    const id = pageIdAt(dv, at);
     if (id < hwm) return id;
     const raw = dv.getBigUint64(at, true);
     const wrapped = ((raw * BigInt(pageSize)) & 0xffffffffffffffffn) / BigInt(pageSize);
