@@ -99,6 +99,11 @@ async function importModule<T>(load: () => Promise<T>, file: string): Promise<T 
   }
 }
 
+// The skopeo check's options from its (frozen) config section.
+function skopeoCheckOptions(s: AgentConfig['checks']['skopeo']) {
+  return { binaries: [...s.binaries], minVersion: s.minVersion, deny: [...s.deny], timeoutSeconds: s.timeoutSeconds };
+}
+
 // The real checks for a config: one runner entry per enabled section.
 export async function buildChecksFromConfig(config: AgentConfig, env: CheckEnvironment): Promise<BuiltChecks> {
   const { skopeo, blobinfocache, disk, registries } = config.checks;
@@ -112,9 +117,7 @@ export async function buildChecksFromConfig(config: AgentConfig, env: CheckEnvir
     const mod = await importModule(() => import('../checks/skopeo.ts'), 'checks/skopeo.ts');
     if (typeof mod === 'string') errors.push(`checks.skopeo: ${mod}`);
     else {
-      const check = mod.createSkopeoCheck({
-        binaries: [...skopeo.binaries], minVersion: skopeo.minVersion, deny: [...skopeo.deny], timeoutSeconds: skopeo.timeoutSeconds,
-      });
+      const check = mod.createSkopeoCheck(skopeoCheckOptions(skopeo));
       entries.push({ check, ...runKeys(skopeo), timeoutSeconds: skopeo.timeoutSeconds + checkGraceSeconds });
     }
   }
@@ -219,7 +222,7 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
     const mod = await importModule(() => import('../checks/skopeo.ts'), 'checks/skopeo.ts');
     if (typeof mod === 'string') return { skopeoVersion: null, cacheFormatInUse: null };
     const s = config.checks.skopeo;
-    const check = mod.createSkopeoCheck({ binaries: [...s.binaries], minVersion: s.minVersion, deny: [...s.deny], timeoutSeconds: s.timeoutSeconds });
+    const check = mod.createSkopeoCheck(skopeoCheckOptions(s));
     const result = await check.run({ signal: AbortSignal.timeout((s.timeoutSeconds + checkGraceSeconds) * 1000), now });
     return skopeoInfoFromDetails(result.details);
   }

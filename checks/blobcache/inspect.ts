@@ -1,5 +1,5 @@
 // Inspect one cache file, whatever its format (decided from the content).
-import { isOpenFailure, openCacheFile } from './file-source.ts';
+import { isOpenFailure, openCacheFile, scratchReadAt } from './file-source.ts';
 import { detectCacheFormat } from './detect.ts';
 import type { CacheInspection } from './inspection.ts';
 import { unreadableVerdict } from './verdict.ts';
@@ -15,7 +15,7 @@ export async function inspectCacheFile(path: string): Promise<CacheInspection> {
   try {
     const head = opened.readAt(0, 64);
     if (head instanceof Error || detectCacheFormat(head, opened.stat.size) !== 'sqlite') {
-      return inspectBoltSource(path, opened.readAt, opened.stat.size);
+      return inspectBoltSource(path, scratchReadAt(opened.fd), opened.currentSize());
     }
   } finally {
     opened.close(); // before SQLite opens it (see verify.ts)
