@@ -5,6 +5,7 @@
 import { hostname } from 'node:os';
 import type { Check } from '../checks/types.ts';
 import type { SkopeoCacheInfo } from '../checks/blobcache/check.ts';
+import { buildSkopeoOf } from '../checks/skopeo.ts';
 import type { VerifyCacheFn } from './remediation/quarantine.ts';
 import type { AgentConfig } from './config.ts';
 import type { AgentCore, CheckState, Maintenance, Preflight, RefreshOptions } from './core-types.ts';
@@ -163,16 +164,9 @@ export async function buildChecksFromConfig(config: AgentConfig, env: CheckEnvir
   return errors.length > 0 ? { errors } : { entries };
 }
 
-// The skopeo builds use is the first configured binary; its version decides which cache format
-// is "in use" (the other one is an orphan, reported but never moved).
 function skopeoInfoFromDetails(details: Record<string, unknown>): SkopeoCacheInfo {
-  const binaries = (details as { binaries?: { version?: string | null; cacheFormat?: string | null }[] }).binaries;
-  const first = Array.isArray(binaries) ? binaries[0] : undefined;
-  const format = first?.cacheFormat;
-  return {
-    skopeoVersion: first?.version ?? null,
-    cacheFormatInUse: format === 'boltdb' || format === 'sqlite' ? format : null,
-  };
+  const used = buildSkopeoOf(details);
+  return { skopeoVersion: used.version, cacheFormatInUse: used.cacheFormat };
 }
 
 // Whether a new state is worth an fsync'd write: the verdict moved, not just the measurements

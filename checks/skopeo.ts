@@ -44,6 +44,19 @@ export interface SkopeoCheckDetails {
   binaries: SkopeoBinaryReport[];
 }
 
+// The skopeo builds use is the first configured binary: its version, and the blob-info cache
+// format it writes, from this check's details (read by the blobcache check and by
+// `cache quarantine`). `error` says why the version is unknown.
+export function buildSkopeoOf(details: Record<string, unknown>): { version: string | null; cacheFormat: SkopeoCacheFormat | null; error: string | null } {
+  const first = (details as Partial<SkopeoCheckDetails>).binaries?.[0];
+  const format = first?.cacheFormat;
+  return {
+    version: first?.version ?? null,
+    cacheFormat: format === 'boltdb' || format === 'sqlite' ? format : null,
+    error: first ? (first.error ?? null) : 'no skopeo binary configured',
+  };
+}
+
 // Effects the check needs; tests may replace them (e.g. a PATH of their own).
 export interface SkopeoCheckDeps {
   searchPath?: string;

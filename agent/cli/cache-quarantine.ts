@@ -5,8 +5,6 @@
 import { parseArgs } from 'node:util';
 import { systemCacheDir, type CacheFormatByName } from '../../checks/blobcache/discover.ts';
 import { verifyCacheFile } from '../../checks/blobcache/verify.ts';
-import { findBinary } from '../../checks/skopeo/find-binary.ts';
-import { parseSkopeoVersion, skopeoCacheFormat } from '../../checks/skopeo/parse-version.ts';
 import { defaultMaxQuarantineBytes, defaultQuarantineKeep } from '../remediation/retention.ts';
 import { runQuarantine, type QuarantineReport } from '../remediation/run-quarantine.ts';
 
@@ -98,16 +96,14 @@ function parseOptions(args: string[]): Options | Error {
   };
 }
 
+// Asks the skopeo binary through the skopeo check itself (the daemon reads the same details).
 async function installedSkopeo(binary: string): Promise<{ version: string | null; format: CacheFormatByName | null; note: string | null }> {
-  const found = findBinary(binary);
-  if (!found.found) return { version: null, format: null, note: found.message };
-  // Loaded only when there is a binary to run (execa is the heaviest import of this verb).
-  const { runSkopeoVersion } = await import('../../checks/skopeo/run-version.ts');
-  const run = await runSkopeoVersion(found.path, 10_000, AbortSignal.timeout(15_000));
-  if (!run.ok) return { version: null, format: null, note: run.message };
-  const parsed = parseSkopeoVersion(run.stdout);
-  if (parsed instanceof Error) return { version: null, format: null, note: parsed.message };
-  return { version: parsed.version, format: skopeoCacheFormat(parsed.semver), note: null };
+  // Loaded here, not at the top: execa is the heaviest import of this verb.
+  const { buildSkopeoOf, createSkopeoCheck } = await import('../../checks/skopeo.ts');
+  const check = createSkopeoCheck({ binaries: [binary], minVersion: '0.0.0', deny: [], timeoutSeconds: 10 });
+  const result = await check.run({ signal: AbortSignal.timeout(15_000), now: () => new Date() });
+  const used = buildSkopeoOf(result.details);
+  return { version: used.version, format: used.cacheFormat, note: used.version === null ? used.error : null };
 }
 
 export async function run(args: string[]): Promise<number> {
