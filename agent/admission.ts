@@ -92,16 +92,22 @@ export function evaluatePreflight(
     evaluatedAt: now.toISOString(),
     reasons,
     maintenance: inForce,
-    checks: states.map((s) => ({
-      name: s.name,
-      status: s.status,
-      scope: s.scope,
-      summary: s.summary,
-      observedAt: s.observedAt ? s.observedAt.toISOString() : null,
-      ageSeconds: ageSeconds(s.observedAt, now),
-      durationMs: Math.round(s.durationMs),
-      details: s.details,
-    })),
+    checks: states.map((s) => checkView(s, now)),
+  };
+}
+
+// One check as the API shows it (an entry of /v1/preflight's `checks`; POST /v1/checks/run adds
+// its reasons).
+export function checkView(s: CheckState, now: Date): Preflight['checks'][number] {
+  return {
+    name: s.name,
+    status: s.status,
+    scope: s.scope,
+    summary: s.summary,
+    observedAt: s.observedAt ? s.observedAt.toISOString() : null,
+    ageSeconds: ageSeconds(s.observedAt, now),
+    durationMs: Math.round(s.durationMs),
+    details: s.details,
   };
 }
 

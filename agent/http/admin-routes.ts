@@ -1,5 +1,6 @@
 // The mutating endpoints (bearer token checked by the server before these run): run checks,
 // quarantine corrupt caches, and set or clear maintenance.
+import { checkView } from '../admission.ts';
 import type { RouteHandler } from './context.ts';
 import { parseMaintenanceRequest } from './maintenance-request.ts';
 import { readJsonBody } from './request-body.ts';
@@ -30,20 +31,8 @@ export const postChecksRun: RouteHandler = async (ctx, req, res, query) => {
   }
   ctx.log.info({ event: 'api-checks-run', checks: names ?? known }, 'checks run through the API');
   const states = await ctx.core.runChecks(names);
-  const now = ctx.now().getTime();
-  sendJson(res, 200, {
-    checks: states.map((s) => ({
-      name: s.name,
-      status: s.status,
-      scope: s.scope,
-      summary: s.summary,
-      reasons: s.reasons,
-      observedAt: s.observedAt?.toISOString() ?? null,
-      ageSeconds: s.observedAt === null ? null : Math.max(0, (now - s.observedAt.getTime()) / 1000),
-      durationMs: s.durationMs,
-      details: s.details,
-    })),
-  });
+  const now = ctx.now();
+  sendJson(res, 200, { checks: states.map((s) => ({ ...checkView(s, now), reasons: s.reasons })) });
 };
 
 export const postQuarantine: RouteHandler = async (ctx, req, res) => {
