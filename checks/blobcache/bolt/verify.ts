@@ -12,7 +12,7 @@
 // `corrupt`. A torn meta read mid-write fails its checksum and counts as a change too.
 // Assumes page-cache-coherent reads on one host (not NFS).
 import type { ReadAt } from '../file-source.ts';
-import type { CacheFormat, CacheProblem, CacheStats, CacheVerdictKind } from '../verdict.ts';
+import type { CacheStats, CacheVerdict } from '../verdict.ts';
 import { readBoltMetas } from './meta.ts';
 import { defaultWalkLimits, walkBoltTree, type WalkLimits, type WalkObserver } from './walk.ts';
 
@@ -24,13 +24,8 @@ export interface BoltVerifyOptions {
   observer?: () => WalkObserver; // a fresh observer per attempt (for cache inspect)
 }
 
-export interface BoltVerification {
-  format: CacheFormat;
-  verdict: CacheVerdictKind;
-  problems: CacheProblem[];
-  warnings: CacheProblem[];
-  stats: CacheStats;
-}
+// A verdict before the caller adds which file it was and how long it took.
+export type BoltVerification = Omit<CacheVerdict, 'path' | 'durationMs'>;
 
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 function sleepSync(ms: number): void {
