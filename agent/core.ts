@@ -13,7 +13,7 @@ import { evaluatePreflight } from './admission.ts';
 import { activeMaintenance, startMaintenance } from './maintenance.ts';
 import { createRunner, type CheckScheduler, type Clock, type Runner, type RunnerEntry, type StateListener, systemClock } from './runner.ts';
 import { createStateStore, type PersistedCheckState, type PersistedState, type StateStore } from './state-store.ts';
-import { createWorkerVerifier } from './cache-verify-worker.ts';
+import { createChildVerifier } from './cache-verify-child.ts';
 import { silentLogger, type Logger } from './log.ts';
 import { agentVersion } from './version.ts';
 
@@ -21,14 +21,15 @@ import { agentVersion } from './version.ts';
 export interface CheckEnvironment {
   log: Logger;
   now: () => Date;
-  // Cache verification off the main thread.
+  // Cache verification in a short-lived child process (agent/cache-verify-child.ts).
   verify: VerifyCacheFn;
   // The installed skopeo's version and cache format, for the blob-cache check.
   skopeoInfo: () => Promise<SkopeoCacheInfo>;
   // false: no check may change files (autoQuarantine is off whatever the config says).
   allowRemediation: boolean;
   // Runs cache work one job at a time: a blob-cache verification and a quarantine must not
-  // overlap, or the quarantine finds the agent's own worker holding the file open and says busy.
+  // overlap, or the quarantine finds the agent's own verification child holding the file open
+  // and says busy.
   cacheExclusive: <T>(work: () => Promise<T>) => Promise<T>;
 }
 
@@ -202,7 +203,7 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
 
   let config = initialConfig;
   const verifyBound = (c: AgentConfig) => Math.max(c.checks.blobinfocache.timeoutSeconds, c.checks.blobinfocache.fullTimeoutSeconds);
-  const verifier = createWorkerVerifier({ maxVerifySeconds: verifyBound(config) });
+  const verifier = createChildVerifier({ maxVerifySeconds: verifyBound(config) });
   // Assigned below; the blob-cache check only calls skopeoInfo while running, after that.
   let runner: Runner | null = null;
 

@@ -25,7 +25,8 @@ export type VerifyCacheFn = (path: string, opts?: VerifyOptions) => Promise<Cach
 export type QuarantineStep = 'confirmed' | 'intent-written' | `moved${CompanionSuffix}` | 'moved-main' | 'audited' | 'intent-removed';
 
 export interface QuarantineDeps {
-  // Must run in this process (a worker thread is fine): it is handed /proc/self/fd paths.
+  // Handed /proc/self/fd paths: it must open them in this process, or pass the descriptor on
+  // (the daemon's child verifier, agent/cache-verify-child.ts, does).
   verify: VerifyCacheFn;
   verifyOptions?: VerifyOptions;
   stateDir: string;

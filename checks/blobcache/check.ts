@@ -25,7 +25,7 @@ export interface BlobCacheCheckOptions {
   keep: number;
   maxQuarantineBytes: number;
   full?: boolean;
-  verify: VerifyCacheFn; // runs in this process (it is handed /proc/self/fd paths)
+  verify: VerifyCacheFn; // handed /proc/self/fd paths (the child verifier passes the fd on)
   skopeoInfo: () => Promise<SkopeoCacheInfo>;
   stateDir: string;
   now?: () => Date;

@@ -227,7 +227,8 @@ describe('core: quarantine', () => {
   });
 
   // The field bug: POST /v1/caches/quarantine arriving while the scheduled verification had the
-  // file open (in the agent's own worker) was refused as busy by the agent itself.
+  // file open (then in the agent's own worker thread, now in its verification child) was refused
+  // as busy by the agent itself.
   it('waits for a blob-cache run in flight instead of finding the agent itself holding the file', async () => {
     const cacheDir = join(root, 'quarantine-during-verify');
     mkdirSync(cacheDir);
