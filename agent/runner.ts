@@ -2,7 +2,8 @@
 // deadline, never two runs of one check at once, and every result turned into a damped
 // CheckState that listeners (state file, metrics, logs) receive. A check that throws, times out
 // or returns garbage becomes `unknown`; nothing a check does can take the runner down.
-import { schedule as cronSchedule } from 'node-cron';
+import { Cron } from 'croner';
+import { cronMode } from './cron.ts';
 import type { Check, CheckContext, CheckReason, CheckResult, CheckStatus } from '../checks/types.ts';
 import type { CheckState, RefreshOptions } from './core-types.ts';
 import type { PersistedCheckState } from './state-store.ts';
@@ -31,20 +32,13 @@ export interface CheckScheduler {
 }
 
 export function cronScheduler(log: Logger): CheckScheduler {
-  const cronLog = log.child({ component: 'node-cron' });
   return {
     schedule(cron, tick, name) {
-      const task = cronSchedule(cron, () => tick(), {
-        name,
-        // node-cron's own warnings (missed runs after a suspend) go to our log, not the console.
-        logger: {
-          info: (m) => cronLog.info(m),
-          warn: (m) => cronLog.warn(m),
-          error: (m) => cronLog.error(String(m)),
-          debug: (m) => cronLog.debug(String(m)),
-        },
-      });
-      return { stop: () => void task.destroy() };
+      // catch: a tick that throws is logged, never an unhandled error; protect: a tick still
+      // running is not started again (the runner's single flight already ensures it; belt and
+      // braces for the timer itself).
+      const job = new Cron(cron, { mode: cronMode, protect: true, catch: (err) => log.error({ check: name, err: String(err) }, 'scheduled tick failed') }, () => tick());
+      return { stop: () => job.stop() };
     },
   };
 }

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { RecordedResponse } from './bare-server.ts';
+import { daemonNodeFlags } from '../deploy/node-flags.ts';
 
 const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url));
 
@@ -130,8 +131,8 @@ checks:
 const servers: Server[] = [];
 try {
   const agents = [
-    await startChild('agent', [here('./agent-server.ts'), configFile, '1000']),
-    await startChild('agent, no /metrics cache', [here('./agent-server.ts'), configFile.replace('config.yaml', 'config.yaml'), '0']),
+    await startChild('agent', [...daemonNodeFlags, here('./agent-server.ts'), configFile, '1000']),
+    await startChild('agent, no /metrics cache', [...daemonNodeFlags, here('./agent-server.ts'), configFile.replace('config.yaml', 'config.yaml'), '0']),
   ];
   servers.push(...agents);
   // Wait until every check has run once, so /v1/preflight answers with real results.
@@ -198,7 +199,8 @@ Produced by \`node bench/http-load.ts --write-docs\` (${new Date().toISOString()
 
 ## What is measured
 - **agent**: the real daemon (\`agent/daemon.ts\`: config, core, the skopeo and disk checks on their
-  schedules, the HTTP server and prom-client metrics), in its own process.
+  schedules, the HTTP server and prom-client metrics), in its own process, with the V8 flags it
+  is deployed with (${daemonNodeFlags.join(' ')}; deploy/node-flags.ts).
 - **bare node:http**: a server that answers the same paths with the bytes (status, headers, body)
   recorded from the agent just before the run, and does nothing else (\`bench/bare-server.ts\`).
 - **agent, no /metrics cache**: the same daemon with the /metrics render cache off, to show what the

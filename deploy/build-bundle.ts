@@ -1,27 +1,25 @@
 // Builds the one file a host runs: agent/bin.ts and everything it reaches (the lazily loaded
-// verbs and the worker threads included) bundled by esbuild into dist/buildfleet-agent.mjs, so
-// a host needs Node.js 22 and nothing from npm, and the npm package's `bin` can point at plain
-// JavaScript (Node does not strip types under node_modules).
+// verbs included) bundled by esbuild into dist/buildfleet-agent.mjs, so a host needs Node.js 22
+// and nothing from npm, and the npm package's `bin` can point at plain JavaScript (Node does
+// not strip types under node_modules). The daemon's cache verification runs this same file as
+// a child (`cache check`, agent/cache-verify-child.ts), so the bundle needs nothing else.
 //
 // Usage: node deploy/build-bundle.ts [--outfile FILE] [--inputs FILE]
 //   --inputs writes the list of bundled source files as JSON.
 import { build, type Metafile, type Plugin } from 'esbuild';
-import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { chmodSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const defaultBundlePath = resolve(repoRoot, 'dist/buildfleet-agent.mjs');
 
-// Source trees the agent is built from; worker threads are looked for here.
-const sourceDirs = ['agent', 'checks'];
-
 // CommonJS dependencies (prom-client, ...) call `require` for Node
 // built-ins and some read `__dirname`; an ES module has neither. The banner gives the bundle a
 // real `require` and private filename/dirname bindings; `define` points the free `__dirname` /
-// `__filename` of CJS code at them without touching modules that declare their own.
+// `__filename` of CJS code at them without touching modules that declare their own. (The
+// shebang is agent/bin.ts's own: esbuild keeps an entry point's and puts it above the banner.)
 const banner = [
-  '#!/usr/bin/env node',
   "import { createRequire as __bfaCreateRequire } from 'node:module';",
   "import { fileURLToPath as __bfaFileURLToPath } from 'node:url';",
   "import { dirname as __bfaDirname } from 'node:path';",
@@ -30,102 +28,56 @@ const banner = [
   'const __bfaDirnameValue = __bfaDirname(__bfaFilename);',
 ].join('\n');
 
-// Worker threads: the source starts them with `new Worker(new URL('./x.ts', import.meta.url))`
-// (optionally with a flat options object as second argument, e.g. `{ resourceLimits: x }`),
-// a file that does not exist next to the bundle. In the bundle the same file is started again
-// as the worker, told by workerData which module to run; the generated entry below dispatches.
-const workerStart = /new Worker\(\s*new URL\(\s*(['"])(\.{1,2}\/[^'"]+\.ts)\1\s*,\s*import\.meta\.url\s*\)\s*(?:,\s*\{([^{}]*)\}\s*)?\)/g;
-export const workerRoleKey = '__buildfleetBundleWorker';
+// Node's built-ins are loaded with `require`, not `import`: an ES import builds the module's
+// ESM facade, which reads every export, and node:http's lazy `WebSocket` getter then loads all of
+// undici and compiles its llhttp WebAssembly (measured: +9.5 MiB RSS for a daemon that never
+// uses fetch). Through require the getter is read only if called.
+const builtinsByRequirePlugin: Plugin = {
+  name: 'buildfleet-builtins-by-require',
+  setup(b) {
+    b.onResolve({ filter: /^node:/ }, (args) => (args.namespace === 'builtin-by-require'
+      ? { path: args.path, external: true }
+      : { path: args.path, namespace: 'builtin-by-require' }));
+    b.onLoad({ filter: /.*/, namespace: 'builtin-by-require' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
+  },
+};
 
-export interface WorkerModule {
-  startedIn: string; // repo-relative source file with the `new Worker(...)`
-  role: string; // repo-relative worker module, e.g. agent/cache-verify-thread.ts
-}
-
-type WorkerScan = { ok: true; workers: WorkerModule[] } | { ok: false; errors: string[] };
-
-function listTs(dir: string): string[] {
-  let entries;
-  try {
-    entries = readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return [];
-  }
-  return entries.flatMap((e) => {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) return listTs(p);
-    return e.name.endsWith('.ts') ? [p] : [];
-  });
-}
-
-const toRepoPath = (abs: string): string => relative(repoRoot, abs).split(sep).join('/');
-
-// Every worker start in the sources; a `new Worker(` in any other shape is an error, because the
-// bundle could not start it.
-export function scanWorkerStarts(): WorkerScan {
-  const workers: WorkerModule[] = [];
-  const errors: string[] = [];
-  for (const dir of sourceDirs) {
-    for (const file of listTs(join(repoRoot, dir))) {
-      const text = readFileSync(file, 'utf8');
-      const all = text.match(/new Worker\(/g)?.length ?? 0;
-      const supported = [...text.matchAll(workerStart)];
-      if (all !== supported.length) {
-        errors.push(`${toRepoPath(file)}: a worker is started other than as new Worker(new URL('./x.ts', import.meta.url)[, { flat options }]); the bundle cannot start it`);
-      }
-      for (const m of supported) workers.push({ startedIn: toRepoPath(file), role: toRepoPath(resolve(dirname(file), m[2])) });
-    }
-  }
-  return errors.length > 0 ? { ok: false, errors } : { ok: true, workers };
-}
-
-function entrySource(workers: WorkerModule[]): string {
-  const roles = [...new Set(workers.map((w) => w.role))];
-  return [
-    "import { isMainThread, workerData } from 'node:worker_threads';",
-    'const workerModules = {',
-    ...roles.map((r) => `  ${JSON.stringify(r)}: () => import(${JSON.stringify(`./${r}`)}),`),
-    '};',
-    `const role = isMainThread ? undefined : workerData?.${workerRoleKey};`,
-    "if (role !== undefined) await workerModules[role]();",
-    "else await import('./agent/bin.ts');",
-  ].join('\n');
-}
-
-function workerRewritePlugin(workers: WorkerModule[]): Plugin {
-  const files = new Set(workers.map((w) => resolve(repoRoot, w.startedIn)));
-  return {
-    name: 'buildfleet-bundle-workers',
-    setup(b) {
-      b.onLoad({ filter: /\.ts$/ }, (args) => {
-        if (!files.has(args.path)) return undefined;
-        const text = readFileSync(args.path, 'utf8').replace(workerStart, (_m, _q, rel: string, options: string | undefined) => {
-          const role = toRepoPath(resolve(dirname(args.path), rel));
-          const more = options?.trim() ? `${options.trim()}, ` : '';
-          return `new Worker(new URL(import.meta.url), { ${more}workerData: { ${workerRoleKey}: ${JSON.stringify(role)} } })`;
-        });
-        return { contents: text, loader: 'ts' };
-      });
-    },
-  };
-}
+// prom-client's index also loads its Pushgateway and cluster aggregator, and with them https,
+// zlib and cluster, which the agent never uses (measured: +3 MiB RSS). The bundle takes the parts
+// the agent imports from their own files; a name imported from 'prom-client' that is missing
+// here fails the build ("No matching export"), not the daemon.
+const promClientParts: Plugin = {
+  name: 'buildfleet-prom-client-parts',
+  setup(b) {
+    b.onResolve({ filter: /^prom-client$/ }, () => ({ path: 'prom-client', namespace: 'prom-client-parts' }));
+    b.onLoad({ filter: /.*/, namespace: 'prom-client-parts' }, () => ({
+      resolveDir: repoRoot,
+      loader: 'js',
+      contents: [
+        "import Registry from 'prom-client/lib/registry.js';",
+        "import Counter from 'prom-client/lib/counter.js';",
+        "import Gauge from 'prom-client/lib/gauge.js';",
+        "import collectDefaultMetrics from 'prom-client/lib/defaultMetrics.js';",
+        'export { Registry, Counter, Gauge, collectDefaultMetrics };',
+      ].join('\n'),
+    }));
+  },
+};
 
 export interface BundleOptions {
   outfile?: string;
 }
 
 export type BundleResult =
-  | { ok: true; outfile: string; inputs: string[]; workers: WorkerModule[]; bytes: number; warnings: string[] }
+  | { ok: true; outfile: string; inputs: string[]; bytes: number; warnings: string[] }
   | { ok: false; errors: string[] };
 
 export async function bundleAgent(opts: BundleOptions = {}): Promise<BundleResult> {
   const outfile = resolve(opts.outfile ?? defaultBundlePath);
-  const scan = scanWorkerStarts();
-  if (!scan.ok) return scan;
   try {
     const result = await build({
       absWorkingDir: repoRoot,
-      stdin: { contents: entrySource(scan.workers), resolveDir: repoRoot, sourcefile: 'bundle-entry.js', loader: 'js' },
+      entryPoints: [resolve(repoRoot, 'agent/bin.ts')],
       outfile,
       bundle: true,
       platform: 'node',
@@ -135,7 +87,7 @@ export async function bundleAgent(opts: BundleOptions = {}): Promise<BundleResul
       packages: 'bundle',
       banner: { js: banner },
       define: { __dirname: '__bfaDirnameValue', __filename: '__bfaFilename' },
-      plugins: [workerRewritePlugin(scan.workers)],
+      plugins: [builtinsByRequirePlugin, promClientParts],
       // Keeps stack traces and log lines readable on a host; the bundle is not shipped to browsers.
       minifyWhitespace: true, minifySyntax: true,
       keepNames: true,
@@ -149,7 +101,6 @@ export async function bundleAgent(opts: BundleOptions = {}): Promise<BundleResul
       ok: true,
       outfile,
       inputs: inputsOf(result.metafile),
-      workers: scan.workers,
       bytes: output?.bytes ?? 0,
       warnings: result.warnings.map((w) => w.text),
     };
@@ -179,7 +130,7 @@ async function main(argv: string[]): Promise<number> {
   const inputsOut = opt('--inputs');
   if (inputsOut) writeFileSync(inputsOut, `${JSON.stringify(result.inputs, null, 2)}\n`);
   for (const w of result.warnings) process.stderr.write(`build-bundle: warning: ${w}\n`);
-  process.stderr.write(`build-bundle: ${result.outfile} (${result.bytes} bytes, ${result.inputs.length} inputs, ${result.workers.length} worker module(s))\n`);
+  process.stderr.write(`build-bundle: ${result.outfile} (${result.bytes} bytes, ${result.inputs.length} inputs)\n`);
   return 0;
 }
 

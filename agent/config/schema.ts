@@ -2,7 +2,7 @@
 // errors (a typo must never silently fall back to a default). Defaults follow
 // docs/conventions.md; where they differ, docs/config.md says why.
 import { z } from 'zod';
-import { validate as isValidCron } from 'node-cron';
+import { isValidCron } from '../cron.ts';
 import semver from 'semver';
 import { parseListenAddress } from '../http/listen-address.ts';
 import { logLevels, type LogLevel } from '../log.ts';

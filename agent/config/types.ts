@@ -14,7 +14,7 @@ export interface ListenConfig {
 // What every check's section has besides its own settings.
 export interface CheckRunConfig {
   readonly enabled: boolean;
-  readonly schedule: string; // node-cron expression (5 or 6 fields)
+  readonly schedule: string; // cron expression, 5 fields or 6 with seconds first (agent/cron.ts)
   readonly jitterSeconds: number; // each scheduled run waits a random 0..jitterSeconds first
   readonly timeoutSeconds: number;
   readonly failuresBeforeCritical: number; // damping: consecutive failures before `critical`

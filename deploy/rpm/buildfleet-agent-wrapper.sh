@@ -9,4 +9,5 @@ if [ -z "${NODE:-}" ] && [ -r /etc/sysconfig/buildfleet-agent ]; then
   set +a
 fi
 # `exec` so the agent itself is the service's main process (SIGHUP/SIGTERM reach it directly).
-exec "${NODE:-node}" /usr/libexec/buildfleet-agent/buildfleet-agent.mjs "$@"
+# The V8 flags keep the daemon's heap near its live size (deploy/node-flags.ts says why).
+exec "${NODE:-node}" --max-semi-space-size=1 --optimize-for-size /usr/libexec/buildfleet-agent/buildfleet-agent.mjs "$@"
