@@ -3,6 +3,7 @@
 // problem comes back as one line naming the key path; nothing here throws.
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isNode } from 'yaml';
+import * as v from 'valibot';
 import { configSchema } from './config/schema.ts';
 import { formatIssue, type KeyPath } from './config/messages.ts';
 import type { AgentConfig } from './config/types.ts';
@@ -58,16 +59,16 @@ export function parseConfigText(text: string, source: string): LoadedConfig {
   }
   // An empty file (or one with only comments) means "all defaults".
   const data: unknown = doc.toJS() ?? {};
-  const parsed = configSchema.safeParse(data, { reportInput: true });
+  const parsed = v.safeParse(configSchema, data);
   if (!parsed.success) {
     const lineOf = (keyPath: KeyPath): number | null => {
       const node = doc.getIn(keyPath as unknown[], true);
       if (!isNode(node) || !node.range) return null;
       return lineCounter.linePos(node.range[0]).line;
     };
-    return { errors: parsed.error.issues.flatMap((issue) => formatIssue(issue, configSchema, lineOf)).map((e) => `${source}: ${e}`) };
+    return { errors: parsed.issues.map((issue) => `${source}: ${formatIssue(issue, lineOf)}`) };
   }
-  const config: AgentConfig = parsed.data;
+  const config: AgentConfig = parsed.output;
   return { config: deepFreeze(config) };
 }
 

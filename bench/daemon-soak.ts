@@ -4,8 +4,8 @@
 //     while the blobcache check verifies the big cache every 5 s (in a child process);
 //     target p99 ≤ 10 ms. Also the latency of /v1/preflight requests made meanwhile.
 //  2. RSS: process_resident_memory_bytes after --soak seconds of every check on a 1 s
-//     schedule; target ≤ 80 MB. The daemon runs with the V8 flags it is deployed with
-//     (deploy/node-flags.ts). Its children (the cache verifier, skopeo, statfs) are sampled
+//     schedule; target ≤ 80 MB. The daemon runs with the environment it is deployed with
+//     (deploy/daemon-environment.ts). Its children (the cache verifier, skopeo, statfs) are sampled
 //     too, every 200 ms, so the table also shows what they add while they live.
 // Usage: node bench/daemon-soak.ts [--soak 120] [--cache bench/out/cimage-1024mb.boltdb] [--out FILE]
 import { spawn } from 'node:child_process';
@@ -17,7 +17,9 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { bundleAgent } from '../deploy/build-bundle.ts';
 import { buildBoltDb } from '../test/support/boltref.ts';
-import { daemonNodeFlags } from '../deploy/node-flags.ts';
+import { startRegistry } from '../test/support/registry.ts';
+import { makeTestPki } from '../test/support/tls.ts';
+import { daemonEnvironment } from '../deploy/daemon-environment.ts';
 
 const root = join(import.meta.dirname, '..');
 const { values } = parseArgs({ options: { soak: { type: 'string', default: '120' }, cache: { type: 'string', default: join(root, 'bench/out/cimage-1024mb.boltdb') }, out: { type: 'string' } } });
@@ -90,6 +92,7 @@ if (!existsSync(values.cache!)) {
   if (!built.ok) throw new Error(built.error);
 }
 const work = mkdtempSync(join(tmpdir(), 'bf-soak-'));
+let stopRegistry = async (): Promise<void> => {};
 try {
   const cacheDir = join(work, 'cache');
   mkdirSync(cacheDir, { mode: 0o700 });
@@ -98,6 +101,11 @@ try {
   const bundle = join(work, 'buildfleet-agent.mjs');
   const built = await bundleAgent({ outfile: bundle });
   if (!built.ok) throw new Error(JSON.stringify(built));
+  // A real host probes its registry over TLS: Debian's docker-registry on 127.0.0.1 with a test
+  // CA, so the daemon's TLS stack is loaded and used as it would be.
+  const pki = makeTestPki(mkdtempSync(join(work, 'pki-')));
+  const registry = await startRegistry({ tls: { certFile: pki.certFile, keyFile: pki.keyFile } });
+  stopRegistry = registry.stop;
   const port = await freePort();
   const config = join(work, 'config.yaml');
   const fast = (schedule: string) => `    schedule: "${schedule}"\n    jitterSeconds: 0\n`;
@@ -119,10 +127,13 @@ try {
     '  disk:',
     `    paths: [{ path: ${work}, warnFree: "1%", criticalFree: "0%" }]`,
     ...(everySecond ? [fast('* * * * * *').trimEnd()] : []),
+    '  registries:',
+    `    targets: [{ url: "${registry.url}", caFile: ${pki.caFile} }]`,
+    ...(everySecond ? [fast('* * * * * *').trimEnd()] : []),
     '',
   ].join('\n'));
   writeConfig(false);
-  const daemon = spawn(process.execPath, [...daemonNodeFlags, bundle, 'serve', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const daemon = spawn(process.execPath, [bundle, 'serve', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...daemonEnvironment } });
   let stderr = '';
   daemon.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-20000)));
   const base = `http://127.0.0.1:${port}`;
@@ -172,7 +183,7 @@ try {
 
   const mib = (b: number): string => (b / (1 << 20)).toFixed(1);
   const report = [
-    `Bundled daemon (esbuild bundle, Node ${process.versions.node}), blobcache check verifying a ${mib(cacheBytes)} MiB bolt cache every 5 s in a child process; daemon flags ${daemonNodeFlags.join(' ')}; phase 1 (event loop): the other checks on their default schedules; phase 2 (RSS, after SIGHUP): skopeo and disk checks every 1 s as well.`,
+    `Bundled daemon (esbuild bundle, Node ${process.versions.node}), blobcache check verifying a ${mib(cacheBytes)} MiB bolt cache every 5 s in a child process; daemon environment ${Object.entries(daemonEnvironment).map(([k, v]) => `${k}=${v}`).join(' ')}; phase 1 (event loop): the other checks on their default schedules; phase 2 (RSS, after SIGHUP): the skopeo, disk and registry checks (a TLS docker-registry on 127.0.0.1) every 1 s as well.`,
     '',
     '| measure | value | target |',
     '|---|---|---|',
@@ -188,5 +199,6 @@ try {
   if (values.out) writeFileSync(values.out, `${report}\n`);
   if (lagP99.length === 0) process.stderr.write(`no samples; daemon stderr:\n${stderr}\n`);
 } finally {
+  await stopRegistry();
   rmSync(work, { recursive: true, force: true });
 }

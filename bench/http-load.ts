@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { RecordedResponse } from './bare-server.ts';
-import { daemonNodeFlags } from '../deploy/node-flags.ts';
+import { daemonEnvironment } from '../deploy/daemon-environment.ts';
 
 const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url));
 
@@ -39,9 +39,9 @@ interface Server {
 }
 
 // Starts a child that prints {"port": N} on its first stdout line.
-function startChild(name: string, args: string[]): Promise<Server> {
+function startChild(name: string, args: string[], env: Readonly<Record<string, string>> = {}): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
     let out = '';
     child.stdout?.on('data', (d: Buffer) => {
       out += d.toString();
@@ -131,8 +131,8 @@ checks:
 const servers: Server[] = [];
 try {
   const agents = [
-    await startChild('agent', [...daemonNodeFlags, here('./agent-server.ts'), configFile, '1000']),
-    await startChild('agent, no /metrics cache', [...daemonNodeFlags, here('./agent-server.ts'), configFile.replace('config.yaml', 'config.yaml'), '0']),
+    await startChild('agent', [here('./agent-server.ts'), configFile, '1000'], daemonEnvironment),
+    await startChild('agent, no /metrics cache', [here('./agent-server.ts'), configFile.replace('config.yaml', 'config.yaml'), '0'], daemonEnvironment),
   ];
   servers.push(...agents);
   // Wait until every check has run once, so /v1/preflight answers with real results.
@@ -199,8 +199,8 @@ Produced by \`node bench/http-load.ts --write-docs\` (${new Date().toISOString()
 
 ## What is measured
 - **agent**: the real daemon (\`agent/daemon.ts\`: config, core, the skopeo and disk checks on their
-  schedules, the HTTP server and prom-client metrics), in its own process, with the V8 flags it
-  is deployed with (${daemonNodeFlags.join(' ')}; deploy/node-flags.ts).
+  schedules, the HTTP server and prom-client metrics), in its own process, with the environment
+  it is deployed with (${Object.entries(daemonEnvironment).map(([k, v]) => `${k}=${v}`).join(' ')}; deploy/daemon-environment.ts).
 - **bare node:http**: a server that answers the same paths with the bytes (status, headers, body)
   recorded from the agent just before the run, and does nothing else (\`bench/bare-server.ts\`).
 - **agent, no /metrics cache**: the same daemon with the /metrics render cache off, to show what the

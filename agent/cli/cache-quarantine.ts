@@ -98,7 +98,7 @@ function parseOptions(args: string[]): Options | Error {
 
 // Asks the skopeo binary through the skopeo check itself (the daemon reads the same details).
 async function installedSkopeo(binary: string): Promise<{ version: string | null; format: CacheFormatByName | null; note: string | null }> {
-  // Loaded here, not at the top: execa is the heaviest import of this verb.
+  // Loaded here, not at the top: only this path of the verb asks skopeo.
   const { buildSkopeoOf, createSkopeoCheck } = await import('../../checks/skopeo.ts');
   const check = createSkopeoCheck({ binaries: [binary], minVersion: '0.0.0', deny: [], timeoutSeconds: 10 });
   const result = await check.run({ signal: AbortSignal.timeout(15_000), now: () => new Date() });

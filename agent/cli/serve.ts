@@ -25,13 +25,27 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   const log = createLogger({ level: 'info' });
+  // The checks start inside startDaemon, before the stop handlers are wired: a SIGTERM in that
+  // window would take the default action and kill the agent with a check's child still running.
+  // Remember it and deliver it again once the handlers are in place (a SIGHUP then is moot: the
+  // config is being read anyway).
+  let early: NodeJS.Signals | null = null;
+  const remember = (signal: NodeJS.Signals): void => {
+    if (signal !== 'SIGHUP') early ??= signal;
+  };
+  const startupSignals = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+  for (const s of startupSignals) process.on(s, remember);
   const started = await startDaemon({ configPath: parsed.values.config ?? null, listen: parsed.values.listen, log });
   if (!started.ok) {
+    for (const s of startupSignals) process.off(s, remember);
     log.fatal({ event: 'daemon-start-failed', errors: started.errors }, 'cannot start');
     for (const e of started.errors) process.stderr.write(`serve: ${e}\n`);
     return started.exitCode;
   }
-  const code = await runUntilSignalled(started.daemon, log);
+  const stopped = runUntilSignalled(started.daemon, log);
+  for (const s of startupSignals) process.off(s, remember);
+  if (early) process.kill(process.pid, early);
+  const code = await stopped;
   // Whatever a library left behind (a timer, a socket a check forgot) must not keep a stopped
   // agent alive; the state file is already written and the log is synchronous.
   setTimeout(() => process.exit(code), 2000).unref();

@@ -1,6 +1,6 @@
 // Turns schema and YAML problems into one line each that names the key path and the problem,
 // e.g. `checks.disk.paths[0].warnFre: unknown key (did you mean warnFree?) (line 7)`.
-import type { z } from 'zod';
+import type * as v from 'valibot';
 
 export type KeyPath = readonly PropertyKey[];
 
@@ -13,7 +13,7 @@ export function formatKeyPath(path: KeyPath): string {
   return text === '' ? '(top level)' : text;
 }
 
-function describeValue(value: unknown): string {
+export function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
@@ -21,28 +21,25 @@ function describeValue(value: unknown): string {
   return String(value);
 }
 
+// `expected a number, got "ten"`: the words of a YAML file rather than of JavaScript.
+export function expectedButGot(expected: string, value: unknown): string {
+  return `expected ${expected}, got ${describeValue(value)}`;
+}
+
+// valibot's type checks, named as a YAML file names them. The schema's own checks (and the
+// schemas with their own words: mappings, numbers, log levels) bring their messages.
 const typeWords: Record<string, string> = {
-  object: 'a mapping', array: 'a list', string: 'a string', number: 'a number', boolean: 'true or false',
+  array: 'a list', string: 'a string', boolean: 'true or false',
 };
 
-// The problem half of one issue, in the words of a YAML file rather than of JavaScript.
-function describeIssue(issue: z.core.$ZodIssue): string {
-  switch (issue.code) {
-    case 'invalid_type':
-      if (issue.input === undefined) return 'is required';
-      return `expected ${typeWords[issue.expected] ?? issue.expected}, got ${describeValue(issue.input)}`;
-    case 'invalid_value':
-      return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${describeValue(issue.input)}`;
-    case 'invalid_union':
-      return `has the wrong type (got ${describeValue(issue.input)})`;
-    case 'too_small':
-    case 'too_big':
-    case 'invalid_format':
-    case 'not_multiple_of':
-    case 'custom':
-    default:
-      return issue.message;
+// The problem half of one issue.
+function describeIssue(issue: v.BaseIssue<unknown>): string {
+  if (issue.kind === 'schema') {
+    if (issue.input === undefined) return 'is required';
+    if (Object.hasOwn(typeWords, issue.type)) return expectedButGot(typeWords[issue.type], issue.input);
+    if (issue.type === 'union') return `has the wrong type (got ${describeValue(issue.input)})`;
   }
+  return issue.message;
 }
 
 // Edit distance, for suggesting the key a typo meant.
@@ -76,46 +73,8 @@ export function closestKey(key: string, known: readonly string[]): string | null
   return best !== null && bestDistance <= Math.max(2, Math.floor(key.length / 3)) ? best : null;
 }
 
-// Follows a key path through the schema (through defaults, nullables, transforms and lists) to
-// the mapping there, and returns its keys.
-export function knownKeysAt(schema: z.core.$ZodType, path: KeyPath): string[] {
-  let node: z.core.$ZodType | undefined = schema;
-  let remaining = [...path];
-  for (let guard = 0; node && guard < 100; guard++) {
-    const def = node._zod.def as unknown as Record<string, unknown> & { type: string };
-    if (def.type === 'default' || def.type === 'prefault' || def.type === 'nullable' || def.type === 'optional') {
-      node = def.innerType as z.core.$ZodType;
-    } else if (def.type === 'pipe') {
-      node = def.in as z.core.$ZodType;
-    } else if (def.type === 'array') {
-      if (remaining.length === 0) return [];
-      remaining = remaining.slice(1);
-      node = def.element as z.core.$ZodType;
-    } else if (def.type === 'object') {
-      const shape = def.shape as Record<string, z.core.$ZodType>;
-      if (remaining.length === 0) return Object.keys(shape);
-      node = shape[String(remaining[0])];
-      remaining = remaining.slice(1);
-    } else {
-      return [];
-    }
-  }
-  return [];
-}
-
-export function formatIssue(issue: z.core.$ZodIssue, schema: z.core.$ZodType, lineOf: (path: KeyPath) => number | null): string[] {
-  const where = (path: KeyPath) => {
-    const line = lineOf(path);
-    return line === null ? '' : ` (line ${line})`;
-  };
-  if (issue.code === 'unrecognized_keys') {
-    const known = knownKeysAt(schema, issue.path);
-    return issue.keys.map((key) => {
-      const suggestion = closestKey(key, known);
-      const hint = suggestion ? ` (did you mean ${suggestion}?)` : '';
-      const path = [...issue.path, key];
-      return `${formatKeyPath(path)}: unknown key${hint}${where(path)}`;
-    });
-  }
-  return [`${formatKeyPath(issue.path)}: ${describeIssue(issue)}${where(issue.path)}`];
+export function formatIssue(issue: v.BaseIssue<unknown>, lineOf: (path: KeyPath) => number | null): string {
+  const path: KeyPath = issue.path?.map((item) => item.key as PropertyKey) ?? [];
+  const line = lineOf(path);
+  return `${formatKeyPath(path)}: ${describeIssue(issue)}${line === null ? '' : ` (line ${line})`}`;
 }

@@ -6,7 +6,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { connect as tlsConnect, createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
 
 export type RegistryLookup = (hostname: string) => Promise<{ address: string; family: number }>;
 
@@ -61,6 +61,24 @@ async function resolveHost(hostname: string, opts: TimedGetOptions):
     return { reason: 'dns', message: `cannot resolve ${hostname}: ${(answer as NodeJS.ErrnoException).code ?? answer.message}` };
   }
   return answer;
+}
+
+// One TLS context per CA (by its bytes; null: the system's roots), reused by every probe:
+// without it each probe builds an OpenSSL context and parses the CA again, which on a schedule
+// of seconds is steady allocation churn in the daemon. A changed caFile is a new key; a handful
+// of keys is all a config has, the bound only stops a CA that changes every run from piling up.
+const secureContexts = new Map<string, SecureContext>();
+const maxSecureContexts = 16;
+
+function secureContextFor(ca: Buffer | null): SecureContext {
+  const key = ca === null ? '' : ca.toString('latin1');
+  let context = secureContexts.get(key);
+  if (context === undefined) {
+    if (secureContexts.size >= maxSecureContexts) secureContexts.delete(secureContexts.keys().next().value!);
+    context = createSecureContext(ca === null ? {} : { ca });
+    secureContexts.set(key, context);
+  }
+  return context;
 }
 
 function notAfterOf(socket: TLSSocket): number | null {
@@ -130,7 +148,7 @@ export async function timedGet(opts: TimedGetOptions): Promise<TimedGetOutcome> 
       agent: false,
       lookup: pinnedLookup,
       ...(secure ? {
-        ca: opts.ca ?? undefined,
+        secureContext: secureContextFor(opts.ca),
         rejectUnauthorized: !opts.insecure,
         servername: isIP(hostname) === 0 ? hostname : undefined,
       } : {}),

@@ -9,5 +9,8 @@ if [ -z "${NODE:-}" ] && [ -r /etc/sysconfig/buildfleet-agent ]; then
   set +a
 fi
 # `exec` so the agent itself is the service's main process (SIGHUP/SIGTERM reach it directly).
-# The V8 flags keep the daemon's heap near its live size (deploy/node-flags.ts says why).
-exec "${NODE:-node}" --max-semi-space-size=1 --optimize-for-size /usr/libexec/buildfleet-agent/buildfleet-agent.mjs "$@"
+# Two malloc arenas keep the daemon's memory near its live size (deploy/daemon-environment.ts
+# says why); a MALLOC_ARENA_MAX set in the environment wins.
+MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
+export MALLOC_ARENA_MAX
+exec "${NODE:-node}" /usr/libexec/buildfleet-agent/buildfleet-agent.mjs "$@"

@@ -215,3 +215,48 @@ checks:
     assert.deepEqual(valid(parseConfigText(renderConfigYaml(defaultConfig()), 'printed')), defaultConfig());
   });
 });
+
+// Where valibot's plain schemas behave differently from the rules above: the schema keeps the rules.
+describe('config: schema details', () => {
+  it('reports every unknown key of one mapping, after the problems of its known keys', () => {
+    assert.deepEqual(errorsOf('checks:\n  skopeo: { foo: 1, enabled: 0, shedule: x }\n'), [
+      'test.yaml: checks.skopeo.enabled: expected true or false, got 0 (line 2)',
+      'test.yaml: checks.skopeo.foo: unknown key (line 2)',
+      'test.yaml: checks.skopeo.shedule: unknown key (did you mean schedule?) (line 2)',
+    ]);
+    assert.deepEqual(errorsOf('constructor: 1'), ['test.yaml: constructor: unknown key (line 1)']);
+  });
+
+  it('does not take a list for a mapping', () => {
+    assert.deepEqual(errorsOf('checks: { disk: [] }'), ['test.yaml: checks.disk: expected a mapping, got a list (line 1)']);
+    assert.deepEqual(errorsOf('checks: { disk: { paths: [[]] } }'), ['test.yaml: checks.disk.paths[0]: expected a mapping, got a list (line 1)']);
+  });
+
+  it('refuses NaN and infinite numbers as the wrong type', () => {
+    assert.deepEqual(errorsOf('checks: { skopeo: { timeoutSeconds: .inf } }'), ['test.yaml: checks.skopeo.timeoutSeconds: expected a number, got Infinity (line 1)']);
+    assert.deepEqual(errorsOf('checks: { disk: { paths: [{ path: /a, warnFree: .nan }] } }'), ['test.yaml: checks.disk.paths[0].warnFree: has the wrong type (got NaN) (line 1)']);
+  });
+
+  it('checks a list for duplicates only when no entry has the wrong type', () => {
+    assert.deepEqual(errorsOf('checks: { disk: { paths: [{ path: a }, { path: a }] } }'), [
+      'test.yaml: checks.disk.paths[0].path: must be an absolute path (line 1)',
+      'test.yaml: checks.disk.paths[1].path: must be an absolute path (line 1)',
+      'test.yaml: checks.disk.paths[1].path: duplicate path "a" (line 1)',
+    ]);
+    assert.deepEqual(errorsOf('checks: { disk: { paths: [{ path: /a }, { path: /a, warnFree: lots }] } }').length, 1);
+    // A target with an unknown key is still named by its host; one with another problem is not.
+    assert.deepEqual(errorsOf('checks: { registries: { targets: [{ url: "https://h", x: 1 }, { url: "https://h" }, { url: "https://h", caFile: rel }] } }'), [
+      'test.yaml: checks.registries.targets[0].x: unknown key (line 1)',
+      'test.yaml: checks.registries.targets[2].caFile: must be an absolute path (line 1)',
+      'test.yaml: checks.registries.targets[1].name: duplicate name "h"',
+    ]);
+  });
+
+  it('reports a fraction alone, and a whole number out of range with every rule it breaks', () => {
+    assert.deepEqual(errorsOf('checks: { blobinfocache: { keep: -1.5 } }'), ['test.yaml: checks.blobinfocache.keep: expected int, got -1.5 (line 1)']);
+    assert.deepEqual(errorsOf('checks: { blobinfocache: { keep: -1e20 } }'), [
+      'test.yaml: checks.blobinfocache.keep: must be a whole number (line 1)',
+      'test.yaml: checks.blobinfocache.keep: must not be negative (line 1)',
+    ]);
+  });
+});

@@ -8,7 +8,6 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleAgent, repoRoot } from '../../deploy/build-bundle.ts';
-import { daemonNodeFlags } from '../../deploy/node-flags.ts';
 import { needTools } from '../support/tools.ts';
 
 function run(cmd: string, args: string[], opts: { cwd?: string; input?: Buffer } = {}): { status: number | null; stdout: string; stderr: string } {
@@ -108,13 +107,12 @@ test('build-rpm.sh builds a noarch RPM holding the agent, unit, config and state
   assert.match(version.stdout, new RegExp(`^buildfleet-agent ${pkgVersion.replace(/\./g, '\\.')}$`, 'm'));
   const wrapper = readFileSync(join(root, 'usr/bin/buildfleet-agent'), 'utf8');
   assert.equal(run('sh', ['-n'], { input: Buffer.from(wrapper) }).status, 0, 'wrapper is valid sh');
-  // The wrapper runs whatever NODE names with the daemon's V8 flags, the packaged bundle and the
-  // arguments unchanged.
+  // The wrapper runs whatever NODE names with the packaged bundle and the arguments unchanged.
   const fakeNode = join(work, 'print-args');
   writeFileSync(fakeNode, '#!/bin/sh\nprintf "%s\\n" "$@"\n', { mode: 0o755 });
   const viaWrapper = spawnSync(join(root, 'usr/bin/buildfleet-agent'), ['serve', '--config', 'a b.yaml'],
     { env: { PATH: '/usr/bin:/bin', NODE: fakeNode }, encoding: 'utf8' });
   assert.equal(viaWrapper.status, 0, viaWrapper.stderr);
-  assert.deepEqual(viaWrapper.stdout.split('\n').slice(0, daemonNodeFlags.length + 4),
-    [...daemonNodeFlags, '/usr/libexec/buildfleet-agent/buildfleet-agent.mjs', 'serve', '--config', 'a b.yaml']);
+  assert.deepEqual(viaWrapper.stdout.split('\n').slice(0, 4),
+    ['/usr/libexec/buildfleet-agent/buildfleet-agent.mjs', 'serve', '--config', 'a b.yaml']);
 });
