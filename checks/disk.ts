@@ -3,6 +3,7 @@
 // knows which disk to clean. A path that does not exist (yet) is judged by the filesystem it
 // would be created on, its nearest existing parent. Every statfs runs in a child process under
 // a timeout, so a hung network mount yields a critical result instead of a hung agent.
+import { deadlineWithin } from './deadline.ts';
 import type { Check, CheckContext, CheckReason, CheckResult, CheckStatus } from './types.ts';
 import { statfsInChild, type StatfsOutcome } from './disk/statfs-in-child.ts';
 import { mountOf, parseMountInfo, readMountInfo } from './disk/mount-table.ts';
@@ -69,19 +70,18 @@ function whenAborted(signal: AbortSignal): Promise<null> {
 async function measurePath(
   target: DiskPathOptions, timeoutMs: number, deps: Required<DiskCheckDeps>, runSignal: AbortSignal,
 ): Promise<DiskPathReport> {
-  // A referenced timer, unlike AbortSignal.timeout: a one-shot `check` run must not exit
-  // while a hung statfs is all that is left to wait for.
-  const timeout = new AbortController();
-  const timer = setTimeout(() => timeout.abort(), timeoutMs);
-  const signal = AbortSignal.any([runSignal, timeout.signal]);
+  // A referenced timer (checks/deadline.ts): a one-shot `check` run must not exit while a hung
+  // statfs is all that is left to wait for.
+  const deadline = deadlineWithin(runSignal, timeoutMs);
+  const signal = deadline.signal;
   const outcome = await Promise.race([deps.statfs(target.path, signal), whenAborted(signal)]);
-  clearTimeout(timer);
+  deadline.done();
   const blank = {
     path: target.path, statPath: null, exists: null, mountpoint: null, fsType: null,
     availBytes: null, sizeBytes: null, filesFree: null, filesTotal: null,
   };
   if (outcome === null || (!outcome.ok && signal.aborted)) {
-    const why = timeout.signal.aborted
+    const why = deadline.expired()
       ? `statfs did not answer within ${timeoutMs / 1000} s (hung network mount?)`
       : 'check aborted before statfs answered';
     return { ...blank, status: 'critical', code: 'disk-stat-timeout', message: `${target.path}: ${why}` };

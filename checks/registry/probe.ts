@@ -2,6 +2,7 @@
 // 200, or 401 with a WWW-Authenticate challenge. With credentials from an auth.json it goes on
 // to prove they work: for a Bearer challenge it fetches a token from the realm with basic auth
 // and presents it to /v2/; for a Basic challenge it presents the credentials directly.
+import { deadlineWithin } from '../deadline.ts';
 import { readFile } from 'node:fs/promises';
 import { parseAuthChallenge, type AuthChallenge } from './challenge.ts';
 import { readRegistryCredentials, type RegistryCredentials } from './auth-file.ts';
@@ -135,10 +136,9 @@ export async function probeRegistry(target: RegistryTarget, lookup: RegistryLook
       return failure(target, 'tls', `cannot read caFile ${target.caFile}: ${(err as Error).message}`);
     }
   }
-  // A referenced timer (not AbortSignal.timeout): a one-shot `check` must wait for it.
-  const timeUp = new AbortController();
-  const timer = setTimeout(() => timeUp.abort(), target.timeoutSeconds * 1000);
-  const ctx: ProbeContext = { target, ca, lookup, deadline: AbortSignal.any([runSignal, timeUp.signal]) };
+  // A referenced timer (checks/deadline.ts): a one-shot `check` must wait for it.
+  const deadline = deadlineWithin(runSignal, target.timeoutSeconds * 1000);
+  const ctx: ProbeContext = { target, ca, lookup, deadline: deadline.signal };
   try {
     const first = await get(ctx, v2);
     const seen = { phases: first.phases, certNotAfter: first.certNotAfter };
@@ -174,6 +174,6 @@ export async function probeRegistry(target: RegistryTarget, lookup: RegistryLook
     }
     return ok(`reachable, credentials of ${creds.username} proven: ${proof.message}`, { httpStatus: proof.status, credentialsVerified: true });
   } finally {
-    clearTimeout(timer);
+    deadline.done();
   }
 }
