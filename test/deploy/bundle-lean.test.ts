@@ -8,12 +8,22 @@ import { createServer, type AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { bundleAgent } from '../../deploy/build-bundle.ts';
 
 test('the bundle requires built-ins, carries only the prom-client parts it uses, and still serves metrics', async (t) => {
   const work = mkdtempSync(join(tmpdir(), 'bfa-lean-'));
-  t.after(() => rmSync(work, { recursive: true, force: true }));
+  // One clean-up, in order: the daemon is killed and gone before its state directory is removed
+  // (it may be writing its state file at that moment).
+  let daemon: ChildProcess | null = null;
+  t.after(async () => {
+    if (daemon && daemon.exitCode === null && daemon.signalCode === null) {
+      const gone = new Promise((r) => daemon!.once('exit', r));
+      daemon.kill('SIGKILL');
+      await gone;
+    }
+    rmSync(work, { recursive: true, force: true, maxRetries: 3 });
+  });
   const outfile = join(work, 'buildfleet-agent.mjs');
   const built = await bundleAgent({ outfile });
   assert.ok(built.ok, built.ok ? '' : built.errors.join('\n'));
@@ -40,16 +50,12 @@ test('the bundle requires built-ins, carries only the prom-client parts it uses,
     '  blobinfocache:', `    dirs: [${join(work, 'caches')}]`, '    discoverUsers: false',
     '  disk:', `    paths: [{ path: ${work} }]`, '',
   ].join('\n'));
-  const daemon = spawn(process.execPath, ['--jitless', outfile, 'serve', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, ['--jitless', outfile, 'serve', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  daemon = child;
   let stderr = '';
-  daemon.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const exited = new Promise((r) => daemon.once('exit', r));
-  t.after(async () => {
-    daemon.kill('SIGKILL');
-    await exited;
-  });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   let metrics = '';
-  for (const deadline = Date.now() + 20_000; Date.now() < deadline && daemon.exitCode === null;) {
+  for (const deadline = Date.now() + 20_000; Date.now() < deadline && child.exitCode === null;) {
     try {
       const res = await fetch(`http://127.0.0.1:${port}/metrics`);
       if (res.ok) { metrics = await res.text(); break; }
