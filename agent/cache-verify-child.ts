@@ -15,7 +15,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { CacheProblem, CacheVerdict } from '../checks/blobcache/verdict.ts';
+import { unreadableVerdict, type CacheProblem, type CacheVerdict } from '../checks/blobcache/verdict.ts';
 import type { VerifyOptions } from '../checks/blobcache/verify.ts';
 
 export interface CacheVerifier {
@@ -64,7 +64,7 @@ interface Running {
 }
 
 function unreadable(path: string, code: string, message: string): CacheVerdict {
-  return { path, format: 'unknown', verdict: 'unreadable', problems: [{ code, message }], warnings: [], stats: {}, durationMs: 0 };
+  return unreadableVerdict(path, { code, message }, performance.now());
 }
 
 const verdictKinds = new Set(['healthy', 'corrupt', 'unreadable', 'busy']);

@@ -10,14 +10,13 @@
 // Usage: node bench/daemon-soak.ts [--soak 120] [--cache bench/out/cimage-1024mb.boltdb] [--out FILE]
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { bundleAgent } from '../deploy/build-bundle.ts';
 import { buildBoltDb } from '../test/support/boltref.ts';
-import { startRegistry } from '../test/support/registry.ts';
+import { freePort, startRegistry } from '../test/support/registry.ts';
 import { makeTestPki } from '../test/support/tls.ts';
 import { daemonEnvironment } from '../deploy/daemon-environment.ts';
 
@@ -25,15 +24,6 @@ const root = join(import.meta.dirname, '..');
 const { values } = parseArgs({ options: { soak: { type: 'string', default: '120' }, cache: { type: 'string', default: join(root, 'bench/out/cimage-1024mb.boltdb') }, out: { type: 'string' } } });
 const soakSeconds = Number(values.soak);
 const eventLoopResolutionMs = 10;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function metricValue(text: string, name: string, labels = ''): number | null {
   const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `) || (labels === '' && l.startsWith(`${name}{`) === false && l.startsWith(`${name} `)));

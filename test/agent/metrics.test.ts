@@ -4,13 +4,13 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InMemoryCore, controllableCheck, critical, ok } from './http/in-memory-core.ts';
 import { serveForTest } from './http/serve-for-test.ts';
 import { chooseExpositionFormat, createAgentMetrics } from '../../agent/metrics.ts';
 import { needTools } from '../support/tools.ts';
+import { freePort } from '../support/registry.ts';
 
 // The contract of docs/conventions.md: name (without the buildfleet_ prefix) -> type, labels.
 const contract: Record<string, { type: 'gauge' | 'counter'; labels: string[] }> = {
@@ -353,13 +353,3 @@ scrape_configs:
     rmSync(dir, { recursive: true, force: true });
   }
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}

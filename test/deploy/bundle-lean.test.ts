@@ -4,12 +4,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { bundleAgent } from '../../deploy/build-bundle.ts';
+import { freePort } from '../support/registry.ts';
 
 test('the bundle requires built-ins, carries only the prom-client parts it uses, and still serves metrics', async (t) => {
   const work = mkdtempSync(join(tmpdir(), 'bfa-lean-'));
@@ -66,12 +66,3 @@ test('the bundle requires built-ins, carries only the prom-client parts it uses,
   assert.match(metrics, /^process_resident_memory_bytes \d+/m, `no default metrics; daemon stderr:\n${stderr}`);
   assert.match(metrics, /^nodejs_eventloop_lag_p99_seconds /m);
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
