@@ -48,10 +48,15 @@ export function createAgentMetrics(core: AgentCore, opts: AgentMetricsOptions = 
   const now = opts.now ?? (() => new Date());
   const renderCacheMs = opts.renderCacheMs ?? 0;
   const startedAt = now();
-  const formats: Record<ExpositionFormat, FormatRegistry> = {
-    text: makeRegistry(Registry.PROMETHEUS_CONTENT_TYPE),
-    openmetrics: makeRegistry(Registry.OPENMETRICS_CONTENT_TYPE),
+  // Each format's registry is made when a scraper first asks for that format: Prometheus asks
+  // for OpenMetrics, curl and most tools for text, so an agent usually renders only one. Each
+  // registry carries its own default metrics (an event-loop histogram of 360 KiB, a GC observer).
+  const formats: Record<ExpositionFormat, FormatRegistry | null> = { text: null, openmetrics: null };
+  const contentTypes: Record<ExpositionFormat, RegistryContentType> = {
+    text: Registry.PROMETHEUS_CONTENT_TYPE,
+    openmetrics: Registry.OPENMETRICS_CONTENT_TYPE,
   };
+  const registryFor = (format: ExpositionFormat): FormatRegistry => (formats[format] ??= makeRegistry(contentTypes[format]));
   let configReloadOk = true;
   let configLastGoodAt: Date | null = null;
   // Both cache formats start at 0, so increase() and alerts work from the first quarantine on.
@@ -78,8 +83,8 @@ export function createAgentMetrics(core: AgentCore, opts: AgentMetricsOptions = 
   }
 
   function invalidate(): void {
-    formats.text.cached = null;
-    formats.openmetrics.cached = null;
+    if (formats.text) formats.text.cached = null;
+    if (formats.openmetrics) formats.openmetrics.cached = null;
   }
 
   async function renderFresh(target: FormatRegistry): Promise<RenderedMetrics> {
@@ -100,7 +105,7 @@ export function createAgentMetrics(core: AgentCore, opts: AgentMetricsOptions = 
 
   return {
     render(accept) {
-      const target = formats[chooseExpositionFormat(accept)];
+      const target = registryFor(chooseExpositionFormat(accept));
       const t = Date.now();
       if (target.cached !== null && t - target.cached.at < renderCacheMs) return target.cached.rendered;
       const rendered = renderFresh(target);
