@@ -6,8 +6,11 @@
 // libuv and V8 helper threads then keep freed memory spread over many arenas. Two arenas:
 // measured 78.2 → 76.0 MiB median RSS in the same soak (docs/benchmarks.md, "Daemon").
 //
-// V8 flags were measured too and are not used: --max-semi-space-size=1 and --optimize-for-size
-// saved 1.5 MiB once the libraries were trimmed (72.2 vs 73.7 MiB) but each cost ~25 points of
-// HTTP CPU efficiency against a bare server; dropping TurboFan (--no-opt, or Maglev only) saves
-// ~5 MiB of the node binary's pages and cuts /v1/preflight to 15 % of a bare server.
+// V8 flags were measured too and are not used. --optimize-for-size keeps the heap small (a
+// 5-minute soak: 72.1 against 75.3 MiB median) but under load as well, where /v1/preflight and
+// /metrics fell to 62 % and 56 % of a bare server's throughput. `serve` gets the same memory by
+// asking for a major GC every 30 s instead (agent/heap-trim.ts). --max-old-space-size (128 or
+// 48) changed nothing: V8's limit between major GCs is the live size plus 8 MiB either way.
+// Dropping TurboFan (--no-opt, or Maglev only) saves ~5 MiB of the node binary's pages and cuts
+// /v1/preflight to 15 % of a bare server.
 export const daemonEnvironment: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { createLogger } from '../log.ts';
 import { runUntilSignalled, startDaemon } from '../daemon.ts';
+import { startHeapTrim } from '../heap-trim.ts';
 
 export const help = `Usage: buildfleet-agent serve [--config FILE] [--listen ADDR]
 
@@ -42,10 +43,12 @@ export async function run(args: string[]): Promise<number> {
     for (const e of started.errors) process.stderr.write(`serve: ${e}\n`);
     return started.exitCode;
   }
+  const heapTrim = startHeapTrim();
   const stopped = runUntilSignalled(started.daemon, log);
   for (const s of startupSignals) process.off(s, remember);
   if (early) process.kill(process.pid, early);
   const code = await stopped;
+  heapTrim.stop();
   // Whatever a library left behind (a timer, a socket a check forgot) must not keep a stopped
   // agent alive; the state file is already written and the log is synchronous.
   setTimeout(() => process.exit(code), 2000).unref();
