@@ -8,6 +8,7 @@
 //     (deploy/daemon-environment.ts). Its children (the cache verifier, skopeo, statfs) are sampled
 //     too, every 200 ms, so the table also shows what they add while they live.
 // Usage: node bench/daemon-soak.ts [--soak 120] [--cache bench/out/cimage-1024mb.boltdb] [--out FILE]
+//        [--node-args "--no-maglev"]   (flags to try on the daemon's node, space-separated)
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,7 +22,8 @@ import { makeTestPki } from '../test/support/tls.ts';
 import { daemonEnvironment } from '../deploy/daemon-environment.ts';
 
 const root = join(import.meta.dirname, '..');
-const { values } = parseArgs({ options: { soak: { type: 'string', default: '120' }, cache: { type: 'string', default: join(root, 'bench/out/cimage-1024mb.boltdb') }, out: { type: 'string' } } });
+const { values } = parseArgs({ options: { soak: { type: 'string', default: '120' }, cache: { type: 'string', default: join(root, 'bench/out/cimage-1024mb.boltdb') }, out: { type: 'string' }, 'node-args': { type: 'string', default: '' } } });
+const nodeArgs = values['node-args'].split(' ').filter(Boolean);
 const soakSeconds = Number(values.soak);
 const eventLoopResolutionMs = 10;
 
@@ -31,11 +33,11 @@ function metricValue(text: string, name: string, labels = ''): number | null {
 }
 
 // Resident and peak-resident kB of a process, from /proc; null once it is gone.
-function memoryKb(pid: number): { rss: number; hwm: number } | null {
+function memoryKb(pid: number): { rss: number; hwm: number; anon: number; file: number } | null {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
-    return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+    return { rss: kb('VmRSS'), hwm: kb('VmHWM'), anon: kb('RssAnon'), file: kb('RssFile') };
   } catch {
     return null;
   }
@@ -123,7 +125,7 @@ try {
     '',
   ].join('\n'));
   writeConfig(false);
-  const daemon = spawn(process.execPath, [bundle, 'serve', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...daemonEnvironment } });
+  const daemon = spawn(process.execPath, [...nodeArgs, bundle, 'serve', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...daemonEnvironment } });
   let stderr = '';
   daemon.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-20000)));
   const base = `http://127.0.0.1:${port}`;
@@ -160,12 +162,15 @@ try {
   daemon.kill('SIGHUP');
   const rssStart = metricValue(verifyText, 'process_resident_memory_bytes')!;
   const rssSamples: number[] = [];
+  const split: { anon: number; file: number }[] = []; // RssAnon / RssFile kB, with each sample
   const children = sampleChildren(daemon.pid!);
   const soakEnd = Date.now() + soakSeconds * 1000;
   while (Date.now() < soakEnd) {
     await sleep(5000);
     const text = await (await fetch(`${base}/metrics`)).text();
     rssSamples.push(metricValue(text, 'process_resident_memory_bytes')!);
+    const own = memoryKb(daemon.pid!);
+    if (own) split.push(own);
   }
   const childFigures = children.stop();
   daemon.kill('SIGTERM');
@@ -173,7 +178,7 @@ try {
 
   const mib = (b: number): string => (b / (1 << 20)).toFixed(1);
   const report = [
-    `Bundled daemon (esbuild bundle, Node ${process.versions.node}), blobcache check verifying a ${mib(cacheBytes)} MiB bolt cache every 5 s in a child process; daemon environment ${Object.entries(daemonEnvironment).map(([k, v]) => `${k}=${v}`).join(' ')}; phase 1 (event loop): the other checks on their default schedules; phase 2 (RSS, after SIGHUP): the skopeo, disk and registry checks (a TLS docker-registry on 127.0.0.1) every 1 s as well.`,
+    `Bundled daemon (esbuild bundle, Node ${process.versions.node}), blobcache check verifying a ${mib(cacheBytes)} MiB bolt cache every 5 s in a child process; daemon environment ${Object.entries(daemonEnvironment).map(([k, v]) => `${k}=${v}`).join(' ')}${nodeArgs.length ? `; node flags ${nodeArgs.join(' ')}` : ''}; phase 1 (event loop): the other checks on their default schedules; phase 2 (RSS, after SIGHUP): the skopeo, disk and registry checks (a TLS docker-registry on 127.0.0.1) every 1 s as well.`,
     '',
     '| measure | value | target |',
     '|---|---|---|',
@@ -182,6 +187,7 @@ try {
     `| /v1/preflight latency during verification, p50 / p99 of ${preflightMs.length} | ${percentile(preflightMs, 50).toFixed(2)} / ${percentile(preflightMs, 99).toFixed(2)} ms | |`,
     `| RSS after the 30 s verification phase | ${mib(rssStart)} MiB | |`,
     `| daemon RSS after ${soakSeconds} s more of 1 s schedules: median / max / last | ${mib(percentile(rssSamples, 50))} / ${mib(Math.max(...rssSamples))} / ${mib(rssSamples.at(-1)!)} MiB | ≤ 80 MB (76.3 MiB) |`,
+    `| of which anonymous / file-backed (mostly the node binary's pages), median | ${mib(percentile(split.map((x) => x.anon), 50) * 1024)} / ${mib(percentile(split.map((x) => x.file), 50) * 1024)} MiB | |`,
     `| largest peak RSS of one child (cache verifier, skopeo, statfs) during the soak, ${childFigures.samples} samples | ${mib(childFigures.childPeakKb * 1024)} MiB | |`,
     `| largest daemon + children RSS at one instant during the soak | ${mib(childFigures.totalPeakKb * 1024)} MiB | |`,
   ].join('\n');

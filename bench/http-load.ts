@@ -4,6 +4,7 @@
 // at least 80 % of the bare server's requests per second.
 //
 // Usage: node bench/http-load.ts [--duration 10] [--rounds 3] [--connections 32] [--write-docs]
+//        [--node-args=--optimize-for-size]   (flags to try on the agent's node, space-separated)
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -21,8 +22,10 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '32' },
     'write-docs': { type: 'boolean', default: false },
+    'node-args': { type: 'string', default: '' },
   },
 });
+const nodeArgs = values['node-args'].split(' ').filter(Boolean);
 const duration = Number(values.duration);
 const rounds = Number(values.rounds);
 const connections = Number(values.connections);
@@ -131,8 +134,8 @@ checks:
 const servers: Server[] = [];
 try {
   const agents = [
-    await startChild('agent', [here('./agent-server.ts'), configFile, '1000'], daemonEnvironment),
-    await startChild('agent, no /metrics cache', [here('./agent-server.ts'), configFile.replace('config.yaml', 'config.yaml'), '0'], daemonEnvironment),
+    await startChild('agent', [...nodeArgs, here('./agent-server.ts'), configFile, '1000'], daemonEnvironment),
+    await startChild('agent, no /metrics cache', [...nodeArgs, here('./agent-server.ts'), configFile, '0'], daemonEnvironment),
   ];
   servers.push(...agents);
   // Wait until every check has run once, so /v1/preflight answers with real results.
