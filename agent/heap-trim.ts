@@ -6,8 +6,9 @@
 // between V8's own major GCs (every ~4 min) its heap climbs to ~19 MiB and the pages stay
 // resident. Like the Go runtime, which forces a GC at least every two minutes (forcegcperiod),
 // the daemon asks for a major GC every 30 s: in bench/daemon-soak.ts, median RSS over 10 min of
-// 1 s schedules 77.6 → 73.5 MiB (max 79.5 → 74.5), the climb gone (docs/benchmarks.md, "Daemon"). The GC runs
-// incrementally (execution 'async'), as V8's own do, so the event loop sees no long pause.
+// 1 s schedules 77.6 → 73.5 MiB (max 79.5 → 74.5), the climb gone (docs/benchmarks.md,
+// "Daemon"). The GC runs incrementally (execution 'async'), as V8's own do, so the event loop
+// sees no long pause.
 //
 // Only when idle: a forced GC under load costs far more than its own few ms (measured with wrk
 // on /v1/preflight: a forced GC every 10 s raised CPU per request ~21 → ~26 µs; ungated, the

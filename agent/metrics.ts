@@ -83,8 +83,7 @@ export function createAgentMetrics(core: AgentCore, opts: AgentMetricsOptions = 
   }
 
   function invalidate(): void {
-    if (formats.text) formats.text.cached = null;
-    if (formats.openmetrics) formats.openmetrics.cached = null;
+    for (const made of Object.values(formats)) if (made) made.cached = null;
   }
 
   async function renderFresh(target: FormatRegistry): Promise<RenderedMetrics> {

@@ -1,6 +1,6 @@
 // The agent side of bench/http-load.ts: the real daemon (config, core, checks, HTTP) started in
-// its own process like `serve` (heap trim included), with the /metrics render cache set from the command line so the
-// benchmark can show both settings. Prints {"port": N} on stdout when it serves.
+// its own process like `serve` (heap trim included), with the /metrics render cache set from the
+// command line so the benchmark can show both settings. Prints {"port": N} on stdout when it serves.
 // Usage: node bench/agent-server.ts CONFIG.yaml RENDER_CACHE_MS
 import { startDaemon } from '../agent/daemon.ts';
 import { createLogger } from '../agent/log.ts';

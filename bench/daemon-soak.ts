@@ -8,7 +8,8 @@
 //     (deploy/daemon-environment.ts). Its children (the cache verifier, skopeo, statfs) are sampled
 //     too, every 200 ms, so the table also shows what they add while they live.
 // Usage: node bench/daemon-soak.ts [--soak 120] [--cache bench/out/cimage-1024mb.boltdb] [--out FILE]
-//        [--node-args "--no-maglev"]   (flags to try on the daemon's node, space-separated)
+//        [--node-args=--no-maglev]   (flags to try on the daemon's node, space-separated; the
+//        "=" is needed, parseArgs takes a separate value starting with "--" for an option)
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
