@@ -17,7 +17,13 @@ while [ $# -gt 0 ]; do
   esac
 done
 command -v rpmbuild >/dev/null || { echo "build-rpm: rpmbuild not found (Debian package: rpm)" >&2; exit 2; }
-node=${NODE:-$root/node_modules/.bin/node}
+# The project's Node 22 first: npm exports NODE as the Node it runs on (the system's 20 on
+# these machines), which cannot load the TypeScript bundle builder. BUILDFLEET_NODE overrides.
+node=${BUILDFLEET_NODE:-$root/node_modules/.bin/node}
+[ -x "$node" ] || node=$(command -v node || true)
+[ -n "$node" ] || { echo "build-rpm: no node found (run npm ci first)" >&2; exit 2; }
+"$node" -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>22||(a===22&&b>=13)?0:1)' ||
+  { echo "build-rpm: $node is Node.js $("$node" -p process.versions.node); the build needs >= 22.13 (npm ci brings it)" >&2; exit 2; }
 if [ -z "$bundle" ]; then
   "$node" "$root/deploy/build-bundle.ts" >&2
   bundle=$root/dist/buildfleet-agent.mjs

@@ -130,8 +130,10 @@ test('npm pack + npm install -g runs the bundle through the package bin', (t) =>
   t.after(() => rmSync(work, { recursive: true, force: true }));
   // npm runs scripts with node_modules/.bin first on PATH, so prepack gets Node 22; the same
   // directory goes first here so the installed shebang (`env node`) finds Node 22 as well.
+  // An empty npm cache of the test's own and --offline below: the install may not reach a
+  // registry or lean on what this machine happened to cache, as on a host with no network.
   const env = { ...process.env, PATH: `${dirname(nodeBin)}:${join(repoRoot, 'node_modules/.bin')}:${process.env.PATH ?? ''}`,
-    npm_config_cache: process.env.npm_config_cache ?? join(process.env.HOME ?? '/root', '.npm'),
+    npm_config_cache: mkdtempSync(join(work, 'npm-cache-')),
     npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' };
 
   const packed = run('npm', ['pack', '--json', '--pack-destination', work], repoRoot, env);
@@ -141,6 +143,11 @@ test('npm pack + npm install -g runs the bundle through the package bin', (t) =>
   const tarball = join(work, tarballs[0]);
 
   const listing = run('tar', ['-tzf', tarball], work).stdout.split('\n');
+  // The bundle holds its libraries: the packed package must not make an install fetch them.
+  const packedPkg = JSON.parse(run('tar', ['-xzOf', tarball, 'package/package.json'], work).stdout) as Record<string, unknown>;
+  for (const field of ['dependencies', 'optionalDependencies', 'peerDependencies', 'bundleDependencies']) {
+    assert.equal(packedPkg[field], undefined, `the packed package.json declares ${field}: the bundle loads none`);
+  }
   assert.ok(listing.includes(`package/${bundleRelPath}`), `tarball lacks ${bundleRelPath}:\n${listing.join('\n')}`);
   assert.ok(!listing.some((f) => f.endsWith('.ts')), 'the tarball ships TypeScript sources; "files" should keep them out');
 

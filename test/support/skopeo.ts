@@ -26,10 +26,16 @@ export interface SkopeoRunResult {
 
 const keepBytes = 256 * 1024;
 
-// The mount happens inside the new namespace, after `unshare -m --propagation private`, so it
-// cannot leak to the host. `mkdir -p` is needed because a bind mount needs an existing target;
-// it leaves an empty directory on the host at most, and nothing is ever written into it.
-const script = 'mkdir -p "$1" && mount --bind "$2" "$1" && shift 2 && exec "$@"';
+// The mounts happen inside the new namespace, after `unshare -m --propagation private`, so they
+// cannot leak to the host. A bind mount needs an existing target; where the machine has no
+// cache directory (a fresh machine), a tmpfs over its deepest existing ancestor, in this
+// namespace only, holds the mount point, so not even an empty directory is left on the host.
+const script = [
+  'target=$1; top=$target',
+  'while [ ! -d "$top" ]; do top=$(dirname "$top"); done',
+  'if [ "$top" != "$target" ]; then mount -t tmpfs -o size=1m,mode=0755 buildfleet-test "$top" && mkdir -p "$target" || exit 125; fi',
+  'mount --bind "$2" "$target" && shift 2 && exec "$@"',
+].join('\n');
 
 export function runSkopeo(args: string[], options: SkopeoRunOptions): Promise<SkopeoRunResult> {
   const policyDir = mkdtempSync(join(tmpdir(), 'buildfleet-skopeo-policy-'));
