@@ -234,7 +234,7 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
   let persisted: PersistedState = { checks: {}, maintenance: null };
   if (store) {
     const loaded = store.load();
-    if (loaded.problem) log.warn({ file: store.file, problem: loaded.problem }, 'state file not used; every check starts unchecked');
+    if (loaded.problem) log.warn({ event: 'state-file-unusable', file: store.file, problem: loaded.problem }, 'state file not used; every check starts unchecked');
     persisted = loaded.state;
   }
   let maintenance: Maintenance | null = activeMaintenance(persisted.maintenance, clock.now());
@@ -252,7 +252,7 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
     }
     const file = store.file;
     saving = store.save(snapshot).then((err) => {
-      if (err) log.error({ file, err: err.message }, 'could not write the state file; verdicts live in memory only');
+      if (err) log.error({ event: 'state-write-failed', file, err: err.message }, 'could not write the state file; verdicts live in memory only');
     });
   }
 
@@ -267,7 +267,7 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
         try {
           listener(state, previous);
         } catch (err) {
-          log.error({ check: state.name, err }, 'state listener failed');
+          log.error({ event: 'state-listener-failed', check: state.name, err }, 'state listener failed');
         }
       }
     });
@@ -280,7 +280,7 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
   function currentMaintenance(): Maintenance | null {
     const inForce = activeMaintenance(maintenance, clock.now());
     if (maintenance !== null && inForce === null) {
-      log.info({ reason: maintenance.reason, expiresAt: maintenance.expiresAt }, 'maintenance expired');
+      log.info({ event: 'maintenance-expired', reason: maintenance.reason, expiresAt: maintenance.expiresAt }, 'maintenance expired');
       maintenance = null;
       save();
     }
@@ -300,7 +300,7 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
       keep: c.keep, maxQuarantineBytes: c.maxQuarantineBytes, verify: env.verify, verifyOptions: { full: false },
       skopeoVersion: info.skopeoVersion, cacheFormatInUse: info.cacheFormatInUse, now,
     });
-    for (const a of report.audit) log.warn({ actor, action: a.action, path: a.path, newPath: a.newPath }, 'cache quarantine');
+    for (const a of report.audit) log.warn({ event: 'cache-quarantine', actor, action: a.action, path: a.path, newPath: a.newPath }, 'cache quarantine');
     if (runner?.names().includes(checkNameOfSection.blobinfocache)) void runner.run(checkNameOfSection.blobinfocache);
     return report;
   }
@@ -320,13 +320,13 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
     maintenance: () => currentMaintenance(),
     setMaintenance(request) {
       maintenance = startMaintenance(request, clock.now());
-      log.warn({ reason: maintenance.reason, expiresAt: maintenance.expiresAt, by: maintenance.by }, 'maintenance started');
+      log.warn({ event: 'maintenance-started', reason: maintenance.reason, expiresAt: maintenance.expiresAt, by: maintenance.by }, 'maintenance started');
       save();
       return maintenance;
     },
     clearMaintenance() {
       if (maintenance === null) return;
-      log.warn({ reason: maintenance.reason }, 'maintenance ended');
+      log.warn({ event: 'maintenance-ended', reason: maintenance.reason }, 'maintenance ended');
       maintenance = null;
       save();
     },
@@ -365,12 +365,12 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
       if (started) active.start();
       reloadOk = true;
       save();
-      log.info({ checks: active.names() }, 'config reloaded');
+      log.info({ event: 'config-reloaded', checks: active.names() }, 'config reloaded');
       return { ok: true };
     },
     reloadFailed(errors) {
       reloadOk = false;
-      log.error({ errors }, 'config reload failed; the last good config stays in use');
+      log.error({ event: 'config-reload-failed', errors }, 'config reload failed; the last good config stays in use');
     },
     config: () => config,
     onState(listener) {

@@ -160,7 +160,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<DaemonStart> {
     core,
     metrics,
     reload() {
-      if (stopping) return Promise.resolve({ ok: false, errors: ['the agent is stopping'] });
+      if (stopping) {
+        log.warn({ event: 'config-reload-skipped', why: 'stopping' }, 'not reloading: the agent is stopping');
+        return Promise.resolve({ ok: false, errors: ['the agent is stopping'] });
+      }
       // One reload at a time: two quick SIGHUPs apply in order, never interleaved.
       reloading = reloading.then(safeReload, safeReload);
       return reloading;
@@ -189,11 +192,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<DaemonStart> {
 export function runUntilSignalled(daemon: RunningDaemon, log: Logger): Promise<number> {
   return new Promise((resolve) => {
     const onHup = (): void => {
-      log.info({ event: 'sighup' }, 'SIGHUP: reloading the config');
-      void daemon.reload().then((r) => {
-        if (r.ok) log.info({ event: 'config-reloaded' }, 'config reloaded');
-        else log.error({ event: 'config-reload-failed', errors: r.errors }, 'config reload failed; the last good config stays in use');
-      });
+      // The core logs the outcome (config-reloaded or config-reload-failed), once per reload.
+      void daemon.reload();
     };
     let stopRequested = false;
     const onStop = (signal: NodeJS.Signals): void => {

@@ -37,7 +37,7 @@ export function cronScheduler(log: Logger): CheckScheduler {
       // catch: a tick that throws is logged, never an unhandled error; protect: a tick still
       // running is not started again (the runner's single flight already ensures it; belt and
       // braces for the timer itself).
-      const job = new Cron(cron, { mode: cronMode, protect: true, catch: (err) => log.error({ check: name, err: String(err) }, 'scheduled tick failed') }, () => tick());
+      const job = new Cron(cron, { mode: cronMode, protect: true, catch: (err) => log.error({ event: 'scheduled-tick-failed', check: name, err: String(err) }, 'scheduled tick failed') }, () => tick());
       return { stop: () => job.stop() };
     },
   };
@@ -273,14 +273,16 @@ export function createRunner(entries: readonly RunnerEntry[], opts: RunnerOption
     });
     slot.state = state;
     if (state.status !== previous.status && previous.observedAt !== null) {
-      log.info({ check: name, from: previous.status, to: state.status, summary: state.summary }, 'check status changed');
+      // A check leaving `ok` is worth a warning in the journal; coming back is news, not a problem.
+      const level = state.status === 'ok' ? 'info' : 'warn';
+      log[level]({ event: 'check-status-changed', check: name, from: previous.status, to: state.status, summary: state.summary }, 'check status changed');
     }
-    log.debug({ check: name, status: state.status, durationMs: state.durationMs, deep }, 'check ran');
+    log.debug({ event: 'check-ran', check: name, status: state.status, durationMs: state.durationMs, deep }, 'check ran');
     for (const listener of listeners) {
       try {
         listener(state, previous);
       } catch (err) {
-        log.error({ check: name, err }, 'state listener failed');
+        log.error({ event: 'state-listener-failed', check: name, err }, 'state listener failed');
       }
     }
     return state;

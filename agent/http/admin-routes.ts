@@ -58,7 +58,6 @@ export const postMaintenance: RouteHandler = async (ctx, req, res) => {
   if (!parsed.ok) return sendError(res, 400, { code: 'invalid-maintenance', message: parsed.message });
   const m = ctx.core.setMaintenance({ reason: parsed.reason, expiresAt: parsed.expiresAt, by: 'api' });
   ctx.metrics.invalidate();
-  ctx.log.info({ event: 'maintenance-set', reason: m.reason, expiresAt: m.expiresAt }, 'maintenance set through the API');
   sendJson(res, 200, { maintenance: m });
 };
 
@@ -67,6 +66,5 @@ export const deleteMaintenance: RouteHandler = (ctx, req, res) => {
   const was = ctx.core.maintenance();
   ctx.core.clearMaintenance();
   ctx.metrics.invalidate();
-  ctx.log.info({ event: 'maintenance-cleared', was: was?.reason ?? null }, 'maintenance cleared through the API');
   sendJson(res, 200, { maintenance: null, cleared: was !== null });
 };

@@ -3,6 +3,7 @@
 // because SIGHUP can replace the token and the daemon's state changes over its life.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AgentCore, Preflight, RefreshOptions } from '../core-types.ts';
+import type { LogFields } from '../log.ts';
 import type { AgentMetrics } from '../metrics.ts';
 import type { BearerToken } from './auth.ts';
 import type { PreflightAnswers } from './preflight-answers.ts';
@@ -13,9 +14,9 @@ export interface AgentHealth {
 }
 
 export interface HttpLog {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
+  info(fields: LogFields, msg?: string): void;
+  warn(fields: LogFields, msg?: string): void;
+  error(fields: LogFields, msg?: string): void;
 }
 
 export interface RouteContext {

@@ -33,7 +33,7 @@ describe('cronScheduler', () => {
 
   it('a tick that throws is caught and logged, and the next tick still comes', async () => {
     const logged: unknown[] = [];
-    const log = { ...silentLogger(), error: (o: unknown) => void logged.push(o) };
+    const log = { ...silentLogger(), error: (o: object) => void logged.push(o) };
     let ticks = 0;
     const job = cronScheduler(log).schedule('* * * * * *', () => { ticks++; throw new Error('boom'); }, 'thrower');
     const deadline = Date.now() + 5000;

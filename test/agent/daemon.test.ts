@@ -195,6 +195,11 @@ test('SIGHUP with a bad config keeps serving the last good one; a good one appli
     const { code } = await stopDaemon(d);
     assert.equal(code, 0);
   }
+  // One line per happening, and every line names its event.
+  const count = (event: string) => d.logs.filter((l) => l.event === event).length;
+  assert.equal(count('config-reload-failed'), 1, JSON.stringify(d.logs));
+  assert.equal(count('config-reloaded'), 1, JSON.stringify(d.logs));
+  assert.deepEqual(d.logs.filter((l) => typeof l.event !== 'string' || typeof l.level !== 'string'), []);
 });
 
 test('SIGTERM during a check: the check is stopped and the daemon exits 0', async () => {
