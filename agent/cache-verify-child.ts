@@ -9,7 +9,7 @@
 //   alive) against an RSS target of 80 MB. A child exists only while it verifies.
 //
 // The blobcache check and the quarantine hand over paths through a pinned directory descriptor
-// (`/proc/self/fd/<N>/<name>`, agent/remediation/pinned-dir.ts). Descriptors are per process, so
+// (`/proc/self/fd/<N>/<name>`, lib/pinned-dir.ts). Descriptors are per process, so
 // fd N is passed on as the child's fd 3, the child is given `/proc/self/fd/3/<name>`, and the
 // verdict is mapped back to the caller's path.
 import { spawn, type ChildProcess } from 'node:child_process';

@@ -4,9 +4,8 @@
 // verb all talk to the result through AgentCore (agent/core-types.ts).
 import { hostname } from 'node:os';
 import type { Check } from '../checks/types.ts';
-import type { SkopeoCacheInfo } from '../checks/blobcache/check.ts';
+import type { SkopeoCacheInfo, VerifyCacheFn } from '../checks/blobcache/check.ts';
 import { buildSkopeoOf } from '../checks/skopeo.ts';
-import type { VerifyCacheFn } from './remediation/quarantine.ts';
 import type { AgentConfig } from './config.ts';
 import type { AgentCore, CheckState, Maintenance, Preflight, RefreshOptions } from './core-types.ts';
 import { evaluatePreflight } from './admission.ts';
@@ -127,17 +126,21 @@ export async function buildChecksFromConfig(config: AgentConfig, env: CheckEnvir
     const mod = await importModule(() => import('../checks/blobcache/check.ts'), 'checks/blobcache/check.ts');
     if (typeof mod === 'string') errors.push(`checks.blobinfocache: ${mod}`);
     else {
+      const { createCacheRemediation } = await import('./remediation/cache-remediation.ts');
+      const remediation = (full: boolean) => createCacheRemediation({
+        moves: blobinfocache.autoQuarantine && env.allowRemediation, actor: 'daemon', stateDir: config.stateDir,
+        keep: blobinfocache.keep, maxQuarantineBytes: blobinfocache.maxQuarantineBytes,
+        verify: env.verify, verifyOptions: { full }, now: env.now,
+      });
       const opts = {
         dirs: [...blobinfocache.dirs], discoverUsers: blobinfocache.discoverUsers,
-        autoQuarantine: blobinfocache.autoQuarantine && env.allowRemediation,
-        keep: blobinfocache.keep, maxQuarantineBytes: blobinfocache.maxQuarantineBytes,
-        verify: env.verify, skopeoInfo: env.skopeoInfo, stateDir: config.stateDir, now: env.now,
+        verify: env.verify, skopeoInfo: env.skopeoInfo, remediation: remediation(false),
       };
       const plain: Check = mod.createBlobCacheCheck(opts);
       const check: Check = { ...plain, run: (ctx) => env.cacheExclusive(() => plain.run(ctx)) };
       const entry: RunnerEntry = { check, ...runKeys(blobinfocache), timeoutSeconds: blobinfocache.timeoutSeconds };
       if (blobinfocache.fullSchedule !== null) {
-        const full: Check = mod.createBlobCacheCheck({ ...opts, full: true });
+        const full: Check = mod.createBlobCacheCheck({ ...opts, full: true, remediation: remediation(true) });
         entry.deep = { run: (ctx) => env.cacheExclusive(() => full.run(ctx)), schedule: blobinfocache.fullSchedule, timeoutSeconds: blobinfocache.fullTimeoutSeconds };
       }
       entries.push(entry);

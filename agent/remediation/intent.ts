@@ -5,7 +5,7 @@
 import { closeSync, constants, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { Actor } from './audit.ts';
-import type { FileIdentity } from './file-identity.ts';
+import type { FileIdentity } from '../../lib/file-identity.ts';
 import type { ProcessIdentity } from './process-identity.ts';
 
 export interface IntentFile {

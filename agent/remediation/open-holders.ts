@@ -3,7 +3,7 @@
 // renamed or deleted files where the readlink text would not. The proc root is a parameter so
 // tests can hand in a directory of their own.
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
-import type { FileIdentity } from './file-identity.ts';
+import type { FileIdentity } from '../../lib/file-identity.ts';
 
 export interface OpenFileHolder {
   pid: number;

@@ -3,8 +3,8 @@
 // the cache's user; the file and each companion are regular files (not symlinks), owned by
 // that same user, with a single link. Each failure is one line that says why.
 import type { DiscoveredCache } from '../../checks/blobcache/discover.ts';
-import { lstatIdentity, type FileIdentity } from './file-identity.ts';
-import type { PinnedDir } from './pinned-dir.ts';
+import { lstatIdentity, type FileIdentity } from '../../lib/file-identity.ts';
+import type { PinnedDir } from '../../lib/pinned-dir.ts';
 import { companionSuffixes, type CompanionSuffix } from './quarantine-names.ts';
 
 export type RefusalCode =

@@ -9,17 +9,19 @@ import path from 'node:path';
 import type { DiscoveredCache, CacheFormatByName } from '../../checks/blobcache/discover.ts';
 import type { CacheVerdict } from '../../checks/blobcache/verdict.ts';
 import type { VerifyOptions } from '../../checks/blobcache/verify.ts';
+import type { VerifyCacheFn } from '../../checks/blobcache/check.ts';
+import type { KnownVerification, QuarantineResult } from '../../checks/blobcache/remediation.ts';
 import { appendAuditRecord, type Actor, type AuditRecord } from './audit.ts';
-import { inodeNumber, lstatIdentity, sameFile, sameFileUnchanged, type FileIdentity } from './file-identity.ts';
+import { inodeNumber, lstatIdentity, sameFile, sameFileUnchanged, type FileIdentity } from '../../lib/file-identity.ts';
 import { removeIntent, writeIntent, type QuarantineIntent } from './intent.ts';
 import { findOpenFileHolders, type OpenFileHolder } from './open-holders.ts';
-import { isPinnedDirRefusal, openPinnedDir, type PinnedDir } from './pinned-dir.ts';
+import { isPinnedDirRefusal, openPinnedDir, type PinnedDir } from '../../lib/pinned-dir.ts';
 import { checkCacheFiles, checkDirectory, isRefusal, type CacheFiles, type Refusal } from './preconditions.ts';
 import { currentProcessIdentity } from './process-identity.ts';
 import { quarantineStem, type CompanionSuffix } from './quarantine-names.ts';
 import { applyRetention } from './retention.ts';
 
-export type VerifyCacheFn = (path: string, opts?: VerifyOptions) => Promise<CacheVerdict>;
+export type { KnownVerification, QuarantineResult, VerifyCacheFn };
 
 // The points between two effects; a test hook may stop the process at any of them.
 export type QuarantineStep = 'confirmed' | 'intent-written' | `moved${CompanionSuffix}` | 'moved-main' | 'audited' | 'intent-removed';
@@ -39,12 +41,7 @@ export interface QuarantineDeps {
   afterStep?: (step: QuarantineStep) => void | Promise<void>;
 }
 
-// quarantined: moved aside. would-quarantine: a dry run found it corrupt and movable.
-// not-corrupt: healthy, or not judged (unreadable/busy verdict): never moved. busy: a process
-// has it or a companion open. changed: it changed between verification and move; the next run
-// tries again. gone: no longer there. refused: a safety rule said no. failed: an I/O error.
-export type QuarantineResult = 'quarantined' | 'would-quarantine' | 'not-corrupt' | 'busy' | 'changed' | 'gone' | 'refused' | 'failed';
-
+// The result kinds are the check's (checks/blobcache/remediation.ts), which reports them.
 export interface QuarantineOutcome {
   path: string;
   formatByName: CacheFormatByName | null;
@@ -109,13 +106,6 @@ function openDirFor(cache: DiscoveredCache): PinnedDir | Refusal {
     return bad;
   }
   return dir;
-}
-
-// A verification already made of this file (by the blobcache check), reused as the first one
-// when the file is still the same inode with the same size and mtime.
-export interface KnownVerification {
-  verdict: CacheVerdict;
-  identity: FileIdentity;
 }
 
 // The planner: every rule, the first verification, the open-file scan. Changes nothing.

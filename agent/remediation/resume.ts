@@ -5,11 +5,12 @@
 import { fsyncSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { appendAuditRecord, auditHasIntent, type Actor, type AuditRecord } from './audit.ts';
-import { lstatIdentity, sameFile, sameFileUnchanged, type FileIdentity } from './file-identity.ts';
+import { lstatIdentity, sameFile, sameFileUnchanged, type FileIdentity } from '../../lib/file-identity.ts';
 import { listIntents, removeIntent, type IntentFile, type QuarantineIntent } from './intent.ts';
 import { findOpenFileHolders, type OpenFileHolder } from './open-holders.ts';
-import { isPinnedDirRefusal, openPinnedDir, type PinnedDir } from './pinned-dir.ts';
+import { isPinnedDirRefusal, openPinnedDir, type PinnedDir } from '../../lib/pinned-dir.ts';
 import { moveRecord } from './quarantine.ts';
+import type { ResumeResult } from '../../checks/blobcache/remediation.ts';
 import { processStillRunning } from './process-identity.ts';
 
 export interface ResumeDeps {
@@ -20,12 +21,7 @@ export interface ResumeDeps {
   dryRun?: boolean; // report what is pending, change nothing
 }
 
-// completed: the move is finished now (or had finished; only the record was missing).
-// abandoned: the main file changed after the interruption; what had moved stays moved, the
-// main file is left for the next verification. pending: busy, or a dry run; tried again later.
-// needs-attention: the directory is gone or replaced, or the intent record is unreadable.
-// in-progress: the process that wrote the intent is still running the move; left to it.
-export type ResumeResult = 'completed' | 'abandoned' | 'pending' | 'needs-attention' | 'in-progress';
+export type { ResumeResult };
 
 export interface ResumeOutcome {
   intentId: string;

@@ -5,8 +5,8 @@ import { readdirSync, unlinkSync, fsyncSync } from 'node:fs';
 import path from 'node:path';
 import type { DiscoveredCache } from '../../checks/blobcache/discover.ts';
 import { appendAuditRecord, type Actor, type AuditRecord } from './audit.ts';
-import { inodeNumber, lstatIdentity, type FileIdentity } from './file-identity.ts';
-import type { PinnedDir } from './pinned-dir.ts';
+import { inodeNumber, lstatIdentity, type FileIdentity } from '../../lib/file-identity.ts';
+import type { PinnedDir } from '../../lib/pinned-dir.ts';
 import { parseQuarantinedName } from './quarantine-names.ts';
 
 export interface QuarantinedFile {

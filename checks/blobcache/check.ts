@@ -1,16 +1,19 @@
-// The `blobcache` check: every discovered blob-info cache verified; with autoQuarantine a
-// confirmed corrupt cache that the installed skopeo uses is moved aside (agent/remediation)
-// and its path checked again. The details are the source of the blobinfocache_* metrics; their
+// The `blobcache` check: every discovered blob-info cache verified; when the agent hands in a
+// remediation hook that may move files (autoQuarantine), a confirmed corrupt cache that the
+// installed skopeo uses is moved aside by the agent and its path checked again. The details are the source of the blobinfocache_* metrics; their
 // shape is documented in docs/quarantine.md ("The blobcache check").
 import type { Check, CheckContext, CheckReason, CheckResult, CheckStatus } from '../types.ts';
 import type { CacheProblem, CacheVerdict, CacheFormat } from './verdict.ts';
 import { discoverCaches, type CacheDirSource, type CacheFormatByName, type CacheOwner, type DiscoveredCache } from './discover.ts';
-import type { AuditRecord } from '../../agent/remediation/audit.ts';
-import { identityFromStats, type FileIdentity } from '../../agent/remediation/file-identity.ts';
-import { isPinnedDirRefusal, openPinnedDir } from '../../agent/remediation/pinned-dir.ts';
-import { assessCache, quarantineCache, type QuarantineDeps, type QuarantineOutcome, type VerifyCacheFn } from '../../agent/remediation/quarantine.ts';
-import { resumeInterruptedQuarantines, type ResumeOutcome } from '../../agent/remediation/resume.ts';
+import type { VerifyOptions } from './verify.ts';
+import type { CacheRemediation, ChangeRecord, QuarantineResult, ResumeResult } from './remediation.ts';
+import { identityFromStats, type FileIdentity } from '../../lib/file-identity.ts';
+import { isPinnedDirRefusal, openPinnedDir } from '../../lib/pinned-dir.ts';
 import { lstatSync } from 'node:fs';
+
+// Handed /proc/self/fd paths: it must open them in this process, or pass the descriptor on
+// (the daemon's child verifier, agent/cache-verify-child.ts, does).
+export type VerifyCacheFn = (path: string, opts?: VerifyOptions) => Promise<CacheVerdict>;
 
 export interface SkopeoCacheInfo {
   skopeoVersion: string | null;
@@ -21,20 +24,16 @@ export interface SkopeoCacheInfo {
 export interface BlobCacheCheckOptions {
   dirs: string[];
   discoverUsers: boolean;
-  autoQuarantine: boolean;
-  keep: number;
-  maxQuarantineBytes: number;
   full?: boolean;
-  verify: VerifyCacheFn; // handed /proc/self/fd paths (the child verifier passes the fd on)
+  verify: VerifyCacheFn;
   skopeoInfo: () => Promise<SkopeoCacheInfo>;
-  stateDir: string;
-  now?: () => Date;
+  // What the agent does about corrupt caches; absent: observe only (nothing resumed or moved).
+  remediation?: CacheRemediation;
   passwdPath?: string;
-  procRoot?: string;
 }
 
 export interface CacheQuarantineDetail {
-  result: QuarantineOutcome['result'];
+  result: QuarantineResult;
   code: string;
   message: string;
   newPath: string | null;
@@ -64,8 +63,8 @@ export interface BlobCacheDetails {
   cacheFormatInUse: CacheFormatByName | null;
   caches: BlobCacheDetail[];
   quarantined: { path: string; newPath: string; formatByName: CacheFormatByName | null }[];
-  interrupted: { path: string; result: ResumeOutcome['result']; message: string }[];
-  audit: AuditRecord[]; // what this run changed on disk, for the daemon's log
+  interrupted: { path: string; result: ResumeResult; message: string }[];
+  audit: ChangeRecord[]; // what this run changed on disk, for the daemon's log
 }
 
 interface Verified {
@@ -121,25 +120,13 @@ export function createBlobCacheCheck(options: BlobCacheCheckOptions): Check {
 }
 
 async function runBlobCacheCheck(options: BlobCacheCheckOptions, ctx: CheckContext): Promise<CheckResult> {
-  const now = options.now ?? ctx.now;
   const info = await options.skopeoInfo().catch((): SkopeoCacheInfo => ({ skopeoVersion: null, cacheFormatInUse: null }));
-  const deps: QuarantineDeps = {
-    verify: options.verify,
-    verifyOptions: { full: options.full ?? false },
-    stateDir: options.stateDir,
-    actor: 'daemon',
-    skopeoVersion: info.skopeoVersion,
-    now,
-    procRoot: options.procRoot,
-    keep: options.keep,
-    maxQuarantineBytes: options.maxQuarantineBytes,
-  };
+  const remediation = options.remediation;
   const details: BlobCacheDetails = { skopeoVersion: info.skopeoVersion, cacheFormatInUse: info.cacheFormatInUse, caches: [], quarantined: [], interrupted: [], audit: [] };
 
-  // A move a crash interrupted is finished first (only when the daemon may move files at all;
+  // A move a crash interrupted is finished first (only when the agent may move files at all;
   // otherwise it is reported and left to `cache quarantine`).
-  const resumed = resumeInterruptedQuarantines({ stateDir: options.stateDir, actor: 'daemon', now, procRoot: options.procRoot, dryRun: !options.autoQuarantine });
-  for (const r of resumed) {
+  for (const r of remediation?.resumeInterrupted() ?? []) {
     details.interrupted.push({ path: r.path, result: r.result, message: r.message });
     details.audit.push(...r.audit);
   }
@@ -154,9 +141,8 @@ async function runBlobCacheCheck(options: BlobCacheCheckOptions, ctx: CheckConte
     let verified = await verifyDiscovered(cache, options.verify, options.full ?? false);
     let quarantine: CacheQuarantineDetail | null = null;
     // Orphans (a format the installed skopeo no longer uses) are reported, never moved by the daemon.
-    if (options.autoQuarantine && verified.verdict?.verdict === 'corrupt' && verified.identity && cache.inUse !== false) {
-      const assessment = await assessCache(cache, deps, { verdict: verified.verdict, identity: verified.identity });
-      const outcome = await quarantineCache(assessment, deps);
+    if (remediation?.moves && verified.verdict?.verdict === 'corrupt' && verified.identity && cache.inUse !== false) {
+      const outcome = await remediation.quarantine(cache, { verdict: verified.verdict, identity: verified.identity }, info.skopeoVersion);
       quarantine = { result: outcome.result, code: outcome.code, message: outcome.message, newPath: outcome.newPath };
       details.audit.push(...outcome.audit);
       if (outcome.result === 'quarantined' && outcome.newPath) {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { findOpenFileHolders } from '../../../agent/remediation/open-holders.ts';
-import { lstatIdentity } from '../../../agent/remediation/file-identity.ts';
+import { lstatIdentity } from '../../../lib/file-identity.ts';
 import { makeScratch } from './scratch.ts';
 
 test('a proc root of our own: fd links are matched by device and inode, not by name', (t) => {

@@ -7,22 +7,27 @@ import { verifyCacheFile } from '../../../checks/blobcache/verify.ts';
 import type { CheckResult } from '../../../checks/types.ts';
 import { readAuditRecords } from '../../../agent/remediation/audit.ts';
 import { writeIntent } from '../../../agent/remediation/intent.ts';
-import { lstatIdentity } from '../../../agent/remediation/file-identity.ts';
+import { createCacheRemediation } from '../../../agent/remediation/cache-remediation.ts';
+import { lstatIdentity } from '../../../lib/file-identity.ts';
 import { makeScratch, writeCorrupt, type Scratch } from '../../agent/remediation/scratch.ts';
 
-function options(s: Scratch, over: Partial<BlobCacheCheckOptions> = {}): BlobCacheCheckOptions {
+type TestOptions = Partial<BlobCacheCheckOptions> & { autoQuarantine?: boolean };
+
+// The check with the agent's real remediation hook, moving files only with autoQuarantine.
+function options(s: Scratch, over: TestOptions = {}): BlobCacheCheckOptions {
+  const { autoQuarantine = false, ...rest } = over;
+  const verify = rest.verify ?? verifyCacheFile;
   return {
     dirs: [s.cacheDir],
     discoverUsers: false,
-    autoQuarantine: false,
-    keep: 3,
-    maxQuarantineBytes: 1 << 30,
-    verify: verifyCacheFile,
+    verify,
     skopeoInfo: async () => ({ skopeoVersion: '1.9.3', cacheFormatInUse: 'boltdb' }),
-    stateDir: s.stateDir,
     passwdPath: s.passwd,
-    now: () => new Date('2026-11-28T10:15:00Z'),
-    ...over,
+    remediation: createCacheRemediation({
+      moves: autoQuarantine, actor: 'daemon', stateDir: s.stateDir, keep: 3, maxQuarantineBytes: 1 << 30,
+      verify, verifyOptions: { full: false }, now: () => new Date('2026-11-28T10:15:00Z'),
+    }),
+    ...rest,
   };
 }
 
