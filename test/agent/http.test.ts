@@ -134,9 +134,15 @@ test('?max_age: concurrent requests share one run of each stale check', async ()
   try {
     const before = core.runStarts.get('skopeo');
     skopeo.hold();
+    let arrived = 0;
+    srv.http.server.on('request', () => arrived++);
     const requests = Array.from({ length: 8 }, () => fetch(`${srv.base}/v1/preflight?max_age=0`));
-    // Let every request reach the server before the held run may finish.
-    await new Promise((r) => setTimeout(r, 200));
+    // Let every request reach the server before the held run may finish (counted, not timed: a
+    // busy machine can take longer than any fixed pause).
+    const startedAt = Date.now();
+    while (arrived < 8 && Date.now() - startedAt < 10_000) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(arrived, 8, 'every request reached the server');
+    await new Promise((r) => setImmediate(r)); // and its handler ran
     skopeo.release();
     const answers = await Promise.all(requests);
     for (const a of answers) assert.equal(a.status, 200);
