@@ -1,7 +1,7 @@
 // Reads and validates the agent's config once, at the entrance: YAML text -> schema (defaults
 // filled, thresholds parsed, unknown keys rejected) -> a deeply frozen AgentConfig. Every
 // problem comes back as one line naming the key path; nothing here throws.
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { LineCounter, parseDocument, isNode } from 'yaml';
 import * as v from 'valibot';
 import { configSchema } from './config/schema.ts';
@@ -27,7 +27,7 @@ export function loadConfig(path: string | null, defaultPath: string = defaultCon
   const file = path ?? defaultPath;
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readBoundedText(file, maxConfigBytes + 1);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (path === null && code === 'ENOENT') return parseConfigText('', '(built-in defaults)');
@@ -36,14 +36,54 @@ export function loadConfig(path: string | null, defaultPath: string = defaultCon
   return parseConfigText(text, file);
 }
 
+// At most `limit` bytes of a file: /dev/zero or a huge file named as the config must not be
+// read whole (parseConfigText then refuses the text as too large).
+function readBoundedText(file: string, limit: number): string {
+  const fd = openSync(file, 'r');
+  try {
+    if (fstatSync(fd).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    const buf = Buffer.alloc(limit);
+    let size = 0;
+    while (size < limit) {
+      const n = readSync(fd, buf, size, limit - size, null);
+      if (n === 0) break;
+      size += n;
+    }
+    return buf.subarray(0, size).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export function defaultConfig(): AgentConfig {
   const loaded = parseConfigText('', '(built-in defaults)');
   if (isConfigError(loaded)) throw new Error(`built-in defaults are invalid: ${loaded.errors.join('; ')}`);
   return loaded.config;
 }
 
-// `source` only names the text in messages about YAML syntax.
+// A config is a page of YAML; anything near this size is a mistake or an attack, and the
+// parser's memory grows with it.
+export const maxConfigBytes = 1024 * 1024;
+// YAML aliases can expand exponentially ("billion laughs"); a real config needs none, so a few
+// are allowed and more is an error rather than gigabytes of expanded lists.
+export const maxConfigAliases = 32;
+
+// `source` only names the text in messages about YAML syntax. Never throws: whatever the parser
+// or the schema throws on hostile input (an alias bomb, nesting deep enough to overflow the
+// stack) becomes one line, so `serve` and `config check` exit 2 with it instead of a stack.
 export function parseConfigText(text: string, source: string): LoadedConfig {
+  if (Buffer.byteLength(text) > maxConfigBytes) {
+    return { errors: [`${source}: the config file is larger than ${maxConfigBytes} bytes`] };
+  }
+  try {
+    return parseConfigTextUnguarded(text, source);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    return { errors: [`${source}: YAML: ${message.split('\n')[0]}`] };
+  }
+}
+
+function parseConfigTextUnguarded(text: string, source: string): LoadedConfig {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -58,7 +98,7 @@ export function parseConfigText(text: string, source: string): LoadedConfig {
     };
   }
   // An empty file (or one with only comments) means "all defaults".
-  const data: unknown = doc.toJS() ?? {};
+  const data: unknown = doc.toJS({ maxAliasCount: maxConfigAliases }) ?? {};
   const parsed = v.safeParse(configSchema, data);
   if (!parsed.success) {
     const lineOf = (keyPath: KeyPath): number | null => {

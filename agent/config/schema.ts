@@ -79,11 +79,24 @@ const cronExpression = v.pipe(
   v.check(isValidCron, (issue) => `"${String(issue.input)}" is not a valid cron expression`),
 );
 
-const positiveSeconds = v.pipe(finiteNumber, v.check((n) => n > 0, 'must be more than 0'));
-const nonNegativeSeconds = v.pipe(finiteNumber, v.minValue(0, 'must not be negative'));
+// Every number has an upper bound too. Durations become Node timers, which take at most
+// 2^31-1 ms (about 24.8 days) and turn anything larger into 1 ms: a timeout of 1e7 seconds
+// would time every run out at once. A day is far beyond any sane check or probe.
+export const maxSeconds = 86_400;
+export const maxJitterSeconds = 3_600;
+const positiveSeconds = v.pipe(
+  finiteNumber,
+  v.check((n) => n > 0, 'must be more than 0'),
+  v.check((n) => n <= maxSeconds, `must be at most ${maxSeconds} (a day)`),
+);
+const nonNegativeSeconds = v.pipe(
+  finiteNumber,
+  v.minValue(0, 'must not be negative'),
+  v.maxValue(maxJitterSeconds, `must be at most ${maxJitterSeconds} (an hour)`),
+);
 
-// A whole number of at least `min`. A fraction is the one problem reported alone.
-function wholeNumber(min: number, tooSmall: string) {
+// A whole number from `min` to `max`. A fraction is the one problem reported alone.
+function wholeNumber(min: number, tooSmall: string, max: number) {
   return v.pipe(
     finiteNumber,
     v.rawCheck<number>(({ dataset, addIssue }) => {
@@ -95,6 +108,7 @@ function wholeNumber(min: number, tooSmall: string) {
       }
       if (!Number.isSafeInteger(n)) addIssue({ message: 'must be a whole number' });
       if (n < min) addIssue({ message: tooSmall });
+      else if (n > max) addIssue({ message: `must be at most ${max}` });
     }),
   );
 }
@@ -143,7 +157,7 @@ function checkRunKeys(d: RunDefaults) {
     schedule: v.optional(cronExpression, d.schedule),
     jitterSeconds: v.optional(nonNegativeSeconds, d.jitterSeconds),
     timeoutSeconds: v.optional(positiveSeconds, d.timeoutSeconds),
-    failuresBeforeCritical: v.optional(wholeNumber(1, 'must be at least 1'), d.failuresBeforeCritical),
+    failuresBeforeCritical: v.optional(wholeNumber(1, 'must be at least 1', 1000), d.failuresBeforeCritical),
   };
 }
 
@@ -185,7 +199,7 @@ const blobinfocache = mapping({
   dirs: v.optional(v.array(absolutePath), ['/var/lib/containers/cache']),
   discoverUsers: v.optional(v.boolean(), true),
   autoQuarantine: v.optional(v.boolean(), false),
-  keep: v.optional(wholeNumber(0, 'must not be negative'), 3),
+  keep: v.optional(wholeNumber(0, 'must not be negative', 1000), 3),
   maxQuarantineBytes: v.optional(byteSize, 1024 ** 3),
   fullSchedule: v.optional(v.nullable(cronExpression), '17 3 * * *'),
   fullTimeoutSeconds: v.optional(positiveSeconds, 1800),

@@ -24,15 +24,23 @@ export function parseMaintenanceRequest(body: unknown, now: Date): MaintenanceRe
     if (typeof s !== 'number' || !Number.isFinite(s) || s <= 0) {
       return { ok: false, message: 'expiresInSeconds: a positive number is required' };
     }
+    // Checked before any date arithmetic: 1e21 seconds is past JavaScript's last date, and an
+    // invalid Date compares false with everything, so the cap below would let it through.
+    if (s > maxMaintenanceSeconds) {
+      return { ok: false, message: `maintenance can last at most ${maxMaintenanceSeconds} seconds (30 days)` };
+    }
     expiresAt = new Date(now.getTime() + s * 1000);
   } else {
     if (typeof b.expiresAt !== 'string' || Number.isNaN(Date.parse(b.expiresAt))) {
       return { ok: false, message: 'expiresAt: an ISO 8601 time is required, e.g. 2026-11-28T18:00:00Z' };
     }
     expiresAt = new Date(b.expiresAt);
+    if (!Number.isFinite(expiresAt.getTime())) {
+      return { ok: false, message: 'expiresAt: an ISO 8601 time is required, e.g. 2026-11-28T18:00:00Z' };
+    }
     if (expiresAt.getTime() <= now.getTime()) return { ok: false, message: 'expiresAt: must be in the future' };
   }
-  if (expiresAt.getTime() - now.getTime() > maxMaintenanceSeconds * 1000) {
+  if (!(expiresAt.getTime() - now.getTime() <= maxMaintenanceSeconds * 1000)) {
     return { ok: false, message: `maintenance can last at most ${maxMaintenanceSeconds} seconds (30 days)` };
   }
   return { ok: true, reason: b.reason.trim(), expiresAt };

@@ -2,6 +2,7 @@
 // and malformed numbers are the caller's mistake (400), never silently ignored: a scheduler
 // asking about a check that does not exist must find out.
 import type { RefreshOptions } from '../core-types.ts';
+import { echoList, echoText } from './respond.ts';
 
 export type PreflightQuery = { ok: true; options: RefreshOptions } | { ok: false; code: string; message: string };
 
@@ -9,7 +10,7 @@ export function parsePreflightQuery(query: URLSearchParams, knownChecks: readonl
   const options: RefreshOptions = {};
   for (const key of query.keys()) {
     if (key !== 'max_age' && key !== 'checks') {
-      return { ok: false, code: 'unknown-parameter', message: `unknown query parameter "${key}" (known: max_age, checks)` };
+      return { ok: false, code: 'unknown-parameter', message: `unknown query parameter "${echoText(key)}" (known: max_age, checks)` };
     }
   }
   const maxAges = query.getAll('max_age');
@@ -17,7 +18,7 @@ export function parsePreflightQuery(query: URLSearchParams, knownChecks: readonl
   if (maxAges.length === 1) {
     const text = maxAges[0];
     if (!/^\d{1,9}(\.\d{1,6})?$/.test(text)) {
-      return { ok: false, code: 'invalid-max-age', message: `max_age must be a non-negative number of seconds, got "${text}"` };
+      return { ok: false, code: 'invalid-max-age', message: `max_age must be a non-negative number of seconds, got "${echoText(text)}"` };
     }
     options.maxAgeSeconds = Number(text);
   }
@@ -30,7 +31,7 @@ export function parsePreflightQuery(query: URLSearchParams, knownChecks: readonl
       return {
         ok: false,
         code: 'unknown-check',
-        message: `unknown check(s): ${unknown.join(', ')} (known: ${knownChecks.join(', ')})`,
+        message: `unknown check(s): ${echoList(unknown)} (known: ${knownChecks.join(', ')})`,
       };
     }
     options.names = names;

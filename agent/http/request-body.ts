@@ -11,8 +11,7 @@ export type BodyResult =
 export function readJsonBody(req: IncomingMessage, limit = maxBodyBytes): Promise<BodyResult> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limit) {
-    req.resume(); // drain without buffering so the connection can be reused or closed cleanly
-    return Promise.resolve(tooLarge(limit));
+    return Promise.resolve(tooLarge(limit)); // not read: the error answer closes the connection
   }
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];

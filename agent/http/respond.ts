@@ -14,9 +14,9 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 }
 
 export function sendError(res: ServerResponse, status: number, error: ApiError, headers: Record<string, string | number> = {}): void {
-  // After an oversized body the rest of it may still be arriving: close instead of reading it.
-  const extra: Record<string, string> = status === 413 ? { Connection: 'close' } : {};
-  sendJson(res, status, { error }, { ...extra, ...headers });
+  // The body of a refused request (401, 404, 405, 413, ...) may still be arriving, endlessly if
+  // the client wishes: close the connection after the answer instead of reading it to the end.
+  sendJson(res, status, { error }, { Connection: 'close', ...headers });
 }
 
 export function send(res: ServerResponse, status: number, contentType: string, body: string | Buffer, headers: Record<string, string | number> = {}): void {
@@ -33,4 +33,15 @@ export function send(res: ServerResponse, status: number, contentType: string, b
     ...headers,
   });
   res.end(body);
+}
+
+// What of the client's own input an error message may quote: a few names, each cut short, so
+// a 400 cannot be made to echo kilobytes of query back (or into a log).
+export function echoText(text: string, max = 64): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+export function echoList(items: readonly string[], max = 5): string {
+  const shown = items.slice(0, max).map((i) => echoText(i)).join(', ');
+  return items.length > max ? `${shown} and ${items.length - max} more` : shown;
 }

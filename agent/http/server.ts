@@ -8,6 +8,7 @@ import type { AgentCore, Preflight, RefreshOptions } from '../core-types.ts';
 import type { AgentMetrics } from '../metrics.ts';
 import { deleteMaintenance, postChecksRun, postMaintenance, postQuarantine } from './admin-routes.ts';
 import { bearerChallenge, checkBearer, type BearerToken } from './auth.ts';
+import { defaultConnectionBudget, enforceConnectionBudget, type ConnectionBudget, type ConnectionTracker } from './connection-budget.ts';
 import type { AgentHealth, HttpLog, Route, RouteContext } from './context.ts';
 import type { ListenAddress } from './listen-address.ts';
 import { createPreflightAnswers } from './preflight-answers.ts';
@@ -42,6 +43,8 @@ export interface AgentHttpServerOptions {
   // How long an unchanged /v1/preflight answer may be reused (preflight-answers.ts); default 100.
   preflightReuseMs?: number;
   now?: () => Date;
+  limits?: Partial<ServerLimits>; // tests shorten the timeouts
+  connections?: ConnectionBudget; // default: from the descriptor limit (connection-budget.ts)
 }
 
 export interface AgentHttpServer {
@@ -50,14 +53,25 @@ export interface AgentHttpServer {
   // Stops accepting, lets in-flight requests finish for up to graceMs, then cuts what is left.
   close(graceMs: number): Promise<void>;
   setToken(token: BearerToken | null): void; // SIGHUP may rotate or remove the token
+  connections: ConnectionTracker;
 }
 
 // Limits: small bodies, a bounded wait for slow clients, and keep-alive so schedulers polling
-// /v1/preflight reuse connections.
-export const serverLimits = {
+// /v1/preflight reuse connections. Node checks the header and request timeouts only every
+// `connectionsCheckingInterval` (30 s by default, which held slow clients 21-56 s); checked
+// every second they hold as documented, give or take that second.
+export interface ServerLimits {
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  timeoutCheckIntervalMs: number;
+}
+
+export const serverLimits: ServerLimits = {
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
   keepAliveTimeoutMs: 5_000,
+  timeoutCheckIntervalMs: 1_000,
 };
 
 export function createAgentHttpServer(opts: AgentHttpServerOptions): AgentHttpServer {
@@ -86,10 +100,12 @@ export function createAgentHttpServer(opts: AgentHttpServerOptions): AgentHttpSe
     },
   };
 
+  const limits = { ...serverLimits, ...opts.limits };
   const serverOptions = {
-    headersTimeout: serverLimits.headersTimeoutMs,
-    requestTimeout: serverLimits.requestTimeoutMs,
-    keepAliveTimeout: serverLimits.keepAliveTimeoutMs,
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    connectionsCheckingInterval: limits.timeoutCheckIntervalMs,
   };
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     dispatch(ctx, req, res).catch((err: unknown) => {
@@ -98,8 +114,11 @@ export function createAgentHttpServer(opts: AgentHttpServerOptions): AgentHttpSe
     });
   };
   const server: Server = opts.tls
-    ? (createHttpsServer({ ...serverOptions, cert: opts.tls.cert, key: opts.tls.key }, onRequest) as unknown as Server)
-    : createHttpServer(serverOptions, onRequest);
+    ? (createHttpsServer({ ...serverOptions, cert: opts.tls.cert, key: opts.tls.key }) as unknown as Server)
+    : createHttpServer(serverOptions);
+  // The budget's listeners go first, so an answer sent at once already sees its decision.
+  const connections = enforceConnectionBudget(server, opts.connections ?? defaultConnectionBudget());
+  server.on('request', onRequest);
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     // Malformed requests and timeouts: answer 400/408 when the socket still takes it, never throw.
     if (!socket.writable) return socket.destroy();
@@ -143,6 +162,7 @@ export function createAgentHttpServer(opts: AgentHttpServerOptions): AgentHttpSe
     setToken(t) {
       token = t;
     },
+    connections,
   };
 }
 
@@ -153,14 +173,13 @@ async function dispatch(ctx: RouteContext, req: IncomingMessage, res: ServerResp
   const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
   const token = ctx.token();
   // Without a token file the mutating endpoints do not exist, whatever the method.
+  // Error answers close the connection (respond.ts) instead of reading a body nobody wants.
   if (route === undefined || (route.authenticated && token === null)) {
-    req.resume();
     return sendError(res, 404, { code: 'not-found', message: `no endpoint ${path.slice(0, 200)}` });
   }
   const method = req.method === 'HEAD' ? 'GET' : req.method;
   const handler = route.methods[method as 'GET' | 'POST' | 'DELETE'];
   if (handler === undefined) {
-    req.resume();
     const allowed = Object.keys(route.methods);
     if (allowed.includes('GET')) allowed.push('HEAD');
     return sendError(res, 405, { code: 'method-not-allowed', message: `${req.method} is not allowed on ${path}` }, { Allow: allowed.join(', ') });
@@ -168,7 +187,6 @@ async function dispatch(ctx: RouteContext, req: IncomingMessage, res: ServerResp
   if (route.authenticated && token !== null) {
     const outcome = checkBearer(req.headers.authorization, token);
     if (outcome !== 'ok') {
-      req.resume();
       ctx.log.warn({ event: 'http-auth-failed', path, outcome, remote: req.socket.remoteAddress }, 'rejected a request without a valid bearer token');
       return sendError(res, 401, { code: outcome === 'missing' ? 'token-missing' : 'token-invalid', message: 'a valid bearer token is required' }, {
         'WWW-Authenticate': bearerChallenge(outcome),

@@ -260,3 +260,40 @@ describe('config: schema details', () => {
     ]);
   });
 });
+
+describe('config: hostile input and ranges', () => {
+  it('refuses a YAML alias bomb with one line instead of throwing', () => {
+    const levels = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 8; i++) {
+      const prev = String.fromCharCode(96 + i);
+      const name = String.fromCharCode(97 + i);
+      levels.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(', ')}]`);
+    }
+    const errors = errorsOf(levels.join('\n'));
+    assert.equal(errors.length, 1);
+    assert.match(errors[0], /^test\.yaml: YAML: .*alias/);
+  });
+
+  it('refuses nesting deep enough to overflow a recursive parser, and oversized files', () => {
+    const deep = errorsOf(`${'['.repeat(200_000)}${']'.repeat(200_000)}`);
+    assert.equal(deep.length >= 1, true);
+    assert.ok(deep.every((e) => !e.includes('\n') && e.startsWith('test.yaml')), deep.join('|'));
+    const big = errorsOf(`# ${'x'.repeat(1024 * 1024)}\n`);
+    assert.deepEqual(big, ['test.yaml: the config file is larger than 1048576 bytes']);
+    const file = join(dir, 'huge.yaml');
+    writeFileSync(file, `# ${'x'.repeat(2 * 1024 * 1024)}\n`);
+    const loaded = loadConfig(file);
+    assert.ok(isConfigError(loaded));
+    assert.match(loaded.errors[0], /larger than 1048576 bytes/);
+  });
+
+  it('bounds every duration and count: a timer past 2^31 ms would fire after 1 ms', () => {
+    assert.deepEqual(errorsOf('checks: { skopeo: { timeoutSeconds: 2147484 } }'), ['test.yaml: checks.skopeo.timeoutSeconds: must be at most 86400 (a day) (line 1)']);
+    assert.deepEqual(errorsOf('checks: { blobinfocache: { fullTimeoutSeconds: 1e9 } }'), ['test.yaml: checks.blobinfocache.fullTimeoutSeconds: must be at most 86400 (a day) (line 1)']);
+    assert.deepEqual(errorsOf('checks: { disk: { jitterSeconds: 1e7 } }'), ['test.yaml: checks.disk.jitterSeconds: must be at most 3600 (an hour) (line 1)']);
+    assert.deepEqual(errorsOf('checks: { registries: { targets: [{ url: "http://r", timeoutSeconds: 3e6 }] } }'), ['test.yaml: checks.registries.targets[0].timeoutSeconds: must be at most 86400 (a day) (line 1)']);
+    assert.deepEqual(errorsOf('checks: { disk: { failuresBeforeCritical: 100000 } }'), ['test.yaml: checks.disk.failuresBeforeCritical: must be at most 1000 (line 1)']);
+    assert.deepEqual(errorsOf('checks: { blobinfocache: { keep: 5000 } }'), ['test.yaml: checks.blobinfocache.keep: must be at most 1000 (line 1)']);
+    valid(parseConfigText('checks: { skopeo: { timeoutSeconds: 86400, jitterSeconds: 3600 } }', 'test.yaml'));
+  });
+});

@@ -340,6 +340,8 @@ describe('mutating endpoints with a token file', () => {
       {}, { reason: '' }, { reason: 'x' }, { reason: 'x', expiresInSeconds: 0 }, { reason: 'x', expiresInSeconds: -5 },
       { reason: 'x', expiresInSeconds: '60' }, { reason: 'x', expiresAt: past }, { reason: 'x', expiresAt: 'tomorrow' },
       { reason: 'x', expiresInSeconds: 60, expiresAt: past }, { reason: 'x', expiresInSeconds: 1e9 },
+      // Past the last JavaScript date: an invalid Date once slipped by the 30-day cap into a 500.
+      { reason: 'x', expiresInSeconds: 1e21 }, { reason: 'x', expiresInSeconds: 8.64e15 },
       { reason: 'x', expiresInSeconds: 60, extra: true }, { reason: 7, expiresInSeconds: 60 }, [1, 2], 'text', null,
     ]) {
       const res = await fetch(`${srv.base}/v1/maintenance`, { method: 'POST', headers: auth, body: JSON.stringify(body) });

@@ -1,6 +1,7 @@
 // Starts the agent's real HTTP server on 127.0.0.1 with an in-memory core, for the HTTP and
 // metrics tests. Returns the base URL and a stop function.
-import { createAgentHttpServer, type AgentHealth, type TlsFiles } from '../../../agent/http/server.ts';
+import { createAgentHttpServer, type AgentHealth, type ServerLimits, type TlsFiles } from '../../../agent/http/server.ts';
+import type { ConnectionBudget } from '../../../agent/http/connection-budget.ts';
 import type { BearerToken } from '../../../agent/http/auth.ts';
 import { createAgentMetrics, type AgentMetrics } from '../../../agent/metrics.ts';
 import type { AgentCore } from '../../../agent/core-types.ts';
@@ -16,6 +17,8 @@ export async function serveForTest(core: AgentCore, opts: {
   health?: () => AgentHealth;
   tls?: TlsFiles;
   metrics?: AgentMetrics;
+  limits?: Partial<ServerLimits>;
+  connections?: ConnectionBudget;
 } = {}) {
   const logs: LogLine[] = [];
   const metrics = opts.metrics ?? createAgentMetrics(core);
@@ -25,6 +28,8 @@ export async function serveForTest(core: AgentCore, opts: {
     token: opts.token ?? null,
     health: opts.health ?? (() => ({ state: 'running', problems: [] })),
     tls: opts.tls,
+    limits: opts.limits,
+    connections: opts.connections,
     log: {
       info: (obj, msg) => logs.push({ level: 'info', obj, msg }),
       warn: (obj, msg) => logs.push({ level: 'warn', obj, msg }),
