@@ -15,6 +15,7 @@ export interface DiskPathFacts {
   availBytes: number | null;
   sizeBytes: number | null;
   filesFree: number | null;
+  filesTotal: number | null;
 }
 
 export interface RegistryFacts {
@@ -68,6 +69,7 @@ export function readDiskDetails(details: Json): DiskPathFacts[] | null {
       availBytes: num(p.availBytes),
       sizeBytes: num(p.sizeBytes),
       filesFree: num(p.filesFree),
+      filesTotal: num(p.filesTotal),
     });
   }
   return out;

@@ -36,6 +36,7 @@ export function createMetricFamilies(registry: Registry<RegistryContentType>) {
     diskAvail: gauge('disk_avail_bytes', 'Bytes available to unprivileged users on the filesystem holding each configured path.', ['path', 'mountpoint']),
     diskSize: gauge('disk_size_bytes', 'Size of the filesystem holding each configured path.', ['path', 'mountpoint']),
     diskFilesFree: gauge('disk_files_free', 'Free inodes on the filesystem holding each configured path.', ['path', 'mountpoint']),
+    diskFiles: gauge('disk_files', 'Inodes on the filesystem holding each configured path (0: no fixed inode table, e.g. btrfs).', ['path', 'mountpoint']),
     registrySuccess: gauge('registry_probe_success', '1 if the last GET /v2/ probe of the registry succeeded, else 0.', ['registry']),
     registryDuration: gauge('registry_probe_duration_seconds', 'Time of each phase of the last registry probe.', ['registry', 'phase']),
     registryHttpStatus: gauge('registry_http_status_code', 'HTTP status of the last registry probe (absent when no response arrived).', ['registry']),

@@ -61,6 +61,7 @@ function fillDetails(f: MetricFamilies, details: Record<string, unknown>): void 
     if (d.availBytes !== null) f.diskAvail.set(labels, d.availBytes);
     if (d.sizeBytes !== null) f.diskSize.set(labels, d.sizeBytes);
     if (d.filesFree !== null) f.diskFilesFree.set(labels, d.filesFree);
+    if (d.filesTotal !== null) f.diskFiles.set(labels, d.filesTotal);
   }
   for (const r of readRegistryDetails(details) ?? []) {
     const registry = r.name;

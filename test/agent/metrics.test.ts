@@ -37,6 +37,7 @@ const contract: Record<string, { type: 'gauge' | 'counter'; labels: string[] }> 
   disk_avail_bytes: { type: 'gauge', labels: ['path', 'mountpoint'] },
   disk_size_bytes: { type: 'gauge', labels: ['path', 'mountpoint'] },
   disk_files_free: { type: 'gauge', labels: ['path', 'mountpoint'] },
+  disk_files: { type: 'gauge', labels: ['path', 'mountpoint'] },
   registry_probe_success: { type: 'gauge', labels: ['registry'] },
   registry_probe_duration_seconds: { type: 'gauge', labels: ['registry', 'phase'] },
   registry_http_status_code: { type: 'gauge', labels: ['registry'] },
@@ -171,6 +172,7 @@ describe('every metric of the conventions, from check details', () => {
     assert.equal(value('disk_avail_bytes', { path: '/var/lib/containers', mountpoint: '/' }), 5e9);
     assert.equal(value('disk_size_bytes', { path: '/var/lib/containers' }), 2e10);
     assert.equal(value('disk_files_free', { path: '/var/lib/containers' }), 100000);
+    assert.equal(value('disk_files', { path: '/var/lib/containers' }), 200000);
     assert.equal(value('registry_probe_success', { registry: 'harbor' }), 1);
     assert.equal(value('registry_probe_success', { registry: 'quay' }), 0);
     assert.equal(value('registry_probe_duration_seconds', { registry: 'harbor', phase: 'tls' }), 0.01);

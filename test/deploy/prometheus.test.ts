@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { repoRoot } from '../../deploy/build-bundle.ts';
@@ -42,27 +43,58 @@ test('promtool test rules: every unit test passes', (t) => {
   assert.doesNotMatch(r.out, /FAILED/);
 });
 
-test('every alert has a unit test that expects it to fire', () => {
+// Each alert's tests show it firing and, somewhere, a case where it must not (pending, or data
+// that should stay quiet): a rule that always fires would pass the first half alone.
+test('every alert has a unit test that expects it to fire and one that expects it not to', () => {
   const firing = new Set<string>();
+  const quiet = new Set<string>();
   for (const file of testFiles) {
     const doc = parseYaml(readFileSync(file, 'utf8')) as { tests: { alert_rule_test?: { alertname: string; exp_alerts?: unknown[] }[] }[] };
-    for (const tc of doc.tests) for (const a of tc.alert_rule_test ?? []) if ((a.exp_alerts ?? []).length > 0) firing.add(a.alertname);
+    for (const tc of doc.tests) for (const a of tc.alert_rule_test ?? []) ((a.exp_alerts ?? []).length > 0 ? firing : quiet).add(a.alertname);
   }
-  const untested = rules.filter((r) => r.alert && !firing.has(r.alert)).map((r) => r.alert);
-  assert.deepEqual(untested, []);
+  const alerts = rules.filter((r) => r.alert).map((r) => r.alert!);
+  assert.deepEqual(alerts.filter((a) => !firing.has(a)), [], 'alerts with no firing case');
+  assert.deepEqual(alerts.filter((a) => !quiet.has(a)), [], 'alerts with no quiet case');
 });
 
-test('rules carry a severity, a runbook anchor in docs/alerts.md and a retunable for:', () => {
+// Alertmanager, Grafana and pagers show runbook_url as a link: it must be absolute, and all of
+// them one base (so set-runbook-base.sh can move them together) plus the alert's anchor.
+const runbookBase = 'https://github.com/buildfleet/buildfleet-agent/blob/main/docs/alerts.md';
+
+test('rules carry a severity, an absolute runbook_url to their section of docs/alerts.md and a retunable for:', () => {
   const alertsDoc = readFileSync(join(repoRoot, 'docs/alerts.md'), 'utf8');
   const ruleText = readFileSync(rulesFile, 'utf8');
   for (const r of rules.filter((r) => r.alert)) {
     assert.match(r.labels?.severity ?? '', /^(warning|critical)$/, `${r.alert} severity`);
-    const anchor = r.annotations?.runbook ?? '';
-    assert.equal(anchor, `docs/alerts.md#${r.alert!.toLowerCase()}`, `${r.alert} runbook`);
+    assert.equal(r.annotations?.runbook_url, `${runbookBase}#${r.alert!.toLowerCase()}`, `${r.alert} runbook_url`);
+    assert.equal(r.annotations?.runbook, undefined, `${r.alert}: runbook_url only`);
     assert.match(alertsDoc, new RegExp(`^## ${r.alert}$`, 'm'), `docs/alerts.md has a "## ${r.alert}" section`);
   }
   // The end-to-end test and sites shorten every `for:` with one substitution on these lines.
   for (const line of ruleText.split('\n').filter((l) => /^\s*for:/.test(l))) assert.match(line, /^ {8}for: \d+[smh]$/);
+});
+
+test('set-runbook-base.sh moves every runbook_url of the rules and their tests to a site\'s base', (t) => {
+  if (!needTools(t, 'promtool')) return;
+  const dir = mkdtempSync(join(tmpdir(), 'bfa-runbook-'));
+  try {
+    cpSync(join(promDir, 'rules'), join(dir, 'rules'), { recursive: true });
+    cpSync(join(promDir, 'tests'), join(dir, 'tests'), { recursive: true });
+    const script = join(promDir, 'set-runbook-base.sh');
+    const files = (sub: string) => readdirSync(join(dir, sub)).map((f) => join(dir, sub, f));
+    const site = 'https://wiki.example.com/ops/buildfleet-alerts';
+    const bad = spawnSync(script, ["https://wiki.example.com/it's", ...files('rules')], { encoding: 'utf8' });
+    assert.equal(bad.status, 2, bad.stderr);
+    assert.equal(readFileSync(join(dir, 'rules/buildfleet-agent.rules.yml'), 'utf8'), readFileSync(rulesFile, 'utf8'), 'a refused base changes nothing');
+    const r = spawnSync(script, [site, ...files('rules'), ...files('tests')], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const moved = (parseYaml(readFileSync(join(dir, 'rules/buildfleet-agent.rules.yml'), 'utf8')) as { groups: { rules: Rule[] }[] }).groups.flatMap((g) => g.rules);
+    for (const rule of moved.filter((x) => x.alert)) assert.equal(rule.annotations?.runbook_url, `${site}#${rule.alert!.toLowerCase()}`);
+    const tested = spawnSync('promtool', ['test', 'rules', ...files('tests')], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(tested.status, 0, `${tested.stdout}${tested.stderr}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('the file_sd example is a valid target list', () => {
