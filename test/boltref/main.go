@@ -58,7 +58,17 @@ const usageText = `usage: boltref <subcommand> [flags]
       (default 100) or when -duration (e.g. 5s) has elapsed, whichever first; a value of 0
       disables that limit. Prints {"iterations":N,"seconds":S}.
 
-  check [-lock-timeout D] [-lookups] PATH
+  churn -db PATH [-txs N] [-per-tx N] [-seed N]
+      Age a database the way years of c/image use do: -txs small transactions (default 20000),
+      each deleting the records of -per-tx existing blobs (default 4; the first digest at or
+      after a random one, from uncompressedDigest, digestCompressor and knownLocations) and
+      recording -per-tx new blobs with random digests. Each commit rewrites the touched leaves
+      and branches into the lowest free pages, so after many rounds the tree's pages lie in
+      no order in the file (what the page walk meets on a long-lived cache; a build in append
+      order lays pages out nearly in walk order). Same seed, same keys; the page placement
+      varies (hashmap freelist). Prints {"path","bytes","txs","deleted","seconds"}.
+
+  check [-lock-timeout D] [-lookups] [-check-only] PATH
       The reference verdict. Never creates or writes the file (stat first, open read-only).
       Runs tx.Check() collecting every error (stops listening after 10000: a page cycle makes
       bbolt's check loop forever), then reads every bucket recursively (nested and
@@ -70,6 +80,7 @@ const usageText = `usage: boltref <subcommand> [flags]
       While running it also writes "boltref: check-error: <msg>" lines to stderr, so a caller
       still learns the check errors when a later panic or fault kills the process.
       -lock-timeout: how long to wait for the shared flock (default 0 = forever, like c/image).
+      -check-only: tx.Check() alone, no full read (the timing baseline of bbolt's own checker).
       -lookups: also Get every key and require its value back ("lookupMisses"); catches branch
       separator keys that misroute lookups, which neither bbolt 1.3.6's check nor a cursor
       walk sees. Off by default: it roughly doubles the read work.
@@ -91,6 +102,8 @@ func main() {
 		err = runBuild(os.Args[2:])
 	case "write-loop":
 		err = runWriteLoop(os.Args[2:])
+	case "churn":
+		err = runChurn(os.Args[2:])
 	case "check":
 		err = runCheck(os.Args[2:])
 	case "layout":
@@ -493,6 +506,93 @@ func runWriteLoop(args []string) error {
 
 // ---------------------------------------------------------------------------------------------
 
+func runChurn(args []string) error {
+	fs := flag.NewFlagSet("churn", flag.ContinueOnError)
+	path := fs.String("db", "", "database path")
+	txs := fs.Int("txs", 20000, "transactions")
+	perTx := fs.Int("per-tx", 4, "blobs deleted and recorded per transaction")
+	seed := fs.Int64("seed", 1, "random seed")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *path == "" {
+		return errors.New("-db is required")
+	}
+	if _, err := os.Stat(*path); err != nil {
+		return err
+	}
+	started := time.Now()
+	db, err := bolt.Open(*path, 0600, &bolt.Options{NoSync: true, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	r := rand.New(rand.NewSource(*seed))
+	appendOrder = false
+	deleted := 0
+	for t := 0; t < *txs; t++ {
+		err := db.Update(func(tx *bolt.Tx) error {
+			ud := tx.Bucket(bucketUncompressedDigest)
+			dc := tx.Bucket(bucketDigestCompressor)
+			kl := tx.Bucket(bucketKnownLocations)
+			if ud == nil || dc == nil || kl == nil {
+				return errors.New("not a containers/image blob-info cache (a bucket is missing)")
+			}
+			docker := kl.Bucket([]byte("docker"))
+			for i := 0; i < *perTx; i++ {
+				k, _ := ud.Cursor().Seek([]byte(digestOf(r)))
+				if k == nil {
+					continue
+				}
+				digest := append([]byte{}, k...)
+				if err := ud.Delete(digest); err != nil {
+					return err
+				}
+				if err := dc.Delete(digest); err != nil {
+					return err
+				}
+				if docker != nil {
+					c := docker.Cursor()
+					for scope, v := c.First(); scope != nil; scope, v = c.Next() {
+						if v != nil {
+							continue
+						}
+						if s := docker.Bucket(scope); s != nil && s.Bucket(digest) != nil {
+							if err := s.DeleteBucket(digest); err != nil {
+								return err
+							}
+						}
+					}
+				}
+				deleted++
+			}
+			for _, b := range imageBlobs(r, r.Intn(100000), *perTx, nil, nil, time.Now()) {
+				if err := record(tx, b, bolt.DefaultFillPercent); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if err := db.Sync(); err != nil {
+		return err
+	}
+	if err := db.Close(); err != nil {
+		return err
+	}
+	st, err := os.Stat(*path)
+	if err != nil {
+		return err
+	}
+	printJSON(map[string]interface{}{"path": *path, "bytes": st.Size(), "txs": *txs, "deleted": deleted, "seconds": time.Since(started).Seconds()})
+	return nil
+}
+
+// ---------------------------------------------------------------------------------------------
+
 type checkReport struct {
 	Open            string   `json:"open"`
 	CheckErrors     []string `json:"checkErrors"`
@@ -515,6 +615,7 @@ func runCheck(args []string) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	lockTimeout := fs.Duration("lock-timeout", 0, "flock wait (0 = forever)")
 	lookups := fs.Bool("lookups", false, "also look every key up by Get and require its value back")
+	checkOnly := fs.Bool("check-only", false, "tx.Check() only, no full read")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -560,6 +661,10 @@ func runCheck(args []string) error {
 			rep.CheckErrors = append(rep.CheckErrors, fmt.Sprintf("boltref: check stopped after %d errors (page cycle?)", maxCheckErrors))
 			break
 		}
+	}
+	if *checkOnly {
+		printJSON(rep)
+		return nil
 	}
 	fmt.Fprintln(os.Stderr, "boltref: check done, full read starts")
 	// Every key or bucket takes at least a 16-byte element somewhere in the file, so a walk that
