@@ -4,7 +4,7 @@
 // or returns garbage becomes `unknown`; nothing a check does can take the runner down.
 import { Cron } from 'croner';
 import { cronMode } from './cron.ts';
-import type { Check, CheckContext, CheckReason, CheckResult, CheckStatus } from '../checks/types.ts';
+import type { Check, CheckContext, CheckReason, CheckResult, CheckStatus, CheckTrigger } from '../checks/types.ts';
 import type { CheckState, RefreshOptions } from './core-types.ts';
 import type { PersistedCheckState } from './state-store.ts';
 import { silentLogger, type Logger } from './log.ts';
@@ -79,6 +79,9 @@ export interface Runner {
   // Runs now unless a run is in flight, whose result is then shared. undefined: no such check.
   run(name: string): Promise<CheckState | undefined>;
   runMany(names?: readonly string[]): Promise<CheckState[]>;
+  // A run that starts after this call: when one is in flight (it may have read what changed
+  // before the change), another follows it. For the blob caches' watcher (trigger `write`).
+  runAfterChange(name: string, trigger: CheckTrigger): Promise<CheckState | undefined>;
   // Runs what is older than maxAgeSeconds (or has not run since start), sharing runs in flight.
   refresh(opts: RefreshOptions): Promise<CheckState[]>;
   // Installs the schedules and runs every check once at once.
@@ -102,6 +105,8 @@ interface Slot {
   // A run that missed its deadline and has not settled yet (it ignored the abort).
   abandoned: Promise<unknown> | null;
   deepPending: boolean;
+  // A run asked for while one was in flight that must start after it (runAfterChange).
+  followUp: { trigger: CheckTrigger; promise: Promise<CheckState>; resolve: (s: CheckState) => void } | null;
   jitterPending: { ordinary: unknown; deep: unknown };
   controller: AbortController | null;
 }
@@ -212,12 +217,13 @@ export function createRunner(entries: readonly RunnerEntry[], opts: RunnerOption
       inFlight: null,
       abandoned: null,
       deepPending: false,
+      followUp: null,
       jitterPending: { ordinary: null, deep: null },
       controller: null,
     });
   }
 
-  async function execute(slot: Slot, deep: boolean): Promise<CheckState> {
+  async function execute(slot: Slot, deep: boolean, trigger: CheckTrigger): Promise<CheckState> {
     const { entry } = slot;
     const name = entry.check.name;
     const startedAt = clock.now();
@@ -230,7 +236,7 @@ export function createRunner(entries: readonly RunnerEntry[], opts: RunnerOption
       slot.controller = controller;
       const timeoutSeconds = deep && entry.deep ? entry.deep.timeoutSeconds : entry.timeoutSeconds;
       const run = deep && entry.deep ? entry.deep.run : entry.check.run;
-      const ctx: CheckContext = { signal: controller.signal, now: () => clock.now() };
+      const ctx: CheckContext = { signal: controller.signal, now: () => clock.now(), trigger: deep ? 'full' : trigger };
       const work: Promise<Outcome> = (async () => run(ctx))().then(
         (result) => outcomeFromResult(name, result),
         (err: unknown) => failedOutcome(runnerReasonCodes.error, `check ${name} failed: ${err instanceof Error ? err.message : String(err)}`),
@@ -289,17 +295,22 @@ export function createRunner(entries: readonly RunnerEntry[], opts: RunnerOption
   }
 
   // Single flight: one run per check at a time; callers during a run share its result.
-  function runSlot(slot: Slot, deep: boolean): Promise<CheckState> {
+  function runSlot(slot: Slot, deep: boolean, trigger: CheckTrigger = 'request'): Promise<CheckState> {
     if (slot.inFlight) {
       if (deep) slot.deepPending = true;
       return slot.inFlight;
     }
     if (stopped) return Promise.resolve(slot.state);
-    const flight = execute(slot, deep).finally(() => {
+    const flight = execute(slot, deep, trigger).finally(() => {
       slot.inFlight = null;
       if (slot.deepPending && !stopped) {
         slot.deepPending = false;
         void runSlot(slot, true);
+      } else if (slot.followUp) {
+        const follow = slot.followUp;
+        slot.followUp = null;
+        if (stopped) follow.resolve(slot.state);
+        else void runSlot(slot, false, follow.trigger).then(follow.resolve);
       }
     });
     slot.inFlight = flight;
@@ -332,6 +343,17 @@ export function createRunner(entries: readonly RunnerEntry[], opts: RunnerOption
       const slot = slots.get(name);
       return slot ? runSlot(slot, false) : undefined;
     },
+    async runAfterChange(name, trigger) {
+      const slot = slots.get(name);
+      if (!slot) return undefined;
+      if (!slot.inFlight) return runSlot(slot, false, trigger);
+      if (!slot.followUp) {
+        let resolve: (s: CheckState) => void = () => undefined;
+        const promise = new Promise<CheckState>((r) => { resolve = r; });
+        slot.followUp = { trigger, promise, resolve };
+      }
+      return slot.followUp.promise;
+    },
     async runMany(names) {
       const chosen = (names ?? [...slots.keys()]).map((n) => slots.get(n)).filter((s): s is Slot => s !== undefined);
       return Promise.all(chosen.map((s) => runSlot(s, false)));
@@ -356,7 +378,7 @@ export function createRunner(entries: readonly RunnerEntry[], opts: RunnerOption
         if (slot.entry.deep) {
           jobs.push(scheduler.schedule(slot.entry.deep.schedule, () => onTick(slot, true), `${name} (deep)`));
         }
-        void runSlot(slot, false);
+        void runSlot(slot, false, 'schedule');
       }
     },
     async stop() {
@@ -371,6 +393,7 @@ export function createRunner(entries: readonly RunnerEntry[], opts: RunnerOption
           slot.jitterPending[key] = null;
         }
         slot.deepPending = false;
+        if (slot.followUp) { slot.followUp.resolve(slot.state); slot.followUp = null; }
         slot.controller?.abort(new Error('agent stopping'));
         if (slot.inFlight) inFlight.push(slot.inFlight);
       }

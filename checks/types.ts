@@ -22,10 +22,15 @@ export interface CheckResult {
   details: Record<string, unknown>;
 }
 
+// What started a run: its cron schedule, a write the agent saw (the blob caches' watcher), a
+// request (HTTP, CLI), or the deep schedule. A bounded set: it is a metric label.
+export type CheckTrigger = 'schedule' | 'write' | 'request' | 'full';
+
 export interface CheckContext {
   // Aborted when the runner's timeout fires or the agent stops; long work must watch it.
   signal: AbortSignal;
   now: () => Date;
+  trigger?: CheckTrigger; // absent: request
 }
 
 export interface Check {

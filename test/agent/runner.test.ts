@@ -307,3 +307,47 @@ describe('runner: initial states', () => {
     assert.equal(next?.statusChanges, 4);
   });
 });
+
+describe('runner: triggers and runs after a change', () => {
+  it('tells the check what started it: schedule, request, full, write', async () => {
+    const { check, calls } = manualCheck('a');
+    const deep: CheckContext[] = [];
+    const { runner, scheduler } = setup([entry(check, { deep: { run: async (ctx) => { deep.push(ctx); return ok; }, schedule: '0 3 * * *', timeoutSeconds: 10 } })]);
+    runner.start();
+    assert.equal(calls[0].ctx.trigger, 'schedule');
+    calls[0].resolve(ok);
+    await settle();
+    const asked = runner.run('a');
+    assert.equal(calls[1].ctx.trigger, 'request');
+    calls[1].resolve(ok);
+    await asked;
+    scheduler.tick('a (deep)');
+    await settle();
+    assert.equal(deep[0]?.trigger, 'full');
+    const written = runner.runAfterChange('a', 'write');
+    assert.equal(calls[2].ctx.trigger, 'write');
+    calls[2].resolve(ok);
+    await written;
+    await runner.stop();
+  });
+
+  it('a change seen during a run starts one more run after it (the run in flight may have read the file before the write)', async () => {
+    const { check, calls } = manualCheck('a');
+    const { runner } = setup([entry(check)]);
+    const first = runner.run('a');
+    assert.equal(calls.length, 1);
+    const w1 = runner.runAfterChange('a', 'write');
+    const w2 = runner.runAfterChange('a', 'write');
+    assert.equal(calls.length, 1, 'nothing starts while the first run is in flight');
+    calls[0].resolve(ok);
+    await first;
+    await settle();
+    assert.equal(calls.length, 2, 'one follow-up for both changes');
+    assert.equal(calls[1].ctx.trigger, 'write');
+    calls[1].resolve(critical);
+    const [s1, s2] = await Promise.all([w1, w2]);
+    assert.equal(s1?.rawStatus, 'critical');
+    assert.equal(s2?.rawStatus, 'critical');
+    assert.equal(await runner.runAfterChange('nope', 'write'), undefined);
+  });
+});
