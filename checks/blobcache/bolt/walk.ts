@@ -7,8 +7,9 @@
 //   so cycles end and the work is linear in the file's page count;
 // - the page-visit stack is explicit (no recursion); inline buckets recurse only up to
 //   maxBucketDepth;
-// - memory: two byte-per-page maps sized by the pages present in the file (256 KiB for 1 GiB of
-//   4 KiB pages), one page span in memory at a time (spans over 4 MiB are read piecewise);
+// - memory: two page sets that grow only where pages are marked (page-marks.ts; 256 KiB for
+//   1 GiB of 4 KiB pages), one page span in memory at a time (spans over 4 MiB are read
+//   piecewise); a meta claiming terabytes over a sparse file costs what the data costs;
 // - an optional deadline is checked every 256 pages.
 import type { ReadAt } from '../file-source.ts';
 import type { CacheProblem } from '../verdict.ts';
@@ -19,6 +20,7 @@ import {
   leafKeySize, leafKeyStart, leafValueSize, noFreelist, pageCountAt, pageFlagsAt, pageHeaderSize, pageIdAt, pageTypeName,
   readPageHeader,
 } from './format.ts';
+import { createPageMarks, unmarkedIds } from './page-marks.ts';
 
 export interface WalkLimits {
   maxProblems: number; // problems listed; the rest are counted in one summary problem
@@ -109,12 +111,12 @@ export function walkBoltTree(
   }
   // Pages that exist both by the meta and in the file; the maps cover exactly these.
   const known = Math.min(hwm, filePages);
-  const reached = new Uint8Array(known);
-  const free = new Uint8Array(known);
+  const reached = createPageMarks();
+  const free = createPageMarks();
   let freePastEnd = 0; // free ids in [filePages, hwm)
   let beyondEof = 0; // references to pages past the end of the file
-  if (known > 0) reached[0] = 1;
-  if (known > 1) reached[1] = 1;
+  if (known > 0) reached.add(0);
+  if (known > 1) reached.add(1);
 
   // Classifies a page id that is about to be used; returns false when it cannot be read.
   const usable = (id: number, what: string): boolean => {
@@ -185,8 +187,8 @@ export function walkBoltTree(
         usable(id, `overflow page ${k} of the freelist page ${fid}`);
         return;
       }
-      if (reached[id]) problem('page-multiply-referenced', `page ${id} is referenced twice (freelist overflow)`, id);
-      reached[id] = 1;
+      if (reached.has(id)) problem('page-multiply-referenced', `page ${id} is referenced twice (freelist overflow)`, id);
+      reached.add(id);
     }
     const spanBytes = spanPages * pageSize;
     const span = readSpan(fid, first, spanBytes, () => `the freelist page ${fid}`);
@@ -208,15 +210,15 @@ export function walkBoltTree(
         continue;
       }
       if (id >= known) { freePastEnd++; continue; } // free and past the end of the file: nothing reads it
-      if (free[id]) problem('freelist-duplicate', `page ${id} is listed twice in the freelist ("already freed")`, id);
-      free[id] = 1;
+      if (free.has(id)) problem('freelist-duplicate', `page ${id} is listed twice in the freelist ("already freed")`, id);
+      free.add(id);
     }
     if (outOfRange > 0) {
       problem('freelist-entry-out-of-range', `the freelist lists ${outOfRange} page id(s) outside [2, ${hwm}), e.g. ${firstOut}; a writer would hand out pages that overlap the metas or lie past the high-water mark`, fid);
     }
     // The freelist page itself may not be listed as free.
     for (let k = 0; k < spanPages && fid + k < known; k++) {
-      if (free[fid + k]) problem('page-reachable-freed', `the freelist's own page ${fid + k} is listed as free`, fid + k);
+      if (free.has(fid + k)) problem('page-reachable-freed', `the freelist's own page ${fid + k} is listed as free`, fid + k);
     }
   }
 
@@ -464,12 +466,12 @@ export function walkBoltTree(
       problem('page-type-invalid', `${fromOf(task)} points at page ${id}, which is a ${pageTypeName(header.flags)} page, not branch or leaf; skopeo panics "invalid page type: ${header.id}: ${header.flags.toString(16)}"`, id);
       continue;
     }
-    if (reached[id]) {
+    if (reached.has(id)) {
       problem('page-multiply-referenced', `page ${id} is referenced again by ${fromOf(task)} (a cycle, or two parents sharing a page)`, id);
       continue;
     }
-    reached[id] = 1;
-    if (free[id]) problem('page-reachable-freed', `${where()} is referenced by ${fromOf(task)} but listed in the freelist: the next writer will overwrite it`, id);
+    reached.add(id);
+    if (free.has(id)) problem('page-reachable-freed', `${where()} is referenced by ${fromOf(task)} but listed in the freelist: the next writer will overwrite it`, id);
     if (header.id !== BigInt(id)) {
       problem('page-id-mismatch', `${where()}: page header says it is page ${header.id}; the page was overwritten or misplaced (bbolt ≥1.3.7 panics "Page expected to be: ${id}, but self identifies as ${header.id}")`, id);
     }
@@ -478,9 +480,9 @@ export function walkBoltTree(
     for (let k = 1; k <= header.overflow; k++) {
       const oid = id + k;
       if (!usable(oid, `overflow page ${k} of page ${id}`)) { spanOk = false; break; }
-      if (reached[oid]) problem('page-multiply-referenced', `page ${oid} (overflow of page ${id}) is also used elsewhere`, oid);
-      if (free[oid]) problem('page-reachable-freed', `page ${oid} (overflow of page ${id}) is listed in the freelist`, oid);
-      reached[oid] = 1;
+      if (reached.has(oid)) problem('page-multiply-referenced', `page ${oid} (overflow of page ${id}) is also used elsewhere`, oid);
+      if (free.has(oid)) problem('page-reachable-freed', `page ${oid} (overflow of page ${id}) is listed in the freelist`, oid);
+      reached.add(oid);
     }
     if (!spanOk) continue;
     const spanBytes = (header.overflow + 1) * pageSize;
@@ -492,10 +494,11 @@ export function walkBoltTree(
 
   if (!timedOut) {
     // Every page below the high-water mark is reachable or free (bbolt: "unreachable unfreed").
+    // Listed in order while the list has room, counted after (as problem() would).
     if (freelistPersisted) {
-      for (let id = 2; id < known; id++) {
-        if (!reached[id] && !free[id]) problem('page-unreachable-unfreed', `page ${id} is neither reachable nor free (leaked, or its parent lost)`, id);
-      }
+      const lost = unmarkedIds(reached, free, 2, known, Math.max(0, limits.maxProblems - problems.length));
+      for (const id of lost.first) problem('page-unreachable-unfreed', `page ${id} is neither reachable nor free (leaked, or its parent lost)`, id);
+      overflowProblems += lost.count - lost.first.length;
     }
     // Pages between the end of the file and the high-water mark: harmless when all are free (a
     // writer extends the file when it reuses them), a truncation otherwise.
