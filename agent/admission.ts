@@ -9,6 +9,7 @@
 // accept   - everything else (ok and warning, including damped failures).
 import type { CheckState, Maintenance, Preflight } from './core-types.ts';
 import { activeMaintenance } from './maintenance.ts';
+import { exitCodes, type ExitCode } from './exit-codes.ts';
 
 export interface PreflightMeta {
   host: string;
@@ -112,8 +113,8 @@ export function checkView(s: CheckState, now: Date): Preflight['checks'][number]
 }
 
 // The CLI `check` exit code for a decision (docs/conventions.md).
-export function decisionExitCode(decision: Preflight['decision']): 0 | 1 | 3 {
-  return decision === 'accept' ? 0 : decision === 'degraded' ? 3 : 1;
+export function decisionExitCode(decision: Preflight['decision']): ExitCode {
+  return decision === 'accept' ? exitCodes.ok : decision === 'degraded' ? exitCodes.degraded : exitCodes.refuse;
 }
 
 // The HTTP status for a decision: 200 accept, 429 degraded, 503 refuse.

@@ -1,6 +1,7 @@
 // The CLI dispatcher: finds the verb (one or two words) and hands the remaining arguments to
 // its module in agent/cli/. Each verb module exports `help` (its --help text) and
 // `run(args) -> exit code`; verbs are loaded lazily so `check` never pays for `serve`.
+import { exitCodes } from './exit-codes.ts';
 
 export interface VerbModule {
   help: string;
@@ -21,7 +22,7 @@ const verbs: Record<string, { summary: string; load: VerbLoader }> = {
   version: { summary: 'print the agent and Node.js versions', load: () => import('./cli/version.ts') },
 };
 
-export const usageExitCode = 2;
+export const usageExitCode = exitCodes.usage;
 
 function topHelp(): string {
   const width = Math.max(...Object.keys(verbs).map((v) => v.length));

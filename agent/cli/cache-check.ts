@@ -13,7 +13,8 @@ Options:
 
 Verdicts: healthy, corrupt, unreadable (missing, permission, not a file), busy (writers kept
 committing; try again).
-Exit codes: 0 all healthy, 1 any corrupt, 2 any unreadable or busy, or a usage error.`;
+Exit codes: 0 all healthy, 1 any corrupt, 2 usage error, 4 none corrupt but any unreadable or busy
+(no verdict).`;
 
 export async function run(args: string[]): Promise<number> {
   let parsed;

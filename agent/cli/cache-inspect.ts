@@ -13,7 +13,7 @@ are folded into subtree totals. On a damaged file it prints the problems instead
 Options:
   --json   one JSON document on stdout
 
-Exit codes: 0 healthy, 1 corrupt, 2 unreadable/busy or a usage error.`;
+Exit codes: 0 healthy, 1 corrupt, 2 usage error, 4 unreadable or busy (no verdict).`;
 
 export async function run(args: string[]): Promise<number> {
   let parsed;

@@ -32,8 +32,9 @@ Options:
                       to the file_sd groups (off by default: a label that changes with health
                       restarts series and alert timers)
 
-Exit codes: 0 every agent accepts, 1 any agent refuses, is degraded or does not answer,
-2 usage error, unreadable targets file, or the file_sd file could not be written.`;
+Exit codes (the worst agent decides): 0 every agent accepts, 4 any agent could not be asked,
+else 1 any refuses, else 3 any is degraded; 2 usage error, unreadable targets file, or the
+file_sd file could not be written.`;
 
 function usage(message: string): number {
   process.stderr.write(`fleet status: ${message}\n`);

@@ -1,6 +1,7 @@
 // Turns the agents' answers into the fleet view: one row per target, problems first, and the
 // exit code. Pure; the table and the JSON document are both rendered from these rows.
 import type { Decision } from '../core-types.ts';
+import { exitCodes, type ExitCode } from '../exit-codes.ts';
 import type { AgentAnswer, AskErrorCode } from './ask-agent.ts';
 import type { FleetTarget } from './targets.ts';
 
@@ -75,7 +76,13 @@ export function fleetReport(rows: FleetRow[]): FleetReport {
   };
 }
 
-// 0 only when every target accepts; a degraded host is a problem too (the fleet is not whole).
-export function fleetExitCode(report: FleetReport): 0 | 1 {
-  return report.summary.total > 0 && report.summary.accept === report.summary.total ? 0 : 1;
+// The worst state in the fleet decides, in the order of the table: any agent that could not be
+// asked 4, else any refusing 1, else any degraded 3, else 0. Nothing asked is a usage error.
+export function fleetExitCode(report: FleetReport): ExitCode {
+  const s = report.summary;
+  if (s.total === 0) return exitCodes.usage;
+  if (s.noAnswer > 0) return exitCodes.noAnswer;
+  if (s.refuse > 0) return exitCodes.refuse;
+  if (s.degraded > 0) return exitCodes.degraded;
+  return exitCodes.ok;
 }

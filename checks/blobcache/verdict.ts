@@ -1,6 +1,8 @@
 // The verdict on one blob-info cache file: the JSON shape of `cache check --json`
 // (docs/conventions.md). Shared by the bolt and SQLite verifiers, the CLI and the daemon.
 
+import { exitCodes, type ExitCode } from '../../agent/exit-codes.ts';
+
 // Always decided from the content, never from the file name.
 export type CacheFormat = 'boltdb' | 'sqlite' | 'empty' | 'unknown';
 
@@ -40,10 +42,11 @@ export interface CacheVerdict {
 
 // Exit code of `cache check` for a set of verdicts: 1 if any is corrupt (the actionable
 // finding wins), else 2 if any file could not be judged (unreadable or busy), else 0.
-export function cacheCheckExitCode(verdicts: readonly CacheVerdict[]): 0 | 1 | 2 {
-  if (verdicts.some((v) => v.verdict === 'corrupt')) return 1;
-  if (verdicts.some((v) => v.verdict === 'unreadable' || v.verdict === 'busy')) return 2;
-  return 0;
+// Corrupt is a finding (1); unreadable or busy is no verdict at all (4), never healthy.
+export function cacheCheckExitCode(verdicts: readonly CacheVerdict[]): ExitCode {
+  if (verdicts.some((v) => v.verdict === 'corrupt')) return exitCodes.refuse;
+  if (verdicts.some((v) => v.verdict === 'unreadable' || v.verdict === 'busy')) return exitCodes.noAnswer;
+  return exitCodes.ok;
 }
 
 // The verdict for a file whose bytes could not be read (open failed, read failed).

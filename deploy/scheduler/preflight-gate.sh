@@ -18,8 +18,9 @@
 #                                                           [BUILDFLEET_GATE_AGENT_DOWN, fail-closed]
 #   --quiet               print nothing when the host may build
 #
-# Exit codes: 0 build; 1 must not build (refuse, or degraded with --degraded refuse);
-# 2 usage error; 3 the agent could not be asked (only with fail-closed, the default).
+# Exit codes: 0 build (accept; degraded with --degraded allow; agent down with --agent-down
+# fail-open); 1 refuse; 2 usage error; 3 degraded with --degraded refuse; 4 the agent could not
+# be asked (fail-closed, the default). The agent's own table (docs/conventions.md).
 set -u
 
 me=preflight-gate
@@ -60,12 +61,12 @@ agent_is_down() {
     exit 0
   fi
   say "cannot ask the agent at $url ($*); not building (--agent-down fail-closed)"
-  exit 3
+  exit 4
 }
 command -v curl >/dev/null 2>&1 || agent_is_down "curl is not installed"
 
-body=$(mktemp "${TMPDIR:-/tmp}/preflight-gate.XXXXXX") || { say "cannot create a temporary file"; exit 2; }
-errors=$(mktemp "${TMPDIR:-/tmp}/preflight-gate.XXXXXX") || { rm -f "$body"; say "cannot create a temporary file"; exit 2; }
+body=$(mktemp "${TMPDIR:-/tmp}/preflight-gate.XXXXXX") || agent_is_down "cannot create a temporary file"
+errors=$(mktemp "${TMPDIR:-/tmp}/preflight-gate.XXXXXX") || { rm -f "$body"; agent_is_down "cannot create a temporary file"; }
 trap 'rm -f "$body" "$errors"' EXIT
 trap 'exit 2' INT TERM
 
@@ -97,7 +98,7 @@ case $status in
     if [ "$degraded" = refuse ]; then
       say "degraded: a shared dependency fails; not building (--degraded refuse):"
       print_reasons
-      exit 1
+      exit 3
     fi
     say "WARNING: degraded: a shared dependency fails; building anyway (--degraded allow):"
     print_reasons

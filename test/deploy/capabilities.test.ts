@@ -63,7 +63,7 @@ test("with the unit's capabilities the agent reads a user's 0700 cache", (t) => 
   assert.equal((JSON.parse(withUnitCaps.out) as { verdict: string }).verdict, 'healthy');
   // Without any capability the same root process cannot even read it: the test can fail.
   const without = agentWithCaps('-all', ['cache', 'check', '--json', cacheFile], root);
-  assert.equal(without.status, 2, without.out);
+  assert.equal(without.status, 4, without.out);
 });
 
 test("with the unit's capabilities the agent quarantines a user's corrupt cache, owner kept", (t) => {

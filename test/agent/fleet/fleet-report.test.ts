@@ -43,16 +43,22 @@ test('rows: failing checks from the reasons, the oldest age, problems first with
   assert.equal(report.rows[4].oldestResultAgeSeconds, 40);
   assert.equal(report.rows[2].oldestResultAgeSeconds, null);
   assert.deepEqual(report.summary, { total: 5, accept: 2, degraded: 1, refuse: 1, noAnswer: 1 });
-  assert.equal(fleetExitCode(report), 1);
+  assert.equal(fleetExitCode(report), 4, 'an agent that did not answer outranks one that refused');
   const table = formatFleetTable(report);
   assert.match(table, /build-1:20580 +no-answer +- +1000 ms +timeout: no complete answer/);
   assert.match(table, /build-2:20580 +refuse .*blobinfocache:cache-corrupt blobinfocache:cache-unreadable agent:maintenance/);
 });
 
-test('exit code: 0 only when every target accepts, 1 when degraded, 1 for an empty report', () => {
-  assert.equal(fleetExitCode(fleetReport([rowOf(target('a'), answer('accept', [1]))])), 0);
-  assert.equal(fleetExitCode(fleetReport([rowOf(target('a'), answer('accept', [1])), rowOf(target('b'), answer('degraded', [1]))])), 1);
-  assert.equal(fleetExitCode(fleetReport([])), 1);
+test('exit code: the worst agent decides (4 no answer, 1 refuse, 3 degraded, 0 all accept); 2 for nothing asked', () => {
+  const accept = rowOf(target('a'), answer('accept', [1]));
+  const degraded = rowOf(target('b'), answer('degraded', [1]));
+  const refuse = rowOf(target('c'), answer('refuse', [1]));
+  const gone = rowOf(target('d'), { ok: false, error: 'unreachable', message: 'ECONNREFUSED', httpStatus: null, latencyMs: 1 });
+  assert.equal(fleetExitCode(fleetReport([accept])), 0);
+  assert.equal(fleetExitCode(fleetReport([accept, degraded])), 3);
+  assert.equal(fleetExitCode(fleetReport([accept, degraded, refuse])), 1);
+  assert.equal(fleetExitCode(fleetReport([gone, degraded, refuse])), 4);
+  assert.equal(fleetExitCode(fleetReport([])), 2);
 });
 
 test('ages read at a glance', () => {

@@ -101,7 +101,7 @@ test('200 fake agents and 3 real ones: every target once, right decision or erro
     '--targets', targetsFile, '--file-sd', fileSd, ...real], budgetMs);
 
   assert.equal(run.signal, null, `killed at the budget of ${budgetMs} ms: ${run.stderr}`);
-  assert.equal(run.code, 1, run.stderr);
+  assert.equal(run.code, 4, `some agents do not answer: ${run.stderr}`);
   assert.ok(run.wallMs < budgetMs);
   // The server side notices a closed connection a moment after the client opened the next one
   // (several workers whose slow endpoints time out together switch in the same instant), so it
@@ -156,11 +156,11 @@ test('200 fake agents and 3 real ones: every target once, right decision or erro
   assert.deepEqual(readdirSync(outDir), ['agents.json']);
 });
 
-test('the table: problems first, one line per target, exit 0 only when all accept', async () => {
+test('the table: problems first, one line per target; exit 4, 1, 3 by the worst agent, 0 only when all accept', async () => {
   const pick = (kind: EndpointKind) => farm.endpoints.find((e) => e.kind === kind)!.address;
   const targets = [pick('accept'), pick('slow'), pick('refuse'), pick('dead'), pick('degraded'), agents.accepting!.address];
   const run = await fleetStatus(['--timeout', '2', ...targets], 30_000);
-  assert.equal(run.code, 1, run.stderr);
+  assert.equal(run.code, 4, run.stderr);
   const lines = run.stdout.trim().split('\n');
   assert.match(lines[0], /^TARGET\s+DECISION\s+AGE\s+LATENCY\s+FAILING$/);
   const states = lines.slice(1, 1 + targets.length).map((l) => l.split(/\s+/)[1]);
@@ -171,6 +171,10 @@ test('the table: problems first, one line per target, exit 0 only when all accep
 
   const healthy = await fleetStatus([pick('accept'), agents.accepting!.address], 30_000);
   assert.equal(healthy.code, 0, healthy.stdout + healthy.stderr);
+  const refusing = await fleetStatus([pick('accept'), pick('refuse'), pick('degraded')], 30_000);
+  assert.equal(refusing.code, 1, refusing.stdout + refusing.stderr);
+  const degraded = await fleetStatus([pick('accept'), pick('degraded')], 30_000);
+  assert.equal(degraded.code, 3, degraded.stdout + degraded.stderr);
 });
 
 test('usage errors exit 2 and say what is wrong', async () => {

@@ -102,18 +102,18 @@ test('degraded: allowed with a warning by default, refused on request; ?max_age 
   assert.match(r.stderr, /WARNING: degraded/);
   assert.match(r.stderr, /registry: registry-unreachable: harbor: connect ECONNREFUSED/);
   const refused = await runGate(['--url', fakeUrl, '--max-age', '30'], { BUILDFLEET_GATE_DEGRADED: 'refuse' });
-  assert.equal(refused.code, 1);
+  assert.equal(refused.code, 3, 'degraded, not refuse');
   assert.match(refused.stderr, /not building \(--degraded refuse\)/);
   assert.equal(fakeRequests.at(-1), '/v1/preflight?max_age=30');
 });
 
-test('agent down, hanging, or not an agent: exit 3 (fail-closed), or 0 with a warning (fail-open)', async (t) => {
+test('agent down, hanging, or not an agent: exit 4 (fail-closed), or 0 with a warning (fail-open)', async (t) => {
   if (!needTools(t, 'dash', 'curl')) return;
   const [deadPort] = await closedPorts(1);
   const deadUrl = `http://127.0.0.1:${deadPort}`;
 
   const down = await runGate(['--url', deadUrl]);
-  assert.equal(down.code, 3, down.stderr);
+  assert.equal(down.code, 4, down.stderr);
   assert.match(down.stderr, /cannot ask the agent .*not building \(--agent-down fail-closed\)/);
   const open = await runGate(['--url', deadUrl], { BUILDFLEET_GATE_AGENT_DOWN: 'fail-open' });
   assert.equal(open.code, 0);
@@ -121,11 +121,11 @@ test('agent down, hanging, or not an agent: exit 3 (fail-closed), or 0 with a wa
 
   mode = 'hang';
   const hung = await runGate(['--url', fakeUrl, '--timeout', '1']);
-  assert.equal(hung.code, 3);
+  assert.equal(hung.code, 4);
   assert.match(hung.stderr, /timed out/i);
   mode = 'not-found';
   const notFound = await runGate(['--url', fakeUrl]);
-  assert.equal(notFound.code, 3);
+  assert.equal(notFound.code, 4);
   assert.match(notFound.stderr, /HTTP 404/);
   mode = 'impostor';
   const impostor = await runGate(['--url', fakeUrl, '--agent-down', 'fail-open']);

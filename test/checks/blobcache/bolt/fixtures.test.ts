@@ -32,12 +32,12 @@ test('every fixture gets the verdict its manifest names', () => {
   assert.equal(r.status, anyCorrupt ? 1 : 0);
 });
 
-test('exit codes: 0 healthy, 1 corrupt, 2 unreadable or usage', () => {
+test('exit codes: 0 healthy, 1 corrupt, 2 usage, 4 unreadable (no verdict)', () => {
   assert.equal(cli(['cache', 'check', join(fixtureDir, 'skopeo-1.9.3-healthy.boltdb')]).status, 0);
   const corrupt = cli(['cache', 'check', join(fixtureDir, 'skopeo-1.9.3-bucket-root-is-freelist.boltdb')]);
   assert.equal(corrupt.status, 1);
   assert.match(corrupt.stdout, /CORRUPT .*page-type-invalid.*invalid page type: \d+: 10/s);
-  assert.equal(cli(['cache', 'check', join(fixtureDir, 'does-not-exist')]).status, 2);
+  assert.equal(cli(['cache', 'check', join(fixtureDir, 'does-not-exist')]).status, 4);
   assert.equal(cli(['cache', 'check']).status, 2);
   assert.equal(cli(['cache', 'check', '--bogus', 'x']).status, 2);
   const single = JSON.parse(execFileSync(process.execPath, [join(root, 'agent/bin.ts'), 'cache', 'check', '--json', join(fixtureDir, 'zero-length.boltdb')], { encoding: 'utf8' }));
