@@ -13,6 +13,8 @@ import { activeMaintenance, startMaintenance } from './maintenance.ts';
 import { createRunner, type CheckScheduler, type Clock, type Runner, type RunnerEntry, type StateListener, systemClock } from './runner.ts';
 import { createStateStore, type PersistedCheckState, type PersistedState, type StateStore } from './state-store.ts';
 import { createChildVerifier } from './cache-verify-child.ts';
+import { createCacheWatcher, type CacheWatcher } from './cache-watch.ts';
+import { createCacheVerdictMemory, type CacheVerdictMemory } from '../checks/blobcache/verdict-memory.ts';
 import { silentLogger, type Logger } from './log.ts';
 import { agentVersion } from './version.ts';
 
@@ -30,6 +32,9 @@ export interface CheckEnvironment {
   // overlap, or the quarantine finds the agent's own verification child holding the file open
   // and says busy.
   cacheExclusive: <T>(work: () => Promise<T>) => Promise<T>;
+  // Verdicts of unchanged caches, kept for the core's life (across reloads): the ordinary and
+  // the deep blob-cache check share it.
+  cacheMemory?: CacheVerdictMemory;
 }
 
 // A promise-chain mutex: each job starts when the one before it has settled.
@@ -50,6 +55,8 @@ export interface AgentCoreOptions {
   scheduler?: CheckScheduler;
   random?: () => number;
   host?: string; // default: os.hostname()
+  // false: no watching of the cache directories (the one-shot `check` verb). Default true.
+  watchCaches?: boolean;
   // false: no state file is read or written (the one-shot `check` verb must not disturb the
   // daemon's verdicts). Default true.
   persist?: boolean;
@@ -135,6 +142,7 @@ export async function buildChecksFromConfig(config: AgentConfig, env: CheckEnvir
       const opts = {
         dirs: [...blobinfocache.dirs], discoverUsers: blobinfocache.discoverUsers,
         verify: env.verify, skopeoInfo: env.skopeoInfo, remediation: remediation(false),
+        memory: env.cacheMemory ?? createCacheVerdictMemory(),
       };
       const plain: Check = mod.createBlobCacheCheck(opts);
       const check: Check = { ...plain, run: (ctx) => env.cacheExclusive(() => plain.run(ctx)) };
@@ -226,7 +234,21 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
   }
 
   const cacheExclusive = createExclusive();
-  const env: CheckEnvironment = { log, now, verify: (p, o) => verifier.verify(p, o), skopeoInfo, allowRemediation, cacheExclusive };
+  const env: CheckEnvironment = {
+    log, now, verify: (p, o) => verifier.verify(p, o), skopeoInfo, allowRemediation, cacheExclusive, cacheMemory: createCacheVerdictMemory(),
+  };
+  // A write seen in a cache directory runs the blob-cache check (after any run in flight, which
+  // may have read the file before the write); only the caches whose stamp moved are verified.
+  const watcher: CacheWatcher | null = (opts.watchCaches ?? true)
+    ? createCacheWatcher({ log, onWrite: () => void runner?.runAfterChange(checkNameOfSection.blobinfocache, 'write') })
+    : null;
+  const armWatcher = (state: CheckState): void => {
+    if (!watcher || !started || state.name !== checkNameOfSection.blobinfocache) return;
+    const caches = (state.details as { caches?: { dir?: unknown }[] }).caches ?? [];
+    const dirs = new Set<string>(config.checks.blobinfocache.dirs);
+    for (const c of caches) if (typeof c.dir === 'string') dirs.add(c.dir);
+    watcher.arm([...dirs]);
+  };
   const built = await buildChecks(initialConfig, env);
   if ('errors' in built) {
     await verifier.close();
@@ -266,6 +288,7 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
     });
     r.onState((state, previous) => {
       if (verdictChanged(previous, state)) save();
+      armWatcher(state);
       for (const listener of listeners) {
         try {
           listener(state, previous);
@@ -346,6 +369,7 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
     },
     async stop() {
       started = false;
+      watcher?.close();
       await active.stop();
       await verifier.close();
       await saving;
@@ -366,6 +390,7 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
       active = makeRunner(rebuilt.entries, carried);
       runner = active;
       if (started) active.start();
+      if (!next.checks.blobinfocache.enabled) watcher?.arm([]);
       reloadOk = true;
       save();
       log.info({ event: 'config-reloaded', checks: active.names() }, 'config reloaded');

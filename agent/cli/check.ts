@@ -40,7 +40,7 @@ export async function run(args: string[]): Promise<number> {
   }
   // Diagnostics only: the verdict itself is the output.
   const log = createLogger({ level: loaded.config.logLevel === 'silent' ? 'silent' : 'warn' });
-  const created = await createAgentCore(loaded.config, { persist: false, damping: false, allowRemediation: false, log });
+  const created = await createAgentCore(loaded.config, { persist: false, damping: false, allowRemediation: false, watchCaches: false, log });
   if ('errors' in created) {
     for (const error of created.errors) process.stderr.write(`${error}\n`);
     return 2;

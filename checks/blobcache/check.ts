@@ -2,7 +2,7 @@
 // remediation hook that may move files (autoQuarantine), a confirmed corrupt cache that the
 // installed skopeo uses is moved aside by the agent and its path checked again. The details are the source of the blobinfocache_* metrics; their
 // shape is documented in docs/quarantine.md ("The blobcache check").
-import type { Check, CheckContext, CheckReason, CheckResult, CheckStatus } from '../types.ts';
+import type { Check, CheckContext, CheckReason, CheckResult, CheckStatus, CheckTrigger } from '../types.ts';
 import type { CacheProblem, CacheVerdict, CacheFormat } from './verdict.ts';
 import { discoverCaches, type CacheDirSource, type CacheFormatByName, type CacheOwner, type DiscoveredCache } from './discover.ts';
 import type { VerifyOptions } from './verify.ts';
@@ -10,6 +10,8 @@ import type { CacheRemediation, ChangeRecord, QuarantineResult, ResumeResult } f
 import { identityFromStats, type FileIdentity } from '../../lib/file-identity.ts';
 import { isPinnedDirRefusal, openPinnedDir } from '../../lib/pinned-dir.ts';
 import { lstatSync } from 'node:fs';
+import { isStampFailure, readChangeStamp, type ChangeStamp, type StampFailure } from './change-stamp.ts';
+import { createCacheVerdictMemory, type CacheVerdictMemory, type VerificationCounts } from './verdict-memory.ts';
 
 // Handed /proc/self/fd paths: it must open them in this process, or pass the descriptor on
 // (the daemon's child verifier, agent/cache-verify-child.ts, does).
@@ -30,6 +32,11 @@ export interface BlobCacheCheckOptions {
   // What the agent does about corrupt caches; absent: observe only (nothing resumed or moved).
   remediation?: CacheRemediation;
   passwdPath?: string;
+  // Verdicts of unchanged caches carried between runs; shared by the ordinary and the deep
+  // check (and kept across config reloads) when the caller passes one in.
+  memory?: CacheVerdictMemory;
+  // The change-stamp reader (tests wrap it to simulate bit rot, which no stamp sees).
+  readStamp?: (path: string, nowMs: number) => ChangeStamp | StampFailure;
 }
 
 export interface CacheQuarantineDetail {
@@ -56,6 +63,12 @@ export interface BlobCacheDetail {
   companions: string[];
   refused: string | null;
   quarantine: CacheQuarantineDetail | null;
+  // When the verdict was last proven by a verification (ISO), and when the cache was last
+  // written (its newest ctime, with the -wal/-journal); null when unknown.
+  verifiedAt: string | null;
+  changedAt: string | null;
+  // true: nothing changed since `verifiedAt`, so that healthy verdict stands without a new read.
+  unchanged: boolean;
 }
 
 export interface BlobCacheDetails {
@@ -65,17 +78,31 @@ export interface BlobCacheDetails {
   quarantined: { path: string; newPath: string; formatByName: CacheFormatByName | null }[];
   interrupted: { path: string; result: ResumeResult; message: string }[];
   audit: ChangeRecord[]; // what this run changed on disk, for the daemon's log
+  trigger: CheckTrigger; // what started this run
+  verifications: VerificationCounts; // since the agent started (the memory's life)
 }
 
 interface Verified {
   verdict: CacheVerdict | null;
   identity: FileIdentity | null;
   refused: string | null;
+  verifiedAtMs?: number;
+  changedAtMs?: number;
+  unchanged?: boolean;
+}
+
+interface VerifyPlan {
+  verify: VerifyCacheFn;
+  full: boolean;
+  trigger: CheckTrigger;
+  memory: CacheVerdictMemory;
+  readStamp: (path: string, nowMs: number) => ChangeStamp | StampFailure;
+  nowMs: () => number;
 }
 
 // Verification through a pinned directory, like the quarantine's: a directory swapped for a
 // symlink after discovery cannot make the check read (and report on) some other file.
-async function verifyDiscovered(cache: DiscoveredCache, verify: VerifyCacheFn, full: boolean): Promise<Verified> {
+async function verifyDiscovered(cache: DiscoveredCache, plan: VerifyPlan): Promise<Verified> {
   const dir = openPinnedDir(cache.dir);
   if (isPinnedDirRefusal(dir)) return { verdict: null, identity: null, refused: dir.message };
   try {
@@ -86,10 +113,24 @@ async function verifyDiscovered(cache: DiscoveredCache, verify: VerifyCacheFn, f
     const st = lstatSync(pinnedPath, { bigint: true, throwIfNoEntry: false });
     if (!st) return { verdict: null, identity: null, refused: null };
     if (st.isSymbolicLink()) return { verdict: null, identity: null, refused: `${cache.path} is a symbolic link; not following it` };
-    const v = await verify(pinnedPath, { full });
+    // The stamp is read before the verification: a write during it moves the stamp away from
+    // the one remembered, so the next run verifies again.
+    const stamp = plan.readStamp(pinnedPath, plan.nowMs());
+    const stampOk = isStampFailure(stamp) ? null : stamp;
+    if (!plan.full && stampOk) {
+      const kept = plan.memory.recall(cache.path, stampOk);
+      if (kept) {
+        plan.memory.countSkipped();
+        return { verdict: kept.verdict, identity: identityFromStats(st), refused: null, verifiedAtMs: kept.verifiedAtMs, changedAtMs: stampOk.changedAtMs, unchanged: true };
+      }
+    }
+    const v = await plan.verify(pinnedPath, { full: plan.full });
+    plan.memory.countVerified(plan.trigger);
     const fix = (m: string): string => m.split(pinnedPath).join(cache.path);
     const verdict = { ...v, path: cache.path, problems: v.problems.map((p) => ({ ...p, message: fix(p.message) })), warnings: v.warnings.map((p) => ({ ...p, message: fix(p.message) })) };
-    return { verdict, identity: identityFromStats(st), refused: null };
+    const verifiedAtMs = plan.nowMs();
+    plan.memory.remember(cache.path, stampOk, verdict, verifiedAtMs);
+    return { verdict, identity: identityFromStats(st), refused: null, verifiedAtMs, changedAtMs: stampOk?.changedAtMs, unchanged: false };
   } finally {
     dir.close();
   }
@@ -112,17 +153,27 @@ function detailOf(cache: DiscoveredCache, v: Verified, quarantine: CacheQuaranti
     companions: cache.companions,
     refused: v.refused ?? cache.refused?.message ?? null,
     quarantine,
+    verifiedAt: v.verifiedAtMs === undefined ? null : new Date(v.verifiedAtMs).toISOString(),
+    changedAt: v.changedAtMs === undefined ? null : new Date(v.changedAtMs).toISOString(),
+    unchanged: v.unchanged ?? false,
   };
 }
 
 export function createBlobCacheCheck(options: BlobCacheCheckOptions): Check {
-  return { name: 'blobinfocache', scope: 'host', run: (ctx) => runBlobCacheCheck(options, ctx) };
+  const memory = options.memory ?? createCacheVerdictMemory();
+  return { name: 'blobinfocache', scope: 'host', run: (ctx) => runBlobCacheCheck(options, memory, ctx) };
 }
 
-async function runBlobCacheCheck(options: BlobCacheCheckOptions, ctx: CheckContext): Promise<CheckResult> {
+async function runBlobCacheCheck(options: BlobCacheCheckOptions, memory: CacheVerdictMemory, ctx: CheckContext): Promise<CheckResult> {
+  const full = options.full ?? false;
+  const trigger: CheckTrigger = full ? 'full' : ctx.trigger ?? 'request';
+  const plan: VerifyPlan = { verify: options.verify, full, trigger, memory, readStamp: options.readStamp ?? readChangeStamp, nowMs: () => ctx.now().getTime() };
   const info = await options.skopeoInfo().catch((): SkopeoCacheInfo => ({ skopeoVersion: null, cacheFormatInUse: null }));
   const remediation = options.remediation;
-  const details: BlobCacheDetails = { skopeoVersion: info.skopeoVersion, cacheFormatInUse: info.cacheFormatInUse, caches: [], quarantined: [], interrupted: [], audit: [] };
+  const details: BlobCacheDetails = {
+    skopeoVersion: info.skopeoVersion, cacheFormatInUse: info.cacheFormatInUse, caches: [], quarantined: [], interrupted: [], audit: [],
+    trigger, verifications: memory.counts(),
+  };
 
   // A move a crash interrupted is finished first (only when the agent may move files at all;
   // otherwise it is reported and left to `cache quarantine`).
@@ -138,7 +189,7 @@ async function runBlobCacheCheck(options: BlobCacheCheckOptions, ctx: CheckConte
       details.caches.push(detailOf(cache, { verdict: null, identity: null, refused: cache.refused?.message ?? null }, null));
       continue;
     }
-    let verified = await verifyDiscovered(cache, options.verify, options.full ?? false);
+    let verified = await verifyDiscovered(cache, plan);
     let quarantine: CacheQuarantineDetail | null = null;
     // Orphans (a format the installed skopeo no longer uses) are reported, never moved by the daemon.
     if (remediation?.moves && verified.verdict?.verdict === 'corrupt' && verified.identity && cache.inUse !== false) {
@@ -148,11 +199,13 @@ async function runBlobCacheCheck(options: BlobCacheCheckOptions, ctx: CheckConte
       if (outcome.result === 'quarantined' && outcome.newPath) {
         details.quarantined.push({ path: cache.path, newPath: outcome.newPath, formatByName: cache.formatByName });
         // Checked again: whatever is at the path now (nothing, or a fresh cache skopeo started).
-        verified = await verifyDiscovered(cache, options.verify, options.full ?? false);
+        verified = await verifyDiscovered(cache, plan);
       }
     }
     details.caches.push(detailOf(cache, verified, quarantine));
   }
+  if (!ctx.signal.aborted) memory.keepOnly(new Set(caches.map((c) => c.path)));
+  details.verifications = memory.counts();
   return summariseBlobCacheDetails(details);
 }
 
