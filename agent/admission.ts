@@ -9,7 +9,7 @@
 // accept   - everything else (ok and warning, including damped failures).
 import type { CheckState, Maintenance, Preflight } from './core-types.ts';
 import { activeMaintenance } from './maintenance.ts';
-import { exitCodes, type ExitCode } from './exit-codes.ts';
+import { exitCodes, type ExitCode } from '../lib/exit-codes.ts';
 
 export interface PreflightMeta {
   host: string;

@@ -1,7 +1,7 @@
 // The CLI dispatcher: finds the verb (one or two words) and hands the remaining arguments to
 // its module in agent/cli/. Each verb module exports `help` (its --help text) and
 // `run(args) -> exit code`; verbs are loaded lazily so `check` never pays for `serve`.
-import { exitCodes } from './exit-codes.ts';
+import { exitCodes } from '../lib/exit-codes.ts';
 
 export interface VerbModule {
   help: string;

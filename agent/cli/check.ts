@@ -1,11 +1,13 @@
+import { statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { isConfigError, loadConfig } from '../config.ts';
 import { createAgentCore } from '../core.ts';
 import { decisionExitCode } from '../admission.ts';
 import { createLogger } from '../log.ts';
 import type { Preflight } from '../core-types.ts';
+import { renderTextfile, textfileName, writeTextfile } from '../metrics/textfile.ts';
 
-export const help = `Usage: buildfleet-agent check [--json] [--only NAME,...] [--config FILE]
+export const help = `Usage: buildfleet-agent check [--json] [--only NAME,...] [--config FILE] [--textfile DIR]
 
 Runs every enabled check once (or only the named ones) and prints the admission decision: a
 table for people, or with --json the same JSON document GET /v1/preflight answers. Meant as the
@@ -17,9 +19,12 @@ Options:
   --json          one JSON document on stdout (the /v1/preflight body)
   --only a,b      run and judge only these checks (names as in the table)
   --config FILE   the config file (default /etc/buildfleet-agent/config.yaml, else built-in defaults)
+  --textfile DIR  also write this run's metrics (the names /metrics has, without process_* and
+                  nodejs_*) to DIR/${textfileName}, atomically, for node_exporter's textfile
+                  collector (--collector.textfile.directory=DIR); for hosts without the daemon
 
 Exit codes: 0 accept, 1 refuse, 3 degraded (only shared checks such as a registry fail),
-2 config or usage error.`;
+2 config or usage error, or the textfile could not be written.`;
 
 function usage(message: string): number {
   process.stderr.write(`check: ${message}\n`);
@@ -29,11 +34,18 @@ function usage(message: string): number {
 export async function run(args: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args, options: { json: { type: 'boolean' }, only: { type: 'string' }, config: { type: 'string' } } });
+    parsed = parseArgs({ args, options: { json: { type: 'boolean' }, only: { type: 'string' }, config: { type: 'string' }, textfile: { type: 'string' } } });
   } catch (err) {
     return usage((err as Error).message);
   }
+  const textfileDir = parsed.values.textfile;
+  // Checked before the run: a cron job with a wrong path should fail at once, not after a minute.
+  if (textfileDir !== undefined) {
+    const problem = textfileDirProblem(textfileDir);
+    if (problem !== null) return usage(problem);
+  }
   const loaded = loadConfig(parsed.values.config ?? null);
+  const configLoadedAt = new Date();
   if (isConfigError(loaded)) {
     for (const error of loaded.errors) process.stderr.write(`${error}\n`);
     return 2;
@@ -58,10 +70,24 @@ export async function run(args: string[]): Promise<number> {
     await core.runChecks(only);
     const preflight = await core.preflight({ names: only });
     process.stdout.write(parsed.values.json ? `${JSON.stringify(preflight, null, 2)}\n` : formatPreflight(preflight));
+    if (textfileDir !== undefined) {
+      const content = await renderTextfile({ decision: preflight.decision, maintenance: preflight.maintenance !== null, states: core.states(), configLoadedAt });
+      const written = writeTextfile(textfileDir, content);
+      if (!written.ok) return usage(written.error);
+    }
     return decisionExitCode(preflight.decision);
   } finally {
     await core.stop();
   }
+}
+
+function textfileDirProblem(dir: string): string | null {
+  try {
+    if (!statSync(dir).isDirectory()) return `--textfile ${dir} is not a directory`;
+  } catch (err) {
+    return `--textfile ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+  }
+  return null;
 }
 
 function table(rows: string[][]): string[] {

@@ -1,7 +1,7 @@
 // Writes the swept hosts as a Prometheus file_sd file, so the list an operator keeps for
 // `fleet status` is also what Prometheus scrapes. Every target is written, answering or not:
 // a dead agent must stay a scrape target so `up == 0` can alert on it.
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { FleetRow, FleetState } from './fleet-report.ts';
 
@@ -42,14 +42,16 @@ export function fileSdPathProblem(path: string): string | null {
 }
 
 // Atomic: a temporary file beside the target, fsync, rename, fsync of the directory. Prometheus
-// watches the directory and must never read half a file; the temporary name starts with a dot
-// and ends in .tmp so no `*.json` / `*.yml` glob picks it up.
+// (or node_exporter's textfile collector) watches the directory and must never read half a
+// file; the temporary name starts with a dot and ends in .tmp so no `*.json` / `*.yml` /
+// `*.prom` glob picks it up. 0644 whatever the umask: the reader usually runs as another user.
 export function writeFileAtomically(path: string, content: string): { ok: true } | { ok: false; error: string } {
   const dir = dirname(path);
   const temp = join(dir, `.${basename(path)}.${process.pid}.tmp`);
   try {
     const fd = openSync(temp, 'w', 0o644);
     try {
+      fchmodSync(fd, 0o644);
       writeSync(fd, content);
       fsyncSync(fd);
     } finally {

@@ -1,7 +1,7 @@
 // Turns the agents' answers into the fleet view: one row per target, problems first, and the
 // exit code. Pure; the table and the JSON document are both rendered from these rows.
 import type { Decision } from '../core-types.ts';
-import { exitCodes, type ExitCode } from '../exit-codes.ts';
+import { exitCodes, type ExitCode } from '../../lib/exit-codes.ts';
 import type { AgentAnswer, AskErrorCode } from './ask-agent.ts';
 import type { FleetTarget } from './targets.ts';
 

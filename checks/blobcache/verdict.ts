@@ -1,7 +1,7 @@
 // The verdict on one blob-info cache file: the JSON shape of `cache check --json`
 // (docs/conventions.md). Shared by the bolt and SQLite verifiers, the CLI and the daemon.
 
-import { exitCodes, type ExitCode } from '../../agent/exit-codes.ts';
+import { exitCodes, type ExitCode } from '../../lib/exit-codes.ts';
 
 // Always decided from the content, never from the file name.
 export type CacheFormat = 'boltdb' | 'sqlite' | 'empty' | 'unknown';

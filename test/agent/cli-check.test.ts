@@ -3,14 +3,15 @@
 // port on 127.0.0.1, the installed skopeo).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isConfigError, parseConfigText } from '../../agent/config.ts';
 import { needTools } from '../support/tools.ts';
+import { exportedMetricNames } from '../deploy/support/metric-names.ts';
 
 const bin = fileURLToPath(new URL('../../agent/bin.ts', import.meta.url));
 
@@ -154,6 +155,43 @@ describe('cli: check', () => {
   });
 });
 
+// The node_exporter textfile-collector mode: what cron on a daemon-less host runs.
+describe('cli: check --textfile', () => {
+  it('writes one run as DIR/buildfleet_agent.prom: the /metrics names, lint-clean, 0644, replaced whole', async (t) => {
+    const dir = mkdtempSync(join(root, 'textfile-'));
+    const file = join(dir, 'buildfleet_agent.prom');
+    writeFileSync(file, '# an older run\n');
+    const r = await cli('check', '--config', diskOnly('100%'), '--textfile', dir);
+    assert.equal(r.code, 1, r.stderr); // the decision's exit code, as without --textfile
+    assert.match(r.stdout, /^REFUSE /);
+    assert.deepEqual(readdirSync(dir), ['buildfleet_agent.prom'], 'no temporary file left beside it');
+    assert.equal(statSync(file).mode & 0o777, 0o644, 'node_exporter runs as another user');
+    const text = readFileSync(file, 'utf8');
+    assert.match(text, /^buildfleet_admission_state\{state="refusing"\} 1$/m);
+    assert.match(text, /^buildfleet_check_status\{check="disk",status="critical"\} 1$/m);
+    assert.match(text, /^buildfleet_disk_avail_bytes\{path="[^"]+",mountpoint="[^"]+"\} \d+$/m);
+    assert.doesNotMatch(text, /^(process|nodejs)_/m, 'no metrics of a process that has exited');
+    assert.doesNotMatch(text, /^[a-z_]+(\{[^}]*\})? \S+ \d+$/m, 'no timestamps (the collector refuses them)');
+    const families = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]));
+    const daemon = new Set([...(await exportedMetricNames())].filter((n) => n.startsWith('buildfleet_')));
+    assert.deepEqual([...families].sort(), [...daemon].sort(), 'the same families as /metrics');
+    if (!needTools(t, 'promtool')) return;
+    const lint = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    assert.equal(lint.status, 0, `${lint.stdout}${lint.stderr}`);
+    assert.equal(`${lint.stdout}${lint.stderr}`.trim(), '', 'no lint findings');
+  });
+
+  it('exits 2 before running anything when DIR is missing or not a directory', async () => {
+    const missing = await cli('check', '--config', diskOnly('0%'), '--textfile', join(root, 'no-such-dir'));
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /--textfile .*no-such-dir: ENOENT/);
+    assert.equal(missing.stdout, '', 'no check ran');
+    const notDir = await cli('check', '--config', diskOnly('0%'), '--textfile', bin);
+    assert.equal(notDir.code, 2);
+    assert.match(notDir.stderr, /is not a directory/);
+  });
+});
+
 describe('cli: config check', () => {
   it('exits 0 and prints the effective config, which loads back to the same config', async () => {
     const file = writeConfig('listen: "127.0.0.1:0"\nchecks: { disk: { paths: [{ path: /data }] } }\n');
@@ -177,5 +215,28 @@ describe('cli: config check', () => {
     assert.match(lines[0], /config\.yaml: logLevel: must be one of/);
     assert.match(lines[1], /checks\.skopeo\.schedule: "61 \* \* \* \*" is not a valid cron expression \(line 4\)/);
     assert.match(lines[2], /checks\.bogus: unknown key \(line 5\)/);
+  });
+});
+
+// The cron example runs as written: its command, with the installed paths pointed at this
+// checkout and temporary directories, writes the file.
+describe('deploy/cron/buildfleet-agent-textfile', () => {
+  it('is one cron.d line whose command writes the textfile', (t) => {
+    if (!needTools(t, 'flock')) return;
+    const example = readFileSync(fileURLToPath(new URL('../../deploy/cron/buildfleet-agent-textfile', import.meta.url)), 'utf8');
+    const lines = example.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#'));
+    assert.equal(lines.length, 1);
+    const fields = lines[0].split(/\s+/);
+    assert.deepEqual(fields.slice(0, 6), ['*/2', '*', '*', '*', '*', 'root'], 'cron.d: five time fields and the user');
+    const dir = mkdtempSync(join(root, 'cron-'));
+    const command = fields.slice(6).join(' ')
+      .replace('/run/buildfleet-agent-textfile.lock', join(dir, 'lock'))
+      .replace('/usr/bin/buildfleet-agent', `${process.execPath} ${bin}`)
+      .replace('/etc/buildfleet-agent/config.yaml', diskOnly('0%'))
+      .replace('/var/lib/node_exporter/textfile_collector', dir);
+    const r = spawnSync('sh', ['-c', command], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.match(readFileSync(join(dir, 'buildfleet_agent.prom'), 'utf8'), /^buildfleet_admission_state\{state="accepting"\} 1$/m);
   });
 });

@@ -1,14 +1,14 @@
 // The exit-code table is one contract for every verb and the gate script: the table in
-// docs/conventions.md, agent/exit-codes.ts and each --help text must say the same thing.
+// docs/conventions.md, lib/exit-codes.ts and each --help text must say the same thing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { exitCodes } from '../../agent/exit-codes.ts';
+import { exitCodes } from '../../lib/exit-codes.ts';
 
 const repo = new URL('../../', import.meta.url);
 const read = (path: string) => readFileSync(new URL(path, repo), 'utf8');
 
-test('docs/conventions.md has one exit-code table, the same codes as agent/exit-codes.ts', () => {
+test('docs/conventions.md has one exit-code table, the same codes as lib/exit-codes.ts', () => {
   const doc = read('docs/conventions.md');
   const section = doc.slice(doc.indexOf('### Exit codes'));
   const rows = section.split('\n').filter((l) => /^\| \d+ \|/.test(l)).map((l) => Number(l.split('|')[1]));
