@@ -1,12 +1,13 @@
 // The last verdict of every check and the maintenance mode, kept in <stateDir>/state.json so a
 // restarted agent remembers a sick host. Written atomically (temp file, fsync, rename, fsync of
 // the directory): a crash or power loss leaves the old file or the new one, never half of one.
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { open, rename, unlink } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CheckReason, CheckScope, CheckStatus } from '../checks/types.ts';
 import type { Maintenance } from './core-types.ts';
 import { maintenanceFromJson } from './maintenance.ts';
+import { ensurePrivateDir, privateFileMode } from './private-dir.ts';
 
 export const stateFileName = 'state.json';
 const stateFormatVersion = 1;
@@ -105,9 +106,11 @@ export function createStateStore(stateDir: string): StateStore {
   async function writeAtomically(state: PersistedState): Promise<Error | null> {
     const text = `${JSON.stringify({ version: stateFormatVersion, savedAt: new Date().toISOString(), ...state }, null, 1)}\n`;
     try {
-      await mkdir(stateDir, { recursive: true, mode: 0o755 });
-      const fh = await open(temp, 'w', 0o644);
+      ensurePrivateDir(stateDir);
+      const fh = await open(temp, 'w', privateFileMode);
       try {
+        // A temp file left by a crash keeps its old mode through 'w': set it, the rename keeps it.
+        await fh.chmod(privateFileMode);
         await fh.writeFile(text);
         await fh.sync();
       } finally {

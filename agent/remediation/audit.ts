@@ -2,8 +2,9 @@
 // appended to <stateDir>/audit.jsonl and fsync'd before the action is reported done. Refusals
 // and busy skips change nothing and are not audited (they are returned and logged instead),
 // so a daemon that meets the same refusal every minute does not grow the file.
-import { closeSync, constants, fsyncSync, mkdirSync, openSync, readSync, fstatSync, writeSync } from 'node:fs';
+import { closeSync, constants, fsyncSync, openSync, readSync, fstatSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { ensurePrivateDir } from '../private-dir.ts';
 
 export type Actor = 'cli' | 'daemon' | 'api';
 
@@ -39,7 +40,7 @@ export interface AuditRecord {
 export const auditFileName = 'audit.jsonl';
 
 export function ensureStateDir(stateDir: string): void {
-  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  ensurePrivateDir(stateDir);
 }
 
 export function appendAuditRecord(stateDir: string, record: AuditRecord): AuditRecord {

@@ -37,7 +37,7 @@ trap 'rm -rf "$top"' EXIT
 mkdir -p "$top"/{SOURCES,SPECS,BUILD,BUILDROOT,RPMS,SRPMS} "$out"
 src=$top/SOURCES
 cp "$bundle" "$src/buildfleet-agent.mjs"
-cp "$here/buildfleet-agent-wrapper.sh" "$src/"
+cp "$here/buildfleet-agent-wrapper.sh" "$root/deploy/scheduler/preflight-gate.sh" "$src/"
 cp "$root/deploy/systemd/buildfleet-agent.service" "$root/deploy/systemd/el7-compat.conf" "$src/"
 cp "$root/deploy/config/config.yaml" "$src/"
 cp "$root/deploy/sysconfig/buildfleet-agent" "$src/buildfleet-agent.sysconfig"

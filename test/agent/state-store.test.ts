@@ -1,9 +1,10 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createStateStore, emptyState, type PersistedState } from '../../agent/state-store.ts';
+import { appendAuditRecord } from '../../agent/remediation/audit.ts';
 
 let root: string;
 before(() => {
@@ -78,5 +79,42 @@ describe('state store', () => {
     const err = await store.save(sample('x'));
     assert.ok(err instanceof Error);
     assert.match(err.message, /ENOTDIR|EEXIST/);
+  });
+
+  // `npm start` runs with the shell's umask (022), not the unit's 0077: the modes are the agent's.
+  it('makes the state directory 0700 and its files 0600 under a umask of 022, tightening an old 0755 directory', async () => {
+    const old = process.umask(0o022);
+    try {
+      const dir = freshDir();
+      assert.equal(await createStateStore(dir).save(sample('one')), null);
+      assert.equal(statSync(dir).mode & 0o777, 0o700, 'a new state directory');
+      assert.equal(statSync(join(dir, 'state.json')).mode & 0o777, 0o600, 'state.json');
+
+      // What an older agent left: a 0755 directory, a 0644 state file and a 0644 temp file of a crash.
+      const older = freshDir();
+      mkdirSync(older, { mode: 0o755 });
+      chmodSync(older, 0o755);
+      writeFileSync(join(older, 'state.json'), '{}', { mode: 0o644 });
+      writeFileSync(join(older, `.state.json.${process.pid}.tmp`), 'half', { mode: 0o644 });
+      assert.equal(await createStateStore(older).save(sample('two')), null);
+      assert.equal(statSync(older).mode & 0o777, 0o700, 'the old directory is tightened');
+      assert.equal(statSync(join(older, 'state.json')).mode & 0o777, 0o600, 'the rewritten state.json');
+
+      const auditDir = freshDir();
+      appendAuditRecord(auditDir, { time: '2026-11-28T10:00:00.000Z', action: 'retention-delete', actor: 'cli' } as Parameters<typeof appendAuditRecord>[1]);
+      assert.equal(statSync(auditDir).mode & 0o777, 0o700, 'a state directory the audit log creates');
+      assert.equal(statSync(join(auditDir, 'audit.jsonl')).mode & 0o777, 0o600);
+    } finally {
+      process.umask(old);
+    }
+  });
+
+  it('leaves the mode of a shared sticky directory alone', async () => {
+    const shared = freshDir();
+    mkdirSync(shared);
+    chmodSync(shared, 0o1777);
+    assert.equal(await createStateStore(shared).save(sample('one')), null);
+    assert.equal(statSync(shared).mode & 0o7777, 0o1777);
+    assert.equal(statSync(join(shared, 'state.json')).mode & 0o777, 0o600);
   });
 });

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../../deploy/build-bundle.ts';
@@ -29,15 +29,17 @@ interface Outcome {
 }
 
 // Runs one scriptlet with argument $1 in a scratch namespace and reports what it did.
-function runScriptlet(work: string, tag: Scriptlet, arg: number, opts: { systemdVersion: number; nodeVersion: string | null }): Outcome {
-  const stub = join(work, `bin-${tag}-${arg}-${opts.systemdVersion}`);
-  mkdirSync(stub);
+function runScriptlet(work: string, tag: Scriptlet, arg: number, opts: { systemdVersion: number; nodeVersion: string | null; sqlite?: boolean; realNode?: string }): Outcome {
+  const stub = mkdtempSync(join(work, `bin-${tag}-${arg}-${opts.systemdVersion}-`));
   const log = join(stub, 'systemctl.log');
   writeFileSync(join(stub, 'systemctl'), `#!/bin/sh\necho "$*" >> "${log}"\n[ "$1" = --version ] && echo "systemd ${opts.systemdVersion} (stand-in)"\nexit 0\n`);
   chmodSync(join(stub, 'systemctl'), 0o755);
-  // `node` as the scriptlet finds it on PATH: a stand-in printing a version, or none at all.
-  if (opts.nodeVersion !== null) {
-    writeFileSync(join(stub, 'node'), `#!/bin/sh\necho ${opts.nodeVersion}\n`);
+  // `node` as the scriptlet finds it on PATH: a real binary (a symlink to it), a stand-in that
+  // prints a version and loads node:sqlite or not, or none at all.
+  if (opts.realNode !== undefined) {
+    symlinkSync(opts.realNode, join(stub, 'node'));
+  } else if (opts.nodeVersion !== null) {
+    writeFileSync(join(stub, 'node'), `#!/bin/sh\n[ "$1" = --version ] && { echo ${opts.nodeVersion}; exit 0; }\n[ "$1" = -e ] && exit ${opts.sqlite === false ? 1 : 0}\nexit 9\n`);
     chmodSync(join(stub, 'node'), 0o755);
   } else {
     writeFileSync(join(stub, 'node'), '#!/bin/sh\nexit 127\n');
@@ -100,6 +102,36 @@ test('%post on current systemd installs no drop-in, and warns when Node is missi
   assert.match(missing.stderr, /needs Node\.js >= 22\.13; 'node' gives 'nothing'/);
   const old = runScriptlet(work, 'POSTIN', 2, { systemdVersion: 252, nodeVersion: 'v20.20.2' });
   assert.match(old.stderr, /'node' gives 'v20\.20\.2'/);
+});
+
+test('%post takes Node >= 22.13 with node:sqlite exactly, and says what is wrong otherwise', (t) => {
+  if (!ready(t)) return;
+  const work = setup(t);
+  const post = (nodeVersion: string, sqlite = true): string => {
+    const r = runScriptlet(work, 'POSTIN', 1, { systemdVersion: 252, nodeVersion, sqlite });
+    assert.equal(r.status, 0, `a warning never fails the install: ${r.stderr}`);
+    return r.stderr;
+  };
+  for (const good of ['v22.13.0', 'v22.23.3', 'v23.0.0', 'v24.11.1', 'v100.1.0']) assert.equal(post(good), '', good);
+  for (const old of ['v22.0.0', 'v22.12.0', 'v22.5.1', 'v21.99.0', 'v18.20.8', 'v2.13.0']) {
+    assert.match(post(old), new RegExp(`needs Node\\.js >= 22\\.13; 'node' gives '${old.replace(/\./g, '\\.')}'`), old);
+  }
+  assert.match(post('garbage'), /needs Node\.js >= 22\.13; 'node' gives 'garbage'/);
+  // A new enough version whose build has no node:sqlite (built without it) is caught too.
+  assert.match(post('v22.13.0', false), /'node' \(v22\.13\.0\) cannot load node:sqlite/);
+});
+
+test('%post with the real Node binaries: the project\'s Node 22 passes, the system\'s older Node warns', (t) => {
+  if (!ready(t)) return;
+  const work = setup(t);
+  const node22 = realpathSync(process.execPath);
+  const ok = runScriptlet(work, 'POSTIN', 1, { systemdVersion: 252, nodeVersion: null, realNode: node22 });
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.equal(ok.stderr, '', `Node ${process.version} is usable`);
+  const older = ['/usr/bin/node', '/usr/local/bin/node'].find((p) => existsSync(p) && spawnSync(p, ['-p', 'process.versions.node.split(".")[0] < 22'], { encoding: 'utf8' }).stdout.trim() === 'true');
+  if (older === undefined) return; // only where the machine has an older system Node (this one has 20)
+  const warned = runScriptlet(work, 'POSTIN', 2, { systemdVersion: 252, nodeVersion: null, realNode: older });
+  assert.match(warned.stderr, /needs Node\.js >= 22\.13; 'node' gives 'v(1\d|2[01])\./);
 });
 
 test('%preun stops and disables only on erase; %postun restarts only on upgrade', (t) => {

@@ -60,6 +60,7 @@ test('build-rpm.sh builds a noarch RPM holding the agent, unit, config and state
   };
   expect('/usr/libexec/buildfleet-agent/buildfleet-agent.mjs', '-rw-r--r--');
   expect('/usr/bin/buildfleet-agent', '-rwxr-xr-x');
+  expect('/usr/bin/buildfleet-preflight-gate', '-rwxr-xr-x');
   expect('/usr/lib/systemd/system/buildfleet-agent.service', '-rw-r--r--');
   expect('/etc/buildfleet-agent/config.yaml', '-rw-r--r--', 'cn');
   expect('/etc/sysconfig/buildfleet-agent', '-rw-r--r--', 'cn');
@@ -102,6 +103,8 @@ test('build-rpm.sh builds a noarch RPM holding the agent, unit, config and state
   assert.equal(archive.status, 0, archive.stderr);
   assert.equal(readFileSync(join(root, 'usr/lib/systemd/system/buildfleet-agent.service'), 'utf8'),
     readFileSync(join(repoRoot, 'deploy/systemd/buildfleet-agent.service'), 'utf8'));
+  assert.equal(readFileSync(join(root, 'usr/bin/buildfleet-preflight-gate'), 'utf8'),
+    readFileSync(join(repoRoot, 'deploy/scheduler/preflight-gate.sh'), 'utf8'), 'the gate is deploy/scheduler/preflight-gate.sh');
   const version = run(process.execPath, [join(root, 'usr/libexec/buildfleet-agent/buildfleet-agent.mjs'), 'version'], { cwd: work });
   assert.equal(version.status, 0, version.stderr);
   assert.match(version.stdout, new RegExp(`^buildfleet-agent ${pkgVersion.replace(/\./g, '\\.')}$`, 'm'));
