@@ -18,6 +18,7 @@ const verbs: Record<string, { summary: string; load: VerbLoader }> = {
   'config check': { summary: 'validate a config file and print the effective config', load: () => import('./cli/config-check.ts') },
   'cache inspect': { summary: 'show buckets/tables, key counts and what each holds', load: () => import('./cli/cache-inspect.ts') },
   'cache quarantine': { summary: 'move confirmed corrupt caches aside safely (audited)', load: () => import('./cli/cache-quarantine.ts') },
+  'systemd-dropin': { summary: 'print the systemd drop-in making cache directories outside /home writable', load: () => import('./cli/systemd-dropin.ts') },
   serve: { summary: 'run the daemon: schedule the checks, serve HTTP and metrics', load: () => import('./cli/serve.ts') },
   version: { summary: 'print the agent and Node.js versions', load: () => import('./cli/version.ts') },
 };

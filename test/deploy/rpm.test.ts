@@ -66,6 +66,7 @@ test('build-rpm.sh builds a noarch RPM holding the agent, unit, config and state
   expect('/etc/sysconfig/buildfleet-agent', '-rw-r--r--', 'cn');
   expect('/var/lib/buildfleet-agent', 'drwx------');
   expect('/etc/systemd/system/buildfleet-agent.service.d/50-el7-compat.conf', '-rw-r--r--', 'cng');
+  expect('/etc/systemd/system/buildfleet-agent.service.d/60-cache-dirs.conf', '-rw-r--r--', 'g');
   expect('/usr/share/buildfleet-agent/el7-compat.conf', '-rw-r--r--');
   expect('/usr/share/buildfleet-agent/grafana/buildfleet-fleet.json', '-rw-r--r--');
   assert.ok(entries.some((e) => e.path.startsWith('/usr/share/buildfleet-agent/prometheus/rules/')), 'alert rules are shipped');
@@ -93,6 +94,7 @@ test('build-rpm.sh builds a noarch RPM holding the agent, unit, config and state
   assert.match(scripts.post, /systemctl daemon-reload/);
   assert.doesNotMatch(scripts.post, /systemctl[^\n]*\b(enable|preset|start)\b/, 'installing must not enable or start the agent');
   assert.match(scripts.post, /-lt 232/, 'the CentOS 7 drop-in is installed only for old systemd');
+  assert.match(scripts.post, /buildfleet-agent systemd-dropin > \/etc\/systemd\/system\/buildfleet-agent\.service\.d\/60-cache-dirs\.conf\.new/);
   assert.match(scripts.preun, /if \[ \$1 -eq 0 \]; then\s+systemctl --no-reload disable --now buildfleet-agent\.service/);
   assert.match(scripts.postun, /systemctl daemon-reload/);
   assert.match(scripts.postun, /if \[ \$1 -ge 1 \]; then\s+systemctl try-restart buildfleet-agent\.service/);
