@@ -4,7 +4,7 @@
 // Discovery only reads metadata and never follows a symlink: a symlinked directory on the way
 // or a symlinked cache file is reported as refused, so nothing downstream (verification, the
 // root-run quarantine) is ever pointed through a link a user could plant.
-import { lstat, readFile } from 'node:fs/promises';
+import { lstat, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 
 export const cacheFileNames = {
@@ -104,6 +104,16 @@ type DirWalk =
   | { kind: 'absent' }
   | { kind: 'refused'; code: DiscoveryRefusalCode; message: string };
 
+async function absentBehind(dir: string): Promise<boolean> {
+  try {
+    await stat(dir);
+    return false;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' || code === 'ENOTDIR';
+  }
+}
+
 // lstat each component from the root down; a symlink anywhere is a refusal, a missing one
 // means there is no cache there.
 async function walkDir(dir: string): Promise<DirWalk> {
@@ -119,6 +129,10 @@ async function walkDir(dir: string): Promise<DirWalk> {
       return { kind: 'refused', code: 'stat-failed', message: `${walked}: ${(err as Error).message}` };
     }
     if (st.isSymbolicLink()) {
+      // System users' homes behind root's own links (/bin -> usr/bin for the `bin` user on EL7+
+      // and Debian) hold no cache: when nothing exists behind the link, there is nothing to
+      // refuse. Only existence is looked up through it; a cache found there is still refused.
+      if (st.uid === 0n && await absentBehind(dir)) return { kind: 'absent' };
       return { kind: 'refused', code: 'symlink-on-path', message: `${walked} is a symbolic link; not following it to ${dir}` };
     }
     if (!st.isDirectory()) return { kind: 'refused', code: 'not-a-directory', message: `${walked} is not a directory (on the way to ${dir})` };

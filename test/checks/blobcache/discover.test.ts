@@ -140,3 +140,20 @@ test('a configured directory that is also a user cache is reported once; missing
     s.done();
   }
 });
+
+test("a system user's home behind root's link with no cache there is not a refusal (the bin user's /bin -> usr/bin)", async () => {
+  const s = scratch();
+  try {
+    mkdirSync(path.join(s.root, 'usr/bin'), { recursive: true });
+    symlinkSync('usr/bin', path.join(s.root, 'bin'));
+    writeFileSync(s.passwd, `bin:x:1:1:bin:${path.join(s.root, 'bin')}:/sbin/nologin\n`);
+    assert.deepEqual(await discoverCaches({ dirs: [], discoverUsers: true, cacheFormatInUse: null, passwdPath: s.passwd }), []);
+    // A cache behind the same link is still refused, never read through it.
+    mkdirSync(path.join(s.root, 'usr/bin/.local/share/containers/cache'), { recursive: true });
+    const found = await discoverCaches({ dirs: [], discoverUsers: true, cacheFormatInUse: null, passwdPath: s.passwd });
+    assert.equal(found.length, 1);
+    assert.equal(found[0].refused?.code, 'symlink-on-path');
+  } finally {
+    s.done();
+  }
+});
