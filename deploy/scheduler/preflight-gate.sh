@@ -3,7 +3,7 @@
 # (GET /v1/preflight) and exits 0 when it may, non-zero with the reasons on stderr when it must
 # not. Meant as the first line of a build script:
 #
-#     /usr/local/bin/preflight-gate.sh || exit 1
+#     buildfleet-preflight-gate || exit 1     (the RPM installs it as /usr/bin/buildfleet-preflight-gate)
 #
 # Needs only POSIX sh and curl; uses jq when installed to print each reason's message too.
 #
