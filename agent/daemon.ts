@@ -2,9 +2,10 @@
 // reload the config and keep the last good one when the new one is bad; on SIGTERM/SIGINT stop
 // scheduling, give a running check a bounded time, close the server and return.
 import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import { loadConfig, isConfigError, type AgentConfig } from './config.ts';
 import { createAgentCore, type RunningAgentCore } from './core.ts';
-import { createAgentHttpServer, type AgentHealth, type AgentHttpServer, type TlsFiles } from './http/server.ts';
+import { createAgentHttpServer, tlsContextOptions, type AgentHealth, type AgentHttpServer, type TlsFiles } from './http/server.ts';
 import { loadBearerToken, type BearerToken } from './http/auth.ts';
 import { formatListenAddress, parseListenAddress, type ListenAddress } from './http/listen-address.ts';
 import { createAgentMetrics, type AgentMetrics } from './metrics.ts';
@@ -54,9 +55,14 @@ function loadSecrets(config: AgentConfig): { ok: true; secrets: Secrets } | { ok
   }
   let tls: TlsFiles | null = null;
   if (config.tls !== null) {
+    const c = config.tls;
     try {
-      tls = { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) };
+      tls = { cert: readFileSync(c.certFile), key: readFileSync(c.keyFile), ca: c.clientCAFile === null ? null : readFileSync(c.clientCAFile) };
+      // A key that does not match the certificate, or a file that is not PEM, is refused here
+      // (exit 2 at start, the old files kept on SIGHUP) instead of failing every handshake.
+      createSecureContext(tlsContextOptions(tls));
     } catch (err) {
+      tls = null;
       errors.push(`tls: ${(err as Error).message}`);
     }
   }
@@ -134,8 +140,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<DaemonStart> {
     if (opts.listen === undefined && formatListenAddress(next.config.listen) !== formatListenAddress(config.listen)) {
       log.warn({ event: 'reload-needs-restart', key: 'listen' }, 'the new listen address takes effect at the next restart');
     }
-    if (JSON.stringify(next.config.tls) !== JSON.stringify(config.tls)) {
-      log.warn({ event: 'reload-needs-restart', key: 'tls' }, 'the new TLS settings take effect at the next restart');
+    // Certificates are read again on every reload (a renewed certificate keeps its path);
+    // turning TLS or client certificates on or off needs a new server, so a restart.
+    const nextTls = nextSecrets.secrets.tls;
+    if (nextTls !== null) {
+      const applied = http.setTls(nextTls);
+      if (!applied.ok) log.warn({ event: 'reload-needs-restart', key: 'tls', why: applied.error }, 'the new TLS settings take effect at the next restart');
+    } else if (config.tls !== null) {
+      log.warn({ event: 'reload-needs-restart', key: 'tls', why: 'TLS removed' }, 'the new TLS settings take effect at the next restart');
     }
     http.setToken(nextSecrets.secrets.token);
     config = next.config;

@@ -311,7 +311,7 @@ export const configSchema = mapping({
   stateDir: v.optional(absolutePath, '/var/lib/buildfleet-agent'),
   logLevel: v.optional(logLevel, 'info'),
   auth: v.optional(mapping({ tokenFile: v.optional(v.nullable(absolutePath), null) }), {}),
-  tls: v.optional(v.nullable(mapping({ certFile: absolutePath, keyFile: absolutePath })), null),
+  tls: v.optional(v.nullable(mapping({ certFile: absolutePath, keyFile: absolutePath, clientCAFile: v.optional(v.nullable(absolutePath), null) })), null),
   checks: v.optional(
     mapping({
       skopeo: v.optional(skopeo, {}),

@@ -64,7 +64,9 @@ export interface AgentConfig {
   readonly stateDir: string;
   readonly logLevel: LogLevel;
   readonly auth: { readonly tokenFile: string | null };
-  readonly tls: { readonly certFile: string; readonly keyFile: string } | null;
+  // clientCAFile: clients must present a certificate this CA bundle signed (node_exporter's
+  // client_ca_file with RequireAndVerifyClientCert); null: any client, server auth only.
+  readonly tls: { readonly certFile: string; readonly keyFile: string; readonly clientCAFile: string | null } | null;
   readonly checks: {
     readonly skopeo: SkopeoConfig;
     readonly blobinfocache: BlobCacheConfig;

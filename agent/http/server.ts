@@ -4,6 +4,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { SecureContextOptions, Server as TlsServer } from 'node:tls';
 import type { AgentCore, Preflight, RefreshOptions } from '../core-types.ts';
 import type { AgentMetrics } from '../metrics.ts';
 import { deleteMaintenance, postChecksRun, postMaintenance, postQuarantine } from './admin-routes.ts';
@@ -30,6 +31,12 @@ export const routes: Record<string, Route> = {
 export interface TlsFiles {
   cert: Buffer | string;
   key: Buffer | string;
+  ca: Buffer | string | null; // client CA bundle: when set, clients must present a certificate it signed
+}
+
+// TLS 1.2 at least, whatever NODE_OPTIONS=--tls-min-v1.0 says; the client CA when configured.
+export function tlsContextOptions(tls: TlsFiles): SecureContextOptions {
+  return { cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', ...(tls.ca !== null ? { ca: tls.ca } : {}) };
 }
 
 export interface AgentHttpServerOptions {
@@ -53,6 +60,9 @@ export interface AgentHttpServer {
   // Stops accepting, lets in-flight requests finish for up to graceMs, then cuts what is left.
   close(graceMs: number): Promise<void>;
   setToken(token: BearerToken | null): void; // SIGHUP may rotate or remove the token
+  // SIGHUP re-reads the certificate, key and client CA: new connections use them, open ones
+  // keep theirs. Whether client certificates are required is fixed at start (a restart).
+  setTls(tls: TlsFiles): { ok: true } | { ok: false; error: string };
   connections: ConnectionTracker;
 }
 
@@ -113,8 +123,9 @@ export function createAgentHttpServer(opts: AgentHttpServerOptions): AgentHttpSe
       sendError(res, 500, { code: 'internal-error', message: 'the agent failed to answer; see its log' });
     });
   };
+  const clientCertRequired = opts.tls !== undefined && opts.tls !== null && opts.tls.ca !== null;
   const server: Server = opts.tls
-    ? (createHttpsServer({ ...serverOptions, cert: opts.tls.cert, key: opts.tls.key }) as unknown as Server)
+    ? (createHttpsServer({ ...serverOptions, ...tlsContextOptions(opts.tls), requestCert: clientCertRequired, rejectUnauthorized: clientCertRequired }) as unknown as Server)
     : createHttpServer(serverOptions);
   // The budget's listeners go first, so an answer sent at once already sees its decision.
   const connections = enforceConnectionBudget(server, opts.connections ?? defaultConnectionBudget());
@@ -161,6 +172,16 @@ export function createAgentHttpServer(opts: AgentHttpServerOptions): AgentHttpSe
     },
     setToken(t) {
       token = t;
+    },
+    setTls(tls) {
+      if (!opts.tls) return { ok: false, error: 'the agent serves plain HTTP; TLS takes effect at the next restart' };
+      if ((tls.ca !== null) !== clientCertRequired) return { ok: false, error: 'adding or removing tls.clientCAFile takes effect at the next restart' };
+      try {
+        (server as unknown as TlsServer).setSecureContext(tlsContextOptions(tls));
+      } catch (err) {
+        return { ok: false, error: `tls: ${errorText(err)}` };
+      }
+      return { ok: true };
     },
     connections,
   };

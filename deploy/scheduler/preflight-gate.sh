@@ -16,6 +16,10 @@
 #                                                           [BUILDFLEET_GATE_DEGRADED, allow (with a warning)]
 #   --agent-down POLICY   fail-closed | fail-open: the agent cannot be asked or answers nonsense
 #                                                           [BUILDFLEET_GATE_AGENT_DOWN, fail-closed]
+#   --cacert FILE         trust this CA for an https:// URL      [BUILDFLEET_GATE_CACERT, the system's CAs]
+#   --cert FILE           client certificate, when the agent sets tls.clientCAFile
+#                                                           [BUILDFLEET_GATE_CERT, none]
+#   --key FILE            its key                           [BUILDFLEET_GATE_KEY, none]
 #   --quiet               print nothing when the host may build
 #
 # Exit codes: 0 build (accept; degraded with --degraded allow; agent down with --agent-down
@@ -30,10 +34,13 @@ max_age=${BUILDFLEET_GATE_MAX_AGE:-}
 degraded=${BUILDFLEET_GATE_DEGRADED:-allow}
 agent_down=${BUILDFLEET_GATE_AGENT_DOWN:-fail-closed}
 jq=${BUILDFLEET_GATE_JQ:-jq} # "none": never use jq (the fallback is tested this way)
+cacert=${BUILDFLEET_GATE_CACERT:-}
+cert=${BUILDFLEET_GATE_CERT:-}
+key=${BUILDFLEET_GATE_KEY:-}
 quiet=0
 
 say() { printf '%s: %s\n' "$me" "$*" >&2; }
-usage() { say "$*"; say "usage: $me [--url URL] [--timeout S] [--max-age S] [--degraded allow|refuse] [--agent-down fail-closed|fail-open] [--quiet]"; exit 2; }
+usage() { say "$*"; say "usage: $me [--url URL] [--timeout S] [--max-age S] [--degraded allow|refuse] [--agent-down fail-closed|fail-open] [--cacert FILE] [--cert FILE --key FILE] [--quiet]"; exit 2; }
 is_number() { case $1 in ''|.|*[!0-9.]*|*.*.*) return 1 ;; *) return 0 ;; esac; }
 
 while [ $# -gt 0 ]; do
@@ -43,6 +50,9 @@ while [ $# -gt 0 ]; do
     --max-age) [ $# -ge 2 ] || usage "--max-age needs a value"; max_age=$2; shift 2 ;;
     --degraded) [ $# -ge 2 ] || usage "--degraded needs a value"; degraded=$2; shift 2 ;;
     --agent-down) [ $# -ge 2 ] || usage "--agent-down needs a value"; agent_down=$2; shift 2 ;;
+    --cacert) [ $# -ge 2 ] || usage "--cacert needs a value"; cacert=$2; shift 2 ;;
+    --cert) [ $# -ge 2 ] || usage "--cert needs a value"; cert=$2; shift 2 ;;
+    --key) [ $# -ge 2 ] || usage "--key needs a value"; key=$2; shift 2 ;;
     --quiet) quiet=1; shift ;;
     -h|--help) sed -n '2,/^set -u/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
     *) usage "unknown argument: $1" ;;
@@ -53,6 +63,11 @@ is_number "$timeout" || usage "--timeout must be a number of seconds, not \"$tim
 case $degraded in allow|refuse) ;; *) usage "--degraded must be allow or refuse, not \"$degraded\"" ;; esac
 case $agent_down in fail-closed|fail-open) ;; *) usage "--agent-down must be fail-closed or fail-open, not \"$agent_down\"" ;; esac
 [ "$jq" = none ] || command -v "$jq" >/dev/null 2>&1 || jq=none
+for f in "$cacert" "$cert" "$key"; do
+  [ -z "$f" ] || [ -r "$f" ] || usage "cannot read \"$f\""
+done
+[ -z "$cert" ] || [ -n "$key" ] || usage "--cert needs --key"
+[ -z "$key" ] || [ -n "$cert" ] || usage "--key needs --cert"
 
 # The agent could not be asked, or what answered was not an agent: the policy decides.
 agent_is_down() {
@@ -72,7 +87,11 @@ trap 'exit 2' INT TERM
 
 query=
 [ -z "$max_age" ] || query="?max_age=$max_age"
-status=$(curl -sS --max-time "$timeout" --connect-timeout "$timeout" -H 'Accept: application/json' \
+# The TLS options as positional parameters: POSIX sh has no arrays, and paths may hold spaces.
+set --
+[ -z "$cacert" ] || set -- "$@" --cacert "$cacert"
+[ -z "$cert" ] || set -- "$@" --cert "$cert" --key "$key"
+status=$(curl -sS --max-time "$timeout" --connect-timeout "$timeout" -H 'Accept: application/json' "$@" \
   -o "$body" -w '%{http_code}' "${url%/}/v1/preflight$query" 2>"$errors")
 curl_rc=$?
 if [ "$curl_rc" -ne 0 ]; then

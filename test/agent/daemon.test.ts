@@ -6,12 +6,13 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { needTools } from '../support/tools.ts';
+import { makeClientCert, makeTestPki, type TestPki } from '../support/tls.ts';
 
 const bin = fileURLToPath(new URL('../../agent/bin.ts', import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), 'bfa-daemon-'));
@@ -358,6 +359,59 @@ test('tls in the config: the daemon serves HTTPS; an unreadable key stops the st
     });
     assert.equal(answer.status, 200);
     assert.equal(JSON.parse(answer.body).status, 'ok');
+  } finally {
+    assert.equal((await stopDaemon(d)).code, 0);
+  }
+});
+
+// GET /healthz over HTTPS with the given trust and client certificate: the status or the error code.
+function httpsStatus(base: string, o: { ca: string; cert?: string; key?: string }): Promise<number | string> {
+  return new Promise((resolve) => {
+    const req = httpsRequest(`https://${new URL(base).host}/healthz`, {
+      ca: readFileSync(o.ca), cert: o.cert ? readFileSync(o.cert) : undefined, key: o.key ? readFileSync(o.key) : undefined, agent: false,
+    }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    req.end();
+  });
+}
+
+test('tls.clientCAFile requires client certificates; SIGHUP re-reads renewed certificates and keeps the old ones on a bad pair', async (t) => {
+  if (!needTools(t, 'openssl')) return;
+  const skopeo = fakeSkopeo('tls-renew');
+  const dirs = ['tls-a', 'tls-b', 'tls-live'].map((n) => join(scratch, n));
+  for (const dir of dirs) mkdirSync(dir, { recursive: true });
+  const [a, b] = [makeTestPki(dirs[0]), makeTestPki(dirs[1])];
+  const [clientA, clientB] = [makeClientCert(dirs[0], 'builder'), makeClientCert(dirs[1], 'builder')];
+  // The files the config names, as a certificate manager would replace them.
+  const live = { cert: join(dirs[2], 'agent.pem'), key: join(dirs[2], 'agent.key'), ca: join(dirs[2], 'clients.pem') };
+  const install = (p: TestPki, key = p.keyFile) => {
+    copyFileSync(p.certFile, live.cert);
+    copyFileSync(key, live.key);
+    copyFileSync(p.caFile, live.ca);
+  };
+  install(a);
+  const configFile = join(scratch, 'tls-renew.yaml');
+  writeFileSync(configFile, `${configYaml({ stateDir: join(scratch, 'tls-renew-state'), skopeo: skopeo.path })}tls:\n  certFile: ${live.cert}\n  keyFile: ${live.key}\n  clientCAFile: ${live.ca}\n`);
+  const d = await startDaemon(configFile);
+  try {
+    assert.equal(await httpsStatus(d.base, { ca: a.caFile, cert: clientA.certFile, key: clientA.keyFile }), 200);
+    assert.notEqual(await httpsStatus(d.base, { ca: a.caFile }), 200, 'no client certificate, no answer');
+
+    install(b, a.keyFile); // a certificate and a key that do not belong together
+    d.child.kill('SIGHUP');
+    const failed = await d.waitForLog((l) => l.event === 'config-reload-failed', 'config-reload-failed');
+    assert.match(JSON.stringify(failed.errors), /tls: /);
+    assert.equal(await httpsStatus(d.base, { ca: a.caFile, cert: clientA.certFile, key: clientA.keyFile }), 200, 'the old pair serves on');
+
+    install(b);
+    d.child.kill('SIGHUP');
+    await d.waitForLog((l) => l.event === 'config-reloaded', 'config-reloaded');
+    assert.equal(await httpsStatus(d.base, { ca: b.caFile, cert: clientB.certFile, key: clientB.keyFile }), 200, 'renewed without a restart');
+    assert.notEqual(await httpsStatus(d.base, { ca: b.caFile, cert: clientA.certFile, key: clientA.keyFile }), 200, 'the old client CA is gone');
+    assert.equal(d.logs.filter((l) => l.event === 'reload-needs-restart').length, 0);
   } finally {
     assert.equal((await stopDaemon(d)).code, 0);
   }

@@ -60,3 +60,13 @@ export function makeExpiredServerCert(dir: string): { certFile: string; keyFile:
     '-extfile', 'server.ext', '-notext'], dir);
   return { certFile: join(dir, 'expired.pem'), keyFile: join(dir, 'server.key') };
 }
+
+// A client certificate (extendedKeyUsage clientAuth) signed by the CA of makeTestPki(dir):
+// `<name>.pem` and `<name>.key`, for servers that require client certificates.
+export function makeClientCert(dir: string, name: string): { certFile: string; keyFile: string } {
+  openssl(['req', ...ecKey, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`], dir);
+  writeFileSync(join(dir, `${name}.ext`), ['basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature', 'extendedKeyUsage=clientAuth', ''].join('\n'));
+  openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
+    '-out', `${name}.pem`, '-days', '1', '-extfile', `${name}.ext`], dir);
+  return { certFile: join(dir, `${name}.pem`), keyFile: join(dir, `${name}.key`) };
+}

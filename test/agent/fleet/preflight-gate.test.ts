@@ -7,11 +7,12 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { needTools } from '../../support/tools.ts';
+import { makeClientCert, makeTestPki } from '../../support/tls.ts';
 import { neverSchedule, startRealAgent, type RealAgent } from './real-agent.ts';
 import { closedPorts } from './closed-ports.ts';
 
@@ -142,4 +143,31 @@ test('usage errors exit 2', async (t) => {
   const help = await runGate(['--help']);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /Exit codes: 0 build/);
+});
+
+// An agent on HTTPS with a test CA that requires client certificates (tls.clientCAFile): the
+// gate reaches it only with --cacert and a client certificate; without either it cannot ask (4).
+test('https: --cacert trusts the agent\'s CA, --cert/--key answer its client-certificate demand', async (t) => {
+  if (!needTools(t, 'dash', 'curl', 'openssl')) return;
+  const dir = join(scratch, 'tls');
+  mkdirSync(dir);
+  const pki = makeTestPki(dir);
+  const client = makeClientCert(dir, 'jenkins');
+  const tlsYaml = `tls:\n  certFile: ${pki.certFile}\n  keyFile: ${pki.keyFile}\n  clientCAFile: ${pki.caFile}\n`;
+  const agent = await startRealAgent(scratch, 'gate-tls', `${checks('{ enabled: false }')}${tlsYaml}`, { https: { ca: pki.caFile, cert: client.certFile, key: client.keyFile } });
+  try {
+    const url = `https://${agent.address}`;
+    const untrusted = await runGate(['--url', url]);
+    assert.equal(untrusted.code, 4, untrusted.stderr);
+    assert.match(untrusted.stderr, /certificate/i);
+    const noClientCert = await runGate(['--url', url, '--cacert', pki.caFile]);
+    assert.equal(noClientCert.code, 4, noClientCert.stderr);
+    const ok = await runGate(['--url', url, '--cert', client.certFile, '--key', client.keyFile], { BUILDFLEET_GATE_CACERT: pki.caFile });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stderr, /accept: this host may build/);
+    assert.equal((await runGate(['--url', url, '--cacert', pki.caFile, '--cert', client.certFile])).code, 2, '--cert without --key');
+    assert.equal((await runGate(['--url', url, '--cacert', join(dir, 'no-such.pem')])).code, 2, 'an unreadable CA file');
+  } finally {
+    await agent.stop();
+  }
 });
