@@ -136,7 +136,10 @@ checks:
 
   it('accepts tls, auth and logLevel', () => {
     const c = valid(parseConfigText('tls: { certFile: /c.pem, keyFile: /k.pem }\nauth: { tokenFile: /t }\nlogLevel: debug', 't'));
-    assert.deepEqual(c.tls, { certFile: '/c.pem', keyFile: '/k.pem' });
+    assert.deepEqual(c.tls, { certFile: '/c.pem', keyFile: '/k.pem', clientCAFile: null });
+    const withCA = valid(parseConfigText('tls: { certFile: /c.pem, keyFile: /k.pem, clientCAFile: /ca.pem }', 't'));
+    assert.equal(withCA.tls?.clientCAFile, '/ca.pem');
+    assert.match(errorsOf('tls: { certFile: /c.pem, keyFile: /k.pem, clientCAFile: ca.pem }')[0], /tls\.clientCAFile/);
     assert.equal(c.auth.tokenFile, '/t');
     assert.equal(c.logLevel, 'debug');
   });
