@@ -171,7 +171,11 @@ export async function quarantineCache(assessment: CacheAssessment, deps: Quarant
       }
     }
     const pending = inFlight.intent ? '; the next run finishes or reports the half-done move' : '';
-    return outcomeFor(cache, 'failed', 'io-error', `failed: ${cache.path}: ${(err as Error).message}${pending}`);
+    // Under the unit, a cache directory outside /home that its drop-in does not list is read-only.
+    const readOnly = (err as NodeJS.ErrnoException).code === 'EROFS'
+      ? ' (read-only for the agent: under systemd, list the directory with `buildfleet-agent systemd-dropin` and restart; docs/operations.md)'
+      : '';
+    return outcomeFor(cache, 'failed', 'io-error', `failed: ${cache.path}: ${(err as Error).message}${pending}${readOnly}`);
   } finally {
     dir.close();
   }
