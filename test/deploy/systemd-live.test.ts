@@ -104,7 +104,8 @@ test('under systemd 252 as PID 1 the RPM\'s agent starts, answers, reloads, quar
   const built = run(join(repoRoot, 'deploy/rpm/build-rpm.sh'), ['--bundle', bundle.outfile, '--out', join(work, 'rpm')]);
   assert.equal(built.status, 0, built.stderr);
   const rpmFile = built.stdout.trim().split('\n').pop() ?? '';
-  const installed = run('rpm', ['--root', merged, '--dbpath', '/var/lib/rpm', '--nodeps', '-i', rpmFile]);
+  const { NODE: _npmNode, ...withoutNode } = process.env;
+  const installed = run('rpm', ['--root', merged, '--dbpath', '/var/lib/rpm', '--nodeps', '-i', rpmFile], { env: withoutNode });
   assert.equal(installed.status, 0, installed.stderr);
   assert.doesNotMatch(installed.stderr, /buildfleet-agent:/, '%post finds the Node 22 usable and writes its drop-in');
   const dropIn = readFileSync(inside('etc/systemd/system/buildfleet-agent.service.d/60-cache-dirs.conf'), 'utf8');
@@ -135,7 +136,10 @@ test('under systemd 252 as PID 1 the RPM\'s agent starts, answers, reloads, quar
   nspawn.stdout?.on('data', (b: Buffer) => { consoleText += b.toString(); });
   nspawn.stderr?.on('data', (b: Buffer) => { consoleText += b.toString(); });
   const pid1 = await containerInit(nspawn, 30_000);
-  const sh = (cmd: string, ...args: string[]): Run => run('nsenter', ['-t', String(pid1), '-a', '--', cmd, ...args], { timeout: 60_000 });
+  // A root login's environment, not the test's: npm exports NODE (its own Node's path), which
+  // the wrapper would take over the container's.
+  const insideEnv = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LANG: 'C.UTF-8' };
+  const sh = (cmd: string, ...args: string[]): Run => run('nsenter', ['-t', String(pid1), '-a', '--', cmd, ...args], { timeout: 60_000, env: insideEnv });
   const http = (method: string, path: string, auth = false): { status: number; body: string } => {
     const r = sh('/usr/bin/node', '/root/request.mjs', method, `http://127.0.0.1:20580${path}`, auth ? token : '');
     assert.equal(r.status, 0, r.stderr);
