@@ -2,7 +2,7 @@
 // Node has no openat()/renameat(); `/proc/self/fd/<fd>/<name>` gives the same guarantee: the
 // kernel resolves the magic link to the exact directory we opened, so a component swapped for a
 // symlink after we checked it can never redirect a rename, unlink or read somewhere else.
-import { closeSync, constants, fstatSync, lstatSync, openSync, type BigIntStats } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, readlinkSync, openSync, type BigIntStats } from 'node:fs';
 import path from 'node:path';
 
 export interface PinnedDir {
@@ -82,8 +82,18 @@ function componentRefusal(walked: string, full: string, err: NodeJS.ErrnoExcepti
       // gone meanwhile: still refused
     }
     return isLink
-      ? { code: 'symlink-on-path', message: `${walked} is a symbolic link; refusing to follow it on the way to ${full}` }
+      ? { code: 'symlink-on-path', message: `${symlinkText(walked)}; refusing to follow it${walked === full ? '' : ` on the way to ${full}`}` }
       : { code: 'not-a-directory', message: `${walked} is not a directory (on the way to ${full})` };
   }
   return { code: 'io-error', message: `cannot open ${walked}: ${err.message}` };
+}
+
+// Names the link and where it points, so the message says what was refused, not the same path
+// twice. (For the message only: the link is never followed.)
+function symlinkText(link: string): string {
+  try {
+    return `${link} is a symbolic link to ${readlinkSync(link)}`;
+  } catch {
+    return `${link} is a symbolic link`;
+  }
 }

@@ -2,7 +2,7 @@
 // after the audit line is written. A run that finds one finishes the move or reports it
 // (resume.ts). Everything needed to recognise the files again is in it: the directory's and
 // every file's device and inode, and the names before and after.
-import { closeSync, constants, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { Actor } from './audit.ts';
 import type { FileIdentity } from '../../lib/file-identity.ts';
@@ -59,6 +59,36 @@ export function writeIntent(stateDir: string, intent: QuarantineIntent): void {
   }
   renameSync(tmp, path.join(dir, `${intent.id}.json`));
   fsyncDir(dir);
+}
+
+// A temporary record is written, fsync'd and renamed within milliseconds, before anything moves;
+// one older than this belongs to a writer that was killed, and nothing refers to it.
+export const staleIntentTempMs = 60_000;
+
+// Removes the half-written temporary records that killed moves left behind (they were never
+// renamed into place, so no file had moved yet). Returns the names removed.
+export function removeStaleIntentTemps(stateDir: string, nowMs: number): string[] {
+  const dir = intentDir(stateDir);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    if (!/^\..+\.tmp$/.test(name)) continue;
+    const file = path.join(dir, name);
+    try {
+      const st = lstatSync(file);
+      if (!st.isFile() || nowMs - st.mtimeMs < staleIntentTempMs) continue;
+      unlinkSync(file);
+      removed.push(name);
+    } catch {
+      // gone meanwhile, or not ours to remove: the next run looks again
+    }
+  }
+  return removed;
 }
 
 export function removeIntent(stateDir: string, id: string): void {

@@ -6,7 +6,7 @@ import { fsyncSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { appendAuditRecord, auditHasIntent, type Actor, type AuditRecord } from './audit.ts';
 import { lstatIdentity, sameFile, sameFileUnchanged, type FileIdentity } from '../../lib/file-identity.ts';
-import { listIntents, removeIntent, type IntentFile, type QuarantineIntent } from './intent.ts';
+import { listIntents, removeIntent, removeStaleIntentTemps, type IntentFile, type QuarantineIntent } from './intent.ts';
 import { findOpenFileHolders, type OpenFileHolder } from './open-holders.ts';
 import { isPinnedDirRefusal, openPinnedDir, type PinnedDir } from '../../lib/pinned-dir.ts';
 import { moveRecord } from './quarantine.ts';
@@ -43,6 +43,7 @@ function placeOf(dir: PinnedDir, f: IntentFile, mustBeUnchanged: boolean): Place
 }
 
 export function resumeInterruptedQuarantines(deps: ResumeDeps): ResumeOutcome[] {
+  if (!deps.dryRun) removeStaleIntentTemps(deps.stateDir, deps.now().getTime());
   const { intents, unreadable } = listIntents(deps.stateDir);
   const outcomes: ResumeOutcome[] = unreadable.map((u) => ({
     intentId: path.basename(u.file, '.json'), path: u.file, newPath: '', result: 'needs-attention' as const,

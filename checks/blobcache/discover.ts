@@ -4,7 +4,7 @@
 // Discovery only reads metadata and never follows a symlink: a symlinked directory on the way
 // or a symlinked cache file is reported as refused, so nothing downstream (verification, the
 // root-run quarantine) is ever pointed through a link a user could plant.
-import { lstat, readFile, stat } from 'node:fs/promises';
+import { lstat, readFile, readlink, stat } from 'node:fs/promises';
 import path from 'node:path';
 
 export const cacheFileNames = {
@@ -133,7 +133,10 @@ async function walkDir(dir: string): Promise<DirWalk> {
       // and Debian) hold no cache: when nothing exists behind the link, there is nothing to
       // refuse. Only existence is looked up through it; a cache found there is still refused.
       if (st.uid === 0n && await absentBehind(dir)) return { kind: 'absent' };
-      return { kind: 'refused', code: 'symlink-on-path', message: `${walked} is a symbolic link; not following it to ${dir}` };
+      // Named with its target, so the message does not name the link as its own target.
+      const target = await readlink(walked).catch(() => null);
+      const what = `${walked} is a symbolic link${target === null ? '' : ` to ${target}`}`;
+      return { kind: 'refused', code: 'symlink-on-path', message: `${what}; not following it${walked === dir ? '' : ` on the way to ${dir}`}` };
     }
     if (!st.isDirectory()) return { kind: 'refused', code: 'not-a-directory', message: `${walked} is not a directory (on the way to ${dir})` };
     if (i === components.length - 1) return { kind: 'ok', uid: Number(st.uid), dev: st.dev.toString(), ino: st.ino.toString() };

@@ -147,6 +147,7 @@ test('a directory on the path replaced by a symlink after discovery is refused',
     assert.equal(out.result, 'refused');
     assert.equal(out.code, 'symlink-on-path');
     assert.match(out.message, /containers is a symbolic link/);
+    assert.ok(out.message.includes(`to ${decoy}`), `names the link's real target: ${out.message}`);
     assert.deepEqual(readdirSync(path.join(decoy, 'cache')), [path.basename(s.bolt)], 'decoy untouched');
     assert.ok(existsSync(path.join(s.root, 'moved-away', 'cache', path.basename(s.bolt))), 'original untouched');
   } finally {

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { assessCache, quarantineCache } from '../../../agent/remediation/quarantine.ts';
 import { resumeInterruptedQuarantines } from '../../../agent/remediation/resume.ts';
-import { listIntents } from '../../../agent/remediation/intent.ts';
+import { intentDirName, listIntents } from '../../../agent/remediation/intent.ts';
 import { readAuditRecords } from '../../../agent/remediation/audit.ts';
 import { depsFor, discoverScratch, findCache, makeScratch, writeCorrupt } from './scratch.ts';
 
@@ -102,6 +102,25 @@ test('an intent whose writer is still running is left to it (in progress), not r
     assert.equal(seen[0].result, 'in-progress');
     assert.match(seen[0].message, new RegExp(`pid ${process.pid}`));
     assert.deepEqual(readAuditRecords(s.stateDir).map((a) => a.action), ['quarantine'], 'moved and recorded once');
+  } finally {
+    s.cleanup();
+  }
+});
+
+test('half-written intent records of killed moves are removed once stale; a fresh one (a writer at work) is kept', async () => {
+  const s = makeScratch();
+  try {
+    const dir = path.join(s.stateDir, intentDirName);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, '.killed-move.tmp'), '{"id":"killed-mo');
+    writeFileSync(path.join(dir, '.writing-now.tmp'), '{"id":');
+    const old = new Date(Date.now() - 10 * 60_000);
+    utimesSync(path.join(dir, '.killed-move.tmp'), old, old);
+    const dry = resumeInterruptedQuarantines({ stateDir: s.stateDir, actor: 'cli', now: () => new Date(), dryRun: true });
+    assert.deepEqual(dry, []);
+    assert.equal(readdirSync(dir).length, 2, 'a dry run changes nothing');
+    resumeInterruptedQuarantines({ stateDir: s.stateDir, actor: 'daemon', now: () => new Date() });
+    assert.deepEqual(readdirSync(dir), ['.writing-now.tmp']);
   } finally {
     s.cleanup();
   }

@@ -103,6 +103,22 @@ test('a symlinked directory on the way is refused, not followed', async () => {
     assert.equal(found[0].fileName, null);
     assert.equal(found[0].refused?.code, 'symlink-on-path');
     assert.match(found[0].refused!.message, /mallory\/\.local is a symbolic link/);
+    // The message names where the link points, not the link again.
+    assert.ok(found[0].refused!.message.includes(`to ${path.join(s.root, 'home', 'real', '.local')}`), found[0].refused!.message);
+  } finally {
+    s.done();
+  }
+});
+
+test('a configured cache directory that is itself a link is named with its real target', async () => {
+  const s = scratch();
+  try {
+    const real = userCache(s.root, 'real');
+    const link = path.join(s.root, 'linked-cache');
+    symlinkSync(real, link);
+    const found = await discoverCaches({ dirs: [link], discoverUsers: false, cacheFormatInUse: null, passwdPath: s.passwd });
+    assert.equal(found[0].refused?.code, 'symlink-on-path');
+    assert.equal(found[0].refused?.message, `${link} is a symbolic link to ${real}; not following it`);
   } finally {
     s.done();
   }
