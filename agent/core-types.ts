@@ -49,6 +49,14 @@ export interface Preflight {
   }[];
 }
 
+// A change refused because the state file could not record it (durable or not at all).
+// noSpace: the disk or quota is full (HTTP 507); otherwise 503.
+export interface StateWriteRefusal {
+  ok: false;
+  noSpace: boolean;
+  message: string;
+}
+
 export interface RefreshOptions {
   names?: string[]; // a subset; default every check
   maxAgeSeconds?: number; // results older than this run again first; default: no refresh
@@ -62,8 +70,9 @@ export interface AgentCore {
   preflight(opts: RefreshOptions): Promise<Preflight>;
   runChecks(names?: string[]): Promise<CheckState[]>;
   maintenance(): Maintenance | null;
-  setMaintenance(m: { reason: string; expiresAt: Date; by: string }): Maintenance;
-  clearMaintenance(): void;
+  // Resolve once the change is in the state file; when it cannot be written nothing changes.
+  setMaintenance(m: { reason: string; expiresAt: Date; by: string }): Promise<{ ok: true; maintenance: Maintenance } | StateWriteRefusal>;
+  clearMaintenance(): Promise<{ ok: true; was: Maintenance | null } | StateWriteRefusal>;
   quarantine(actor: 'api' | 'daemon' | 'cli'): Promise<unknown>; // the quarantine report JSON
   configReloadOk(): boolean; // false after a SIGHUP with a bad config (last good one kept)
 }

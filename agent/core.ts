@@ -7,11 +7,11 @@ import type { Check } from '../checks/types.ts';
 import type { SkopeoCacheInfo, VerifyCacheFn } from '../checks/blobcache/check.ts';
 import { buildSkopeoOf } from '../checks/skopeo.ts';
 import type { AgentConfig } from './config.ts';
-import type { AgentCore, CheckState, Maintenance, Preflight, RefreshOptions } from './core-types.ts';
+import type { AgentCore, CheckState, Maintenance, Preflight, RefreshOptions, StateWriteRefusal } from './core-types.ts';
 import { evaluatePreflight } from './admission.ts';
 import { activeMaintenance, startMaintenance } from './maintenance.ts';
 import { createRunner, type CheckScheduler, type Clock, type Runner, type RunnerEntry, type StateListener, systemClock } from './runner.ts';
-import { createStateStore, type PersistedCheckState, type PersistedState, type StateStore } from './state-store.ts';
+import { createStateStore, removeStaleStateTemps, stateDirProblem, type PersistedCheckState, type PersistedState, type StateStore } from './state-store.ts';
 import { createChildVerifier } from './cache-verify-child.ts';
 import { createCacheWatcher, type CacheWatcher } from './cache-watch.ts';
 import { createCacheVerdictMemory, type CacheVerdictMemory } from '../checks/blobcache/verdict-memory.ts';
@@ -64,6 +64,8 @@ export interface AgentCoreOptions {
   damping?: boolean;
   // false: read-only; autoQuarantine is ignored (the `check` verb). Default true.
   allowRemediation?: boolean;
+  // How long after a failed state write it is tried again; default stateRetryMs (tests: less).
+  stateRetryMs?: number;
   // Replaces the real check factories (tests): how to build the runner entries for a config.
   buildChecks?: (config: AgentConfig, env: CheckEnvironment) => Promise<BuiltChecks>;
 }
@@ -81,6 +83,16 @@ export interface RunningAgentCore extends AgentCore {
   reloadFailed(errors: string[]): void;
   config(): AgentConfig;
   onState(listener: StateListener): () => void;
+  // What keeps the agent itself from working (for /healthz): today a state file that cannot be
+  // written. Empty when all is well.
+  healthProblems(): string[];
+}
+
+// How often a failed state write is tried again.
+export const stateRetryMs = 10_000;
+
+function stateWriteRefusal(err: NodeJS.ErrnoException): StateWriteRefusal {
+  return { ok: false, noSpace: err.code === 'ENOSPC' || err.code === 'EDQUOT', message: `the state file could not be written, so nothing was changed: ${err.message}` };
 }
 
 export type CreatedCore = { core: RunningAgentCore } | { errors: string[] };
@@ -213,6 +225,10 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
   const now = () => clock.now();
 
   let config = initialConfig;
+  // A stateDir that cannot be a directory is a config problem, found now and not at the first
+  // write (which would lose that write).
+  const stateDirBroken = persist ? stateDirProblem(config.stateDir) : null;
+  if (stateDirBroken) return { errors: [stateDirBroken] };
   const verifyBound = (c: AgentConfig) => Math.max(c.checks.blobinfocache.timeoutSeconds, c.checks.blobinfocache.fullTimeoutSeconds);
   const verifier = createChildVerifier({ maxVerifySeconds: verifyBound(config) });
   // Assigned below; the blob-cache check only calls skopeoInfo while running, after that.
@@ -258,9 +274,11 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
   let store: StateStore | null = persist ? createStateStore(config.stateDir) : null;
   let persisted: PersistedState = { checks: {}, maintenance: null };
   if (store) {
-    const loaded = store.load();
-    if (loaded.problem) log.warn({ event: 'state-file-unusable', file: store.file, problem: loaded.problem }, 'state file not used; every check starts unchecked');
+    const loaded = store.load(clock.now());
+    if (loaded.problem) log.warn({ event: 'state-file-unusable', file: store.file, problem: loaded.problem }, 'state file not used, or not all of it; what was not used starts unchecked');
     persisted = loaded.state;
+    const temps = removeStaleStateTemps(config.stateDir);
+    if (temps.length > 0) log.info({ event: 'state-temp-removed', files: temps }, 'removed temporary state files of an agent that was killed while writing');
   }
   let maintenance: Maintenance | null = activeMaintenance(persisted.maintenance, clock.now());
   let reloadOk = true;
@@ -268,17 +286,47 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
   let saving: Promise<unknown> = Promise.resolve();
   const listeners = new Set<StateListener>();
 
-  function save(): void {
-    if (!store || !runner) return;
+  // The last write's failure, until a write succeeds: /healthz shows it, and a failed write is
+  // tried again every stateRetryMs, so the problem clears by itself once the disk has room.
+  let writeFailure: { file: string; err: NodeJS.ErrnoException } | null = null;
+  let retry: NodeJS.Timeout | null = null;
+
+  function save(): Promise<Error | null> {
+    if (!store || !runner) return Promise.resolve(null);
     const snapshot: PersistedState = { checks: {}, maintenance };
     for (const s of runner.states()) {
       const p = toPersisted(s);
       if (p) snapshot.checks[s.name] = p;
     }
     const file = store.file;
-    saving = store.save(snapshot).then((err) => {
-      if (err) log.error({ event: 'state-write-failed', file, err: err.message }, 'could not write the state file; verdicts live in memory only');
+    const written = store.save(snapshot).then((err) => {
+      if (err) {
+        // Logged once per failing spell, not once per retry.
+        if (!writeFailure) log.error({ event: 'state-write-failed', file, err: err.message }, 'could not write the state file; verdicts live in memory only until a write succeeds');
+        writeFailure = { file, err };
+        retry ??= setTimeout(() => {
+          retry = null;
+          void save();
+        }, opts.stateRetryMs ?? stateRetryMs);
+        retry.unref();
+      } else if (writeFailure) {
+        log.info({ event: 'state-write-recovered', file }, 'the state file is written again');
+        writeFailure = null;
+      }
+      return err;
     });
+    saving = written;
+    return written;
+  }
+
+  // A maintenance change the state file could not record is undone (unless a newer change
+  // replaced it meanwhile), so the answer "failed" means "nothing changed", also after a restart.
+  async function changeMaintenance(next: Maintenance | null): Promise<Error | null> {
+    const before = maintenance;
+    maintenance = next;
+    const err = await save();
+    if (err && maintenance === next) maintenance = before;
+    return err;
   }
 
   function makeRunner(entries: RunnerEntry[], carried: readonly CheckState[]): Runner {
@@ -344,18 +392,22 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
     },
     runChecks: (names) => active.runMany(names),
     maintenance: () => currentMaintenance(),
-    setMaintenance(request) {
-      maintenance = startMaintenance(request, clock.now());
-      log.warn({ event: 'maintenance-started', reason: maintenance.reason, expiresAt: maintenance.expiresAt, by: maintenance.by }, 'maintenance started');
-      save();
-      return maintenance;
+    async setMaintenance(request) {
+      const m = startMaintenance(request, clock.now());
+      const err = await changeMaintenance(m);
+      if (err) return stateWriteRefusal(err);
+      log.warn({ event: 'maintenance-started', reason: m.reason, expiresAt: m.expiresAt, by: m.by }, 'maintenance started');
+      return { ok: true, maintenance: m };
     },
-    clearMaintenance() {
-      if (maintenance === null) return;
-      log.warn({ event: 'maintenance-ended', reason: maintenance.reason }, 'maintenance ended');
-      maintenance = null;
-      save();
+    async clearMaintenance() {
+      const was = currentMaintenance();
+      if (was === null) return { ok: true, was: null };
+      const err = await changeMaintenance(null);
+      if (err) return stateWriteRefusal(err);
+      log.warn({ event: 'maintenance-ended', reason: was.reason }, 'maintenance ended');
+      return { ok: true, was };
     },
+    healthProblems: () => (writeFailure ? [`state-write-failed: ${writeFailure.file}: ${writeFailure.err.message}`] : []),
     // Waits for a verification in flight and holds the next one off until the move is done.
     quarantine(actor) {
       return cacheExclusive(() => quarantineNow(actor)).catch((err: unknown) => ({
@@ -370,6 +422,7 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
     async stop() {
       started = false;
       watcher?.close();
+      if (retry) clearTimeout(retry);
       await active.stop();
       await verifier.close();
       await saving;

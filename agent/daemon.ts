@@ -101,7 +101,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<DaemonStart> {
     token: secrets.secrets.token,
     tls: secrets.secrets.tls,
     log,
-    health: () => ({ state: lifecycle, problems: [] }),
+    health: () => ({ state: lifecycle, problems: core.healthProblems() }),
   });
   // Listen before the first check runs: a port already taken fails the start at once.
   const listening = await http.listen(listen);

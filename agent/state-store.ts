@@ -2,7 +2,7 @@
 // restarted agent remembers a sick host. Written atomically (temp file, fsync, rename, fsync of
 // the directory): a crash or power loss leaves the old file or the new one, never half of one.
 import { open, rename, unlink } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CheckReason, CheckScope, CheckStatus } from '../checks/types.ts';
 import type { Maintenance } from './core-types.ts';
@@ -29,8 +29,9 @@ export interface PersistedState {
   maintenance: Maintenance | null;
 }
 
-// `problem`: why the file was not used (unreadable, not JSON, another version). The agent then
-// starts from nothing, which is safe: it refuses until every check has run.
+// `problem`: why the file, or part of it, was not used (unreadable, not JSON, another version,
+// a malformed entry, a maintenance cut to 30 days). What was not used starts from nothing,
+// which is safe: the agent refuses until every check has run.
 export interface LoadedState {
   state: PersistedState;
   problem: string | null;
@@ -38,7 +39,7 @@ export interface LoadedState {
 
 export interface StateStore {
   file: string;
-  load(): LoadedState;
+  load(now: Date): LoadedState;
   // Resolves after this snapshot (or a newer one) is on disk; null, or the write error.
   save(state: PersistedState): Promise<Error | null>;
 }
@@ -62,7 +63,7 @@ function checkStateFromJson(v: unknown): PersistedCheckState | null {
     typeof v.rawStatus !== 'string' || !statuses.has(v.rawStatus) ||
     typeof v.summary !== 'string' || !okReasons || !isRecord(v.details) ||
     typeof v.observedAt !== 'string' || !Number.isFinite(Date.parse(v.observedAt)) ||
-    typeof v.durationMs !== 'number' || typeof v.consecutiveFailures !== 'number'
+    !isCount(v.durationMs) || !isCount(v.consecutiveFailures)
   ) {
     return null;
   }
@@ -73,7 +74,13 @@ function checkStateFromJson(v: unknown): PersistedCheckState | null {
   };
 }
 
-export function parseStateText(text: string): LoadedState {
+// The same bounds a fresh result has: whole or fractional milliseconds, never negative, NaN or
+// absurd (a damping counter of 1e300 would never reset).
+function isCount(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= Number.MAX_SAFE_INTEGER;
+}
+
+export function parseStateText(text: string, now: Date): LoadedState {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -88,10 +95,52 @@ export function parseStateText(text: string): LoadedState {
   for (const [name, value] of Object.entries(json.checks)) {
     const check = checkStateFromJson(value);
     if (check) state.checks[name] = check;
-    else dropped.push(name);
+    else dropped.push(name.slice(0, 64));
   }
-  state.maintenance = maintenanceFromJson(json.maintenance);
-  return { state, problem: dropped.length > 0 ? `ignored malformed entries: ${dropped.join(', ')}` : null };
+  const restored = maintenanceFromJson(json.maintenance, now);
+  state.maintenance = restored.maintenance;
+  const problems = [
+    ...(dropped.length > 0 ? [`ignored malformed check entries: ${dropped.slice(0, 10).join(', ')}${dropped.length > 10 ? ` and ${dropped.length - 10} more` : ''}`] : []),
+    ...(restored.problem ? [restored.problem] : []),
+  ];
+  return { state, problem: problems.length > 0 ? problems.join('; ') : null };
+}
+
+// Why `stateDir` cannot hold the state, found at start rather than at the first write: a
+// regular file (or anything but a directory) at that path, or a path that cannot be looked at.
+// A directory that does not exist yet is fine: the first write creates it.
+export function stateDirProblem(stateDir: string): string | null {
+  try {
+    if (!statSync(stateDir).isDirectory()) return `stateDir ${stateDir}: exists and is not a directory`;
+    return null;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return null;
+    return `stateDir ${stateDir}: ${code === 'ENOTDIR' ? 'a component of the path is not a directory' : (err as Error).message}`;
+  }
+}
+
+// Temporary files of writers that were killed between open and rename (the pid in the name is
+// not this process): nothing refers to them. Removed at start.
+export function removeStaleStateTemps(stateDir: string): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(stateDir);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const m = /^\.state\.json\.(\d+)\.tmp$/.exec(name);
+    if (!m || Number(m[1]) === process.pid) continue;
+    try {
+      unlinkSync(join(stateDir, name));
+      removed.push(name);
+    } catch {
+      // not removable: harmless, looked at again next start
+    }
+  }
+  return removed;
 }
 
 export function createStateStore(stateDir: string): StateStore {
@@ -145,7 +194,7 @@ export function createStateStore(stateDir: string): StateStore {
 
   return {
     file,
-    load() {
+    load(now) {
       let text: string;
       try {
         text = readFileSync(file, 'utf8');
@@ -153,7 +202,7 @@ export function createStateStore(stateDir: string): StateStore {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { state: emptyState(), problem: null };
         return { state: emptyState(), problem: `${file}: ${(err as Error).message}` };
       }
-      const loaded = parseStateText(text);
+      const loaded = parseStateText(text, now);
       return loaded.problem ? { ...loaded, problem: `${file}: ${loaded.problem}` } : loaded;
     },
     save(state) {

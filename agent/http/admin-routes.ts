@@ -1,6 +1,7 @@
 // The mutating endpoints (bearer token checked by the server before these run): run checks,
 // quarantine corrupt caches, and set or clear maintenance.
 import { checkView } from '../admission.ts';
+import type { StateWriteRefusal } from '../core-types.ts';
 import type { RouteHandler } from './context.ts';
 import { parseMaintenanceRequest } from './maintenance-request.ts';
 import { readJsonBody } from './request-body.ts';
@@ -58,15 +59,22 @@ export const postMaintenance: RouteHandler = async (ctx, req, res) => {
   if (!body.ok) return sendError(res, body.status, { code: body.code, message: body.message });
   const parsed = parseMaintenanceRequest(body.value, ctx.now());
   if (!parsed.ok) return sendError(res, 400, { code: 'invalid-maintenance', message: parsed.message });
-  const m = ctx.core.setMaintenance({ reason: parsed.reason, expiresAt: parsed.expiresAt, by: 'api' });
+  const set = await ctx.core.setMaintenance({ reason: parsed.reason, expiresAt: parsed.expiresAt, by: 'api' });
+  if (!set.ok) return refuseUnrecorded(res, set);
   ctx.metrics.invalidate();
-  sendJson(res, 200, { maintenance: m });
+  sendJson(res, 200, { maintenance: set.maintenance });
 };
 
-export const deleteMaintenance: RouteHandler = (ctx, req, res) => {
+export const deleteMaintenance: RouteHandler = async (ctx, req, res) => {
   req.resume();
-  const was = ctx.core.maintenance();
-  ctx.core.clearMaintenance();
+  const cleared = await ctx.core.clearMaintenance();
+  if (!cleared.ok) return refuseUnrecorded(res, cleared);
   ctx.metrics.invalidate();
-  sendJson(res, 200, { maintenance: null, cleared: was !== null });
+  sendJson(res, 200, { maintenance: null, cleared: cleared.was !== null });
 };
+
+// Durable or not at all: a change the state file could not hold is refused, never a 200 that
+// a restart would take back. 507 when the disk is full, 503 for any other write failure.
+function refuseUnrecorded(res: Parameters<RouteHandler>[2], refusal: StateWriteRefusal): void {
+  sendError(res, refusal.noSpace ? 507 : 503, { code: 'state-write-failed', message: refusal.message });
+}

@@ -1,8 +1,9 @@
 // Validates the body of POST /v1/maintenance: {reason, expiresInSeconds} or {reason, expiresAt}.
 // Maintenance always expires, so a forgotten drain cannot keep a host out of rotation forever.
 
-export const maxMaintenanceSeconds = 30 * 24 * 3600;
-const maxReasonLength = 500;
+import { maxMaintenanceReasonLength as maxReasonLength, maxMaintenanceSeconds } from '../maintenance.ts';
+
+export { maxMaintenanceSeconds };
 
 export type MaintenanceRequest = { ok: true; reason: string; expiresAt: Date } | { ok: false; message: string };
 

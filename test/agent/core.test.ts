@@ -84,7 +84,9 @@ describe('core: verdicts across a restart', () => {
   it('keeps maintenance across a restart and clears it once expired', async () => {
     const config = configWith();
     const a = await makeCore(config, [manual('disk').check]);
-    const m = a.core.setMaintenance({ reason: ' swapping disks ', expiresAt: new Date(a.clock.now().getTime() + 60_000), by: 'api' });
+    const set = await a.core.setMaintenance({ reason: ' swapping disks ', expiresAt: new Date(a.clock.now().getTime() + 60_000), by: 'api' });
+    assert.ok(set.ok);
+    const m = set.maintenance;
     assert.equal(m.reason, 'swapping disks');
     assert.equal(m.since, a.clock.now().toISOString());
     await a.core.stop();
@@ -100,8 +102,8 @@ describe('core: verdicts across a restart', () => {
     assert.equal(onDisk.maintenance, null, 'the expiry was written back');
 
     const c = await makeCore(config, [manual('disk').check]);
-    c.core.setMaintenance({ reason: 'x', expiresAt: new Date(c.clock.now().getTime() + 60_000), by: 'cli' });
-    c.core.clearMaintenance();
+    await c.core.setMaintenance({ reason: 'x', expiresAt: new Date(c.clock.now().getTime() + 60_000), by: 'cli' });
+    await c.core.clearMaintenance();
     assert.equal(c.core.maintenance(), null);
     await c.core.stop();
   });
@@ -133,6 +135,40 @@ describe('core: verdicts across a restart', () => {
     await check.answer(corrupt);
     await core.stop();
     assert.equal(existsSync(config.stateDir), false);
+  });
+});
+
+describe('core: durable or honest', () => {
+  it('a maintenance change the state file cannot hold is refused and undone; the problem shows until a write succeeds', async () => {
+    const config = configWith();
+    mkdirSync(config.stateDir, { recursive: true });
+    // Fault injection with a real file system: a directory where the writer's temporary file
+    // goes makes every write fail (EISDIR), as a full or read-only disk would.
+    const blocker = join(config.stateDir, `.state.json.${process.pid}.tmp`);
+    mkdirSync(blocker);
+    const a = await makeCore(config, [manual('disk').check], { stateRetryMs: 50 });
+    const set = await a.core.setMaintenance({ reason: 'kernel update', expiresAt: new Date(a.clock.now().getTime() + 60_000), by: 'api' });
+    assert.equal(set.ok, false);
+    assert.ok(!set.ok && !set.noSpace && /could not be written, so nothing was changed/.test(set.message));
+    assert.equal(a.core.maintenance(), null, 'the refused change is not in force either');
+    assert.match(a.core.healthProblems().join(), /^state-write-failed: .*state\.json: EISDIR/);
+    rmSync(blocker, { recursive: true });
+    for (let i = 0; i < 100 && a.core.healthProblems().length > 0; i++) await sleep(20);
+    assert.deepEqual(a.core.healthProblems(), [], 'a retried write clears the problem');
+    const again = await a.core.setMaintenance({ reason: 'kernel update', expiresAt: new Date(a.clock.now().getTime() + 60_000), by: 'api' });
+    assert.ok(again.ok);
+    await a.core.stop();
+    const b = await makeCore(config, [manual('disk').check]);
+    assert.equal(b.core.maintenance()?.reason, 'kernel update', 'what was answered 200 survives a restart');
+    await b.core.stop();
+  });
+
+  it('refuses to start with a stateDir that is a regular file', async () => {
+    const config = configWith();
+    writeFileSync(config.stateDir, 'not a directory');
+    const created = await createAgentCore(config, { buildChecks: async () => ({ entries: [] }) });
+    assert.ok('errors' in created);
+    assert.deepEqual(created.errors, [`stateDir ${config.stateDir}: exists and is not a directory`]);
   });
 });
 

@@ -230,3 +230,25 @@ describe('answers stay small', () => {
     }
   });
 });
+
+describe('durable or honest', () => {
+  test('a maintenance change the state file cannot hold is a 507 (disk full) or 503, never a 200', async () => {
+    const core = new InMemoryCore([controllableCheck('disk', 'host', ok()).check]);
+    const srv = await serveForTest(core, { token: token() });
+    const headers = { authorization: `Bearer ${tokenText}`, 'content-type': 'application/json' };
+    try {
+      for (const [noSpace, status] of [[true, 507], [false, 503]] as const) {
+        core.stateWriteFailure = { ok: false, noSpace, message: 'the state file could not be written, so nothing was changed: ENOSPC' };
+        const set = await fetch(`${srv.base}/v1/maintenance`, { method: 'POST', headers, body: JSON.stringify({ reason: 'x', expiresInSeconds: 60 }) });
+        assert.equal(set.status, status);
+        assert.equal((await set.json() as { error: { code: string } }).error.code, 'state-write-failed');
+        const del = await fetch(`${srv.base}/v1/maintenance`, { method: 'DELETE', headers });
+        assert.equal(del.status, status);
+        await del.body?.cancel();
+      }
+      assert.equal(core.maintenance(), null);
+    } finally {
+      await srv.stop();
+    }
+  });
+});

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createStateStore, emptyState, type PersistedState } from '../../agent/state-store.ts';
+import { createStateStore, emptyState, parseStateText, removeStaleStateTemps, stateDirProblem, type PersistedState } from '../../agent/state-store.ts';
 import { appendAuditRecord } from '../../agent/remediation/audit.ts';
 
 let root: string;
@@ -11,6 +11,9 @@ before(() => {
   root = mkdtempSync(join(tmpdir(), 'bfa-state-'));
 });
 after(() => rmSync(root, { recursive: true, force: true }));
+
+// The time the samples are loaded at: while their maintenance is still in force.
+const at = new Date('2026-11-28T10:30:00.000Z');
 
 let n = 0;
 function freshDir(): string {
@@ -35,9 +38,9 @@ describe('state store', () => {
   it('starts empty without a file, creates the directory on save, and loads back what it saved', async () => {
     const dir = freshDir();
     const store = createStateStore(dir);
-    assert.deepEqual(store.load(), { state: emptyState(), problem: null });
+    assert.deepEqual(store.load(at), { state: emptyState(), problem: null });
     assert.equal(await store.save(sample('one')), null);
-    assert.deepEqual(store.load(), { state: sample('one'), problem: null });
+    assert.deepEqual(store.load(at), { state: sample('one'), problem: null });
     assert.deepEqual(readdirSync(dir), ['state.json'], 'no temporary file is left behind');
     const onDisk = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'));
     assert.equal(onDisk.version, 1);
@@ -48,7 +51,7 @@ describe('state store', () => {
     const store = createStateStore(dir);
     const results = await Promise.all(['a', 'b', 'c', 'd'].map((s) => store.save(sample(s))));
     assert.deepEqual(results, [null, null, null, null]);
-    assert.equal(store.load().state.checks.blobcache.summary, 'd');
+    assert.equal(store.load(at).state.checks.blobcache.summary, 'd');
   });
 
   it('ignores an unreadable, foreign or malformed file and says why', () => {
@@ -57,17 +60,17 @@ describe('state store', () => {
     const file = join(dir, 'state.json');
     const store = createStateStore(dir);
     writeFileSync(file, '{"version": 1, "checks": {');
-    assert.match(store.load().problem ?? '', /not JSON/);
+    assert.match(store.load(at).problem ?? '', /not JSON/);
     writeFileSync(file, JSON.stringify({ version: 7, checks: {} }));
-    assert.match(store.load().problem ?? '', /not a version 1 state file/);
+    assert.match(store.load(at).problem ?? '', /not a version 1 state file/);
     const good = sample('x');
     writeFileSync(file, JSON.stringify({
       version: 1,
       checks: { ...good.checks, broken: { status: 'fine' } },
       maintenance: { reason: 1 },
     }));
-    const loaded = store.load();
-    assert.match(loaded.problem ?? '', /ignored malformed entries: broken/);
+    const loaded = store.load(at);
+    assert.match(loaded.problem ?? '', /ignored malformed check entries: broken; maintenance dropped: reason must be/);
     assert.deepEqual(Object.keys(loaded.state.checks), ['blobcache']);
     assert.equal(loaded.state.maintenance, null);
   });
@@ -116,5 +119,42 @@ describe('state store', () => {
     assert.equal(await createStateStore(shared).save(sample('one')), null);
     assert.equal(statSync(shared).mode & 0o7777, 0o1777);
     assert.equal(statSync(join(shared, 'state.json')).mode & 0o777, 0o600);
+  });
+
+  it('validates restored state by the rules of new input: the 30-day cap, real times, sane counters', () => {
+    const good = sample('x');
+    const text = (over: Record<string, unknown>) => JSON.stringify({ version: 1, ...good, ...over });
+    // A maintenance until year 9999 is cut to 30 days from now, and says so.
+    const forever = parseStateText(text({ maintenance: { ...good.maintenance, expiresAt: '9999-12-31T00:00:00.000Z' } }), at);
+    assert.equal(forever.state.maintenance?.expiresAt, new Date(at.getTime() + 30 * 86400_000).toISOString());
+    assert.match(forever.problem ?? '', /more than 30 days ahead; cut to/);
+    for (const [maintenance, why] of [
+      [{ ...good.maintenance, expiresAt: 'whenever' }, /ISO 8601/],
+      [{ ...good.maintenance, reason: 'r'.repeat(501) }, /at most 500/],
+      [{ ...good.maintenance, reason: '  ' }, /non-empty/],
+      [[1], /not an object/],
+    ] as const) {
+      const loaded = parseStateText(text({ maintenance }), at);
+      assert.equal(loaded.state.maintenance, null);
+      assert.match(loaded.problem ?? '', why);
+    }
+    const counters = parseStateText(text({ checks: { a: { ...good.checks.blobcache, consecutiveFailures: -1 }, b: { ...good.checks.blobcache, durationMs: 1e300 } } }), at);
+    assert.deepEqual(Object.keys(counters.state.checks), []);
+    assert.match(counters.problem ?? '', /ignored malformed check entries: a, b/);
+  });
+
+  it('notices at start a stateDir that is a regular file, and removes temporary files of killed writers', () => {
+    const file = join(root, 'state-is-a-file');
+    writeFileSync(file, 'x');
+    assert.equal(stateDirProblem(file), `stateDir ${file}: exists and is not a directory`);
+    assert.match(stateDirProblem(join(file, 'below')) ?? '', /not a directory/);
+    assert.equal(stateDirProblem(join(root, 'not-yet-made')), null);
+    const dir = freshDir();
+    mkdirSync(dir);
+    writeFileSync(join(dir, '.state.json.999999.tmp'), '{"version": 1, "che');
+    writeFileSync(join(dir, `.state.json.${process.pid}.tmp`), 'mine');
+    writeFileSync(join(dir, 'state.json'), '{}');
+    assert.deepEqual(removeStaleStateTemps(dir), ['.state.json.999999.tmp']);
+    assert.deepEqual(readdirSync(dir).sort(), [`.state.json.${process.pid}.tmp`, 'state.json']);
   });
 });

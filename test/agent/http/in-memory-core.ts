@@ -3,7 +3,7 @@
 // runs per check. It exists so the HTTP layer can be tested without the scheduler and the real
 // checks; the daemon tests use the real core.
 import type { CheckResult, CheckScope, CheckStatus } from '../../../checks/types.ts';
-import type { AgentCore, CheckState, Maintenance, Preflight, RefreshOptions } from '../../../agent/core-types.ts';
+import type { AgentCore, CheckState, Maintenance, Preflight, RefreshOptions, StateWriteRefusal } from '../../../agent/core-types.ts';
 
 export interface TestCheck {
   name: string;
@@ -121,13 +121,20 @@ export class InMemoryCore implements AgentCore {
     return this.maint;
   }
 
-  setMaintenance(m: { reason: string; expiresAt: Date; by: string }): Maintenance {
+  // Set to make the next maintenance change fail as a state write would (durable or not at all).
+  stateWriteFailure: StateWriteRefusal | null = null;
+
+  async setMaintenance(m: { reason: string; expiresAt: Date; by: string }): Promise<{ ok: true; maintenance: Maintenance } | StateWriteRefusal> {
+    if (this.stateWriteFailure) return this.stateWriteFailure;
     this.maint = { reason: m.reason, since: this.now().toISOString(), expiresAt: m.expiresAt.toISOString(), by: m.by };
-    return this.maint;
+    return { ok: true, maintenance: this.maint };
   }
 
-  clearMaintenance(): void {
+  async clearMaintenance(): Promise<{ ok: true; was: Maintenance | null } | StateWriteRefusal> {
+    if (this.stateWriteFailure) return this.stateWriteFailure;
+    const was = this.maint;
     this.maint = null;
+    return { ok: true, was };
   }
 
   async quarantine(actor: 'api' | 'daemon' | 'cli'): Promise<unknown> {
