@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { createLogger } from '../log.ts';
+import { createLogger, journalStreamIsStderr } from '../log.ts';
 import { runUntilSignalled, startDaemon } from '../daemon.ts';
 import { startHeapTrim } from '../heap-trim.ts';
 
@@ -40,7 +40,9 @@ export async function run(args: string[]): Promise<number> {
   if (!started.ok) {
     for (const s of startupSignals) process.off(s, remember);
     log.fatal({ event: 'daemon-start-failed', errors: started.errors }, 'cannot start');
-    for (const e of started.errors) process.stderr.write(`serve: ${e}\n`);
+    // The same errors as plain lines for a person at a terminal; in the journal they would be
+    // second copies without a priority (the fatal line above already holds them).
+    if (!journalStreamIsStderr()) for (const e of started.errors) process.stderr.write(`serve: ${e}\n`);
     return started.exitCode;
   }
   const heapTrim = startHeapTrim();

@@ -106,3 +106,34 @@ test('a process picks the prefix from its own stderr and JOURNAL_STREAM', () => 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// A start that fails under systemd: one fatal line with priority 2 and the errors in it, not a
+// second copy of them without a priority. At a terminal the plain `serve:` lines stay.
+test('serve failing to start on a journal stream logs one prioritised line', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bfa-log-'));
+  try {
+    const bin = new URL('../../agent/bin.ts', import.meta.url).pathname;
+    const run = (journal: boolean): { status: number | null; text: string } => {
+      const file = join(dir, `stderr-${journal}`);
+      const fd = openSync(file, 'w');
+      try {
+        const st = statSync(file, { bigint: true });
+        const r = spawnSync(process.execPath, [bin, 'serve', '--config', join(dir, 'missing.yaml')], {
+          stdio: ['ignore', 'ignore', fd], env: { ...process.env, JOURNAL_STREAM: journal ? `${st.dev}:${st.ino}` : '' },
+        });
+        return { status: r.status, text: readFileSync(file, 'utf8') };
+      } finally {
+        closeSync(fd);
+      }
+    };
+    const journal = run(true);
+    assert.equal(journal.status, 2);
+    const lines = journal.text.trim().split('\n');
+    assert.equal(lines.length, 1, journal.text);
+    assert.match(lines[0], /^<2>\{"level":"fatal".*"event":"daemon-start-failed".*missing\.yaml/);
+    const terminal = run(false);
+    assert.match(terminal.text, /^serve: .*missing\.yaml/m);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
