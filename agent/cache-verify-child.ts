@@ -12,11 +12,19 @@
 // (`/proc/self/fd/<N>/<name>`, lib/pinned-dir.ts). Descriptors are per process, so
 // fd N is passed on as the child's fd 3, the child is given `/proc/self/fd/3/<name>`, and the
 // verdict is mapped back to the caller's path.
-import { spawn, type ChildProcess } from 'node:child_process';
+//
+// The child runs through lib/run-child.ts (its own process group, SIGTERM then SIGKILL, output
+// cap, spawn failures as outcomes). Its deadline is the check's own (the caller's signal), with
+// maxVerifySeconds as a backstop. An SQLite snapshot is made in a private directory that this
+// module creates for each child under `snapshotRoot` (in the state directory, never a shared
+// /tmp) and removes when the child is done; one left by a killed child or a killed daemon is
+// removed before the next child starts, and at start.
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { unreadableVerdict, type CacheProblem, type CacheVerdict } from '../checks/blobcache/verdict.ts';
 import type { VerifyOptions } from '../checks/blobcache/verify.ts';
+import { lastLine, runChild } from '../lib/run-child.ts';
 
 export interface CacheVerifier {
   verify(path: string, opts?: VerifyOptions): Promise<CacheVerdict>;
@@ -24,11 +32,18 @@ export interface CacheVerifier {
 }
 
 export interface ChildVerifierOptions {
-  // A child still running after this long is SIGKILLed and its file judged unreadable.
+  // A child still running after this long is killed and its file judged unreadable (a backstop:
+  // the caller's signal, the check's own deadline, normally comes first).
   maxVerifySeconds: number;
+  // Where each child's private snapshot directory is made (created 0700 when missing); a
+  // function, because a reload may move the state directory.
+  snapshotRoot: () => string;
   // Replaces `node <flags> <agent CLI>` (tests: a script that hangs or prints garbage). The
-  // child's arguments are appended: `cache check --json [--full] <path>`.
+  // child's arguments are appended: `cache check --json [--full] --snapshot-dir DIR <path>`.
   command?: { file: string; args: string[] };
+  // Run the child with these ids (e.g. a cache owner's rights) instead of the agent's.
+  uid?: number;
+  gid?: number;
 }
 
 // Problem codes this module adds to verdicts (docs/admission.md).
@@ -46,6 +61,9 @@ const defaultCommand = { file: process.execPath, args: ['--max-old-space-size=96
 // One verdict as JSON is a few KiB; megabytes of output is a broken child, not a verdict.
 const maxStdoutBytes = 8 * 1024 * 1024;
 
+// Each child's snapshot directory: `verify-<daemon pid>-<random>`.
+const snapshotDirPrefix = 'verify-';
+
 const fdPath = /^\/proc\/self\/fd\/(\d+)(\/.*)?$/;
 const childFd = 3;
 const childFdPrefix = new RegExp(`/proc/self/fd/${childFd}(?![0-9])`, 'g');
@@ -53,14 +71,8 @@ const childFdPrefix = new RegExp(`/proc/self/fd/${childFd}(?![0-9])`, 'g');
 interface Request {
   path: string;
   full: boolean;
+  signal: AbortSignal | undefined;
   resolve: (v: CacheVerdict) => void;
-}
-
-// The request in flight: its child (once spawned) and how to settle it, exactly once.
-interface Running {
-  path: string;
-  child: ChildProcess | null;
-  finish: (v: CacheVerdict) => void;
 }
 
 function unreadable(path: string, code: string, message: string): CacheVerdict {
@@ -100,124 +112,115 @@ function mapVerdict(v: CacheVerdict, back: (s: string) => string): CacheVerdict 
   return { ...v, path: back(v.path), problems: v.problems.map(mapProblem), warnings: v.warnings.map(mapProblem) };
 }
 
-function lastLine(text: string): string {
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '');
-  const line = lines[lines.length - 1] ?? '';
-  return line.length > 200 ? `${line.slice(0, 199)}…` : line;
+// Snapshot directories no child is using: every one, since children run one at a time and this
+// runs only between them (a killed child's, a killed daemon's, a crashed run's).
+export function removeStaleSnapshotDirs(root: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(root);
+  } catch {
+    return; // not made yet
+  }
+  for (const name of names) {
+    if (name.startsWith(snapshotDirPrefix)) rmSync(join(root, name), { recursive: true, force: true });
+  }
 }
 
-// Kills a child and forgets it: its pipes closed, nothing waiting for it to exit (a child
-// blocked on a dead mount may take a while to die).
-function abandon(child: ChildProcess): void {
-  child.kill('SIGKILL');
-  child.unref();
-  child.stdout?.destroy();
-  child.stderr?.destroy();
+// The child's verdict, or a failure verdict saying what went wrong with the child.
+function verdictOf(request: Request, run: Awaited<ReturnType<typeof runChild>>, childPath: string, back: (s: string) => string, maxVerifySeconds: number): CacheVerdict {
+  const path = request.path;
+  const failed = (message: string) => unreadable(path, verifyProcessCodes.failed, `${path}: ${message}`);
+  const timedOut = (why: string) => unreadable(path, verifyProcessCodes.timeout, `${path}: ${why}; the verification process was killed`);
+  switch (run.kind) {
+    case 'spawn-failed':
+      return failed(`cannot start the verification process: ${run.message}`);
+    case 'timed-out':
+      return timedOut(`verification did not finish within ${maxVerifySeconds} s`);
+    case 'aborted':
+      return timedOut('verification did not finish within the check\'s deadline');
+    case 'output-overflow':
+      return failed(`the verification process printed more than ${maxStdoutBytes} bytes`);
+    case 'signalled': {
+      const why = lastLine(run.stderr);
+      return failed(`the verification process was killed by ${run.signal}${why ? `: ${why}` : ''}`);
+    }
+    case 'exited': {
+      // Exit codes 0, 1 and 2 all come with a verdict on stdout; the verdict is what counts.
+      const why = lastLine(run.stderr);
+      const tail = why ? `: ${why}` : '';
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(run.stdout.toString('utf8'));
+      } catch {
+        return failed(`the verification process (exit ${run.code}) printed no verdict${tail}`);
+      }
+      if (!isVerdictFor(parsed, childPath)) return failed(`the verification process (exit ${run.code}) printed no verdict on this file${tail}`);
+      return mapVerdict(parsed, back);
+    }
+  }
 }
 
 export function createChildVerifier(opts: ChildVerifierOptions): CacheVerifier {
   const command = opts.command ?? defaultCommand;
   const queue: Request[] = [];
-  let running: Running | null = null;
+  let running = false;
   let closed = false;
-
-  // A process that exits without close() must not leave its child behind.
-  const killOnExit = (): void => {
-    running?.child?.kill('SIGKILL');
-  };
-
-  function next(): void {
-    if (running || closed) return;
-    const request = queue.shift();
-    if (request) run(request);
-  }
-
-  function run(request: Request): void {
-    const { childPath, fd, back } = childView(request.path);
-    const failed = (message: string) => unreadable(request.path, verifyProcessCodes.failed, `${request.path}: ${message}`);
-    let settled = false;
-    let timer: NodeJS.Timeout | null = null;
-    const current: Running = {
-      path: request.path,
-      child: null,
-      finish: (verdict) => {
-        if (settled) return;
-        settled = true;
-        if (timer) clearTimeout(timer);
-        if (running === current) {
-          running = null;
-          process.removeListener('exit', killOnExit);
-        }
-        request.resolve(verdict);
-        next();
-      },
-    };
-    running = current;
-    process.on('exit', killOnExit);
-
-    const args = [...command.args, 'cache', 'check', '--json', ...(request.full ? ['--full'] : []), childPath];
-    let child: ChildProcess;
-    // An empty environment: nothing of the daemon's (NODE_OPTIONS, ...) changes how the child runs.
-    try {
-      child = spawn(command.file, args, { stdio: ['ignore', 'pipe', 'pipe', ...(fd === null ? [] : [fd])], env: {} });
-    } catch (err) {
-      current.finish(failed(`cannot start the verification process: ${(err as Error).message}`));
-      return;
-    }
-    current.child = child;
-
-    const stdout: Buffer[] = [];
-    let stdoutBytes = 0;
-    let stderr = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      stdoutBytes += chunk.length;
-      if (stdoutBytes > maxStdoutBytes) {
-        abandon(child);
-        current.finish(failed(`the verification process printed more than ${maxStdoutBytes} bytes`));
-        return;
-      }
-      stdout.push(chunk);
-    });
-    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-      // Only the last line is reported; the tail holds it.
-      stderr = (stderr + chunk).slice(-4096);
-    });
-    child.on('error', (err) => {
-      abandon(child);
-      current.finish(failed(`cannot run the verification process: ${err.message}`));
-    });
-    // Exit codes 0, 1 and 2 all come with a verdict on stdout; the verdict is what counts.
-    child.on('close', (code, signal) => {
-      const why = lastLine(stderr);
-      const tail = why ? `: ${why}` : '';
-      if (signal) {
-        current.finish(failed(`the verification process was killed by ${signal}${tail}`));
-        return;
-      }
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(Buffer.concat(stdout).toString('utf8'));
-      } catch {
-        current.finish(failed(`the verification process (exit ${code}) printed no verdict${tail}`));
-        return;
-      }
-      if (!isVerdictFor(parsed, childPath)) {
-        current.finish(failed(`the verification process (exit ${code}) printed no verdict on this file${tail}`));
-        return;
-      }
-      current.finish(mapVerdict(parsed, back));
-    });
-
-    timer = setTimeout(() => {
-      abandon(child);
-      current.finish(unreadable(request.path, verifyProcessCodes.timeout,
-        `${request.path}: verification did not finish within ${opts.maxVerifySeconds} s; the verification process was killed`));
-    }, opts.maxVerifySeconds * 1000);
-    // The child itself keeps a waiting process alive; the timer need not.
-    timer.unref();
-  }
+  // Aborts the child in flight when the verifier closes.
+  const closing = new AbortController();
+  removeStaleSnapshotDirs(opts.snapshotRoot());
 
   const stopping = (path: string): CacheVerdict => unreadable(path, verifyProcessCodes.failed, `${path}: the agent is stopping`);
+
+  async function run(request: Request): Promise<CacheVerdict> {
+    const { childPath, fd, back } = childView(request.path);
+    const root = opts.snapshotRoot();
+    let snapshotDir: string;
+    try {
+      removeStaleSnapshotDirs(root);
+      mkdirSync(root, { recursive: true, mode: 0o700 });
+      snapshotDir = mkdtempSync(join(root, `${snapshotDirPrefix}${process.pid}-`));
+    } catch (err) {
+      return unreadable(request.path, verifyProcessCodes.failed, `${request.path}: cannot make a snapshot directory under ${root}: ${(err as Error).message}`);
+    }
+    // The check's deadline or the verifier closing, whichever first. Not AbortSignal.any: on
+    // Node 22 it keeps bookkeeping the GC never takes back (checks/deadline.ts).
+    const joined = new AbortController();
+    const onAbort = (): void => joined.abort();
+    for (const s of [request.signal, closing.signal]) s?.addEventListener('abort', onAbort, { once: true });
+    if (request.signal?.aborted) joined.abort();
+    const signal = joined.signal;
+    try {
+      const outcome = await runChild({
+        file: command.file,
+        args: [...command.args, 'cache', 'check', '--json', ...(request.full ? ['--full'] : []), '--snapshot-dir', snapshotDir, childPath],
+        passFds: fd === null ? [] : [fd],
+        uid: opts.uid,
+        gid: opts.gid,
+        timeoutMs: opts.maxVerifySeconds * 1000,
+        signal,
+        maxStdoutBytes,
+      });
+      if (closed) return stopping(request.path);
+      return verdictOf(request, outcome, childPath, back, opts.maxVerifySeconds);
+    } finally {
+      for (const s of [request.signal, closing.signal]) s?.removeEventListener('abort', onAbort);
+      // A child that is not dead yet (abandoned in the kernel) may still write here: whatever it
+      // leaves is removed before the next child starts.
+      rmSync(snapshotDir, { recursive: true, force: true });
+    }
+  }
+
+  async function drain(): Promise<void> {
+    if (running) return;
+    running = true;
+    try {
+      for (let request = queue.shift(); request && !closed; request = queue.shift()) {
+        request.resolve(request.signal?.aborted ? unreadable(request.path, verifyProcessCodes.timeout, `${request.path}: the check's deadline passed before verification began`) : await run(request));
+      }
+    } finally {
+      running = false;
+    }
+  }
 
   return {
     verify(path, verifyOpts = {}) {
@@ -226,18 +229,13 @@ export function createChildVerifier(opts: ChildVerifierOptions): CacheVerifier {
           resolve(stopping(path));
           return;
         }
-        queue.push({ path, full: verifyOpts.full === true, resolve });
-        next();
+        queue.push({ path, full: verifyOpts.full === true, signal: verifyOpts.signal, resolve });
+        void drain();
       });
     },
     async close() {
       closed = true;
-      const current = running;
-      if (current) {
-        if (current.child) abandon(current.child);
-        // The child's late 'close' finds the request settled and changes nothing.
-        current.finish(stopping(current.path));
-      }
+      closing.abort();
       for (const r of queue.splice(0)) r.resolve(stopping(r.path));
     },
   };

@@ -3,6 +3,7 @@
 // maintenance mode, and admission on top. The HTTP server, the metrics and the CLI `check`
 // verb all talk to the result through AgentCore (agent/core-types.ts).
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import type { Check } from '../checks/types.ts';
 import type { SkopeoCacheInfo, VerifyCacheFn } from '../checks/blobcache/check.ts';
 import { buildSkopeoOf } from '../checks/skopeo.ts';
@@ -101,6 +102,9 @@ export type CreatedCore = { core: RunningAgentCore } | { errors: string[] };
 // the runner's deadline is this much later, so the check's own, more specific "timed out"
 // result wins over the runner's generic one.
 export const checkGraceSeconds = 2;
+
+// <stateDir>/snapshots: the cache verifier's private copies of SQLite caches while they are checked.
+export const snapshotDirName = 'snapshots';
 
 // The names the check factories give their checks (`--only`, ?checks=, metric labels).
 export const checkNameOfSection = {
@@ -230,7 +234,8 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
   const stateDirBroken = persist ? stateDirProblem(config.stateDir) : null;
   if (stateDirBroken) return { errors: [stateDirBroken] };
   const verifyBound = (c: AgentConfig) => Math.max(c.checks.blobinfocache.timeoutSeconds, c.checks.blobinfocache.fullTimeoutSeconds);
-  const verifier = createChildVerifier({ maxVerifySeconds: verifyBound(config) });
+  // SQLite snapshots go to the state directory (root's own, sized for the agent), never /tmp.
+  const verifier = createChildVerifier({ maxVerifySeconds: verifyBound(config), snapshotRoot: () => join(config.stateDir, snapshotDirName) });
   // Assigned below; the blob-cache check only calls skopeoInfo while running, after that.
   let runner: Runner | null = null;
 

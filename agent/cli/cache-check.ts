@@ -10,6 +10,9 @@ never from the name. Read-only: the files are never written, locked or moved.
 Options:
   --json   one JSON document on stdout (an object for one file, an array for several)
   --full   deep verification (SQLite: integrity_check instead of quick_check)
+  --snapshot-dir DIR
+           where SQLite caches are copied to be checked (default: $TMPDIR or /tmp); a private
+           0700 directory is made in it and removed after. The daemon uses its state directory.
 
 Verdicts: healthy, corrupt, unreadable (missing, permission, not a file), busy (writers kept
 committing; try again).
@@ -19,7 +22,7 @@ Exit codes: 0 all healthy, 1 any corrupt, 2 usage error, 4 none corrupt but any 
 export async function run(args: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean' }, full: { type: 'boolean' } } });
+    parsed = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean' }, full: { type: 'boolean' }, 'snapshot-dir': { type: 'string' } } });
   } catch (err) {
     process.stderr.write(`cache check: ${(err as Error).message}\n`);
     return 2;
@@ -30,7 +33,7 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   const verdicts: CacheVerdict[] = [];
-  for (const file of files) verdicts.push(await verifyCacheFile(file, { full: parsed.values.full === true }));
+  for (const file of files) verdicts.push(await verifyCacheFile(file, { full: parsed.values.full === true, snapshotDir: parsed.values['snapshot-dir'] }));
   if (parsed.values.json) {
     process.stdout.write(`${JSON.stringify(verdicts.length === 1 ? verdicts[0] : verdicts, null, 2)}\n`);
   } else {

@@ -98,6 +98,7 @@ interface VerifyPlan {
   memory: CacheVerdictMemory;
   readStamp: (path: string, nowMs: number) => ChangeStamp | StampFailure;
   nowMs: () => number;
+  signal: AbortSignal; // the check's deadline
 }
 
 // Verification through a pinned directory, like the quarantine's: a directory swapped for a
@@ -124,7 +125,8 @@ async function verifyDiscovered(cache: DiscoveredCache, plan: VerifyPlan): Promi
         return { verdict: kept.verdict, identity: identityFromStats(st), refused: null, verifiedAtMs: kept.verifiedAtMs, changedAtMs: stampOk.changedAtMs, unchanged: true };
       }
     }
-    const v = await plan.verify(pinnedPath, { full: plan.full });
+    // The check's deadline is the verification's: a child still at work then is killed.
+    const v = await plan.verify(pinnedPath, { full: plan.full, signal: plan.signal });
     plan.memory.countVerified(plan.trigger);
     const fix = (m: string): string => m.split(pinnedPath).join(cache.path);
     const verdict = { ...v, path: cache.path, problems: v.problems.map((p) => ({ ...p, message: fix(p.message) })), warnings: v.warnings.map((p) => ({ ...p, message: fix(p.message) })) };
@@ -167,7 +169,7 @@ export function createBlobCacheCheck(options: BlobCacheCheckOptions): Check {
 async function runBlobCacheCheck(options: BlobCacheCheckOptions, memory: CacheVerdictMemory, ctx: CheckContext): Promise<CheckResult> {
   const full = options.full ?? false;
   const trigger: CheckTrigger = full ? 'full' : ctx.trigger ?? 'request';
-  const plan: VerifyPlan = { verify: options.verify, full, trigger, memory, readStamp: options.readStamp ?? readChangeStamp, nowMs: () => ctx.now().getTime() };
+  const plan: VerifyPlan = { verify: options.verify, full, trigger, memory, readStamp: options.readStamp ?? readChangeStamp, nowMs: () => ctx.now().getTime(), signal: ctx.signal };
   const info = await options.skopeoInfo().catch((): SkopeoCacheInfo => ({ skopeoVersion: null, cacheFormatInUse: null }));
   const remediation = options.remediation;
   const details: BlobCacheDetails = {

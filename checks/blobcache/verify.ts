@@ -14,6 +14,12 @@ export interface VerifyOptions {
   maxAttempts?: number;
   // Upper bound on how long one SQLite lock wait may take, in milliseconds.
   busyTimeoutMs?: number;
+  // The caller's deadline (the check's own): a verification in a child process is stopped when
+  // it aborts. In-process verification does not look at it.
+  signal?: AbortSignal;
+  // Where SQLite's private snapshot directory is made (default os.tmpdir()); the daemon hands
+  // its child a directory of its own under the state directory (agent/cache-verify-child.ts).
+  snapshotDir?: string;
 }
 
 export async function verifyCacheFile(path: string, opts: VerifyOptions = {}): Promise<CacheVerdict> {

@@ -24,6 +24,8 @@ assert.ok(healthyFixture && corruptFixture, 'fixtures.json lists a healthy and a
 
 const work = mkdtempSync(join(tmpdir(), 'bfa-verify-child-'));
 after(() => rmSync(work, { recursive: true, force: true }));
+const snapshots = join(work, 'snapshots');
+const snapshotRoot = (): string => snapshots;
 
 // Stands in for the CLI: `<script> <pidFile> cache check --json [--full] <path>`. A path ending
 // in .hang writes the pid and never answers; any other path is checked by the real CLI.
@@ -87,7 +89,7 @@ async function waitForFile(path: string): Promise<string> {
 const codes = (v: { problems: { code: string }[] }) => v.problems.map((p) => p.code).sort();
 
 test('a healthy bolt fixture is healthy', async (t) => {
-  const verifier = createChildVerifier({ maxVerifySeconds: 60 });
+  const verifier = createChildVerifier({ maxVerifySeconds: 60, snapshotRoot });
   t.after(() => verifier.close());
   const path = join(fixtureDir, healthyFixture.file);
   const v = await verifier.verify(path);
@@ -97,7 +99,7 @@ test('a healthy bolt fixture is healthy', async (t) => {
 });
 
 test('a corrupt bolt fixture is corrupt, with the problem codes in-process verification gives', async (t) => {
-  const verifier = createChildVerifier({ maxVerifySeconds: 60 });
+  const verifier = createChildVerifier({ maxVerifySeconds: 60, snapshotRoot });
   t.after(() => verifier.close());
   const path = join(fixtureDir, corruptFixture.file);
   const [child, inProcess] = [await verifier.verify(path), await verifyCacheFile(path)];
@@ -109,7 +111,7 @@ test('a corrupt bolt fixture is corrupt, with the problem codes in-process verif
 });
 
 test('a real SQLite cache is healthy, --full included', async (t) => {
-  const verifier = createChildVerifier({ maxVerifySeconds: 60 });
+  const verifier = createChildVerifier({ maxVerifySeconds: 60, snapshotRoot });
   t.after(() => verifier.close());
   const path = join(work, 'blob-info-cache-v1.sqlite');
   createCacheFixture(path, { rows: 50 });
@@ -124,7 +126,7 @@ test('a /proc/self/fd path through a directory descriptor: the child gets the de
   const dir = mkdtempSync(join(work, 'pinned-'));
   copyFileSync(join(fixtureDir, corruptFixture.file), join(dir, 'blob-info-cache-v1.boltdb'));
   const dirFd = openSync(dir, 'r');
-  const verifier = createChildVerifier({ maxVerifySeconds: 60 });
+  const verifier = createChildVerifier({ maxVerifySeconds: 60, snapshotRoot });
   t.after(async () => {
     await verifier.close();
     closeSync(dirFd);
@@ -152,7 +154,7 @@ test('a /proc/self/fd path through a directory descriptor: the child gets the de
 
 test('a child that never answers is killed at the bound; the next request still runs', async (t) => {
   const pidFile = newPidFile();
-  const verifier = createChildVerifier({ maxVerifySeconds: 3, command: { file: process.execPath, args: [hangOrCheck, pidFile] } });
+  const verifier = createChildVerifier({ maxVerifySeconds: 3, snapshotRoot, command: { file: process.execPath, args: [hangOrCheck, pidFile] } });
   t.after(() => verifier.close());
   const healthyPath = join(fixtureDir, healthyFixture.file);
   // Queued behind the hung one: it must start once the hung child is given up on.
@@ -170,7 +172,7 @@ test('a child that never answers is killed at the bound; the next request still 
 });
 
 test('a child that prints no verdict: verify-process-failed with its last stderr line', async (t) => {
-  const verifier = createChildVerifier({ maxVerifySeconds: 60, command: { file: process.execPath, args: [garbage] } });
+  const verifier = createChildVerifier({ maxVerifySeconds: 60, snapshotRoot, command: { file: process.execPath, args: [garbage] } });
   t.after(() => verifier.close());
   const v = await verifier.verify('/var/cache/some.boltdb');
   assert.equal(v.verdict, 'unreadable');
@@ -181,7 +183,7 @@ test('a child that prints no verdict: verify-process-failed with its last stderr
 });
 
 test('a verdict on another file is not taken', async (t) => {
-  const verifier = createChildVerifier({ maxVerifySeconds: 60, command: { file: process.execPath, args: [otherVerdict] } });
+  const verifier = createChildVerifier({ maxVerifySeconds: 60, snapshotRoot, command: { file: process.execPath, args: [otherVerdict] } });
   t.after(() => verifier.close());
   const v = await verifier.verify('/var/cache/mine.boltdb');
   assert.equal(v.verdict, 'unreadable');
@@ -189,7 +191,7 @@ test('a verdict on another file is not taken', async (t) => {
 });
 
 test('a command that cannot be started: verify-process-failed', async (t) => {
-  const verifier = createChildVerifier({ maxVerifySeconds: 60, command: { file: join(work, 'no-such-program'), args: [] } });
+  const verifier = createChildVerifier({ maxVerifySeconds: 60, snapshotRoot, command: { file: join(work, 'no-such-program'), args: [] } });
   t.after(() => verifier.close());
   const v = await verifier.verify('/var/cache/some.boltdb');
   assert.equal(v.verdict, 'unreadable');
@@ -198,7 +200,7 @@ test('a command that cannot be started: verify-process-failed', async (t) => {
 
 test('close() during a run resolves it and the queue, kills the child, and refuses later requests', async () => {
   const pidFile = newPidFile();
-  const verifier = createChildVerifier({ maxVerifySeconds: 600, command: { file: process.execPath, args: [hangOrCheck, pidFile] } });
+  const verifier = createChildVerifier({ maxVerifySeconds: 600, snapshotRoot, command: { file: process.execPath, args: [hangOrCheck, pidFile] } });
   const running = verifier.verify(join(work, 'slow.hang'));
   const queued = verifier.verify(join(fixtureDir, healthyFixture.file));
   const pid = Number(await waitForFile(pidFile));

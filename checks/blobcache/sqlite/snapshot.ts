@@ -40,7 +40,7 @@ export interface SnapshotOptions {
   busyTimeoutMs: number; // longest wait for our SHARED lock
   maxAttempts: number; // copies that raced a writer before giving up with busy
   lockHoldMs: number; // longest time one SHARED lock is held while copying
-  tmpDir: string; // where the private 0700 snapshot directory is created
+  snapshotDir: string; // where the private 0700 snapshot directory is created
 }
 
 export type SnapshotMethod = 'shared-lock' | 'hot-journal' | 'wal' | 'no-lock';
@@ -304,7 +304,7 @@ export async function takeSnapshot(path: string, opts: SnapshotOptions): Promise
   let dir: string | undefined;
   let taken = false;
   try {
-    dir = mkdtempSync(join(opts.tmpDir, 'buildfleet-sqlite-'));
+    dir = mkdtempSync(join(opts.snapshotDir, 'buildfleet-sqlite-'));
     let lastWhy = '';
     for (let attempt = 1; attempt <= opts.maxAttempts; attempt++) {
       const result = await attemptOnce(path, live, dir, opts);

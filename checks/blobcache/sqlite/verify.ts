@@ -20,8 +20,6 @@ export interface SqliteVerifyOptions extends VerifyOptions {
   // Longest time one SHARED lock on the live file is held while copying (default 50 ms;
   // skopeo waits at most that long, far below its 5 s busy timeout).
   lockHoldMs?: number;
-  // Where the private snapshot directory is made (default os.tmpdir()); needs room for a copy.
-  tmpDir?: string;
 }
 
 export const sqliteVerifyDefaults = { busyTimeoutMs: 1000, maxAttempts: 5, lockHoldMs: 50 } as const;
@@ -103,7 +101,7 @@ export async function verifySqliteFileWith(path: string, opts: SqliteVerifyOptio
       busyTimeoutMs: opts.busyTimeoutMs ?? sqliteVerifyDefaults.busyTimeoutMs,
       maxAttempts: Math.max(1, opts.maxAttempts ?? sqliteVerifyDefaults.maxAttempts),
       lockHoldMs: opts.lockHoldMs ?? sqliteVerifyDefaults.lockHoldMs,
-      tmpDir: opts.tmpDir ?? tmpdir(),
+      snapshotDir: opts.snapshotDir ?? tmpdir(),
     });
     if (taken.kind !== 'taken') {
       return verdictOf(path, 'sqlite', taken.kind, [{ code: taken.code, message: taken.message }], [], { sizeBytes: taken.liveSize ?? size, attempts: taken.attempts }, started);
