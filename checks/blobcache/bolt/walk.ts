@@ -68,6 +68,22 @@ interface PageTask {
 const maxSpanBytes = 16 << 20;
 const maxSafePgid = 2 ** 52;
 
+// Like Buffer#compare on two ranges (the sign of a[as, ae) against b[bs, be)), without the
+// native call and its argument checks: it runs up to three times per key of the file, and
+// keys (digests) differ within their first bytes. Measured on a churned 1.6 GB cache: the
+// native compare was a sixth of the walk's time.
+function compareRanges(a: Uint8Array, as: number, ae: number, b: Uint8Array, bs: number, be: number): number {
+  const n = Math.min(ae - as, be - bs);
+  for (let i = 0; i < n; i++) {
+    const x = a[as + i];
+    const y = b[bs + i];
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  const la = ae - as;
+  const lb = be - bs;
+  return la === lb ? 0 : la < lb ? -1 : 1;
+}
+
 function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
@@ -377,17 +393,16 @@ export function walkBoltTree(
     buf: Buffer, ks: number, ke: number, ps: number, pe: number, i: number, count: number, task: PageTask,
     where: () => string, page: number | undefined, orderCode: 'key-order' | 'branch-key-order',
   ): void => {
-    // buf.compare(target, tStart, tEnd, sStart, sEnd) compares buf[sStart, sEnd) with the target.
     // Leaf keys out of order lose keys to every reader; separator keys out of order in a branch
     // misroute lookups (bbolt 1.4's check reports it, 1.3.6's does not): two codes.
-    if (ps >= 0 && buf.compare(buf, ps, pe, ks, ke) !== 1) {
+    if (ps >= 0 && compareRanges(buf, ks, ke, buf, ps, pe) !== 1) {
       problem(orderCode, `${where()}: key ${i} (${printableName(buf.subarray(ks, ke))}) is not greater than key ${i - 1} (${printableName(buf.subarray(ps, pe))}); bbolt's binary search misses keys`, page);
     }
     // Against the separator keys of the branch above (bbolt 1.4 checks this, 1.3.6 does not).
-    if (i === 0 && task.loBuf && buf.compare(task.loBuf, task.loS, task.loE, ks, ke) < 0) {
+    if (i === 0 && task.loBuf && compareRanges(buf, ks, ke, task.loBuf, task.loS, task.loE) < 0) {
       problem('key-out-of-range', `${where()}: first key ${printableName(buf.subarray(ks, ke))} sorts before its branch separator ${printableName(task.loBuf.subarray(task.loS, task.loE))} (${fromOf(task)})`, page);
     }
-    if (i === count - 1 && task.hiBuf && buf.compare(task.hiBuf, task.hiS, task.hiE, ks, ke) >= 0) {
+    if (i === count - 1 && task.hiBuf && compareRanges(buf, ks, ke, task.hiBuf, task.hiS, task.hiE) >= 0) {
       problem('key-out-of-range', `${where()}: last key ${printableName(buf.subarray(ks, ke))} is not below the next branch separator ${printableName(task.hiBuf.subarray(task.hiS, task.hiE))} (${fromOf(task)})`, page);
     }
   };
