@@ -51,12 +51,13 @@ const usageText = `usage: boltref <subcommand> [flags]
       (usedBytes = high-water mark x page size; bbolt grows the file ahead of it unless -trim).
       Fails if PATH exists.
 
-  write-loop -db PATH [-iterations N] [-duration D] [-seed N] [-blobs N]
+  write-loop -db PATH [-iterations N] [-duration D] [-seed N] [-blobs N] [-interval D]
       Behave like containers/image's BoltDB writer: each iteration bolt.Open(PATH, 0600, nil)
       (exclusive flock, waits forever), one db.Update recording -blobs (default 3) new blobs
       (digest pair, compressor, a known location), Close. Stops after -iterations
       (default 100) or when -duration (e.g. 5s) has elapsed, whichever first; a value of 0
-      disables that limit. Prints {"iterations":N,"seconds":S}.
+      disables that limit. -interval (e.g. 1s) waits that long between iterations (a build
+      host's pace) instead of committing back to back. Prints {"iterations":N,"seconds":S}.
 
   churn -db PATH [-txs N] [-per-tx N] [-seed N]
       Age a database the way years of c/image use do: -txs small transactions (default 20000),
@@ -457,6 +458,7 @@ func runWriteLoop(args []string) error {
 	duration := fs.Duration("duration", 0, "stop after this long (0 = no limit)")
 	seed := fs.Int64("seed", time.Now().UnixNano(), "random seed")
 	blobs := fs.Int("blobs", 3, "blobs recorded per iteration")
+	interval := fs.Duration("interval", 0, "wait between iterations")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -475,6 +477,9 @@ func runWriteLoop(args []string) error {
 		}
 		if *duration > 0 && time.Since(started) >= *duration {
 			break
+		}
+		if n > 0 && *interval > 0 {
+			time.Sleep(*interval)
 		}
 		// As c/image's update(): open per operation with default options (LOCK_EX, no timeout).
 		db, err := bolt.Open(*path, 0600, nil)
