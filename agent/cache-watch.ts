@@ -2,7 +2,9 @@
 // seconds instead of at the next scheduled run. After the last event a short quiet period lets
 // a commit finish (bbolt writes pages, fdatasyncs, then the meta; SQLite writes the -wal then
 // its commit frame); the wait is bounded from the first event, so a cache written without pause
-// is still verified every `maxDelayMs`. What cannot be watched (a directory that does not exist
+// is still verified every `maxDelayMs`; and runs are at least `minIntervalMs` apart, so a cache
+// committed to every second costs a verification every few seconds, not one per commit
+// (measured: one child per commit cost more than the whole schedule did before). What cannot be watched (a directory that does not exist
 // yet, NFS, inotify limits) is left to the schedule: every blob-cache run calls arm() again,
 // which also re-arms a directory that was replaced (a new inode at the same path).
 import { statSync, watch as fsWatch, type FSWatcher } from 'node:fs';
@@ -13,6 +15,7 @@ export interface CacheWatcherOptions {
   onWrite: () => void;
   settleMs?: number; // quiet period after the last event (default 250)
   maxDelayMs?: number; // longest wait after the first event (default 1500)
+  minIntervalMs?: number; // shortest time between two runs it starts (default 2500)
   log?: Logger;
   watch?: typeof fsWatch; // tests inject a failing one
 }
@@ -42,15 +45,18 @@ interface Watched {
 export function createCacheWatcher(opts: CacheWatcherOptions): CacheWatcher {
   const settleMs = opts.settleMs ?? 250;
   const maxDelayMs = opts.maxDelayMs ?? 1500;
+  const minIntervalMs = opts.minIntervalMs ?? 2500;
   const watchFn = opts.watch ?? fsWatch;
   const watched = new Map<string, Watched>();
   let firstEventAt: number | null = null;
+  let lastFiredAt = -Infinity;
   let timer: NodeJS.Timeout | null = null;
   let closed = false;
 
   const fire = (): void => {
     timer = null;
     firstEventAt = null;
+    lastFiredAt = Date.now();
     if (!closed) opts.onWrite();
   };
   const onEvent = (fileName: string | null): void => {
@@ -58,7 +64,7 @@ export function createCacheWatcher(opts: CacheWatcherOptions): CacheWatcher {
     const now = Date.now();
     if (firstEventAt === null) firstEventAt = now;
     if (timer) clearTimeout(timer);
-    const wait = Math.max(0, Math.min(settleMs, firstEventAt + maxDelayMs - now));
+    const wait = Math.max(0, Math.min(settleMs, firstEventAt + maxDelayMs - now), lastFiredAt + minIntervalMs - now);
     timer = setTimeout(fire, wait);
     timer.unref?.();
   };

@@ -51,16 +51,17 @@ test('a write to a cache file fires once after it settles; other files do not fi
 test('a cache written without pause still fires within maxDelayMs', async () => {
   const s = scratch();
   const fired: number[] = [];
-  const w = createCacheWatcher({ onWrite: () => fired.push(Date.now()), settleMs: 200, maxDelayMs: 500 });
+  const w = createCacheWatcher({ onWrite: () => fired.push(Date.now()), settleMs: 200, maxDelayMs: 500, minIntervalMs: 800 });
   try {
     w.arm([s.dir]);
     const started = Date.now();
-    while (Date.now() - started < 1300) {
+    while (Date.now() - started < 2500) {
       appendFileSync(path.join(s.dir, 'blob-info-cache-v1.sqlite-wal'), 'x');
       await sleep(50);
     }
-    assert.ok(fired.length >= 2, `fired ${fired.length} times in 1.3 s of writes every 50 ms`);
+    assert.ok(fired.length >= 2 && fired.length <= 4, `fired ${fired.length} times in 2.5 s of writes every 50 ms`);
     assert.ok(fired[0] - started <= 700, `first run after ${fired[0] - started} ms`);
+    for (let i = 1; i < fired.length; i++) assert.ok(fired[i] - fired[i - 1] >= 790, 'runs at least minIntervalMs apart');
   } finally {
     w.close();
     s.cleanup();
@@ -70,7 +71,7 @@ test('a cache written without pause still fires within maxDelayMs', async () => 
 test('a directory replaced at the same path is watched again after arm(); one created later too', async () => {
   const s = scratch();
   let fired = 0;
-  const w = createCacheWatcher({ onWrite: () => fired++, settleMs: 50, maxDelayMs: 200 });
+  const w = createCacheWatcher({ onWrite: () => fired++, settleMs: 50, maxDelayMs: 200, minIntervalMs: 0 });
   try {
     const later = path.join(path.dirname(s.dir), 'later');
     w.arm([s.dir, later]);

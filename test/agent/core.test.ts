@@ -1,6 +1,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
@@ -8,6 +8,9 @@ import type { Check, CheckContext, CheckResult } from '../../checks/types.ts';
 import { isConfigError, parseConfigText, type AgentConfig } from '../../agent/config.ts';
 import { createAgentCore, createExclusive, type AgentCoreOptions, type RunningAgentCore } from '../../agent/core.ts';
 import type { RunnerEntry } from '../../agent/runner.ts';
+import type { BlobCacheDetails } from '../../checks/blobcache/check.ts';
+import { readBoltMetas } from '../../checks/blobcache/bolt/meta.ts';
+import { bufferReadAt } from '../../checks/blobcache/file-source.ts';
 import { FakeClock, FakeScheduler, settle } from './fake-clock.ts';
 
 let root: string;
@@ -318,5 +321,65 @@ describe('createExclusive', () => {
     await assert.rejects(second, /boom/);
     assert.equal(await third, 3);
     assert.deepEqual(events, ['first start', 'first end', 'second', 'third']);
+  });
+});
+
+describe('core: change-driven verification', () => {
+  // The real blob-cache check, its child verifier and the directory watcher; no schedule ever
+  // fires (FakeScheduler), so every run after the first is a request or a write the agent saw.
+  it('a corrupting write refuses within seconds without a scheduled run; an unchanged cache is answered from its stamp', async () => {
+    const cacheDir = join(root, 'watched-cache');
+    mkdirSync(cacheDir);
+    const file = join(cacheDir, 'blob-info-cache-v1.boltdb');
+    const healthy = join(import.meta.dirname, '../fixtures/bolt/boltref-4096-healthy.boltdb');
+    copyFileSync(healthy, file);
+    const config = configWith(`checks: { blobinfocache: { dirs: [${cacheDir}], discoverUsers: false }, skopeo: { enabled: false }, disk: { enabled: false }, registries: { enabled: false } }`);
+    const created = await createAgentCore(config, { scheduler: new FakeScheduler(), random: () => 0, host: 'build-07', persist: false });
+    if ('errors' in created) throw new Error(created.errors.join('\n'));
+    const core = created.core;
+    const until = async (decision: string, ms: number): Promise<number> => {
+      const t0 = Date.now();
+      for (;;) {
+        const p = await core.preflight({});
+        if (p.decision === decision) return Date.now() - t0;
+        if (Date.now() - t0 > ms) throw new Error(`still ${p.decision} after ${ms} ms: ${JSON.stringify(p.reasons)}`);
+        await sleep(50);
+      }
+    };
+    try {
+      core.start();
+      await until('accept', 20_000);
+      await sleep(1100); // past the racy window of the file's ctime
+      const fresh = await core.preflight({ maxAgeSeconds: 0, names: ['blobinfocache'] });
+      const details = fresh.checks[0].details as unknown as BlobCacheDetails;
+      assert.equal(details.trigger, 'request');
+      assert.equal(details.caches[0].verdict, 'healthy');
+      // The first request after start may still find the stamp read at start too young; the
+      // next one is answered from the stamp. (max_age=0 runs what is older than 0 s: a moment.)
+      await sleep(20);
+      const again = (await core.preflight({ maxAgeSeconds: 0, names: ['blobinfocache'] })).checks[0].details as unknown as BlobCacheDetails;
+      assert.equal(again.caches[0].unchanged, true, 'unchanged: no new verification');
+      assert.equal(again.verifications.skippedUnchanged, 1);
+
+      // In-place damage of the tree's root page: no meta page touched, the same size.
+      const bytes = readFileSync(file);
+      const reading = readBoltMetas(bufferReadAt(bytes), bytes.length);
+      assert.equal(reading.kind, 'ok');
+      if (reading.kind !== 'ok') return;
+      const fd = openSync(file, 'r+');
+      writeSync(fd, Buffer.from([0x04, 0x00]), 0, 2, Number(reading.meta.root) * reading.pageSize + 8);
+      closeSync(fd);
+      const refusedAfter = await until('refuse', 5000);
+      const state = core.states().find((s) => s.name === 'blobinfocache')!;
+      assert.equal((state.details as unknown as BlobCacheDetails).trigger, 'write');
+      assert.deepEqual(state.reasons.map((r) => r.code), ['cache-corrupt']);
+      // A healthy file renamed over it: accepted again, also without a schedule.
+      copyFileSync(healthy, `${file}.new`);
+      renameSync(`${file}.new`, file);
+      await until('accept', 5000);
+      assert.ok(refusedAfter < 5000);
+    } finally {
+      await core.stop();
+    }
   });
 });
