@@ -35,7 +35,17 @@ export interface CacheFacts {
   sizeBytes: number | null;
   verifySeconds: number | null;
   inUse: boolean | null;
+  verifiedAt: number | null; // Unix seconds
+  changedAt: number | null;
 }
+
+// Verifications by trigger and the ones skipped, counted since the agent started.
+export interface VerificationFacts {
+  byTrigger: { trigger: string; count: number }[];
+  skippedUnchanged: number;
+}
+
+const verificationTriggers = ['schedule', 'write', 'request', 'full'];
 
 export interface QuarantineFacts {
   format: string;
@@ -113,7 +123,7 @@ function normaliseReason(code: string): string {
   return /^[a-z][a-z0-9_-]{0,31}$/.test(code) ? code.replace(/-/g, '_') : 'other';
 }
 
-export function readCacheDetails(details: Json): { caches: CacheFacts[]; quarantined: QuarantineFacts[] } | null {
+export function readCacheDetails(details: Json): { caches: CacheFacts[]; quarantined: QuarantineFacts[]; verifications: VerificationFacts | null } | null {
   if (!Array.isArray(details.caches)) return null;
   const caches: CacheFacts[] = [];
   for (const c of list(details.caches)) {
@@ -134,10 +144,18 @@ export function readCacheDetails(details: Json): { caches: CacheFacts[]; quarant
       sizeBytes: num(c.sizeBytes),
       verifySeconds: ms === null ? null : ms / 1000,
       inUse: typeof c.inUse === 'boolean' ? c.inUse : null,
+      verifiedAt: parseTime(c.verifiedAt),
+      changedAt: parseTime(c.changedAt),
     });
   }
   const quarantined = list(details.quarantined).map((q) => ({ format: str(q.format) ?? str(q.formatByName) ?? 'unknown' }));
-  return { caches, quarantined };
+  const v = isObject(details.verifications) ? details.verifications : null;
+  const verified = v && isObject(v.verified) ? v.verified : null;
+  const verifications: VerificationFacts | null = v === null ? null : {
+    byTrigger: verificationTriggers.map((trigger) => ({ trigger, count: num(verified?.[trigger]) ?? 0 })),
+    skippedUnchanged: num(v.skippedUnchanged) ?? 0,
+  };
+  return { caches, quarantined, verifications };
 }
 
 // The report of a quarantine run (agent/remediation): the outcomes whose result is
@@ -153,7 +171,7 @@ export function readQuarantineReport(report: unknown): string[] {
   return formats;
 }
 
-// Certificates' expiry arrives as an ISO string or as epoch seconds.
+// Times arrive as ISO strings (certificates' expiry also as epoch seconds).
 function parseTime(v: unknown): number | null {
   if (typeof v === 'number' && Number.isFinite(v)) return v;
   if (typeof v === 'string') {

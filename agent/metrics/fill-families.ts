@@ -79,5 +79,12 @@ function fillDetails(f: MetricFamilies, details: Record<string, unknown>): void 
     if (c.sizeBytes !== null) f.cacheSize.set(labels, c.sizeBytes);
     if (c.verifySeconds !== null) f.cacheVerifyDuration.set(labels, c.verifySeconds);
     if (c.inUse !== null) f.cacheInUse.set(labels, c.inUse ? 1 : 0);
+    if (c.verifiedAt !== null) f.cacheLastVerified.set(labels, c.verifiedAt);
+    if (c.changedAt !== null) f.cacheLastChanged.set(labels, c.changedAt);
+  }
+  // Every trigger from the first scrape on (at 0), so increase() sees the first of each.
+  if (caches?.verifications) {
+    for (const t of caches.verifications.byTrigger) f.cacheVerifications.inc({ trigger: t.trigger }, t.count);
+    f.cacheVerificationsSkipped.inc(caches.verifications.skippedUnchanged);
   }
 }

@@ -34,6 +34,10 @@ const contract: Record<string, { type: 'gauge' | 'counter'; labels: string[] }> 
   blobinfocache_verify_duration_seconds: { type: 'gauge', labels: ['path', 'format'] },
   blobinfocache_in_use: { type: 'gauge', labels: ['path', 'format'] },
   blobinfocache_quarantined_total: { type: 'counter', labels: ['format'] },
+  blobinfocache_last_verified_timestamp_seconds: { type: 'gauge', labels: ['path', 'format'] },
+  blobinfocache_last_changed_timestamp_seconds: { type: 'gauge', labels: ['path', 'format'] },
+  blobinfocache_verifications_total: { type: 'counter', labels: ['trigger'] },
+  blobinfocache_verifications_skipped_total: { type: 'counter', labels: [] },
   disk_avail_bytes: { type: 'gauge', labels: ['path', 'mountpoint'] },
   disk_size_bytes: { type: 'gauge', labels: ['path', 'mountpoint'] },
   disk_files_free: { type: 'gauge', labels: ['path', 'mountpoint'] },
@@ -95,7 +99,8 @@ const cacheDetails = (withSqlite: boolean, quarantined: unknown[] = []) => ({
   caches: [
     // Damaged beyond recognition: the content says unknown, the name says boltdb.
     { path: boltPath, formatByName: 'boltdb', format: 'unknown', verdict: 'corrupt', problems: [{ code: 'page-type-invalid', page: 6, message: 'x' }],
-      sizeBytes: 32768, verifyDurationMs: 41, inUse: true, owner: 'root' },
+      sizeBytes: 32768, verifyDurationMs: 41, inUse: true, owner: 'root',
+      verifiedAt: '2026-11-28T10:00:00.000Z', changedAt: '2026-11-28T09:59:58.500Z', unchanged: false },
     ...(withSqlite ? [{ path: sqlitePath, formatByName: 'sqlite', format: 'sqlite', verdict: 'healthy', problems: [], sizeBytes: 8192,
       verifyDurationMs: 3, inUse: false, owner: 'root' }] : []),
     // Refused (a symlink): not verified, so no health series.
@@ -103,6 +108,8 @@ const cacheDetails = (withSqlite: boolean, quarantined: unknown[] = []) => ({
       problems: [], sizeBytes: null, verifyDurationMs: null, inUse: true, refused: 'symlink' },
   ],
   quarantined,
+  trigger: 'write',
+  verifications: { verified: { schedule: 7, write: 3, request: 1, full: 0 }, skippedUnchanged: 40 },
 });
 
 function fleetOfChecks() {
@@ -168,6 +175,13 @@ describe('every metric of the conventions, from check details', () => {
     assert.equal(value('blobinfocache_verify_duration_seconds', { path: boltPath }), 0.041);
     assert.equal(value('blobinfocache_in_use', { path: boltPath }), 1);
     assert.equal(value('blobinfocache_in_use', { path: sqlitePath }), 0);
+    assert.equal(value('blobinfocache_last_verified_timestamp_seconds', { path: boltPath, format: 'boltdb' }), Date.parse('2026-11-28T10:00:00Z') / 1000);
+    assert.equal(value('blobinfocache_last_changed_timestamp_seconds', { path: boltPath, format: 'boltdb' }), Date.parse('2026-11-28T09:59:58.500Z') / 1000);
+    assert.equal(find(samples, 'blobinfocache_last_verified_timestamp_seconds', { path: sqlitePath }).length, 0, 'no time given, no series');
+    assert.equal(value('blobinfocache_verifications_total', { trigger: 'schedule' }), 7);
+    assert.equal(value('blobinfocache_verifications_total', { trigger: 'write' }), 3);
+    assert.equal(value('blobinfocache_verifications_total', { trigger: 'full' }), 0);
+    assert.equal(value('blobinfocache_verifications_skipped_total'), 40);
     assert.equal(find(samples, 'blobinfocache_healthy', { path: '/home/u/.local/share/containers/cache/blob-info-cache-v1.boltdb' }).length, 0);
     assert.equal(value('disk_avail_bytes', { path: '/var/lib/containers', mountpoint: '/' }), 5e9);
     assert.equal(value('disk_size_bytes', { path: '/var/lib/containers' }), 2e10);
