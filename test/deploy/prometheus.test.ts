@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -27,6 +27,28 @@ test('promtool check config accepts the scrape config and its rule files', (t) =
   if (!needTools(t, 'promtool')) return;
   const r = promtool('check', 'config', 'prometheus.yml');
   assert.equal(r.status, 0, r.out);
+});
+
+// The commented HTTPS block, uncommented with files that exist, is a config promtool accepts.
+test('the scrape config\'s HTTPS variant (scheme https, tls_config) is valid when uncommented', (t) => {
+  if (!needTools(t, 'promtool')) return;
+  const dir = mkdtempSync(join(tmpdir(), 'bfa-promtls-'));
+  try {
+    cpSync(join(promDir, 'rules'), join(dir, 'rules'), { recursive: true });
+    for (const f of ['ca.pem', 'prometheus.pem', 'prometheus.key']) writeFileSync(join(dir, f), '');
+    const text = readFileSync(join(promDir, 'prometheus.yml'), 'utf8');
+    const https = text.replace(/^( {4})# (scheme: https|tls_config:| {2}(ca|cert|key)_file: .*)$/gm, '$1$2').replaceAll('/etc/prometheus/buildfleet/', `${dir}/`);
+    assert.match(https, /^ {4}scheme: https$/m);
+    assert.match(https, /^ {6}ca_file: \//m);
+    writeFileSync(join(dir, 'prometheus.yml'), https);
+    const r = spawnSync('promtool', ['check', 'config', '--syntax-only', join(dir, 'prometheus.yml')], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+    const parsed = parseYaml(https) as { scrape_configs: { scheme?: string; tls_config?: Record<string, string> }[] };
+    assert.equal(parsed.scrape_configs[0].scheme, 'https');
+    assert.deepEqual(Object.keys(parsed.scrape_configs[0].tls_config ?? {}), ['ca_file', 'cert_file', 'key_file']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('promtool check rules accepts the rules', (t) => {
