@@ -1,13 +1,14 @@
 // Benchmark: hostile sparse caches (issue 12): bolt files whose valid metas claim 1 TiB and
-// 16 TiB over ~64 KiB of data. The agent's own `cache check --json` (the command the daemon's
+// 16 TiB over ~64 KiB of data, and a valid SQLite cache extended to 50 GiB with truncate. The agent's own `cache check --json` (the command the daemon's
 // verifier child runs), wall time and peak RSS of the whole process by GNU time.
 // Usage: node bench/sparse-verify.ts [--runs 5]
 // Files are made under bench/out/ (gitignored) as sparse files and removed afterwards.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { claimPages } from '../test/support/bolt-claims.ts';
+import { createCacheFixture } from '../test/fixtures/sqlite/blob-info-cache.ts';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' } } });
 const runs = Number(values.runs);
@@ -19,9 +20,13 @@ const tib = 2 ** 40;
 
 interface Sample { wallMs: number; rssKiB: number; verdict: string }
 
+// SQLite snapshots go here (as the daemon's go under its state directory), checked empty after.
+const snapshotDir = mkdtempSync(join(outDir, 'snapshots-'));
+
 function checkOnce(path: string): Sample {
   const started = performance.now();
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, cli, 'cache', 'check', '--json', path], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, cli, 'cache', 'check', '--json', '--snapshot-dir', snapshotDir, path], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (readdirSync(snapshotDir).length > 0) throw new Error(`a snapshot was left in ${snapshotDir}`);
   const wallMs = performance.now() - started;
   const verdict = (JSON.parse(r.stdout) as { verdict: string }).verdict;
   return { wallMs, rssKiB: Number(r.stderr.trim().split('\n').pop()), verdict };
@@ -53,6 +58,17 @@ for (const [label, size, claim] of [['bolt claiming 1 TiB', tib, tib / 4096], ['
   } finally {
     rmSync(path, { force: true });
   }
+}
+
+const sqlite = join(outDir, 'sparse-50g.sqlite');
+rmSync(sqlite, { force: true });
+createCacheFixture(sqlite, { rows: 20_000 });
+truncateSync(sqlite, 50 * 2 ** 30);
+try {
+  measure('SQLite cache extended to 50 GiB', sqlite);
+} finally {
+  rmSync(sqlite, { force: true });
+  rmSync(snapshotDir, { recursive: true, force: true });
 }
 
 process.stdout.write([

@@ -29,18 +29,27 @@
 // The file descriptor used for copying stays open until SQLite's connection is closed: POSIX
 // record locks belong to the process, and closing any descriptor of the file would silently
 // drop SQLite's SHARED lock.
+//
+// Bounded by the data, not by what a file claims (a user's cache extended with `truncate -s
+// 50G` is 3 MB of data): under the SHARED lock only the pages the header counts are copied
+// (SQLite itself ignores the rest of the file when that count is valid, btree.c lockBtree);
+// every copy keeps holes (4 KiB blocks of zeros are skipped, the size set at the end), so a
+// snapshot never takes more disk than the live file's data; and before copying, the free space
+// of the snapshot directory is compared with what the copy can take.
 import { DatabaseSync } from 'node:sqlite';
-import { closeSync, constants, fstatSync, lstatSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, ftruncateSync, lstatSync, mkdtempSync, openSync, readSync, rmSync, statfsSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isOpenFailure, openCacheFile, type OpenedCacheFile } from '../file-source.ts';
-import { databaseHeaderSize } from './header.ts';
+import { databaseHeaderSize, parseDatabaseHeader } from './header.ts';
 
 export interface SnapshotOptions {
   busyTimeoutMs: number; // longest wait for our SHARED lock
   maxAttempts: number; // copies that raced a writer before giving up with busy
   lockHoldMs: number; // longest time one SHARED lock is held while copying
   snapshotDir: string; // where the private 0700 snapshot directory is created
+  // Bytes free for the snapshot (default: statfs of the directory); tests hand in a full disk.
+  freeBytes?: (dir: string) => number;
 }
 
 export type SnapshotMethod = 'shared-lock' | 'hot-journal' | 'wal' | 'no-lock';
@@ -149,15 +158,44 @@ function openDestination(path: string): number {
   return openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
 }
 
+// Copies [offset, offset + length) to the same offsets of dstFd, leaving holes where the
+// source reads as zeros (the caller sets the final size with ftruncate).
 function copyRange(srcFd: number, dstFd: number, offset: number, length: number, buf: Buffer): void {
   let done = 0;
   while (done < length) {
     const want = Math.min(buf.length, length - done);
     const n = readSync(srcFd, buf, 0, want, offset + done);
     if (n === 0) throw new Error(`file ended at ${offset + done} while copying`);
-    writeSync(dstFd, buf, 0, n, offset + done);
+    writeNonZero(dstFd, buf, n, offset + done);
     done += n;
   }
+}
+
+const holeBlock = 4096;
+const zeros = Buffer.alloc(holeBlock);
+
+// Writes buf[0, n) at `at`, skipping every 4 KiB block that is all zeros.
+function writeNonZero(dstFd: number, buf: Buffer, n: number, at: number): void {
+  let runStart = -1;
+  for (let b = 0; b < n; b += holeBlock) {
+    const end = Math.min(b + holeBlock, n);
+    const zero = buf.compare(zeros, 0, end - b, b, end) === 0;
+    if (!zero && runStart < 0) runStart = b;
+    if (zero && runStart >= 0) {
+      writeSync(dstFd, buf, runStart, b - runStart, at + runStart);
+      runStart = -1;
+    }
+  }
+  if (runStart >= 0) writeSync(dstFd, buf, runStart, n - runStart, at + runStart);
+}
+
+// How many bytes of the live database the snapshot needs: the pages the header counts when
+// that count is valid (SQLite reads no further), else the whole file.
+function databaseBytes(head: Uint8Array | Error, fileSize: number): number {
+  if (head instanceof Error) return fileSize;
+  const parsed = parseDatabaseHeader(head);
+  if (!parsed.ok || !parsed.header.sizeValid) return fileSize;
+  return Math.min(fileSize, parsed.header.pagesInHeader * parsed.header.pageSize);
 }
 
 // Copies one companion; a companion that is a symlink or not a regular file is refused
@@ -168,6 +206,7 @@ function copyWholeFile(src: string, dst: string): 'copied' | 'vanished' | { refu
   const out = openDestination(dst);
   try {
     copyRange(opened.fd, out, 0, opened.stat.size, Buffer.allocUnsafe(sliceBytes));
+    ftruncateSync(out, opened.stat.size);
     return 'copied';
   } finally {
     closeSync(out);
@@ -179,15 +218,16 @@ async function copyUnderSharedLock(db: DatabaseSync, live: OpenedCacheFile, dbPa
   // Called with SHARED held.
   let holdStart = performance.now();
   const first = fingerprintLive(live);
+  const length = databaseBytes(live.readAt(0, databaseHeaderSize), first.size);
   const out = openDestination(dbPath);
   const buf = Buffer.allocUnsafe(sliceBytes);
   try {
     let off = 0;
-    while (off < first.size) {
-      const n = Math.min(sliceBytes, first.size - off);
+    while (off < length) {
+      const n = Math.min(sliceBytes, length - off);
       copyRange(live.fd, out, off, n, buf);
       off += n;
-      if (off < first.size && performance.now() - holdStart >= opts.lockHoldMs) {
+      if (off < length && performance.now() - holdStart >= opts.lockHoldMs) {
         releaseShared(db);
         await sleep(1);
         const again = acquireShared(db);
@@ -200,6 +240,7 @@ async function copyUnderSharedLock(db: DatabaseSync, live: OpenedCacheFile, dbPa
     }
     const last = fingerprintLive(live);
     if (last.size !== first.size || last.head !== first.head) return { kind: 'retry', why: 'a writer committed while copying' };
+    ftruncateSync(out, length);
     return { kind: 'taken', method: 'shared-lock', journal: false, wal: false };
   } finally {
     releaseShared(db);
@@ -297,6 +338,30 @@ async function attemptOnce(path: string, live: OpenedCacheFile, dir: string, opt
   }
 }
 
+// Space kept free beside the snapshot, for the agent's own state writes.
+const reserveBytes = 16 * 1024 * 1024;
+
+function statfsFreeBytes(dir: string): number {
+  const s = statfsSync(dir);
+  return s.bavail * s.bsize;
+}
+
+// The most disk a snapshot of `path` can take: the data the copies can meet (allocated blocks,
+// holes excluded), the database's limited to the pages its header counts.
+function snapshotBytesAtMost(path: string, live: OpenedCacheFile): number {
+  const database = Math.min(live.stat.blocks * 512, databaseBytes(live.readAt(0, databaseHeaderSize), live.stat.size));
+  let companions = 0;
+  for (const suffix of ['-journal', '-wal']) {
+    try {
+      companions += lstatSync(path + suffix).blocks * 512;
+    } catch {
+      // absent
+    }
+  }
+  // The whole file when it is copied without a lock, plus one copy for the rolled-in check.
+  return 2 * Math.max(database, Math.min(live.stat.blocks * 512, live.stat.size)) + companions;
+}
+
 export async function takeSnapshot(path: string, opts: SnapshotOptions): Promise<SnapshotOutcome> {
   const live = openCacheFile(path);
   if (isOpenFailure(live)) return { kind: 'unreadable', code: live.code, message: live.message, attempts: 0 };
@@ -305,6 +370,14 @@ export async function takeSnapshot(path: string, opts: SnapshotOptions): Promise
   let taken = false;
   try {
     dir = mkdtempSync(join(opts.snapshotDir, 'buildfleet-sqlite-'));
+    const need = snapshotBytesAtMost(path, live);
+    const free = (opts.freeBytes ?? statfsFreeBytes)(dir);
+    if (free < need + reserveBytes) {
+      return {
+        kind: 'unreadable', code: 'snapshot-no-space', attempts: 0, liveSize,
+        message: `${path}: no room for a private copy in ${opts.snapshotDir} (${free} bytes free, the copy may take ${need} plus ${reserveBytes} kept free)`,
+      };
+    }
     let lastWhy = '';
     for (let attempt = 1; attempt <= opts.maxAttempts; attempt++) {
       const result = await attemptOnce(path, live, dir, opts);
@@ -342,5 +415,23 @@ export function removeSnapshotDir(dir: string): void {
     rmSync(dir, { recursive: true, force: true });
   } catch {
     // A leftover temp directory is harmless; never turn cleanup into a verdict.
+  }
+}
+
+// A copy of a file inside the snapshot directory that keeps its holes (copyFileSync would fill
+// them: a sparse snapshot copied for the "database alone" check would take its apparent size).
+export function copySnapshotFile(src: string, dst: string): void {
+  const from = openSync(src, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    const size = fstatSync(from).size;
+    const out = openDestination(dst);
+    try {
+      copyRange(from, out, 0, size, Buffer.allocUnsafe(sliceBytes));
+      ftruncateSync(out, size);
+    } finally {
+      closeSync(out);
+    }
+  } finally {
+    closeSync(from);
   }
 }

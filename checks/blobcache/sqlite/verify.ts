@@ -3,7 +3,7 @@
 // the companions judged as belonging or stale (ownership.ts), SQLite's own recovery of the
 // snapshot, then quick_check (integrity_check with `full`, and whenever a journal or WAL was
 // rolled in). Never throws and never changes the live files; every failure is a verdict.
-import { closeSync, copyFileSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CacheFormat, CacheProblem, CacheStats, CacheVerdict, CacheVerdictKind } from '../verdict.ts';
@@ -13,7 +13,7 @@ import { hasSqliteMagic, parseDatabaseHeader } from './header.ts';
 import { parseJournal } from './journal.ts';
 import { parseWal } from './wal.ts';
 import { journalBelongs, walBelongs } from './ownership.ts';
-import { removeSnapshotDir, takeSnapshot, type Snapshot } from './snapshot.ts';
+import { copySnapshotFile, removeSnapshotDir, takeSnapshot, type Snapshot } from './snapshot.ts';
 import { checkSnapshotDatabase, type SnapshotVisitor } from './check-snapshot.ts';
 
 export interface SqliteVerifyOptions extends VerifyOptions {
@@ -23,6 +23,9 @@ export interface SqliteVerifyOptions extends VerifyOptions {
 }
 
 export const sqliteVerifyDefaults = { busyTimeoutMs: 1000, maxAttempts: 5, lockHoldMs: 50 } as const;
+
+// containers/image's journals hold the pages of one small transaction.
+const maxCompanionBytes = 64 * 1024 * 1024;
 
 interface Companions {
   problems: CacheProblem[];
@@ -108,9 +111,16 @@ export async function verifySqliteFileWith(path: string, opts: SqliteVerifyOptio
     }
     const snap = taken.snapshot;
     try {
+      // Journals and WALs are parsed in memory: one far larger than c/image ever writes is not
+      // read (a sparse one claiming gigabytes would be), and the file is not verified.
+      for (const companion of [snap.journalPath, snap.walPath]) {
+        if (companion === undefined || statSync(companion).size <= maxCompanionBytes) continue;
+        const message = `${path}: its ${companion.endsWith('-wal') ? '-wal' : '-journal'} is ${statSync(companion).size} bytes, more than the ${maxCompanionBytes} the verifier reads`;
+        return verdictOf(path, 'sqlite', 'unreadable', [{ code: 'companion-too-large', message }], [], { sizeBytes: snap.liveSize, attempts: snap.attempts }, started);
+      }
       const companions = judgeCompanions(snap);
       const alonePath = join(snap.dir, 'alone.sqlite');
-      if (companions.rolledIn) copyFileSync(snap.dbPath, alonePath);
+      if (companions.rolledIn) copySnapshotFile(snap.dbPath, alonePath);
       const checked = checkSnapshotDatabase(snap.dbPath, { full: opts.full === true || companions.rolledIn, expectWal: snap.walPath !== undefined }, visit);
       const stats: CacheStats = { pageSize: checked.pageSize, pages: checked.pages, tables: checked.tables, rows: checked.rows, sizeBytes: snap.liveSize, attempts: snap.attempts };
       if (checked.unreadable) return verdictOf(path, 'sqlite', 'unreadable', [checked.unreadable], companions.warnings, stats, started);
