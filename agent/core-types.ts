@@ -1,6 +1,7 @@
 // The contract between the agent's core (runner, admission, maintenance, quarantine) and its
 // front ends (HTTP server, metrics, CLI `check`). Both sides are written against these types.
-import type { CheckReason, CheckScope, CheckStatus } from '../checks/types.ts';
+import type { CheckDetails, CheckReason, CheckScope, CheckStatus } from '../checks/types.ts';
+import type { QuarantineReport } from './remediation/run-quarantine.ts';
 
 // The latest known state of one check, as the runner keeps it (after damping).
 export interface CheckState {
@@ -10,7 +11,7 @@ export interface CheckState {
   rawStatus: CheckStatus; // what the last run itself said
   summary: string;
   reasons: CheckReason[];
-  details: Record<string, unknown>;
+  details: CheckDetails;
   observedAt: Date | null; // null: never ran since start (and nothing persisted)
   durationMs: number;
   consecutiveFailures: number;
@@ -45,7 +46,7 @@ export interface Preflight {
     observedAt: string | null;
     ageSeconds: number | null;
     durationMs: number;
-    details: Record<string, unknown>;
+    details: CheckDetails;
   }[];
 }
 
@@ -56,6 +57,10 @@ export interface StateWriteRefusal {
   noSpace: boolean;
   message: string;
 }
+
+// What POST /v1/caches/quarantine gets from the core: the report of a pass that ran, or why
+// none could run at all (a module missing, an exception).
+export type QuarantineAnswer = QuarantineReport | { error: string };
 
 export interface RefreshOptions {
   names?: string[]; // a subset; default every check
@@ -73,6 +78,6 @@ export interface AgentCore {
   // Resolve once the change is in the state file; when it cannot be written nothing changes.
   setMaintenance(m: { reason: string; expiresAt: Date; by: string }): Promise<{ ok: true; maintenance: Maintenance } | StateWriteRefusal>;
   clearMaintenance(): Promise<{ ok: true; was: Maintenance | null } | StateWriteRefusal>;
-  quarantine(actor: 'api' | 'daemon' | 'cli'): Promise<unknown>; // the quarantine report JSON
+  quarantine(actor: 'api' | 'daemon' | 'cli'): Promise<QuarantineAnswer>;
   configReloadOk(): boolean; // false after a SIGHUP with a bad config (last good one kept)
 }

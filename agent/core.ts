@@ -4,11 +4,11 @@
 // verb all talk to the result through AgentCore (agent/core-types.ts).
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type { Check } from '../checks/types.ts';
+import type { Check, CheckDetails } from '../checks/types.ts';
 import type { SkopeoCacheInfo, VerifyCacheFn } from '../checks/blobcache/check.ts';
 import { buildSkopeoOf } from '../checks/skopeo.ts';
 import type { AgentConfig } from './config.ts';
-import type { AgentCore, CheckState, Maintenance, Preflight, RefreshOptions, StateWriteRefusal } from './core-types.ts';
+import type { AgentCore, CheckState, Maintenance, Preflight, QuarantineAnswer, RefreshOptions, StateWriteRefusal } from './core-types.ts';
 import { evaluatePreflight } from './admission.ts';
 import { activeMaintenance, startMaintenance } from './maintenance.ts';
 import { createRunner, type CheckScheduler, type Clock, type Runner, type RunnerEntry, type StateListener, systemClock } from './runner.ts';
@@ -192,7 +192,7 @@ export async function buildChecksFromConfig(config: AgentConfig, env: CheckEnvir
   return errors.length > 0 ? { errors } : { entries };
 }
 
-function skopeoInfoFromDetails(details: Record<string, unknown>): SkopeoCacheInfo {
+function skopeoInfoFromDetails(details: CheckDetails): SkopeoCacheInfo {
   const used = buildSkopeoOf(details);
   return { skopeoVersion: used.version, cacheFormatInUse: used.cacheFormat };
 }
@@ -369,7 +369,7 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
   // Moves confirmed corrupt caches aside now (POST /v1/caches/quarantine), with the same rules
   // and modules as `cache quarantine`, then runs the blob-cache check again so the verdict
   // follows. Runs under cacheExclusive.
-  async function quarantineNow(actor: 'api' | 'daemon' | 'cli'): Promise<unknown> {
+  async function quarantineNow(actor: 'api' | 'daemon' | 'cli'): Promise<QuarantineAnswer> {
     const remediation = await importModule(() => import('./remediation/run-quarantine.ts'), 'agent/remediation/run-quarantine.ts');
     if (typeof remediation === 'string') return { error: `quarantine is not available: ${remediation}` };
     const c = config.checks.blobinfocache;

@@ -6,7 +6,8 @@ import type { AgentCore, CheckState } from './core-types.ts';
 import { agentVersion } from './version.ts';
 import { createMetricFamilies, type MetricFamilies } from './metrics/families.ts';
 import { fillFamilies } from './metrics/fill-families.ts';
-import { readCacheDetails, readQuarantineReport } from './metrics/check-details.ts';
+import { quarantinedFormats } from '../checks/blobcache/metrics.ts';
+import type { QuarantineReport } from './remediation/run-quarantine.ts';
 import { chooseExpositionFormat, type ExpositionFormat } from './metrics/content-negotiation.ts';
 
 export { chooseExpositionFormat, type ExpositionFormat } from './metrics/content-negotiation.ts';
@@ -24,7 +25,7 @@ export interface AgentMetrics {
   // counting quarantines. Scrapes look at the current states too; each observation counts once.
   observeState(state: CheckState): void;
   // The report of a quarantine run outside the check (POST /v1/caches/quarantine).
-  recordQuarantineReport(report: unknown): void;
+  recordQuarantineReport(report: QuarantineReport): void;
   // Something the metrics show changed (maintenance set or cleared): the next scrape renders anew.
   invalidate(): void;
 }
@@ -74,7 +75,7 @@ export function createAgentMetrics(core: AgentCore, opts: AgentMetricsOptions = 
     const t = s.observedAt.getTime();
     if (countedObservation.get(s.name) === t) return;
     countedObservation.set(s.name, t);
-    for (const q of readCacheDetails(s.details)?.quarantined ?? []) countQuarantined(q.format);
+    if (s.details.kind === 'blobinfocache') for (const format of quarantinedFormats(s.details)) countQuarantined(format);
   }
 
   function observeState(s: CheckState): void {
@@ -118,7 +119,9 @@ export function createAgentMetrics(core: AgentCore, opts: AgentMetricsOptions = 
     observeState,
     invalidate,
     recordQuarantineReport(report) {
-      for (const format of readQuarantineReport(report)) countQuarantined(format);
+      for (const r of report.results) {
+        if (r.result === 'quarantined') countQuarantined(r.formatByName ?? r.verdict?.format ?? 'unknown');
+      }
       invalidate();
     },
     recordConfigLoad(ok, at) {

@@ -4,7 +4,7 @@
 // or returns garbage becomes `unknown`; nothing a check does can take the runner down.
 import { Cron } from 'croner';
 import { cronMode } from './cron.ts';
-import type { Check, CheckContext, CheckReason, CheckResult, CheckStatus, CheckTrigger } from '../checks/types.ts';
+import type { Check, CheckContext, CheckDetails, CheckReason, CheckResult, CheckStatus, CheckTrigger } from '../checks/types.ts';
 import type { CheckState, RefreshOptions } from './core-types.ts';
 import type { PersistedCheckState } from './state-store.ts';
 import { silentLogger, type Logger } from './log.ts';
@@ -115,7 +115,7 @@ interface Outcome {
   status: CheckStatus;
   summary: string;
   reasons: CheckReason[];
-  details: Record<string, unknown>;
+  details: CheckDetails;
   timedOut: boolean;
 }
 

@@ -4,10 +4,11 @@
 import { open, rename, unlink } from 'node:fs/promises';
 import { readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CheckReason, CheckScope, CheckStatus } from '../checks/types.ts';
+import type { CheckDetails, CheckReason, CheckScope, CheckStatus } from '../checks/types.ts';
 import type { Maintenance } from './core-types.ts';
 import { maintenanceFromJson } from './maintenance.ts';
 import { ensurePrivateDir, privateFileMode } from './private-dir.ts';
+import { detailsFromJson } from './restore-details.ts';
 
 export const stateFileName = 'state.json';
 const stateFormatVersion = 1;
@@ -18,7 +19,7 @@ export interface PersistedCheckState {
   rawStatus: CheckStatus;
   summary: string;
   reasons: CheckReason[];
-  details: Record<string, unknown>;
+  details: CheckDetails;
   observedAt: string; // ISO time of the run that produced it
   durationMs: number;
   consecutiveFailures: number;
@@ -70,7 +71,7 @@ function checkStateFromJson(v: unknown): PersistedCheckState | null {
   return {
     scope: v.scope, status: v.status as CheckStatus, rawStatus: v.rawStatus as CheckStatus, summary: v.summary,
     reasons: (v.reasons as CheckReason[]).map((r) => ({ code: r.code, message: r.message })),
-    details: v.details, observedAt: v.observedAt, durationMs: v.durationMs, consecutiveFailures: v.consecutiveFailures,
+    details: detailsFromJson(v.details), observedAt: v.observedAt, durationMs: v.durationMs, consecutiveFailures: v.consecutiveFailures,
   };
 }
 

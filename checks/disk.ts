@@ -48,6 +48,7 @@ export interface DiskPathReport {
 }
 
 export interface DiskCheckDetails {
+  kind: 'disk';
   paths: DiskPathReport[];
 }
 
@@ -114,7 +115,7 @@ async function measurePath(
   return { ...report, message: `${where}: ${free}` };
 }
 
-export function createDiskCheck(opts: DiskCheckOptions, deps: DiskCheckDeps = {}): Check {
+export function createDiskCheck(opts: DiskCheckOptions, deps: DiskCheckDeps = {}): Check<DiskCheckDetails> {
   const effects: Required<DiskCheckDeps> = {
     statfs: deps.statfs ?? ((path, signal) => statfsInChild(path, signal)),
     readMountInfo: deps.readMountInfo ?? readMountInfo,
@@ -122,21 +123,21 @@ export function createDiskCheck(opts: DiskCheckOptions, deps: DiskCheckDeps = {}
   return {
     name: 'disk',
     scope: 'host',
-    async run(ctx: CheckContext): Promise<CheckResult> {
+    async run(ctx: CheckContext): Promise<CheckResult<DiskCheckDetails>> {
       const timeoutMs = opts.timeoutSeconds * 1000;
       const reports = await Promise.all(opts.paths.map((p) => measurePath(p, timeoutMs, effects, ctx.signal)));
       const worst = reports.reduce<DiskPathReport['status']>((w, r) => (severity[r.status] > severity[w] ? r.status : w), 'ok');
       const reasons: CheckReason[] = reports
         .filter((r) => r.code !== undefined)
         .map((r) => ({ code: r.code as string, message: r.message }));
-      const details: DiskCheckDetails = { paths: reports };
+      const details: DiskCheckDetails = { kind: 'disk', paths: reports };
       return {
         status: worst,
         summary: reasons.length === 0
           ? `${reports.length} path(s) ok`
           : reasons.map((r) => r.message).join('; '),
         reasons,
-        details: details as unknown as Record<string, unknown>,
+        details,
       };
     },
   };

@@ -18,6 +18,7 @@ export interface RegistryCheckOptions {
 }
 
 export interface RegistryCheckDetails {
+  kind: 'registry';
   registries: RegistryProbeReport[];
 }
 
@@ -45,16 +46,16 @@ export const problemCodeOf: Record<RegistryFailureReason, RegistryProblemCode> =
 
 const systemLookup: RegistryLookup = (hostname) => dnsLookup(hostname);
 
-export function createRegistryCheck(opts: RegistryCheckOptions, deps: RegistryCheckDeps = {}): Check {
+export function createRegistryCheck(opts: RegistryCheckOptions, deps: RegistryCheckDeps = {}): Check<RegistryCheckDetails> {
   const lookup = deps.lookup ?? systemLookup;
   return {
     name: 'registry',
     scope: 'shared',
-    async run(ctx: CheckContext): Promise<CheckResult> {
+    async run(ctx: CheckContext): Promise<CheckResult<RegistryCheckDetails>> {
       const reports = await Promise.all(opts.targets.map((t) => probeRegistry(t, lookup, ctx.signal)));
       const failed = reports.filter((r) => !r.success);
       const reasons: CheckReason[] = failed.map((r) => ({ code: problemCodeOf[r.reason ?? 'connect'], message: r.message }));
-      const details: RegistryCheckDetails = { registries: reports };
+      const details: RegistryCheckDetails = { kind: 'registry', registries: reports };
       const summary = reports.length === 0
         ? 'no registries configured'
         : failed.length === 0
@@ -64,7 +65,7 @@ export function createRegistryCheck(opts: RegistryCheckOptions, deps: RegistryCh
         status: failed.length === 0 ? 'ok' : 'critical',
         summary,
         reasons,
-        details: details as unknown as Record<string, unknown>,
+        details,
       };
     },
   };

@@ -1,7 +1,7 @@
 // The skopeo check: which skopeo binaries this host has, which version each is, whether each
 // meets the version policy, and which blob-info cache format each one writes. Several binaries
 // can be configured because old release branches pin old skopeo builds.
-import type { Check, CheckContext, CheckReason, CheckResult } from './types.ts';
+import type { Check, CheckContext, CheckDetails, CheckReason, CheckResult } from './types.ts';
 import { findBinary } from './skopeo/find-binary.ts';
 import { runSkopeoVersion, type VersionRun } from './skopeo/run-version.ts';
 import { parseSkopeoVersion, skopeoCacheFormat, type SkopeoCacheFormat } from './skopeo/parse-version.ts';
@@ -39,6 +39,7 @@ export interface SkopeoBinaryReport {
 }
 
 export interface SkopeoCheckDetails {
+  kind: 'skopeo';
   minVersion: string;
   deny: string[];
   binaries: SkopeoBinaryReport[];
@@ -47,8 +48,9 @@ export interface SkopeoCheckDetails {
 // The skopeo builds use is the first configured binary: its version, and the blob-info cache
 // format it writes, from this check's details (read by the blobcache check and by
 // `cache quarantine`). `error` says why the version is unknown.
-export function buildSkopeoOf(details: Record<string, unknown>): { version: string | null; cacheFormat: SkopeoCacheFormat | null; error: string | null } {
-  const first = (details as Partial<SkopeoCheckDetails>).binaries?.[0];
+export function buildSkopeoOf(details: CheckDetails): { version: string | null; cacheFormat: SkopeoCacheFormat | null; error: string | null } {
+  if (details.kind !== 'skopeo') return { version: null, cacheFormat: null, error: 'the skopeo check has no result' };
+  const first = details.binaries[0];
   const format = first?.cacheFormat;
   return {
     version: first?.version ?? null,
@@ -99,7 +101,7 @@ function summarise(reports: SkopeoBinaryReport[]): string {
     .join('; ');
 }
 
-export function createSkopeoCheck(opts: SkopeoCheckOptions, deps: SkopeoCheckDeps = {}): Check {
+export function createSkopeoCheck(opts: SkopeoCheckOptions, deps: SkopeoCheckDeps = {}): Check<SkopeoCheckDetails> {
   const effects: Required<SkopeoCheckDeps> = {
     searchPath: deps.searchPath ?? process.env.PATH ?? '',
     runVersion: deps.runVersion ?? runSkopeoVersion,
@@ -107,19 +109,19 @@ export function createSkopeoCheck(opts: SkopeoCheckOptions, deps: SkopeoCheckDep
   return {
     name: 'skopeo',
     scope: 'host',
-    async run(ctx: CheckContext): Promise<CheckResult> {
+    async run(ctx: CheckContext): Promise<CheckResult<SkopeoCheckDetails>> {
       // Binaries are few and --version is cheap; running them side by side bounds the check at
       // one timeout however many are configured.
       const reports = await Promise.all(opts.binaries.map((b) => inspectBinary(b, opts, effects, ctx.signal)));
       const reasons: CheckReason[] = reports
         .filter((r) => r.code !== undefined)
         .map((r) => ({ code: r.code as string, message: r.error ?? r.code as string }));
-      const details: SkopeoCheckDetails = { minVersion: opts.minVersion, deny: opts.deny, binaries: reports };
+      const details: SkopeoCheckDetails = { kind: 'skopeo', minVersion: opts.minVersion, deny: opts.deny, binaries: reports };
       return {
         status: reasons.length === 0 ? 'ok' : 'critical',
         summary: reports.length === 0 ? 'no skopeo binaries configured' : summarise(reports),
         reasons,
-        details: details as unknown as Record<string, unknown>,
+        details,
       };
     },
   };

@@ -8,18 +8,23 @@ export type CheckStatus = 'ok' | 'warning' | 'critical' | 'unknown';
 // degrades, so one outage cannot drain the whole fleet.
 export type CheckScope = 'host' | 'shared';
 
+import type { CheckDetails } from './details.ts';
+
+export type { CheckDetails } from './details.ts';
+
 // One reason a check is not ok. `code` is a stable kebab-case string (docs/problem-codes.md).
 export interface CheckReason {
   code: string;
   message: string;
 }
 
-export interface CheckResult {
+// D: the check's own typed, JSON-serialisable facts (checks/details.ts), also the source of
+// that check's metrics (the metrics part next to each check).
+export interface CheckResult<D extends CheckDetails = CheckDetails> {
   status: CheckStatus;
   summary: string;
   reasons: CheckReason[];
-  // Check-specific, JSON-serialisable facts (also the source of that check's own metrics).
-  details: Record<string, unknown>;
+  details: D;
 }
 
 // What started a run: its cron schedule, a write the agent saw (the blob caches' watcher), a
@@ -33,8 +38,8 @@ export interface CheckContext {
   trigger?: CheckTrigger; // absent: request
 }
 
-export interface Check {
+export interface Check<D extends CheckDetails = CheckDetails> {
   name: string;
   scope: CheckScope;
-  run: (ctx: CheckContext) => Promise<CheckResult>;
+  run: (ctx: CheckContext) => Promise<CheckResult<D>>;
 }

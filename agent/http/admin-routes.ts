@@ -45,10 +45,9 @@ export const postQuarantine: RouteHandler = async (ctx, req, res) => {
   const report = await ctx.core.quarantine('api');
   // The core answers {error} when the quarantine could not run at all (a module missing); a
   // report of a pass that ran, even one that refused to move something, is a 200.
-  const failure = (report as { error?: unknown } | null)?.error;
-  if (typeof failure === 'string') {
-    ctx.log.error({ event: 'api-quarantine-failed', error: failure }, 'cache quarantine could not run');
-    return sendError(res, 500, { code: 'quarantine-unavailable', message: failure });
+  if ('error' in report) {
+    ctx.log.error({ event: 'api-quarantine-failed', error: report.error }, 'cache quarantine could not run');
+    return sendError(res, 500, { code: 'quarantine-unavailable', message: report.error });
   }
   ctx.metrics.recordQuarantineReport(report);
   sendJson(res, 200, report);

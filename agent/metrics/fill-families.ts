@@ -2,9 +2,12 @@
 // first, so the series of a cache, registry, path or check that disappeared are gone from the
 // next scrape instead of lingering with their last value.
 import type { CheckState, Decision } from '../core-types.ts';
-import type { CheckStatus } from '../../checks/types.ts';
+import type { CheckDetails, CheckStatus } from '../../checks/types.ts';
 import type { MetricFamilies } from './families.ts';
-import { readCacheDetails, readDiskDetails, readRegistryDetails, readSkopeoDetails } from './check-details.ts';
+import { fillSkopeoMetrics } from '../../checks/skopeo/metrics.ts';
+import { fillDiskMetrics } from '../../checks/disk/metrics.ts';
+import { fillRegistryMetrics } from '../../checks/registry/metrics.ts';
+import { fillBlobCacheMetrics } from '../../checks/blobcache/metrics.ts';
 
 export interface MetricsSnapshot {
   agentVersion: string;
@@ -47,44 +50,13 @@ export function fillFamilies(f: MetricFamilies, s: MetricsSnapshot): void {
   }
 }
 
-function fillDetails(f: MetricFamilies, details: Record<string, unknown>): void {
-  if (typeof details !== 'object' || details === null) return;
-  const skopeo = readSkopeoDetails(details);
-  if (skopeo !== null) {
-    for (const b of skopeo) {
-      if (b.version !== '') f.skopeoInfo.set({ version: b.version, blobinfocache_format: b.cacheFormat }, 1);
-    }
-    f.skopeoPolicySatisfied.set(skopeo.length > 0 && skopeo.every((b) => b.policySatisfied) ? 1 : 0);
-  }
-  for (const d of readDiskDetails(details) ?? []) {
-    const labels = { path: d.path, mountpoint: d.mountpoint };
-    if (d.availBytes !== null) f.diskAvail.set(labels, d.availBytes);
-    if (d.sizeBytes !== null) f.diskSize.set(labels, d.sizeBytes);
-    if (d.filesFree !== null) f.diskFilesFree.set(labels, d.filesFree);
-    if (d.filesTotal !== null) f.diskFiles.set(labels, d.filesTotal);
-  }
-  for (const r of readRegistryDetails(details) ?? []) {
-    const registry = r.name;
-    f.registrySuccess.set({ registry }, r.success ? 1 : 0);
-    for (const p of r.phases) f.registryDuration.set({ registry, phase: p.phase }, p.seconds);
-    if (r.httpStatus !== null) f.registryHttpStatus.set({ registry }, r.httpStatus);
-    if (r.certNotAfter !== null) f.registryCertExpiry.set({ registry }, r.certNotAfter);
-    if (!r.success) f.registryFailureInfo.set({ registry, reason: r.reason ?? 'other' }, 1);
-  }
-  const caches = readCacheDetails(details);
-  for (const c of caches?.caches ?? []) {
-    const labels = { path: c.path, format: c.format };
-    f.cacheHealthy.set(labels, c.healthy ? 1 : 0);
-    f.cacheProblems.set(labels, c.problems);
-    if (c.sizeBytes !== null) f.cacheSize.set(labels, c.sizeBytes);
-    if (c.verifySeconds !== null) f.cacheVerifyDuration.set(labels, c.verifySeconds);
-    if (c.inUse !== null) f.cacheInUse.set(labels, c.inUse ? 1 : 0);
-    if (c.verifiedAt !== null) f.cacheLastVerified.set(labels, c.verifiedAt);
-    if (c.changedAt !== null) f.cacheLastChanged.set(labels, c.changedAt);
-  }
-  // Every trigger from the first scrape on (at 0), so increase() sees the first of each.
-  if (caches?.verifications) {
-    for (const t of caches.verifications.byTrigger) f.cacheVerifications.inc({ trigger: t.trigger }, t.count);
-    f.cacheVerificationsSkipped.inc(caches.verifications.skippedUnchanged);
+// Each check's metrics come from its own typed details, by the metrics part next to the check.
+function fillDetails(f: MetricFamilies, details: CheckDetails): void {
+  switch (details.kind) {
+    case 'skopeo': return fillSkopeoMetrics(f, details);
+    case 'disk': return fillDiskMetrics(f, details);
+    case 'registry': return fillRegistryMetrics(f, details);
+    case 'blobinfocache': return fillBlobCacheMetrics(f, details);
+    case undefined: return;
   }
 }

@@ -72,6 +72,7 @@ export interface BlobCacheDetail {
 }
 
 export interface BlobCacheDetails {
+  kind: 'blobinfocache';
   skopeoVersion: string | null;
   cacheFormatInUse: CacheFormatByName | null;
   caches: BlobCacheDetail[];
@@ -161,19 +162,19 @@ function detailOf(cache: DiscoveredCache, v: Verified, quarantine: CacheQuaranti
   };
 }
 
-export function createBlobCacheCheck(options: BlobCacheCheckOptions): Check {
+export function createBlobCacheCheck(options: BlobCacheCheckOptions): Check<BlobCacheDetails> {
   const memory = options.memory ?? createCacheVerdictMemory();
   return { name: 'blobinfocache', scope: 'host', run: (ctx) => runBlobCacheCheck(options, memory, ctx) };
 }
 
-async function runBlobCacheCheck(options: BlobCacheCheckOptions, memory: CacheVerdictMemory, ctx: CheckContext): Promise<CheckResult> {
+async function runBlobCacheCheck(options: BlobCacheCheckOptions, memory: CacheVerdictMemory, ctx: CheckContext): Promise<CheckResult<BlobCacheDetails>> {
   const full = options.full ?? false;
   const trigger: CheckTrigger = full ? 'full' : ctx.trigger ?? 'request';
   const plan: VerifyPlan = { verify: options.verify, full, trigger, memory, readStamp: options.readStamp ?? readChangeStamp, nowMs: () => ctx.now().getTime(), signal: ctx.signal };
   const info = await options.skopeoInfo().catch((): SkopeoCacheInfo => ({ skopeoVersion: null, cacheFormatInUse: null }));
   const remediation = options.remediation;
   const details: BlobCacheDetails = {
-    skopeoVersion: info.skopeoVersion, cacheFormatInUse: info.cacheFormatInUse, caches: [], quarantined: [], interrupted: [], audit: [],
+    kind: 'blobinfocache', skopeoVersion: info.skopeoVersion, cacheFormatInUse: info.cacheFormatInUse, caches: [], quarantined: [], interrupted: [], audit: [],
     trigger, verifications: memory.counts(),
   };
 
@@ -211,7 +212,7 @@ async function runBlobCacheCheck(options: BlobCacheCheckOptions, memory: CacheVe
   return summariseBlobCacheDetails(details);
 }
 
-export function summariseBlobCacheDetails(details: BlobCacheDetails): CheckResult {
+export function summariseBlobCacheDetails(details: BlobCacheDetails): CheckResult<BlobCacheDetails> {
   const reasons: CheckReason[] = [];
   let status: CheckStatus = 'ok';
   const raise = (s: CheckStatus): void => {
@@ -259,5 +260,5 @@ export function summariseBlobCacheDetails(details: BlobCacheDetails): CheckResul
         : details.quarantined.length > 0
           ? `${details.quarantined.length} corrupt cache(s) moved aside; ${judged.length} of ${details.caches.length} caches checked`
           : `${judged.filter((c) => c.verdict === 'healthy').length} of ${details.caches.length} caches healthy`;
-  return { status, summary, reasons, details: details as unknown as Record<string, unknown> };
+  return { status, summary, reasons, details };
 }

@@ -8,7 +8,7 @@ const meta = { host: 'build-07', agentVersion: '9.9.9' };
 
 function state(name: string, overrides: Partial<CheckState> = {}): CheckState {
   return {
-    name, scope: 'host', status: 'ok', rawStatus: 'ok', summary: `${name} fine`, reasons: [], details: { k: name },
+    name, scope: 'host', status: 'ok', rawStatus: 'ok', summary: `${name} fine`, reasons: [], details: { kind: 'disk', paths: [] },
     observedAt: new Date(now.getTime() - 4200), durationMs: 38.4, consecutiveFailures: 0,
     runs: 1, failures: 0, timeouts: 0, statusChanges: 0, ...overrides,
   };
@@ -28,7 +28,7 @@ describe('admission', () => {
     assert.equal(p.maintenance, null);
     assert.deepEqual(p.checks[0], {
       name: 'disk', status: 'ok', scope: 'host', summary: 'disk fine', observedAt: '2026-11-28T09:59:55.800Z',
-      ageSeconds: 4.2, durationMs: 38, details: { k: 'disk' },
+      ageSeconds: 4.2, durationMs: 38, details: { kind: 'disk', paths: [] },
     });
   });
 

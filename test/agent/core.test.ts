@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import type { Check, CheckContext, CheckResult } from '../../checks/types.ts';
+import type { DiskCheckDetails } from '../../checks/disk.ts';
 import { isConfigError, parseConfigText, type AgentConfig } from '../../agent/config.ts';
 import { createAgentCore, createExclusive, type AgentCoreOptions, type RunningAgentCore } from '../../agent/core.ts';
 import type { RunnerEntry } from '../../agent/runner.ts';
@@ -28,6 +29,11 @@ function configWith(extra = ''): AgentConfig {
 }
 
 const ok: CheckResult = { status: 'ok', summary: 'fine', reasons: [], details: {} };
+// Disk details that differ only in a measurement.
+const freeBytes = (availBytes: number): DiskCheckDetails => ({
+  kind: 'disk',
+  paths: [{ path: '/x', statPath: '/x', exists: true, mountpoint: '/', fsType: 'ext4', availBytes, sizeBytes: 10, filesFree: 1, filesTotal: 2, status: 'ok', message: '' }],
+});
 const corrupt: CheckResult = { status: 'critical', summary: '1 of 1 caches corrupt', reasons: [{ code: 'cache-corrupt', message: '/c is corrupt' }], details: {} };
 
 // A host check the test answers by hand, one run at a time.
@@ -117,12 +123,12 @@ describe('core: verdicts across a restart', () => {
     const { core } = await makeCore(config, [disk.check]);
     const stored = () => JSON.parse(readFileSync(join(config.stateDir, 'state.json'), 'utf8')).checks.disk;
     core.start();
-    await disk.answer({ ...ok, details: { freeBytes: 1 } });
+    await disk.answer({ ...ok, details: freeBytes(1) });
     const second = core.runChecks();
-    await disk.answer({ ...ok, details: { freeBytes: 2 } });
-    assert.deepEqual((await second)[0].details, { freeBytes: 2 });
+    await disk.answer({ ...ok, details: freeBytes(2) });
+    assert.deepEqual((await second)[0].details, freeBytes(2));
     await core.stop();
-    assert.deepEqual(stored().details, { freeBytes: 1 }, 'same verdict: not rewritten');
+    assert.deepEqual(stored().details, freeBytes(1), 'same verdict: not rewritten');
     const again = await makeCore(config, [disk.check]);
     again.core.start();
     await disk.answer(corrupt);

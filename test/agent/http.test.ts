@@ -14,6 +14,7 @@ import { checkBearer, loadBearerToken, type BearerToken } from '../../agent/http
 import { parseListenAddress } from '../../agent/http/listen-address.ts';
 import { escapeHtml } from '../../agent/http/status-page.ts';
 import { needTools } from '../support/tools.ts';
+import type { QuarantineOutcome } from '../../agent/remediation/quarantine.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'bfa-http-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -283,13 +284,17 @@ describe('mutating endpoints with a token file', () => {
   test('POST /v1/caches/quarantine hands the core\'s report back', async () => {
     const res = await fetch(`${srv.base}/v1/caches/quarantine`, { method: 'POST', headers: auth });
     assert.equal(res.status, 200);
-    assert.deepEqual(await jsonOf(res), { actor: 'api', moved: [], refused: [] });
+    assert.deepEqual(await jsonOf(res), { dryRun: false, skopeoVersion: null, results: [], interrupted: [], audit: [], exitCode: 0 });
     assert.deepEqual(core.quarantineCalls, ['api']);
 
     // What it moved is counted in buildfleet_blobinfocache_quarantined_total.
-    core.quarantineReport = { results: [
-      { path: '/c/blob-info-cache-v1.boltdb', result: 'quarantined', formatByName: 'boltdb', verdict: { format: 'boltdb', verdict: 'corrupt' } },
-      { path: '/c/blob-info-cache-v1.sqlite', result: 'not-corrupt', formatByName: 'sqlite', verdict: { format: 'sqlite', verdict: 'healthy' } },
+    const outcome = (path: string, result: QuarantineOutcome['result'], format: 'boltdb' | 'sqlite', verdict: 'corrupt' | 'healthy'): QuarantineOutcome => ({
+      path, formatByName: format, result, code: result, message: result, newPath: null, companions: [], holders: [], audit: [],
+      verdict: { path, format, verdict, problems: [], warnings: [], stats: {}, durationMs: 1 },
+    });
+    core.quarantineReport = { dryRun: false, skopeoVersion: '1.9.3', interrupted: [], audit: [], results: [
+      outcome('/c/blob-info-cache-v1.boltdb', 'quarantined', 'boltdb', 'corrupt'),
+      outcome('/c/blob-info-cache-v1.sqlite', 'not-corrupt', 'sqlite', 'healthy'),
     ], exitCode: 0 };
     const moved = await fetch(`${srv.base}/v1/caches/quarantine`, { method: 'POST', headers: auth });
     assert.equal(moved.status, 200);

@@ -9,7 +9,13 @@ import { join } from 'node:path';
 import { InMemoryCore, controllableCheck, critical, ok } from './http/in-memory-core.ts';
 import { serveForTest } from './http/serve-for-test.ts';
 import { chooseExpositionFormat, createAgentMetrics } from '../../agent/metrics.ts';
+import { parseStateText } from '../../agent/state-store.ts';
+import { stateFromPersisted } from '../../agent/runner.ts';
 import { needTools } from '../support/tools.ts';
+import type { SkopeoCheckDetails } from '../../checks/skopeo.ts';
+import type { DiskCheckDetails } from '../../checks/disk.ts';
+import type { RegistryCheckDetails } from '../../checks/registry.ts';
+import type { BlobCacheDetail, BlobCacheDetails } from '../../checks/blobcache/check.ts';
 import { freePort } from '../support/registry.ts';
 
 // The contract of docs/conventions.md: name (without the buildfleet_ prefix) -> type, labels.
@@ -78,34 +84,41 @@ const find = (samples: Sample[], name: string, labels: Record<string, string> = 
 const boltPath = '/var/lib/containers/cache/blob-info-cache-v1.boltdb';
 const sqlitePath = '/var/lib/containers/cache/blob-info-cache-v1.sqlite';
 
-const skopeoDetails = {
-  minVersion: '1.14.0', deny: [],
+const skopeoDetails: SkopeoCheckDetails = {
+  kind: 'skopeo', minVersion: '1.14.0', deny: [],
   binaries: [{ binary: 'skopeo', path: '/usr/bin/skopeo', version: '1.9.3', commit: null, cacheFormat: 'boltdb', policySatisfied: false,
     code: 'skopeo-below-minimum', error: '/usr/bin/skopeo: 1.9.3 is below 1.14.0' }],
 };
-const diskDetails = {
+const diskDetails: DiskCheckDetails = {
+  kind: 'disk',
   paths: [{ path: '/var/lib/containers', statPath: '/var/lib/containers', exists: true, mountpoint: '/', fsType: 'ext4',
     availBytes: 5e9, sizeBytes: 2e10, filesFree: 100000, filesTotal: 200000, status: 'ok', message: 'ok' }],
 };
-const registryDetails = (withQuay: boolean) => ({
+const registryDetails = (withQuay: boolean): RegistryCheckDetails => ({
+  kind: 'registry',
   registries: [
     { name: 'harbor', url: 'https://harbor.example.com', success: true, reason: null, httpStatus: 401,
-      phases: { resolve: 0.001, connect: 0.002, tls: 0.01, total: 0.02 }, certNotAfter: '2027-01-01T00:00:00.000Z' },
-    ...(withQuay ? [{ name: 'quay', url: 'https://quay.example.com', success: false, reason: 'connect', httpStatus: null,
-      phases: { resolve: 0.001, connect: null, tls: null, total: 0.003 }, certNotAfter: null }] : []),
+      phases: { resolve: 0.001, connect: 0.002, tls: 0.01, total: 0.02 }, certNotAfter: Date.parse('2027-01-01T00:00:00.000Z') / 1000,
+      credentialsVerified: null, message: 'ok' },
+    ...(withQuay ? [{ name: 'quay', url: 'https://quay.example.com', success: false, reason: 'connect' as const, httpStatus: null,
+      phases: { resolve: 0.001, connect: null, tls: null, total: 0.003 }, certNotAfter: null, credentialsVerified: null, message: 'refused' }] : []),
   ],
 });
-const cacheDetails = (withSqlite: boolean, quarantined: unknown[] = []) => ({
+const cache = (path: string, fields: Partial<BlobCacheDetail>): BlobCacheDetail => ({
+  path, dir: path.slice(0, path.lastIndexOf('/')), formatByName: null, format: null, verdict: null, problems: [], warnings: [],
+  sizeBytes: null, verifyDurationMs: null, inUse: null, owner: { uid: 0, name: 'root' }, source: 'configured', companions: [],
+  refused: null, quarantine: null, verifiedAt: null, changedAt: null, unchanged: false, ...fields,
+});
+const cacheDetails = (withSqlite: boolean, quarantined: BlobCacheDetails['quarantined'] = []): BlobCacheDetails => ({
+  kind: 'blobinfocache', skopeoVersion: '1.9.3', cacheFormatInUse: 'boltdb', interrupted: [], audit: [],
   caches: [
     // Damaged beyond recognition: the content says unknown, the name says boltdb.
-    { path: boltPath, formatByName: 'boltdb', format: 'unknown', verdict: 'corrupt', problems: [{ code: 'page-type-invalid', page: 6, message: 'x' }],
-      sizeBytes: 32768, verifyDurationMs: 41, inUse: true, owner: 'root',
-      verifiedAt: '2026-11-28T10:00:00.000Z', changedAt: '2026-11-28T09:59:58.500Z', unchanged: false },
-    ...(withSqlite ? [{ path: sqlitePath, formatByName: 'sqlite', format: 'sqlite', verdict: 'healthy', problems: [], sizeBytes: 8192,
-      verifyDurationMs: 3, inUse: false, owner: 'root' }] : []),
+    cache(boltPath, { formatByName: 'boltdb', format: 'unknown', verdict: 'corrupt', problems: [{ code: 'page-type-invalid', page: 6, message: 'x' }],
+      sizeBytes: 32768, verifyDurationMs: 41, inUse: true,
+      verifiedAt: '2026-11-28T10:00:00.000Z', changedAt: '2026-11-28T09:59:58.500Z' }),
+    ...(withSqlite ? [cache(sqlitePath, { formatByName: 'sqlite', format: 'sqlite', verdict: 'healthy', sizeBytes: 8192, verifyDurationMs: 3, inUse: false })] : []),
     // Refused (a symlink): not verified, so no health series.
-    { path: '/home/u/.local/share/containers/cache/blob-info-cache-v1.boltdb', formatByName: 'boltdb', format: null, verdict: null,
-      problems: [], sizeBytes: null, verifyDurationMs: null, inUse: true, refused: 'symlink' },
+    cache('/home/u/.local/share/containers/cache/blob-info-cache-v1.boltdb', { formatByName: 'boltdb', inUse: true, refused: 'symlink' }),
   ],
   quarantined,
   trigger: 'write',
@@ -224,7 +237,7 @@ describe('every metric of the conventions, from check details', () => {
   });
 
   test('quarantined caches are counted once per observation', async () => {
-    const moved = { path: boltPath, formatByName: 'boltdb', newPath: `${boltPath}.corrupt-1` };
+    const moved = { path: boltPath, formatByName: 'boltdb' as const, newPath: `${boltPath}.corrupt-1` };
     f.cache.set(ok('quarantined and clean', { ...cacheDetails(false), quarantined: [moved] }));
     await f.core.runChecks(['blobinfocache']);
     let { samples } = await scrape();
@@ -284,21 +297,33 @@ describe('OpenMetrics', () => {
   });
 });
 
-test('details of unexpected shape drop their series instead of failing the scrape', async () => {
-  const odd = controllableCheck('odd', 'host', ok('odd', {
-    binaries: 'not a list', paths: [{ path: 7 }, null, { path: '/x', availBytes: 'lots' }],
-    registries: [{ name: 'r', success: false, reason: 'Connection refused: ECONNREFUSED 10.0.0.1:443', phases: 'none' }],
-    caches: [{ nopath: true }, { path: '/c', verdict: 'weird', problems: 'many' }, { path: '/d' }],
-  }));
-  const core = new InMemoryCore([odd.check]);
-  await core.runChecks();
+// Details are typed everywhere except where the state file (possibly an older agent's, or
+// damaged) is read back: the loader keeps what it can and drops what it cannot read.
+test('details restored from a state file of unexpected shape drop their series instead of failing the scrape', async () => {
+  const odd = {
+    binaries: { binaries: 'not a list' },
+    disk: { paths: [{ path: 7 }, null, { path: '/x', availBytes: 'lots', status: 'ok' }] },
+    registry: { registries: [{ name: 'r', success: false, reason: 'Connection refused: ECONNREFUSED 10.0.0.1:443', phases: 'none' }] },
+    cache: { caches: [{ nopath: true }, { path: '/c', verdict: 'weird', problems: 'many' }, { path: '/d' }, { path: '/e', verdict: 'corrupt', problems: [{ code: 'x', message: 'y' }] }] },
+  };
+  const persisted = (details: unknown) => ({ scope: 'host', status: 'ok', rawStatus: 'ok', summary: 'odd', reasons: [], details,
+    observedAt: '2026-11-28T10:00:00.000Z', durationMs: 1, consecutiveFailures: 0 });
+  const loaded = parseStateText(JSON.stringify({ version: 1, checks: Object.fromEntries(Object.entries(odd).map(([k, v]) => [k, persisted(v)])) }), new Date('2026-11-28T10:01:00.000Z'));
+  assert.equal(loaded.problem, null);
+  const checks = Object.keys(odd).map((name) => controllableCheck(name, 'host', ok('odd')).check);
+  const core = new InMemoryCore(checks);
+  for (const c of checks) core.stateByName.set(c.name, stateFromPersisted(c, loaded.state.checks[c.name]));
   const metrics = createAgentMetrics(core);
   const { body } = await metrics.render(undefined);
   const { samples } = parseExposition(body.toString());
+  assert.equal(find(samples, 'skopeo_info').length, 0);
   assert.equal(find(samples, 'disk_avail_bytes').length, 0);
-  assert.equal(find(samples, 'registry_probe_failure_info')[0].labels.reason, 'connect', 'free text never becomes a label');
-  assert.equal(find(samples, 'blobinfocache_healthy', { path: '/c' })[0].value, 0);
+  assert.equal(find(samples, 'disk_size_bytes').length, 0, 'the path without numbers has no series');
+  assert.equal(find(samples, 'registry_probe_failure_info')[0].labels.reason, 'other', 'free text never becomes a label');
+  assert.equal(find(samples, 'blobinfocache_healthy', { path: '/c' }).length, 0, 'an unknown verdict is no verdict');
   assert.equal(find(samples, 'blobinfocache_healthy', { path: '/d' }).length, 0, 'no verdict, no series');
+  assert.equal(find(samples, 'blobinfocache_healthy', { path: '/e' })[0].value, 0);
+  assert.equal(find(samples, 'blobinfocache_problems', { path: '/e' })[0].value, 1);
 });
 
 test('renders within the cache window share one rendering', async () => {

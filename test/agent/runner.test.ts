@@ -5,7 +5,7 @@ import type { CheckState } from '../../agent/core-types.ts';
 import { createRunner, type RunnerEntry } from '../../agent/runner.ts';
 import { FakeClock, FakeScheduler, settle } from './fake-clock.ts';
 
-const ok: CheckResult = { status: 'ok', summary: 'fine', reasons: [], details: { n: 1 } };
+const ok: CheckResult = { status: 'ok', summary: 'fine', reasons: [], details: { kind: 'skopeo', minVersion: '1.0.0', deny: [], binaries: [] } };
 const critical: CheckResult = {
   status: 'critical', summary: 'broken', reasons: [{ code: 'thing-broken', message: 'the thing is broken' }], details: {},
 };
@@ -62,7 +62,7 @@ describe('runner: results', () => {
     const state = await runner.run('a');
     assert.equal(state?.status, 'ok');
     assert.equal(state?.rawStatus, 'ok');
-    assert.deepEqual(state?.details, { n: 1 });
+    assert.deepEqual(state?.details, ok.details);
     assert.equal(state?.observedAt?.toISOString(), clock.now().toISOString());
     assert.equal(state?.runs, 1);
     assert.equal(state?.statusChanges, 0, 'the first result is not a change');

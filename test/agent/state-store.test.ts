@@ -26,7 +26,8 @@ function sample(summary: string): PersistedState {
     checks: {
       blobcache: {
         scope: 'host', status: 'critical', rawStatus: 'critical', summary,
-        reasons: [{ code: 'cache-corrupt', message: 'corrupt' }], details: { caches: [] },
+        reasons: [{ code: 'cache-corrupt', message: 'corrupt' }], details: { kind: 'blobinfocache', skopeoVersion: null, cacheFormatInUse: null, caches: [], quarantined: [], interrupted: [], audit: [],
+          trigger: 'schedule', verifications: { verified: { schedule: 0, write: 0, request: 0, full: 0 }, skippedUnchanged: 0 } },
         observedAt: '2026-11-28T10:00:00.000Z', durationMs: 12, consecutiveFailures: 1,
       },
     },

@@ -2,8 +2,8 @@
 // the test controls, preflight evaluates the conventions' rules, and preflight single-flights
 // runs per check. It exists so the HTTP layer can be tested without the scheduler and the real
 // checks; the daemon tests use the real core.
-import type { CheckResult, CheckScope, CheckStatus } from '../../../checks/types.ts';
-import type { AgentCore, CheckState, Maintenance, Preflight, RefreshOptions, StateWriteRefusal } from '../../../agent/core-types.ts';
+import type { CheckDetails, CheckResult, CheckScope, CheckStatus } from '../../../checks/types.ts';
+import type { AgentCore, CheckState, Maintenance, Preflight, QuarantineAnswer, RefreshOptions, StateWriteRefusal } from '../../../agent/core-types.ts';
 
 export interface TestCheck {
   name: string;
@@ -17,7 +17,7 @@ export class InMemoryCore implements AgentCore {
   preflightCalls = 0;
   runStarts = new Map<string, number>();
   quarantineCalls: string[] = [];
-  quarantineReport: unknown = null; // null: an empty report naming the actor
+  quarantineReport: QuarantineAnswer | null = null; // null: an empty report
   reloadOk = true;
   private inFlight = new Map<string, Promise<void>>();
   private maint: Maintenance | null = null;
@@ -137,9 +137,9 @@ export class InMemoryCore implements AgentCore {
     return { ok: true, was };
   }
 
-  async quarantine(actor: 'api' | 'daemon' | 'cli'): Promise<unknown> {
+  async quarantine(actor: 'api' | 'daemon' | 'cli'): Promise<QuarantineAnswer> {
     this.quarantineCalls.push(actor);
-    return this.quarantineReport ?? { actor, moved: [], refused: [] };
+    return this.quarantineReport ?? { dryRun: false, skopeoVersion: null, results: [], interrupted: [], audit: [], exitCode: 0 };
   }
 
   configReloadOk(): boolean {
@@ -173,7 +173,7 @@ export function controllableCheck(name: string, scope: CheckScope, initial: Chec
   };
 }
 
-export const ok = (summary = 'fine', details: Record<string, unknown> = {}): CheckResult => ({ status: 'ok', summary, reasons: [], details });
-export const critical = (code: string, message: string, details: Record<string, unknown> = {}): CheckResult => ({
+export const ok = (summary = 'fine', details: CheckDetails = {}): CheckResult => ({ status: 'ok', summary, reasons: [], details });
+export const critical = (code: string, message: string, details: CheckDetails = {}): CheckResult => ({
   status: 'critical', summary: message, reasons: [{ code, message }], details,
 });
