@@ -2,6 +2,7 @@
 // front ends (HTTP server, metrics, CLI `check`). Both sides are written against these types.
 import type { CheckDetails, CheckReason, CheckScope, CheckStatus } from '../checks/types.ts';
 import type { QuarantineReport } from './remediation/run-quarantine.ts';
+import type { AgentEvent, EventQuery, EventType } from './events/types.ts';
 
 // The latest known state of one check, as the runner keeps it (after damping).
 export interface CheckState {
@@ -77,7 +78,11 @@ export interface AgentCore {
   maintenance(): Maintenance | null;
   // Resolve once the change is in the state file; when it cannot be written nothing changes.
   setMaintenance(m: { reason: string; expiresAt: Date; by: string }): Promise<{ ok: true; maintenance: Maintenance } | StateWriteRefusal>;
-  clearMaintenance(): Promise<{ ok: true; was: Maintenance | null } | StateWriteRefusal>;
+  // by: who ends it (api, cli), for the event history.
+  clearMaintenance(by?: string): Promise<{ ok: true; was: Maintenance | null } | StateWriteRefusal>;
   quarantine(actor: 'api' | 'daemon' | 'cli'): Promise<QuarantineAnswer>;
   configReloadOk(): boolean; // false after a SIGHUP with a bad config (last good one kept)
+  // The event history (agent/events): GET /v1/events, the status page, buildfleet_events_total.
+  events(query: EventQuery): { events: AgentEvent[]; more: boolean };
+  eventCounts(): ReadonlyMap<EventType, number>;
 }

@@ -18,6 +18,9 @@ import { createCacheWatcher, type CacheWatcher } from './cache-watch.ts';
 import { createCacheVerdictMemory, type CacheVerdictMemory } from '../checks/blobcache/verdict-memory.ts';
 import { silentLogger, type Logger } from './log.ts';
 import { agentVersion } from './version.ts';
+import { createEventLog } from './events/event-log.ts';
+import type { Actor } from './remediation/audit.ts';
+import type { ChangeRecord } from '../checks/blobcache/remediation.ts';
 
 // What the check factories get from the core besides the config.
 export interface CheckEnvironment {
@@ -265,9 +268,9 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
     : null;
   const armWatcher = (state: CheckState): void => {
     if (!watcher || !started || state.name !== checkNameOfSection.blobinfocache) return;
-    const caches = (state.details as { caches?: { dir?: unknown }[] }).caches ?? [];
+    const caches = state.details.kind === 'blobinfocache' ? state.details.caches : [];
     const dirs = new Set<string>(config.checks.blobinfocache.dirs);
-    for (const c of caches) if (typeof c.dir === 'string') dirs.add(c.dir);
+    for (const c of caches) dirs.add(c.dir);
     watcher.arm([...dirs]);
   };
   const built = await buildChecks(initialConfig, env);
@@ -285,7 +288,18 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
     const temps = removeStaleStateTemps(config.stateDir);
     if (temps.length > 0) log.info({ event: 'state-temp-removed', files: temps }, 'removed temporary state files of an agent that was killed while writing');
   }
+  // The event history lives beside the state file, in the state directory the agent started
+  // with (a reload that moves stateDir moves the state file, not the history).
+  const events = createEventLog({ stateDir: persist ? config.stateDir : null, now, log });
+  if (events.loadProblem) log.warn({ event: 'event-history-unreadable', problem: events.loadProblem }, 'event history partly unreadable; what could be read is kept');
+  const recordAudit = (records: readonly ChangeRecord[], actor: Actor): void => {
+    for (const audit of records) events.record({ type: 'quarantine', actor, action: audit.action, path: audit.path, newPath: audit.newPath, audit });
+  };
   let maintenance: Maintenance | null = activeMaintenance(persisted.maintenance, clock.now());
+  // A maintenance that expired while the agent was down ended then: say so in the history.
+  if (persisted.maintenance !== null && maintenance === null) {
+    events.record({ type: 'maintenance-cleared', reason: persisted.maintenance.reason, by: 'expired' });
+  }
   let reloadOk = true;
   let started = false;
   let saving: Promise<unknown> = Promise.resolve();
@@ -342,6 +356,10 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
     r.onState((state, previous) => {
       if (verdictChanged(previous, state)) save();
       armWatcher(state);
+      if (previous.observedAt !== null && previous.status !== state.status) {
+        events.record({ type: 'status-changed', check: state.name, from: previous.status, to: state.status, summary: state.summary, reasons: state.reasons });
+      }
+      if (state.details.kind === 'blobinfocache') recordAudit(state.details.audit, 'daemon');
       for (const listener of listeners) {
         try {
           listener(state, previous);
@@ -360,6 +378,7 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
     const inForce = activeMaintenance(maintenance, clock.now());
     if (maintenance !== null && inForce === null) {
       log.info({ event: 'maintenance-expired', reason: maintenance.reason, expiresAt: maintenance.expiresAt }, 'maintenance expired');
+      events.record({ type: 'maintenance-cleared', reason: maintenance.reason, by: 'expired' });
       maintenance = null;
       save();
     }
@@ -380,6 +399,7 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
       skopeoVersion: info.skopeoVersion, cacheFormatInUse: info.cacheFormatInUse, now,
     });
     for (const a of report.audit) log.warn({ event: 'cache-quarantine', actor, action: a.action, path: a.path, newPath: a.newPath }, 'cache quarantine');
+    recordAudit(report.audit, actor);
     if (runner?.names().includes(checkNameOfSection.blobinfocache)) void runner.run(checkNameOfSection.blobinfocache);
     return report;
   }
@@ -402,14 +422,16 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
       const err = await changeMaintenance(m);
       if (err) return stateWriteRefusal(err);
       log.warn({ event: 'maintenance-started', reason: m.reason, expiresAt: m.expiresAt, by: m.by }, 'maintenance started');
+      events.record({ type: 'maintenance-set', reason: m.reason, by: m.by, expiresAt: m.expiresAt });
       return { ok: true, maintenance: m };
     },
-    async clearMaintenance() {
+    async clearMaintenance(by = 'api') {
       const was = currentMaintenance();
       if (was === null) return { ok: true, was: null };
       const err = await changeMaintenance(null);
       if (err) return stateWriteRefusal(err);
       log.warn({ event: 'maintenance-ended', reason: was.reason }, 'maintenance ended');
+      events.record({ type: 'maintenance-cleared', reason: was.reason, by });
       return { ok: true, was };
     },
     healthProblems: () => (writeFailure ? [`state-write-failed: ${writeFailure.file}: ${writeFailure.err.message}`] : []),
@@ -420,7 +442,10 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
       }));
     },
     configReloadOk: () => reloadOk,
+    events: (query) => events.query(query),
+    eventCounts: () => events.counts(),
     start() {
+      if (!started) events.record({ type: 'agent-started', version: agentVersion, host });
       started = true;
       active.start();
     },
@@ -431,6 +456,7 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
       await active.stop();
       await verifier.close();
       await saving;
+      await events.flushed();
     },
     async reload(next) {
       const rebuilt = await buildChecks(next, env);
@@ -450,6 +476,7 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
       if (started) active.start();
       if (!next.checks.blobinfocache.enabled) watcher?.arm([]);
       reloadOk = true;
+      events.record({ type: 'config-reloaded', ok: true, errors: [] });
       save();
       log.info({ event: 'config-reloaded', checks: active.names() }, 'config reloaded');
       return { ok: true };
@@ -457,6 +484,7 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
     reloadFailed(errors) {
       reloadOk = false;
       log.error({ event: 'config-reload-failed', errors }, 'config reload failed; the last good config stays in use');
+      events.record({ type: 'config-reloaded', ok: false, errors });
     },
     config: () => config,
     onState(listener) {

@@ -99,6 +99,7 @@ export function createAgentMetrics(core: AgentCore, opts: AgentMetricsOptions = 
       configReloadOk,
       configLastGoodAt,
       quarantinedByFormat,
+      eventCounts: core.eventCounts(),
     });
     return { contentType: target.registry.contentType, body: Buffer.from(await target.registry.metrics(), 'utf8') };
   }

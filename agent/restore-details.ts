@@ -14,8 +14,7 @@ import type { DiskCheckDetails, DiskPathReport, DiskProblemCode } from '../check
 import type { RegistryCheckDetails, RegistryFailureReason, RegistryProbeReport } from '../checks/registry.ts';
 import type { BlobCacheDetail, BlobCacheDetails } from '../checks/blobcache/check.ts';
 import type { CacheProblem } from '../checks/blobcache/verdict.ts';
-import type { ResumeOutcome } from './remediation/resume.ts';
-import type { QuarantineResult } from './remediation/quarantine.ts';
+import type { QuarantineResult, ResumeResult } from '../checks/blobcache/remediation.ts';
 
 type Json = Record<string, unknown>;
 
@@ -118,7 +117,7 @@ function problemsFromJson(v: unknown): CacheProblem[] {
 }
 
 const quarantineResults: readonly QuarantineResult[] = ['quarantined', 'would-quarantine', 'not-corrupt', 'busy', 'changed', 'gone', 'refused', 'failed'];
-const resumeResults: readonly ResumeOutcome['result'][] = ['completed', 'abandoned', 'pending', 'needs-attention', 'in-progress'];
+const resumeResults: readonly ResumeResult[] = ['completed', 'abandoned', 'pending', 'needs-attention', 'in-progress'];
 
 function cacheFromJson(c: Json): BlobCacheDetail | null {
   const path = str(c.path);

@@ -66,7 +66,7 @@ export const postMaintenance: RouteHandler = async (ctx, req, res) => {
 
 export const deleteMaintenance: RouteHandler = async (ctx, req, res) => {
   req.resume();
-  const cleared = await ctx.core.clearMaintenance();
+  const cleared = await ctx.core.clearMaintenance('api');
   if (!cleared.ok) return refuseUnrecorded(res, cleared);
   ctx.metrics.invalidate();
   sendJson(res, 200, { maintenance: null, cleared: cleared.was !== null });

@@ -6,6 +6,7 @@ import type { PreflightAnswer } from './preflight-answers.ts';
 import { parsePreflightQuery } from './preflight-query.ts';
 import { jsonContentType, send, sendError, sendJson } from './respond.ts';
 import { renderStatusPage } from './status-page.ts';
+import { parseEventsQuery } from './events-query.ts';
 
 export const getPreflight: RouteHandler = async (ctx, _req, res, query) => {
   const parsed = parsePreflightQuery(query, ctx.core.checkNames());
@@ -44,6 +45,12 @@ export const getHealthz: RouteHandler = (ctx, _req, res) => {
     configReloadOk: ctx.core.configReloadOk(),
     uptimeSeconds: Math.round(process.uptime()),
   });
+};
+
+export const getEvents: RouteHandler = (ctx, _req, res, query) => {
+  const parsed = parseEventsQuery(query);
+  if (!parsed.ok) return sendError(res, 400, { code: parsed.code, message: parsed.message });
+  sendJson(res, 200, ctx.core.events(parsed.query));
 };
 
 export const getStatusPage: RouteHandler = async (ctx, _req, res) => {

@@ -13,7 +13,7 @@ import { defaultConnectionBudget, enforceConnectionBudget, type ConnectionBudget
 import type { AgentHealth, HttpLog, Route, RouteContext } from './context.ts';
 import type { ListenAddress } from './listen-address.ts';
 import { createPreflightAnswers } from './preflight-answers.ts';
-import { getHealthz, getMetrics, getPreflight, getStatusPage } from './read-routes.ts';
+import { getEvents, getHealthz, getMetrics, getPreflight, getStatusPage } from './read-routes.ts';
 import { sendError } from './respond.ts';
 
 export type { AgentHealth, HttpLog } from './context.ts';
@@ -21,6 +21,7 @@ export type { AgentHealth, HttpLog } from './context.ts';
 export const routes: Record<string, Route> = {
   '/': { authenticated: false, methods: { GET: getStatusPage } },
   '/v1/preflight': { authenticated: false, methods: { GET: getPreflight } },
+  '/v1/events': { authenticated: false, methods: { GET: getEvents } },
   '/metrics': { authenticated: false, methods: { GET: getMetrics } },
   '/healthz': { authenticated: false, methods: { GET: getHealthz } },
   '/v1/checks/run': { authenticated: true, methods: { POST: postChecksRun } },

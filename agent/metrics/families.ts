@@ -45,6 +45,7 @@ export function createMetricFamilies(registry: Registry<RegistryContentType>) {
     registryDuration: gauge('registry_probe_duration_seconds', 'Time of each phase of the last registry probe.', ['registry', 'phase']),
     registryHttpStatus: gauge('registry_http_status_code', 'HTTP status of the last registry probe (absent when no response arrived).', ['registry']),
     registryCertExpiry: gauge('registry_tls_cert_expiry_timestamp_seconds', 'When the registry\'s TLS certificate expires (Unix seconds).', ['registry']),
+    events: counter('events_total', 'Events recorded in the event history (GET /v1/events) since the agent started, by type.', ['type']),
     registryFailureInfo: gauge('registry_probe_failure_info', '1 while the registry probe fails, labelled with the failure class.', ['registry', 'reason']),
   };
 }

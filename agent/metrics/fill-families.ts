@@ -18,6 +18,7 @@ export interface MetricsSnapshot {
   configReloadOk: boolean;
   configLastGoodAt: Date | null;
   quarantinedByFormat: ReadonlyMap<string, number>;
+  eventCounts: ReadonlyMap<string, number>;
 }
 
 const admissionStates: Record<Decision, string> = { accept: 'accepting', degraded: 'degraded', refuse: 'refusing' };
@@ -34,6 +35,7 @@ export function fillFamilies(f: MetricFamilies, s: MetricsSnapshot): void {
   f.configReloadSuccess.set(s.configReloadOk ? 1 : 0);
   if (s.configLastGoodAt !== null) f.configLastReloadSuccess.set(s.configLastGoodAt.getTime() / 1000);
   for (const [format, n] of s.quarantinedByFormat) f.cacheQuarantined.inc({ format }, n);
+  for (const [type, n] of s.eventCounts) f.events.inc({ type }, n);
 
   for (const c of s.states) {
     const check = c.name;

@@ -13,6 +13,7 @@ import type { BlobCacheDetails } from '../../checks/blobcache/check.ts';
 import { readBoltMetas } from '../../checks/blobcache/bolt/meta.ts';
 import { bufferReadAt } from '../../checks/blobcache/file-source.ts';
 import { FakeClock, FakeScheduler, settle } from './fake-clock.ts';
+import { serveForTest } from './http/serve-for-test.ts';
 
 let root: string;
 before(() => {
@@ -386,6 +387,61 @@ describe('core: change-driven verification', () => {
       assert.ok(refusedAfter < 5000);
     } finally {
       await core.stop();
+    }
+  });
+});
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const jsonAt = async (url: string): Promise<any> => (await fetch(url)).json();
+
+describe('core: the event history', () => {
+  it('survives a restart and shows a status change, a maintenance and a quarantine, over GET /v1/events', async () => {
+    const cacheDir = join(root, 'events-cache');
+    mkdirSync(cacheDir);
+    writeFileSync(join(cacheDir, 'blob-info-cache-v1.boltdb'), Buffer.alloc(8192, 0x5a));
+    const config = configWith(`checks: { blobinfocache: { dirs: [${cacheDir}], discoverUsers: false }, skopeo: { enabled: false } }`);
+    const disk = manual('disk');
+    const a = await makeCore(config, [disk.check]);
+    a.core.start();
+    await disk.answer(ok);
+    a.core.runChecks();
+    await disk.answer(corrupt);
+    assert.ok((await a.core.setMaintenance({ reason: 'disk swap', expiresAt: new Date(a.clock.now().getTime() + 3600_000), by: 'api' })).ok);
+    assert.ok((await a.core.clearMaintenance('cli')).ok);
+    const report = await a.core.quarantine('api');
+    assert.ok('results' in report && report.results[0].result === 'quarantined', JSON.stringify(report));
+    await a.core.stop();
+
+    const b = await makeCore(config, [manual('disk').check]);
+    b.core.start();
+    const srv = await serveForTest(b.core);
+    try {
+      const all = await jsonAt(`${srv.base}/v1/events`);
+      const types = all.events.map((e: { type: string }) => e.type);
+      assert.deepEqual(types, ['agent-started', 'status-changed', 'maintenance-set', 'maintenance-cleared', 'quarantine', 'agent-started']);
+      const [, change, set, cleared, moved] = all.events;
+      assert.deepEqual([change.check, change.from, change.to, change.reasons[0].code], ['disk', 'ok', 'critical', 'cache-corrupt']);
+      assert.deepEqual([set.reason, set.by, cleared.by], ['disk swap', 'api', 'cli']);
+      assert.equal(moved.path, join(cacheDir, 'blob-info-cache-v1.boltdb'));
+      assert.match(moved.newPath, /\.corrupt-/);
+      assert.equal(moved.audit.actor, 'api');
+      assert.ok(all.events.every((e: { id: number }, i: number) => i === 0 || e.id > all.events[i - 1].id), 'ids increase across the restart');
+
+      const page = await jsonAt(`${srv.base}/v1/events?since=${change.id}&limit=2`);
+      assert.deepEqual(page.events.map((e: { id: number }) => e.id), [set.id, cleared.id]);
+      assert.equal(page.more, true);
+      const byTime = await jsonAt(`${srv.base}/v1/events?since=${encodeURIComponent(moved.time)}`);
+      assert.ok(byTime.events.every((e: { time: string }) => e.time > moved.time));
+      assert.equal((await fetch(`${srv.base}/v1/events?limit=0`)).status, 400);
+      assert.equal((await fetch(`${srv.base}/v1/events?since=yesterday`)).status, 400);
+      assert.equal((await fetch(`${srv.base}/v1/events?sinse=1`)).status, 400);
+
+      const metrics = await (await fetch(`${srv.base}/metrics`)).text();
+      assert.match(metrics, /^buildfleet_events_total\{type="agent-started"\} 1$/m, 'counted since this agent started');
+      assert.match(metrics, /^buildfleet_events_total\{type="quarantine"\} 0$/m);
+    } finally {
+      await srv.stop();
+      await b.core.stop();
     }
   });
 });

@@ -44,6 +44,7 @@ const contract: Record<string, { type: 'gauge' | 'counter'; labels: string[] }> 
   blobinfocache_last_changed_timestamp_seconds: { type: 'gauge', labels: ['path', 'format'] },
   blobinfocache_verifications_total: { type: 'counter', labels: ['trigger'] },
   blobinfocache_verifications_skipped_total: { type: 'counter', labels: [] },
+  events_total: { type: 'counter', labels: ['type'] },
   disk_avail_bytes: { type: 'gauge', labels: ['path', 'mountpoint'] },
   disk_size_bytes: { type: 'gauge', labels: ['path', 'mountpoint'] },
   disk_files_free: { type: 'gauge', labels: ['path', 'mountpoint'] },

@@ -3,6 +3,9 @@
 // runs per check. It exists so the HTTP layer can be tested without the scheduler and the real
 // checks; the daemon tests use the real core.
 import type { CheckDetails, CheckResult, CheckScope, CheckStatus } from '../../../checks/types.ts';
+import { createEventLog } from '../../../agent/events/event-log.ts';
+import { silentLogger } from '../../../agent/log.ts';
+import type { AgentEvent, EventQuery, EventType } from '../../../agent/events/types.ts';
 import type { AgentCore, CheckState, Maintenance, Preflight, QuarantineAnswer, RefreshOptions, StateWriteRefusal } from '../../../agent/core-types.ts';
 
 export interface TestCheck {
@@ -23,9 +26,12 @@ export class InMemoryCore implements AgentCore {
   private maint: Maintenance | null = null;
   private now: () => Date;
 
+  readonly eventLog;
+
   constructor(checks: TestCheck[], now: () => Date = () => new Date()) {
     this.checks = checks;
     this.now = now;
+    this.eventLog = createEventLog({ stateDir: null, now, log: silentLogger() });
     for (const c of checks) {
       this.stateByName.set(c.name, {
         name: c.name, scope: c.scope, status: 'unknown', rawStatus: 'unknown', summary: 'not yet checked',
@@ -127,14 +133,24 @@ export class InMemoryCore implements AgentCore {
   async setMaintenance(m: { reason: string; expiresAt: Date; by: string }): Promise<{ ok: true; maintenance: Maintenance } | StateWriteRefusal> {
     if (this.stateWriteFailure) return this.stateWriteFailure;
     this.maint = { reason: m.reason, since: this.now().toISOString(), expiresAt: m.expiresAt.toISOString(), by: m.by };
+    this.eventLog.record({ type: 'maintenance-set', reason: m.reason, by: m.by, expiresAt: this.maint.expiresAt });
     return { ok: true, maintenance: this.maint };
   }
 
-  async clearMaintenance(): Promise<{ ok: true; was: Maintenance | null } | StateWriteRefusal> {
+  async clearMaintenance(by = 'api'): Promise<{ ok: true; was: Maintenance | null } | StateWriteRefusal> {
     if (this.stateWriteFailure) return this.stateWriteFailure;
     const was = this.maint;
+    if (was !== null) this.eventLog.record({ type: 'maintenance-cleared', reason: was.reason, by });
     this.maint = null;
     return { ok: true, was };
+  }
+
+  events(query: EventQuery): { events: AgentEvent[]; more: boolean } {
+    return this.eventLog.query(query);
+  }
+
+  eventCounts(): ReadonlyMap<EventType, number> {
+    return this.eventLog.counts();
   }
 
   async quarantine(actor: 'api' | 'daemon' | 'cli'): Promise<QuarantineAnswer> {
