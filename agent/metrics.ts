@@ -6,7 +6,7 @@ import type { AgentCore, CheckState } from './core-types.ts';
 import { agentVersion } from './version.ts';
 import { createMetricFamilies, type MetricFamilies } from './metrics/families.ts';
 import { fillFamilies } from './metrics/fill-families.ts';
-import { quarantinedFormats } from '../checks/blobcache/metrics.ts';
+import { quarantinedFormats } from './metrics/blobcache-metrics.ts';
 import type { QuarantineReport } from './remediation/run-quarantine.ts';
 import { chooseExpositionFormat, type ExpositionFormat } from './metrics/content-negotiation.ts';
 

@@ -4,10 +4,10 @@
 import type { CheckState, Decision } from '../core-types.ts';
 import type { CheckDetails, CheckStatus } from '../../checks/types.ts';
 import type { MetricFamilies } from './families.ts';
-import { fillSkopeoMetrics } from '../../checks/skopeo/metrics.ts';
-import { fillDiskMetrics } from '../../checks/disk/metrics.ts';
-import { fillRegistryMetrics } from '../../checks/registry/metrics.ts';
-import { fillBlobCacheMetrics } from '../../checks/blobcache/metrics.ts';
+import { fillSkopeoMetrics } from './skopeo-metrics.ts';
+import { fillDiskMetrics } from './disk-metrics.ts';
+import { fillRegistryMetrics } from './registry-metrics.ts';
+import { fillBlobCacheMetrics } from './blobcache-metrics.ts';
 
 export interface MetricsSnapshot {
   agentVersion: string;
@@ -52,7 +52,8 @@ export function fillFamilies(f: MetricFamilies, s: MetricsSnapshot): void {
   }
 }
 
-// Each check's metrics come from its own typed details, by the metrics part next to the check.
+// Each check's metrics come from its own typed details, by that check's metrics part
+// (agent/metrics/<check>-metrics.ts: checks/ observe and never import agent/).
 function fillDetails(f: MetricFamilies, details: CheckDetails): void {
   switch (details.kind) {
     case 'skopeo': return fillSkopeoMetrics(f, details);

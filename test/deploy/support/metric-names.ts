@@ -16,6 +16,7 @@ export async function exportedMetricNames(): Promise<Set<string>> {
     runChecks: async () => [],
     maintenance: () => null,
     configReloadOk: () => true,
+    eventCounts: () => new Map(),
   } as unknown as AgentCore;
   const rendered = await createAgentMetrics(idleCore).render(undefined);
   const names = new Set<string>();

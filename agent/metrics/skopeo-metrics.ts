@@ -1,6 +1,6 @@
-// The skopeo check's metrics, from its own typed details.
-import type { MetricFamilies } from '../../agent/metrics/families.ts';
-import type { SkopeoCheckDetails } from '../skopeo.ts';
+// The skopeo check's metrics part: its metrics from its own typed details.
+import type { MetricFamilies } from './families.ts';
+import type { SkopeoCheckDetails } from '../../checks/skopeo.ts';
 
 export function fillSkopeoMetrics(f: MetricFamilies, d: SkopeoCheckDetails): void {
   for (const b of d.binaries) {

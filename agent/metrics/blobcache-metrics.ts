@@ -1,6 +1,6 @@
-// The blob-cache check's metrics, from its own typed details.
-import type { MetricFamilies } from '../../agent/metrics/families.ts';
-import type { BlobCacheDetail, BlobCacheDetails } from './check.ts';
+// The blob-cache check's metrics part: its metrics from its own typed details.
+import type { MetricFamilies } from './families.ts';
+import type { BlobCacheDetail, BlobCacheDetails } from '../../checks/blobcache/check.ts';
 
 // The format the file name stands for (blob-info-cache-v1.boltdb / .sqlite) keeps a path's
 // series stable when damage makes its content unrecognisable; the content's format only when

@@ -1,8 +1,8 @@
-// The registry check's metrics, from its own typed details. `reason` is the probe's bounded
-// failure class (RegistryFailureReason), never the error text.
-import type { MetricFamilies } from '../../agent/metrics/families.ts';
-import type { RegistryCheckDetails } from '../registry.ts';
-import type { ProbePhases } from './timed-get.ts';
+// The registry check's metrics part: its metrics from its own typed details. `reason` is the
+// probe's bounded failure class (RegistryFailureReason), never the error text.
+import type { MetricFamilies } from './families.ts';
+import type { RegistryCheckDetails } from '../../checks/registry.ts';
+import type { ProbePhases } from '../../checks/registry/timed-get.ts';
 
 const phases: (keyof ProbePhases)[] = ['resolve', 'connect', 'tls', 'total'];
 

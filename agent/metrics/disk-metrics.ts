@@ -1,7 +1,7 @@
-// The disk check's metrics, from its own typed details. A path whose statfs failed has no
-// numbers and so no series; its check status and reasons say why.
-import type { MetricFamilies } from '../../agent/metrics/families.ts';
-import type { DiskCheckDetails } from '../disk.ts';
+// The disk check's metrics part: its metrics from its own typed details. A path whose statfs
+// failed has no numbers and so no series; its check status and reasons say why.
+import type { MetricFamilies } from './families.ts';
+import type { DiskCheckDetails } from '../../checks/disk.ts';
 
 export function fillDiskMetrics(f: MetricFamilies, d: DiskCheckDetails): void {
   for (const p of d.paths) {
