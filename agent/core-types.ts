@@ -3,6 +3,7 @@
 import type { CheckDetails, CheckReason, CheckScope, CheckStatus } from '../checks/types.ts';
 import type { QuarantineReport } from './remediation/run-quarantine.ts';
 import type { AgentEvent, EventQuery, EventType } from './events/types.ts';
+import type { CheckSchedule } from './check-schedules.ts';
 
 // The latest known state of one check, as the runner keeps it (after damping).
 export interface CheckState {
@@ -85,4 +86,6 @@ export interface AgentCore {
   // The event history (agent/events): GET /v1/events, the status page, buildfleet_events_total.
   events(query: EventQuery): { events: AgentEvent[]; more: boolean };
   eventCounts(): ReadonlyMap<EventType, number>;
+  // Each configured check's schedule and next run (the status page).
+  schedules(): CheckSchedule[];
 }

@@ -19,6 +19,7 @@ import { createCacheVerdictMemory, type CacheVerdictMemory } from '../checks/blo
 import { silentLogger, type Logger } from './log.ts';
 import { agentVersion } from './version.ts';
 import { createEventLog } from './events/event-log.ts';
+import { describeSchedule } from './check-schedules.ts';
 import type { Actor } from './remediation/audit.ts';
 import type { ChangeRecord } from '../checks/blobcache/remediation.ts';
 
@@ -444,6 +445,12 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
     configReloadOk: () => reloadOk,
     events: (query) => events.query(query),
     eventCounts: () => events.counts(),
+    schedules() {
+      const names = new Set(active.names());
+      return Object.entries(checkNameOfSection)
+        .filter(([, name]) => names.has(name))
+        .map(([section, name]) => describeSchedule(name, config.checks[section as keyof typeof checkNameOfSection].schedule, clock.now()));
+    },
     start() {
       if (!started) events.record({ type: 'agent-started', version: agentVersion, host });
       started = true;

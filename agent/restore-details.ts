@@ -76,7 +76,7 @@ function diskFromJson(v: Json): DiskCheckDetails {
     const report: DiskPathReport = {
       path, statPath: str(p.statPath), exists: bool(p.exists), mountpoint: str(p.mountpoint), fsType: str(p.fsType),
       availBytes: num(p.availBytes), sizeBytes: num(p.sizeBytes), filesFree: num(p.filesFree), filesTotal: num(p.filesTotal),
-      status, message: str(p.message) ?? '',
+      warnFree: str(p.warnFree), criticalFree: str(p.criticalFree), status, message: str(p.message) ?? '',
     };
     const code = oneOf(p.code, diskCodes);
     if (code !== null) report.code = code;

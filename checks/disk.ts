@@ -42,6 +42,9 @@ export interface DiskPathReport {
   sizeBytes: number | null;
   filesFree: number | null;
   filesTotal: number | null;
+  // The configured thresholds, as written (`20%`, `5.0 GiB`), for people reading the details.
+  warnFree: string | null;
+  criticalFree: string | null;
   status: Exclude<CheckStatus, 'unknown'>;
   code?: DiskProblemCode;
   message: string;
@@ -80,6 +83,7 @@ async function measurePath(
   const blank = {
     path: target.path, statPath: null, exists: null, mountpoint: null, fsType: null,
     availBytes: null, sizeBytes: null, filesFree: null, filesTotal: null,
+    warnFree: formatFreeThreshold(target.warnFree), criticalFree: formatFreeThreshold(target.criticalFree),
   };
   if (outcome === null || (!outcome.ok && signal.aborted)) {
     const why = deadline.expired()
@@ -96,6 +100,7 @@ async function measurePath(
     mountpoint: mount?.mountpoint ?? null, fsType: mount?.fsType ?? null,
     availBytes: outcome.availBytes, sizeBytes: outcome.sizeBytes,
     filesFree: outcome.filesFree, filesTotal: outcome.filesTotal,
+    warnFree: blank.warnFree, criticalFree: blank.criticalFree,
     status: 'ok', message: '',
   };
   const where = outcome.exists

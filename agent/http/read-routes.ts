@@ -7,6 +7,7 @@ import { parsePreflightQuery } from './preflight-query.ts';
 import { jsonContentType, send, sendError, sendJson } from './respond.ts';
 import { renderStatusPage } from './status-page.ts';
 import { parseEventsQuery } from './events-query.ts';
+import { fullyQualifiedName } from './fqdn.ts';
 
 export const getPreflight: RouteHandler = async (ctx, _req, res, query) => {
   const parsed = parsePreflightQuery(query, ctx.core.checkNames());
@@ -53,9 +54,25 @@ export const getEvents: RouteHandler = (ctx, _req, res, query) => {
   sendJson(res, 200, ctx.core.events(parsed.query));
 };
 
-export const getStatusPage: RouteHandler = async (ctx, _req, res) => {
-  const p = await ctx.sharedPreflight({});
-  send(res, 200, 'text/html; charset=utf-8', renderStatusPage(p), {
+export const getStatusPage: RouteHandler = async (ctx, req, res) => {
+  const preflight = await ctx.sharedPreflight({});
+  const now = ctx.now();
+  const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
+  const html = renderStatusPage({
+    preflight,
+    states: ctx.core.states(),
+    schedules: ctx.core.schedules(),
+    events: ctx.core.events({ limit: 30 }).events,
+    agent: {
+      fqdn: await fullyQualifiedName(preflight.host),
+      uptimeSeconds: process.uptime(),
+      configReloadOk: ctx.core.configReloadOk(),
+      health: ctx.health(),
+    },
+    now,
+    page: { base: `${encrypted ? 'https' : 'http'}://${req.headers.host ?? 'HOST:20580'}` },
+  });
+  send(res, 200, 'text/html; charset=utf-8', html, {
     'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'",
   });
 };

@@ -33,7 +33,7 @@ const ok: CheckResult = { status: 'ok', summary: 'fine', reasons: [], details: {
 // Disk details that differ only in a measurement.
 const freeBytes = (availBytes: number): DiskCheckDetails => ({
   kind: 'disk',
-  paths: [{ path: '/x', statPath: '/x', exists: true, mountpoint: '/', fsType: 'ext4', availBytes, sizeBytes: 10, filesFree: 1, filesTotal: 2, status: 'ok', message: '' }],
+  paths: [{ path: '/x', statPath: '/x', exists: true, mountpoint: '/', fsType: 'ext4', availBytes, sizeBytes: 10, filesFree: 1, filesTotal: 2, warnFree: '20%', criticalFree: '10%', status: 'ok', message: '' }],
 });
 const corrupt: CheckResult = { status: 'critical', summary: '1 of 1 caches corrupt', reasons: [{ code: 'cache-corrupt', message: '/c is corrupt' }], details: {} };
 

@@ -185,7 +185,8 @@ describe('GET /healthz, GET /, GET /metrics', () => {
     assert.ok(!html.includes('<script>'), 'no raw script tag');
     assert.ok(html.includes('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; co'));
     for (const name of ['skopeo', 'disk', 'registries']) assert.ok(html.includes(`<code>${name}</code>`), name);
-    assert.match(html, /Decision: <b[^>]*>refuse<\/b>/);
+    assert.match(html, /<div class="banner d-refuse" role="status">/);
+    assert.ok(!html.includes('<script'), 'no script of its own: works without JavaScript');
     assert.equal(escapeHtml(`'"<>&`), '&#39;&quot;&lt;&gt;&amp;');
   });
 

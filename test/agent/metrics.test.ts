@@ -93,7 +93,7 @@ const skopeoDetails: SkopeoCheckDetails = {
 const diskDetails: DiskCheckDetails = {
   kind: 'disk',
   paths: [{ path: '/var/lib/containers', statPath: '/var/lib/containers', exists: true, mountpoint: '/', fsType: 'ext4',
-    availBytes: 5e9, sizeBytes: 2e10, filesFree: 100000, filesTotal: 200000, status: 'ok', message: 'ok' }],
+    availBytes: 5e9, sizeBytes: 2e10, filesFree: 100000, filesTotal: 200000, warnFree: '20%', criticalFree: '10%', status: 'ok', message: 'ok' }],
 };
 const registryDetails = (withQuay: boolean): RegistryCheckDetails => ({
   kind: 'registry',

@@ -5,6 +5,7 @@
 import type { CheckDetails, CheckResult, CheckScope, CheckStatus } from '../../../checks/types.ts';
 import { createEventLog } from '../../../agent/events/event-log.ts';
 import { silentLogger } from '../../../agent/log.ts';
+import { describeSchedule, type CheckSchedule } from '../../../agent/check-schedules.ts';
 import type { AgentEvent, EventQuery, EventType } from '../../../agent/events/types.ts';
 import type { AgentCore, CheckState, Maintenance, Preflight, QuarantineAnswer, RefreshOptions, StateWriteRefusal } from '../../../agent/core-types.ts';
 
@@ -151,6 +152,11 @@ export class InMemoryCore implements AgentCore {
 
   eventCounts(): ReadonlyMap<EventType, number> {
     return this.eventLog.counts();
+  }
+
+  // Every test check runs every minute.
+  schedules(): CheckSchedule[] {
+    return this.checks.map((c) => describeSchedule(c.name, '* * * * *', this.now()));
   }
 
   async quarantine(actor: 'api' | 'daemon' | 'cli'): Promise<QuarantineAnswer> {
