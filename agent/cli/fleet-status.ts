@@ -11,7 +11,8 @@ export const help = `Usage: buildfleet-agent fleet status HOST[:PORT]... | --tar
 
 Asks many agents at once for GET /v1/preflight and prints one line per agent, problems first:
 the decision, the checks that fail (check:code), the age of the oldest check result, and how
-long the agent took to answer. An agent that does not answer is listed with why (error codes:
+long the agent took to answer; under it, indented, the maintenance reason and the checks that
+warn (not blocking). An agent that does not answer is listed with why (error codes:
 unreachable, connection-lost, timeout, bad-json, bad-answer, unexpected-status).
 
 Targets: host, host:port, [ipv6]:port (default port ${defaultAgentPort}); --targets FILE (repeatable)
@@ -28,6 +29,11 @@ Options:
                       (their runs count against --timeout)
   --file-sd OUT       also write every target (answering or not) as a Prometheus file_sd JSON
                       file, atomically; labels of a file_sd --targets input are kept
+  --https             ask the agents over HTTPS (agents with a tls: section), trusting the
+                      system's CAs
+  --ca-file FILE      ask over HTTPS and trust the CA certificate(s) in FILE (PEM)
+  --watch SECONDS     ask again every SECONDS and redraw (at least 1); stops on Ctrl-C or
+                      SIGTERM with the exit code of the last sweep
   --file-sd-state     add the label buildfleet_fleet_state (accept, degraded, refuse, no-answer)
                       to the file_sd groups (off by default: a label that changes with health
                       restarts series and alert timers)
@@ -67,6 +73,9 @@ export async function run(args: string[]): Promise<number> {
         'file-sd': { type: 'string' },
         'write-file-sd': { type: 'string' }, // the name deploy/prometheus/prometheus.yml mentions
         'file-sd-state': { type: 'boolean' },
+        https: { type: 'boolean' },
+        'ca-file': { type: 'string' },
+        watch: { type: 'string' },
       },
     });
   } catch (err) {
@@ -77,7 +86,19 @@ export async function run(args: string[]): Promise<number> {
   const concurrency = numberOption(v.concurrency, '--concurrency', 32, { integer: true, min: 1, minInclusive: true, max: 1024 });
   const timeout = numberOption(v.timeout, '--timeout', 5, { min: 0, minInclusive: false, max: 3600 });
   const maxAge = v['max-age'] === undefined ? null : numberOption(v['max-age'], '--max-age', 0, { min: 0, minInclusive: true, max: 86400 * 365 });
-  for (const value of [concurrency, timeout, maxAge]) if (typeof value === 'string') return usage(value);
+  const watch = v.watch === undefined ? null : numberOption(v.watch, '--watch', 0, { min: 1, minInclusive: true, max: 86400 });
+  for (const value of [concurrency, timeout, maxAge, watch]) if (typeof value === 'string') return usage(value);
+  if (watch !== null && v.json) return usage('--watch redraws the table; it does not go with --json');
+  let tls: { ca: Buffer | null } | undefined;
+  if (v['ca-file'] !== undefined) {
+    try {
+      tls = { ca: readFileSync(v['ca-file']) };
+    } catch (err) {
+      return usage(`cannot read --ca-file ${v['ca-file']}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  } else if (v.https) {
+    tls = { ca: null };
+  }
   if (v['file-sd'] !== undefined && v['write-file-sd'] !== undefined) return usage('give --file-sd only once');
   const fileSdOut = v['file-sd'] ?? v['write-file-sd'] ?? null;
   if (fileSdOut !== null) {
@@ -93,30 +114,68 @@ export async function run(args: string[]): Promise<number> {
   }
   if (targets.targets.length === 0) return usage('no targets: give HOST[:PORT] arguments or --targets FILE');
 
-  const started = performance.now();
   const timeoutMs = Math.round((timeout as number) * 1000);
-  const answers = await mapBounded(targets.targets, concurrency as number, (t) => askAgent(t, { timeoutMs, maxAgeSeconds: maxAge as number | null }));
-  const report = fleetReport(targets.targets.map((t, i) => rowOf(t, answers[i])));
-  const durationMs = Math.round(performance.now() - started);
-
-  if (v.json) {
-    const doc = {
-      generatedAt: new Date().toISOString(), durationMs, concurrency, timeoutSeconds: timeout, maxAgeSeconds: maxAge,
-      summary: report.summary, agents: report.rows,
-    };
-    process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
-  } else {
-    process.stdout.write(formatFleetTable(report));
-  }
-
-  if (fileSdOut !== null) {
-    const written = writeFileAtomically(fileSdOut, renderFileSd(fileSdGroups(report.rows, { decisionLabel: v['file-sd-state'] === true })));
-    if (!written.ok) {
-      process.stderr.write(`fleet status: ${written.error}\n`);
-      return 2;
+  const sweep = async (): Promise<number> => {
+    const started = performance.now();
+    const answers = await mapBounded(targets.targets, concurrency as number, (t) => askAgent(t, { timeoutMs, maxAgeSeconds: maxAge as number | null, tls }));
+    const report = fleetReport(targets.targets.map((t, i) => rowOf(t, answers[i])));
+    return output(report, Math.round(performance.now() - started));
+  };
+  const output = (report: ReturnType<typeof fleetReport>, durationMs: number): number => {
+    if (v.json) {
+      const doc = {
+        generatedAt: new Date().toISOString(), durationMs, concurrency, timeoutSeconds: timeout, maxAgeSeconds: maxAge,
+        summary: report.summary, agents: report.rows,
+      };
+      process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+    } else {
+      process.stdout.write(formatFleetTable(report));
     }
+
+    if (fileSdOut !== null) {
+      const written = writeFileAtomically(fileSdOut, renderFileSd(fileSdGroups(report.rows, { decisionLabel: v['file-sd-state'] === true })));
+      if (!written.ok) {
+        process.stderr.write(`fleet status: ${written.error}\n`);
+        return 2;
+      }
+    }
+    return fleetExitCode(report);
+  };
+  if (watch === null) return sweep();
+  return watchSweeps(sweep, (watch as number) * 1000);
+}
+
+// Sweeps again every period until SIGINT or SIGTERM; on a terminal the screen is cleared first
+// so the table redraws in place, otherwise each sweep is appended under a time stamp.
+async function watchSweeps(sweep: () => Promise<number>, periodMs: number): Promise<number> {
+  let stopped = false;
+  let wake: () => void = () => undefined;
+  const stop = () => {
+    stopped = true;
+    wake();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  let code = 0;
+  try {
+    while (!stopped) {
+      process.stdout.write(process.stdout.isTTY ? '\x1b[H\x1b[2J' : '\n');
+      process.stdout.write(`fleet status at ${new Date().toISOString()} (every ${periodMs / 1000} s; Ctrl-C stops)\n\n`);
+      code = await sweep();
+      if (stopped) break;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, periodMs);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  } finally {
+    process.removeListener('SIGINT', stop);
+    process.removeListener('SIGTERM', stop);
   }
-  return fleetExitCode(report);
+  return code;
 }
 
 function collectTargets(positionals: string[], files: string[]): ReturnType<typeof parseTargetList> {

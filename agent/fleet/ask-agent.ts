@@ -2,7 +2,8 @@
 // or one of a few stable error codes. One request, no keep-alive (a fleet sweep talks to each
 // host once; pooled idle sockets would only hold the process open), one deadline covering
 // connect, headers and body.
-import { request } from 'node:http';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { Preflight } from '../core-types.ts';
 import type { FleetTarget } from './targets.ts';
 
@@ -17,6 +18,9 @@ export interface AskOptions {
   timeoutMs: number;
   maxAgeSeconds: number | null; // passed on as ?max_age=: the agent re-runs older checks first
   maxBodyBytes?: number;
+  // HTTPS agents (the agent's `tls:` section): the CA that signed their certificates, PEM; null
+  // trusts the system's CAs. Absent: plain HTTP.
+  tls?: { ca: Buffer | null };
 }
 
 const statusOfDecision: Record<Preflight['decision'], number> = { accept: 200, degraded: 429, refuse: 503 };
@@ -38,13 +42,16 @@ export function askAgent(target: FleetTarget, opts: AskOptions): Promise<AgentAn
     const fail = (error: AskErrorCode, message: string, httpStatus: number | null = null) =>
       finish({ ok: false, error, message, httpStatus, latencyMs: latencyMs() });
 
-    const req = request({
+    const common = {
       host: target.host, port: target.port, path, method: 'GET', agent: false,
       headers: { Accept: 'application/json', Connection: 'close', 'User-Agent': 'buildfleet-agent-fleet-status' },
-    });
+    } as const;
+    const req = opts.tls ? httpsRequest({ ...common, ...(opts.tls.ca ? { ca: opts.tls.ca } : {}) }) : httpRequest(common);
     const deadline = setTimeout(() => fail('timeout', `no complete answer within ${opts.timeoutMs} ms`), opts.timeoutMs);
     let connected = false;
-    req.on('socket', (socket) => socket.once('connect', () => { connected = true; }));
+    // A TLS failure (untrusted certificate, wrong name) happens after the TCP connect, before
+    // any answer: the host cannot be asked, so it is unreachable, with the TLS error as message.
+    req.on('socket', (socket) => socket.once('connect', () => { connected = !opts.tls; }).once('secureConnect', () => { connected = true; }));
     req.on('error', (err: NodeJS.ErrnoException) => {
       // Before the connection stands the host is unreachable; after, the answer was cut off.
       if (err.code?.startsWith('HPE_')) fail('bad-answer', `not an HTTP answer (${err.code})`);

@@ -20,6 +20,8 @@ export interface FleetRow {
   failingChecks: string[]; // every check named by a reason (agent = maintenance, unknown checks)
   reasons: { check: string; code: string; message: string }[];
   maintenance: unknown;
+  // Checks that warn (not blocking), with their summaries: what to look at before it blocks.
+  warnings: { check: string; summary: string }[];
   oldestResultAgeSeconds: number | null; // the oldest check result; null when none has run
   latencyMs: number;
   labels: Record<string, string>;
@@ -43,7 +45,7 @@ export function rowOf(target: FleetTarget, answer: AgentAnswer): FleetRow {
   if (!answer.ok) {
     return {
       target: target.address, state: 'no-answer', decision: null, error: answer.error, message: answer.message, host: null,
-      agentVersion: null, httpStatus: answer.httpStatus, failingChecks: [], reasons: [], maintenance: null, oldestResultAgeSeconds: null, ...last,
+      agentVersion: null, httpStatus: answer.httpStatus, failingChecks: [], reasons: [], maintenance: null, warnings: [], oldestResultAgeSeconds: null, ...last,
     };
   }
   const p = answer.preflight;
@@ -57,6 +59,7 @@ export function rowOf(target: FleetTarget, answer: AgentAnswer): FleetRow {
     failingChecks: [...new Set(reasons.map((r) => r.check))],
     reasons,
     maintenance: p.maintenance ?? null,
+    warnings: p.checks.filter((c) => c?.status === 'warning').map((c) => ({ check: String(c.name), summary: String(c.summary ?? '') })),
     oldestResultAgeSeconds: ages.length > 0 ? Math.max(...ages) : null,
     ...last,
   };
