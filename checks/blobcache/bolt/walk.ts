@@ -490,6 +490,12 @@ export function walkBoltTree(
     if (header.id !== BigInt(id)) {
       problem('page-id-mismatch', `${where()}: page header says it is page ${header.id}; the page was overwritten or misplaced (bbolt ≥1.3.7 panics "Page expected to be: ${id}, but self identifies as ${header.id}")`, id);
     }
+    // A span too large to read is reported before its pages are marked: an overflow count of
+    // 2^32 - 1 over a sparse file that claims terabytes would otherwise mark billions of pages.
+    if ((header.overflow + 1) * pageSize > maxSpanBytes) {
+      readSpan(id, first, (header.overflow + 1) * pageSize, where);
+      continue;
+    }
     // Overflow pages belong to this node: in range, in the file, referenced once, not free.
     let spanOk = true;
     for (let k = 1; k <= header.overflow; k++) {
