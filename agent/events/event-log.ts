@@ -6,10 +6,11 @@
 // like the state file), so the disk it may use is bounded and a crash leaves the old file or
 // the new one.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log.ts';
 import { eventFromJson } from './event-from-json.ts';
+import { ensurePrivateDir, privateFileMode } from '../private-dir.ts';
 import { eventTypes, type AgentEvent, type EventQuery, type EventType, type NewEvent } from './types.ts';
 
 export const eventsFileName = 'events.jsonl';
@@ -109,8 +110,9 @@ export function createEventLog(opts: EventLogOptions): EventLog {
   async function append(line: string): Promise<Error | null> {
     if (file === null || dir === null) return null;
     try {
-      await mkdir(dir, { recursive: true, mode: 0o755 });
-      const fh = await open(file, 'a', 0o644);
+      // Root's business only, like the state file (agent/private-dir.ts).
+      ensurePrivateDir(dir);
+      const fh = await open(file, 'a', privateFileMode);
       try {
         await fh.writeFile(line);
         await fh.datasync();
@@ -140,7 +142,7 @@ export function createEventLog(opts: EventLogOptions): EventLog {
     }
     const temp = join(dir, `.${eventsFileName}.${process.pid}.tmp`);
     try {
-      const fh = await open(temp, 'w', 0o644);
+      const fh = await open(temp, 'w', privateFileMode);
       try {
         await fh.writeFile(lines.join(''));
         await fh.sync();

@@ -17,7 +17,9 @@ test('the file stays under its cap, keeps the newest events, and a restart conti
   const log = createEventLog({ stateDir: dir, now, log: silentLogger(), maxBytes });
   for (let i = 0; i < 200; i += 1) log.record({ type: 'maintenance-set', reason: `reason ${i}`, by: 'api', expiresAt: now().toISOString() });
   assert.equal(await log.flushed(), null);
-  const size = statSync(join(dir, eventsFileName)).size;
+  const st = statSync(join(dir, eventsFileName));
+  const size = st.size;
+  assert.equal(st.mode & 0o777, 0o600, 'root\'s business only, like the state file');
   assert.ok(size <= maxBytes, `file ${size} bytes, cap ${maxBytes}`);
   assert.equal(log.counts().get('maintenance-set'), 200);
 
