@@ -2,11 +2,14 @@
 // name): the name the resolver gives back for the host's own address, looked up once, bounded
 // by a timeout; the short name when that says nothing better.
 import { lookup, lookupService } from 'node:dns/promises';
+import { hostname } from 'node:os';
 
 const known = new Map<string, Promise<string>>();
 
 async function resolve(host: string, timeoutMs: number): Promise<string> {
-  if (host.includes('.')) return host;
+  // Only this machine's own name is looked up: a name the core was given (tests, a configured
+  // host) is shown as it is, and never sent to a resolver.
+  if (host.includes('.') || host !== hostname()) return host;
   const attempt = (async () => {
     const { address } = await lookup(host);
     const { hostname } = await lookupService(address, 0);
