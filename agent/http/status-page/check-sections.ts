@@ -17,7 +17,9 @@ function cachesSection(d: BlobCacheDetails, observedAt: Date | null, now: Date):
     e(formatBytes(c.sizeBytes)),
     c.verdict === null ? '<span class="muted">not verified</span>' : statusBadge(c.verdict === 'healthy' ? 'ok' : c.verdict === 'corrupt' ? 'critical' : 'warning', c.verdict),
     e(c.inUse === null ? '–' : c.inUse ? 'yes' : 'no (orphan)'),
-    c.verdict === null ? '–' : timeTag(observedAt, now),
+    // When the verdict was proven: an unchanged cache keeps an older verification's verdict.
+    c.verdict === null ? '–' : `${timeTag(c.verifiedAt ?? observedAt, now)}${c.unchanged ? '<br><span class="muted">unchanged since</span>' : ''}`,
+    c.changedAt === null ? '–' : timeTag(c.changedAt, now),
     [...c.problems.map((p) => `<code>${e(p.code)}</code> ${e(p.message)}`),
       ...(c.quarantine ? [`moved aside: ${e(c.quarantine.result)}${c.quarantine.newPath ? ` → <code>${e(c.quarantine.newPath)}</code>` : ''}`] : [])].join('<br>') || '–',
   ]);
@@ -25,7 +27,7 @@ function cachesSection(d: BlobCacheDetails, observedAt: Date | null, now: Date):
   return [
     `<p>skopeo ${e(d.skopeoVersion ?? 'unknown')} writes the <b>${e(d.cacheFormatInUse ?? 'unknown')}</b> cache; a corrupt cache in the other format is an orphan and does not block.</p>`,
     rows.length === 0 ? '<p>No blob-info caches found (a quarantined cache is listed under recent events).</p>'
-      : stackTable('Blob-info caches', ['path', 'owner', 'format', 'size', 'verdict', 'in use', 'verified', 'problems'], rows),
+      : stackTable('Blob-info caches', ['path', 'owner', 'format', 'size', 'verdict', 'in use', 'verified', 'written', 'problems'], rows),
     moved ? `<p>Moved aside by this run:</p><ul>${moved}</ul>` : '',
   ].join('\n');
 }

@@ -67,7 +67,11 @@ function caches(list: BlobCacheDetail[], quarantined: BlobCacheDetails['quaranti
   });
 }
 
-const healthyRoot = cache(rootCache, { format: 'boltdb', verdict: 'healthy', sizeBytes: 1_269_760, verifyDurationMs: 41, inUse: true });
+// Verified 2 h ago and not written since: the verdict stands without a new read.
+const healthyRoot = cache(rootCache, {
+  format: 'boltdb', verdict: 'healthy', sizeBytes: 1_269_760, verifyDurationMs: 41, inUse: true,
+  verifiedAt: new Date(Date.now() - 2 * 3600_000).toISOString(), changedAt: new Date(Date.now() - 3 * 3600_000).toISOString(), unchanged: true,
+});
 const orphan = cache(userCache, {
   format: 'sqlite', verdict: 'corrupt', sizeBytes: 98_304, verifyDurationMs: 12, inUse: false, owner: { uid: 1001, name: 'builder-with-a-rather-long-account-name' }, source: 'user',
   problems: [{ code: 'sqlite-malformed', message: 'database disk image is malformed (SQLITE_CORRUPT)' }],
@@ -103,7 +107,7 @@ export async function pageStates(): Promise<PageState[]> {
   quarantined.eventLog.record({ type: 'status-changed', check: 'blobinfocache', from: 'critical', to: 'ok', summary: 'no blob-info caches found', reasons: [] });
 
   return [
-    { name: 'accept', core: await coreWith(all()), expect: ['ACCEPT', rootCache, '75.9 GiB of 252.0 GiB', '30.1 %', 'harbor', 'resolve 2 ms', 'expires in', '/usr/bin/skopeo', 'Nothing blocks builds'] },
+    { name: 'accept', core: await coreWith(all()), expect: ['ACCEPT', rootCache, 'unchanged since', '2 h ago', '3 h ago', '75.9 GiB of 252.0 GiB', '30.1 %', 'harbor', 'resolve 2 ms', 'expires in', '/usr/bin/skopeo', 'Nothing blocks builds'] },
     { name: 'warning', core: await coreWith(all({ blobinfocache: caches([healthyRoot, orphan]), disk: disk(30.0) })),
       expect: ['ACCEPT', 'Warnings, not blocking (2)', userCache, 'no longer uses sqlite', 'SQLITE_CORRUPT', 'no (orphan)', 'below 20%', 'df -h PATH'] },
     { name: 'refuse-corrupt-cache', core: await coreWith(all({ blobinfocache: caches([corruptRoot]) })),
