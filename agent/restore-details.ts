@@ -12,7 +12,7 @@ import type { CheckDetails } from '../checks/details.ts';
 import type { SkopeoBinaryReport, SkopeoCheckDetails, SkopeoProblemCode } from '../checks/skopeo.ts';
 import type { DiskCheckDetails, DiskPathReport, DiskProblemCode } from '../checks/disk.ts';
 import type { RegistryCheckDetails, RegistryFailureReason, RegistryProbeReport } from '../checks/registry.ts';
-import type { BlobCacheDetail, BlobCacheDetails } from '../checks/blobcache/check.ts';
+import type { BlobCacheDetail, BlobCacheDetails, EffectiveVerdict, UnverifiedCause } from '../checks/blobcache/check.ts';
 import type { CacheProblem } from '../checks/blobcache/verdict.ts';
 import type { QuarantineResult, ResumeResult } from '../checks/blobcache/remediation.ts';
 
@@ -145,7 +145,21 @@ function cacheFromJson(c: Json): BlobCacheDetail | null {
     verifiedAt: str(c.verifiedAt),
     changedAt: str(c.changedAt),
     unchanged: c.unchanged === true,
+    // What it counted as; from an agent before effectiveVerdict existed, by the same rule
+    // (healthy and corrupt as read, anything else that was looked at is unverified).
+    effectiveVerdict: c.effectiveVerdict === null ? null : oneOf(c.effectiveVerdict, effectiveVerdicts) ?? legacyEffectiveVerdict(c),
+    unverifiedCause: oneOf(c.unverifiedCause, unverifiedCauses),
+    busyRuns: num(c.busyRuns) ?? 0,
+    decidesAdmission: c.decidesAdmission !== false,
   };
+}
+
+const effectiveVerdicts: readonly EffectiveVerdict[] = ['healthy', 'corrupt', 'unverified'];
+const unverifiedCauses: readonly UnverifiedCause[] = ['unreadable', 'refused', 'verifier-failed', 'verifier-timeout', 'agent-fault', 'busy'];
+
+function legacyEffectiveVerdict(c: Json): EffectiveVerdict | null {
+  if (c.verdict === 'healthy' || c.verdict === 'corrupt') return c.verdict;
+  return str(c.verdict) !== null || str(c.refused) !== null ? 'unverified' : null;
 }
 
 function blobCacheFromJson(v: Json): BlobCacheDetails {

@@ -1,6 +1,17 @@
 // The blob-cache check's metrics part: its metrics from its own typed details.
 import type { MetricFamilies } from './families.ts';
-import type { BlobCacheDetail, BlobCacheDetails } from '../../checks/blobcache/check.ts';
+import type { BlobCacheDetail, BlobCacheDetails, EffectiveVerdict } from '../../checks/blobcache/check.ts';
+
+// What a cache counts as (the check's effectiveVerdict): a bounded label set.
+export const cacheVerdicts: readonly EffectiveVerdict[] = ['healthy', 'corrupt', 'unverified'];
+
+// Details written by an agent before effectiveVerdict existed are read by the same rule
+// (healthy and corrupt as read; anything else that was looked at is unverified).
+function effectiveVerdictOf(c: BlobCacheDetail): EffectiveVerdict | null {
+  if (c.effectiveVerdict !== undefined) return c.effectiveVerdict;
+  if (c.verdict === 'healthy' || c.verdict === 'corrupt') return c.verdict;
+  return c.verdict !== null || c.refused !== null ? 'unverified' : null;
+}
 
 // The format the file name stands for (blob-info-cache-v1.boltdb / .sqlite) keeps a path's
 // series stable when damage makes its content unrecognisable; the content's format only when
@@ -11,11 +22,14 @@ export function cacheMetricFormat(c: Pick<BlobCacheDetail, 'formatByName' | 'for
 
 export function fillBlobCacheMetrics(f: MetricFamilies, d: BlobCacheDetails): void {
   for (const c of d.caches) {
-    // No verdict: the cache was not verified (refused, or moved aside during this run). It has
-    // no health to report; the check's status and reasons say why.
-    if (c.verdict === null) continue;
+    // No verdict: nothing at the path any more (moved aside during this run). A cache that was
+    // not verified (refused, unreadable, ...) is `unverified`, never absent: the host's
+    // accept/refuse and its metrics must not disagree.
+    const verdict = effectiveVerdictOf(c);
+    if (verdict === null) continue;
     const labels = { path: c.path, format: cacheMetricFormat(c) };
-    f.cacheHealthy.set(labels, c.verdict === 'healthy' ? 1 : 0);
+    f.cacheHealthy.set(labels, verdict === 'healthy' ? 1 : 0);
+    for (const v of cacheVerdicts) f.cacheVerdict.set({ ...labels, verdict: v }, verdict === v ? 1 : 0);
     f.cacheProblems.set(labels, c.problems.length);
     if (c.sizeBytes !== null) f.cacheSize.set(labels, c.sizeBytes);
     if (c.verifyDurationMs !== null) f.cacheVerifyDuration.set(labels, c.verifyDurationMs / 1000);

@@ -33,7 +33,7 @@ export interface QuarantineReport {
   results: QuarantineOutcome[];
   interrupted: ResumeOutcome[];
   audit: AuditRecord[]; // every record appended by this pass, for the caller to log
-  exitCode: 0 | 1; // 0: nothing is left corrupt; 1: refused, failed, busy, changed, pending, or a dry run with work to do
+  exitCode: 0 | 1; // 0: nothing is left corrupt; 1: refused, failed, busy, changed, pending, not judged, or a dry run with work to do
 }
 
 const settled = new Set<QuarantineOutcome['result']>(['quarantined', 'not-corrupt', 'gone']);
@@ -69,7 +69,8 @@ export async function runQuarantine(opts: QuarantineRunOptions): Promise<Quarant
     results.push(opts.dryRun ? assessment.outcome : await quarantineCache(assessment, deps));
   }
   const audit = [...interrupted.flatMap((i) => i.audit), ...results.flatMap((r) => r.audit)];
-  const unsettled = results.some((r) => !settled.has(r.result)) || interrupted.some((i) => i.result === 'pending' || i.result === 'needs-attention');
+  // "Could not be judged" (an unreadable or busy verdict) is not "nothing left corrupt".
+  const unsettled = results.some((r) => !settled.has(r.result) || (r.result === 'not-corrupt' && r.code !== 'healthy')) || interrupted.some((i) => i.result === 'pending' || i.result === 'needs-attention');
   return { dryRun: opts.dryRun, skopeoVersion: opts.skopeoVersion, results, interrupted, audit, exitCode: unsettled ? 1 : 0 };
 }
 

@@ -31,6 +31,9 @@ export interface BlobCacheCheckOptions {
   skopeoInfo: () => Promise<SkopeoCacheInfo>;
   // What the agent does about corrupt caches; absent: observe only (nothing resumed or moved).
   remediation?: CacheRemediation;
+  // When non-empty, only root's (configured directories') and these users' caches decide
+  // admission; other users' caches are reported as warnings, so one user cannot drain a host.
+  buildUsers?: readonly string[];
   passwdPath?: string;
   // Verdicts of unchanged caches carried between runs; shared by the ordinary and the deep
   // check (and kept across config reloads) when the caller passes one in.
@@ -38,6 +41,17 @@ export interface BlobCacheCheckOptions {
   // The change-stamp reader (tests wrap it to simulate bit rot, which no stamp sees).
   readStamp?: (path: string, nowMs: number) => ChangeStamp | StampFailure;
 }
+
+// A cache that stays busy keeps its previous verdict for this many consecutive runs; after
+// that it counts as not verified (a writer that never lets go must not hide damage forever).
+export const busyRunsKept = 3;
+
+// What a cache counts as for admission, metrics and alerts alike (docs/quarantine.md).
+// unverified: in use but not read to the end, whatever the cause; never healthy.
+export type EffectiveVerdict = 'healthy' | 'corrupt' | 'unverified';
+
+// Why a cache is unverified (a bounded set: it is also shown on the status page).
+export type UnverifiedCause = 'unreadable' | 'refused' | 'verifier-failed' | 'verifier-timeout' | 'agent-fault' | 'busy';
 
 export interface CacheQuarantineDetail {
   result: QuarantineResult;
@@ -69,6 +83,13 @@ export interface BlobCacheDetail {
   changedAt: string | null;
   // true: nothing changed since `verifiedAt`, so that healthy verdict stands without a new read.
   unchanged: boolean;
+  // What the cache counts as: this run's verdict, or a kept one while busy; null when nothing is
+  // at the path any more (moved aside this run, or removed since discovery).
+  effectiveVerdict: EffectiveVerdict | null;
+  unverifiedCause: UnverifiedCause | null;
+  busyRuns: number; // consecutive busy runs so far (0 when read)
+  // false: a user outside buildUsers; reported as a warning, never refuses the host.
+  decidesAdmission: boolean;
 }
 
 export interface BlobCacheDetails {
@@ -139,7 +160,38 @@ async function verifyDiscovered(cache: DiscoveredCache, plan: VerifyPlan): Promi
   }
 }
 
-function detailOf(cache: DiscoveredCache, v: Verified, quarantine: CacheQuarantineDetail | null): BlobCacheDetail {
+// The problem codes the child verifier (agent/cache-verify-child.ts) and the verifiers give
+// an unreadable verdict that was the agent's fault rather than the file's.
+const causeOfCode: Record<string, UnverifiedCause> = {
+  'verify-timeout': 'verifier-timeout',
+  'verify-process-failed': 'verifier-failed',
+  'internal-error': 'agent-fault',
+  'runtime-unsupported': 'agent-fault',
+};
+
+interface Kept {
+  verdict: 'healthy' | 'corrupt';
+  busyRuns: number;
+}
+
+function judge(v: Verified, refused: string | null, previous: Kept | undefined): Pick<BlobCacheDetail, 'effectiveVerdict' | 'unverifiedCause' | 'busyRuns'> {
+  const verdict = v.verdict?.verdict ?? null;
+  if (verdict === 'healthy' || verdict === 'corrupt') return { effectiveVerdict: verdict, unverifiedCause: null, busyRuns: 0 };
+  if (verdict === 'busy') {
+    const busyRuns = (previous?.busyRuns ?? 0) + 1;
+    if (previous && busyRuns <= busyRunsKept) return { effectiveVerdict: previous.verdict, unverifiedCause: null, busyRuns };
+    return { effectiveVerdict: 'unverified', unverifiedCause: 'busy', busyRuns };
+  }
+  if (verdict === 'unreadable') {
+    const cause = v.verdict!.problems.map((p) => causeOfCode[p.code]).find((c) => c !== undefined);
+    return { effectiveVerdict: 'unverified', unverifiedCause: cause ?? 'unreadable', busyRuns: 0 };
+  }
+  if (refused !== null) return { effectiveVerdict: 'unverified', unverifiedCause: 'refused', busyRuns: 0 };
+  return { effectiveVerdict: null, unverifiedCause: null, busyRuns: 0 };
+}
+
+function detailOf(cache: DiscoveredCache, v: Verified, quarantine: CacheQuarantineDetail | null, previous: Kept | undefined, buildUsers: readonly string[]): BlobCacheDetail {
+  const refused = v.refused ?? cache.refused?.message ?? null;
   return {
     path: cache.path,
     dir: cache.dir,
@@ -154,23 +206,40 @@ function detailOf(cache: DiscoveredCache, v: Verified, quarantine: CacheQuaranti
     owner: cache.owner,
     source: cache.source,
     companions: cache.companions,
-    refused: v.refused ?? cache.refused?.message ?? null,
+    refused,
     quarantine,
     verifiedAt: v.verifiedAtMs === undefined ? null : new Date(v.verifiedAtMs).toISOString(),
     changedAt: v.changedAtMs === undefined ? null : new Date(v.changedAtMs).toISOString(),
     unchanged: v.unchanged ?? false,
+    ...judge(v, refused, previous),
+    decidesAdmission: decidesAdmission(cache, buildUsers),
   };
+}
+
+// root's system cache and configured directories always decide; users' caches only when no
+// buildUsers are set or the owner is one of them.
+export function decidesAdmission(cache: Pick<DiscoveredCache, 'source' | 'owner'>, buildUsers: readonly string[]): boolean {
+  return cache.source === 'configured' || buildUsers.length === 0 || (cache.owner.name !== null && buildUsers.includes(cache.owner.name));
 }
 
 export function createBlobCacheCheck(options: BlobCacheCheckOptions): Check<BlobCacheDetails> {
   const memory = options.memory ?? createCacheVerdictMemory();
-  return { name: 'blobinfocache', scope: 'host', run: (ctx) => runBlobCacheCheck(options, memory, ctx) };
+  // The last read verdict of each path, for `busy` (kept for a bounded number of runs).
+  const kept = new Map<string, Kept>();
+  return { name: 'blobinfocache', scope: 'host', run: (ctx) => runBlobCacheCheck(options, memory, ctx, kept) };
 }
 
-async function runBlobCacheCheck(options: BlobCacheCheckOptions, memory: CacheVerdictMemory, ctx: CheckContext): Promise<CheckResult<BlobCacheDetails>> {
+async function runBlobCacheCheck(options: BlobCacheCheckOptions, memory: CacheVerdictMemory, ctx: CheckContext, kept: Map<string, Kept>): Promise<CheckResult<BlobCacheDetails>> {
   const full = options.full ?? false;
   const trigger: CheckTrigger = full ? 'full' : ctx.trigger ?? 'request';
   const plan: VerifyPlan = { verify: options.verify, full, trigger, memory, readStamp: options.readStamp ?? readChangeStamp, nowMs: () => ctx.now().getTime(), signal: ctx.signal };
+  const buildUsers = options.buildUsers ?? [];
+  const detail = (cache: DiscoveredCache, v: Verified, q: CacheQuarantineDetail | null): BlobCacheDetail => {
+    const d = detailOf(cache, v, q, kept.get(cache.path), buildUsers);
+    if (d.effectiveVerdict === 'healthy' || d.effectiveVerdict === 'corrupt') kept.set(cache.path, { verdict: d.effectiveVerdict, busyRuns: d.busyRuns });
+    else kept.delete(cache.path);
+    return d;
+  };
   const info = await options.skopeoInfo().catch((): SkopeoCacheInfo => ({ skopeoVersion: null, cacheFormatInUse: null }));
   const remediation = options.remediation;
   const details: BlobCacheDetails = {
@@ -189,7 +258,7 @@ async function runBlobCacheCheck(options: BlobCacheCheckOptions, memory: CacheVe
   for (const cache of caches) {
     if (ctx.signal.aborted) break;
     if (cache.refused || cache.fileName === null) {
-      details.caches.push(detailOf(cache, { verdict: null, identity: null, refused: cache.refused?.message ?? null }, null));
+      details.caches.push(detail(cache, { verdict: null, identity: null, refused: cache.refused?.message ?? null }, null));
       continue;
     }
     let verified = await verifyDiscovered(cache, plan);
@@ -205,36 +274,52 @@ async function runBlobCacheCheck(options: BlobCacheCheckOptions, memory: CacheVe
         verified = await verifyDiscovered(cache, plan);
       }
     }
-    details.caches.push(detailOf(cache, verified, quarantine));
+    details.caches.push(detail(cache, verified, quarantine));
   }
   if (!ctx.signal.aborted) memory.keepOnly(new Set(caches.map((c) => c.path)));
   details.verifications = memory.counts();
   return summariseBlobCacheDetails(details);
 }
 
+const severity: Record<CheckStatus, number> = { ok: 0, warning: 1, unknown: 2, critical: 3 };
+
+// The status and reasons for a set of cache details. Pure, so `?user=NAME` can summarise the same
+// details again with only root's and NAME's caches deciding (docs/admission.md).
 export function summariseBlobCacheDetails(details: BlobCacheDetails): CheckResult<BlobCacheDetails> {
   const reasons: CheckReason[] = [];
   let status: CheckStatus = 'ok';
   const raise = (s: CheckStatus): void => {
-    if (s === 'critical' || (s === 'warning' && status === 'ok')) status = s;
+    if (severity[s] > severity[status]) status = s;
   };
   const codes = (c: BlobCacheDetail): string => [...new Set(c.problems.map((p) => p.code))].join(', ') || 'corrupt';
   for (const c of details.caches) {
-    if (c.verdict === 'corrupt' && c.inUse !== false) {
-      raise('critical');
-      reasons.push({ code: 'cache-corrupt', message: `${c.path} is corrupt (${codes(c)})` });
-    } else if (c.verdict === 'corrupt') {
+    const effective = c.effectiveVerdict ?? legacyEffectiveVerdict(c);
+    const who = c.owner.name ?? `uid ${c.owner.uid}`;
+    if (effective === 'corrupt' && c.inUse === false) {
       raise('warning');
       reasons.push({ code: 'cache-corrupt-orphan', message: `${c.path} is corrupt (${codes(c)}) but the installed skopeo no longer uses ${c.formatByName}` });
+    } else if (effective === 'corrupt' && c.decidesAdmission === false) {
+      raise('warning');
+      reasons.push({ code: 'user-cache-corrupt', message: `${c.path} of ${who} (not a build user) is corrupt (${codes(c)})` });
+    } else if (effective === 'corrupt') {
+      raise('critical');
+      const kept = c.verdict === 'busy' ? ` (busy now; corrupt when last read, ${c.busyRuns} run(s) ago)` : '';
+      reasons.push({ code: 'cache-corrupt', message: `${c.path} is corrupt (${codes(c)})${kept}` });
+    } else if (effective === 'unverified') {
+      const why = unverifiedMessage(c);
+      if (c.inUse === false) {
+        raise('warning');
+        reasons.push({ code: 'cache-unverified-orphan', message: `${why}; the installed skopeo no longer uses ${c.formatByName}` });
+      } else if (c.decidesAdmission === false) {
+        raise('warning');
+        reasons.push({ code: 'user-cache-unverified', message: `${why} (${who} is not a build user)` });
+      } else {
+        raise('unknown');
+        reasons.push({ code: 'cache-unverified', message: why });
+      }
     } else if (c.verdict === 'busy') {
       raise('warning');
-      reasons.push({ code: 'cache-busy', message: `${c.path} could not be read consistently (busy); tried again next run` });
-    } else if (c.verdict === 'unreadable') {
-      raise('warning');
-      reasons.push({ code: 'cache-unreadable', message: `${c.path}: ${c.problems.map((p) => p.message).join('; ') || 'unreadable'}` });
-    } else if (c.refused) {
-      raise('warning');
-      reasons.push({ code: 'cache-refused', message: c.refused });
+      reasons.push({ code: 'cache-busy', message: `${c.path} could not be read consistently (busy, ${c.busyRuns} of ${busyRunsKept} runs); its last verdict (${effective}) stands` });
     }
     if (c.quarantine?.result === 'quarantined') {
       // The host is healthy again (the path was checked after the move); the reason stays so
@@ -250,15 +335,43 @@ export function summariseBlobCacheDetails(details: BlobCacheDetails): CheckResul
     raise('warning');
     reasons.push({ code: 'quarantine-incomplete', message: i.message });
   }
-  const judged = details.caches.filter((c) => c.verdict !== null);
-  const corrupt = judged.filter((c) => c.verdict === 'corrupt').length;
+  const counted = details.caches.map((c) => c.effectiveVerdict ?? legacyEffectiveVerdict(c));
+  const corrupt = counted.filter((v) => v === 'corrupt').length;
+  const unverified = counted.filter((v) => v === 'unverified').length;
+  const of = details.caches.length;
   const summary =
-    details.caches.length === 0
+    of === 0
       ? 'no blob-info caches found'
       : corrupt > 0
-        ? `${corrupt} of ${details.caches.length} caches corrupt`
-        : details.quarantined.length > 0
-          ? `${details.quarantined.length} corrupt cache(s) moved aside; ${judged.length} of ${details.caches.length} caches checked`
-          : `${judged.filter((c) => c.verdict === 'healthy').length} of ${details.caches.length} caches healthy`;
+        ? `${corrupt} of ${of} caches corrupt`
+        : unverified > 0
+          ? `${unverified} of ${of} caches not verified`
+          : details.quarantined.length > 0
+            ? `${details.quarantined.length} corrupt cache(s) moved aside; ${counted.filter((v) => v !== null).length} of ${of} caches checked`
+            : `${counted.filter((v) => v === 'healthy').length} of ${of} caches healthy`;
   return { status, summary, reasons, details };
+}
+
+// Details written by an agent before effectiveVerdict existed (the state file survives upgrades).
+function legacyEffectiveVerdict(c: BlobCacheDetail): EffectiveVerdict | null {
+  if (c.verdict === 'healthy' || c.verdict === 'corrupt') return c.verdict;
+  return c.verdict !== null || c.refused !== null ? 'unverified' : null;
+}
+
+function unverifiedMessage(c: BlobCacheDetail): string {
+  const said = c.problems.map((p) => p.message).join('; ');
+  switch (c.unverifiedCause) {
+    case 'refused':
+      return `${c.path} was not verified: ${c.refused ?? 'refused'}`;
+    case 'busy':
+      return `${c.path} was not verified: busy for ${c.busyRuns} consecutive runs (writers never let a consistent read through)`;
+    case 'verifier-timeout':
+      return `${c.path} was not verified: the verifier timed out${said ? ` (${said})` : ''}`;
+    case 'verifier-failed':
+      return `${c.path} was not verified: the verifier failed${said ? ` (${said})` : ''}`;
+    case 'agent-fault':
+      return `${c.path} was not verified: a fault of the agent, not of the file${said ? ` (${said})` : ''}`;
+    default:
+      return `${c.path} was not verified: ${said || c.refused || 'unreadable'}`;
+  }
 }

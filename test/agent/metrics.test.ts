@@ -35,6 +35,7 @@ const contract: Record<string, { type: 'gauge' | 'counter'; labels: string[] }> 
   skopeo_info: { type: 'gauge', labels: ['version', 'blobinfocache_format'] },
   skopeo_version_policy_satisfied: { type: 'gauge', labels: [] },
   blobinfocache_healthy: { type: 'gauge', labels: ['path', 'format'] },
+  blobinfocache_verdict: { type: 'gauge', labels: ['path', 'format', 'verdict'] },
   blobinfocache_problems: { type: 'gauge', labels: ['path', 'format'] },
   blobinfocache_size_bytes: { type: 'gauge', labels: ['path', 'format'] },
   blobinfocache_verify_duration_seconds: { type: 'gauge', labels: ['path', 'format'] },
@@ -108,7 +109,9 @@ const registryDetails = (withQuay: boolean): RegistryCheckDetails => ({
 const cache = (path: string, fields: Partial<BlobCacheDetail>): BlobCacheDetail => ({
   path, dir: path.slice(0, path.lastIndexOf('/')), formatByName: null, format: null, verdict: null, problems: [], warnings: [],
   sizeBytes: null, verifyDurationMs: null, inUse: null, owner: { uid: 0, name: 'root' }, source: 'configured', companions: [],
-  refused: null, quarantine: null, verifiedAt: null, changedAt: null, unchanged: false, ...fields,
+  refused: null, quarantine: null, verifiedAt: null, changedAt: null, unchanged: false,
+    effectiveVerdict: fields.verdict === 'healthy' || fields.verdict === 'corrupt' ? fields.verdict : fields.verdict || fields.refused ? 'unverified' : null,
+    unverifiedCause: null, busyRuns: 0, decidesAdmission: true, ...fields,
 });
 const cacheDetails = (withSqlite: boolean, quarantined: BlobCacheDetails['quarantined'] = []): BlobCacheDetails => ({
   kind: 'blobinfocache', skopeoVersion: '1.9.3', cacheFormatInUse: 'boltdb', interrupted: [], audit: [],
@@ -196,7 +199,15 @@ describe('every metric of the conventions, from check details', () => {
     assert.equal(value('blobinfocache_verifications_total', { trigger: 'write' }), 3);
     assert.equal(value('blobinfocache_verifications_total', { trigger: 'full' }), 0);
     assert.equal(value('blobinfocache_verifications_skipped_total'), 40);
-    assert.equal(find(samples, 'blobinfocache_healthy', { path: '/home/u/.local/share/containers/cache/blob-info-cache-v1.boltdb' }).length, 0);
+    // A refused cache was never read: not healthy, and its verdict is unverified (never absent,
+    // or the host's accept/refuse and its metrics would disagree).
+    const refused = '/home/u/.local/share/containers/cache/blob-info-cache-v1.boltdb';
+    assert.equal(value('blobinfocache_healthy', { path: refused }), 0);
+    assert.equal(value('blobinfocache_verdict', { path: refused, verdict: 'unverified' }), 1);
+    assert.equal(value('blobinfocache_verdict', { path: refused, verdict: 'healthy' }), 0);
+    assert.equal(value('blobinfocache_verdict', { path: boltPath, format: 'boltdb', verdict: 'corrupt' }), 1);
+    assert.equal(value('blobinfocache_verdict', { path: sqlitePath, format: 'sqlite', verdict: 'healthy' }), 1);
+    assert.equal(find(samples, 'blobinfocache_verdict', { path: sqlitePath }).length, 3, 'one series per verdict');
     assert.equal(value('disk_avail_bytes', { path: '/var/lib/containers', mountpoint: '/' }), 5e9);
     assert.equal(value('disk_size_bytes', { path: '/var/lib/containers' }), 2e10);
     assert.equal(value('disk_files_free', { path: '/var/lib/containers' }), 100000);

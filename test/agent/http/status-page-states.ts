@@ -56,7 +56,9 @@ function cache(path: string, fields: Partial<BlobCacheDetail>): BlobCacheDetail 
   return {
     path, dir: path.slice(0, path.lastIndexOf('/')), formatByName: path.endsWith('.sqlite') ? 'sqlite' : 'boltdb', format: null, verdict: null,
     problems: [], warnings: [], sizeBytes: null, verifyDurationMs: null, inUse: null, owner: { uid: 0, name: 'root' }, source: 'configured',
-    companions: [], refused: null, quarantine: null, verifiedAt: null, changedAt: null, unchanged: false, ...fields,
+    companions: [], refused: null, quarantine: null, verifiedAt: null, changedAt: null, unchanged: false,
+    effectiveVerdict: fields.verdict === 'healthy' || fields.verdict === 'corrupt' ? fields.verdict : fields.verdict || fields.refused ? 'unverified' : null,
+    unverifiedCause: null, busyRuns: 0, decidesAdmission: true, ...fields,
   };
 }
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { createBlobCacheCheck, type BlobCacheCheckOptions, type BlobCacheDetails } from '../../../checks/blobcache/check.ts';
+import { busyRunsKept, createBlobCacheCheck, type BlobCacheCheckOptions, type BlobCacheDetails } from '../../../checks/blobcache/check.ts';
 import { verifyCacheFile } from '../../../checks/blobcache/verify.ts';
 import type { CheckResult } from '../../../checks/types.ts';
 import { readAuditRecords } from '../../../agent/remediation/audit.ts';
@@ -128,21 +128,84 @@ test('a corrupt orphan (format the installed skopeo no longer uses) is a warning
   }
 });
 
-test('a busy or unreadable verdict is a warning (fault-injecting wrapper around the real verifier)', async () => {
+test('an unreadable verdict is unknown with cache-unverified and its cause (fault-injecting wrapper around the real verifier)', async () => {
   const s = makeScratch();
   try {
     writeFileSync(s.bolt, '');
-    for (const verdict of ['busy', 'unreadable'] as const) {
-      const r = await run(options(s, { verify: async (p, o) => ({ ...(await verifyCacheFile(p, o)), verdict }) }));
-      assert.equal(r.status, 'warning');
-      assert.deepEqual(r.reasons.map((x) => x.code), [`cache-${verdict}`]);
+    const causes = [
+      [{ code: 'read-failed', message: 'EIO' }, 'unreadable'],
+      [{ code: 'verify-timeout', message: 'killed after 300 s' }, 'verifier-timeout'],
+      [{ code: 'verify-process-failed', message: 'exit 134' }, 'verifier-failed'],
+      [{ code: 'internal-error', message: 'TypeError' }, 'agent-fault'],
+    ] as const;
+    for (const [problem, cause] of causes) {
+      const r = await run(options(s, { verify: async (p, o) => ({ ...(await verifyCacheFile(p, o)), verdict: 'unreadable', problems: [problem] }) }));
+      assert.equal(r.status, 'unknown', cause);
+      assert.deepEqual(r.reasons.map((x) => x.code), ['cache-unverified']);
+      assert.equal(r.d.caches[0].effectiveVerdict, 'unverified');
+      assert.equal(r.d.caches[0].unverifiedCause, cause);
+      assert.equal(r.summary, '1 of 1 caches not verified');
     }
   } finally {
     s.cleanup();
   }
 });
 
-test('a symlinked cache file is a warning (cache-refused) and is never read', async () => {
+test('busy keeps the last read verdict for a bounded number of runs, then is unknown', async () => {
+  const s = makeScratch();
+  try {
+    writeFileSync(s.bolt, '');
+    let busy = false;
+    const opts = options(s, { verify: async (p, o) => {
+      const v = await verifyCacheFile(p, o);
+      return busy ? { ...v, verdict: 'busy' } : v;
+    } });
+    const check = createBlobCacheCheck(opts);
+    const once = async () => {
+      const r = await check.run({ signal: new AbortController().signal, now: () => new Date() });
+      return { ...r, d: r.details as unknown as BlobCacheDetails };
+    };
+    assert.equal((await once()).status, 'ok');
+    busy = true;
+    for (let i = 1; i <= busyRunsKept; i++) {
+      const r = await once();
+      assert.equal(r.status, 'warning', `busy run ${i}`);
+      assert.deepEqual(r.reasons.map((x) => x.code), ['cache-busy']);
+      assert.equal(r.d.caches[0].effectiveVerdict, 'healthy');
+    }
+    const r = await once();
+    assert.equal(r.status, 'unknown');
+    assert.deepEqual(r.reasons.map((x) => x.code), ['cache-unverified']);
+    assert.equal(r.d.caches[0].unverifiedCause, 'busy');
+    // A fresh check (a restart) has nothing to keep: busy is unverified at once.
+    const fresh = await run(opts);
+    assert.equal(fresh.status, 'unknown');
+  } finally {
+    s.cleanup();
+  }
+});
+
+test('a corrupt cache stays corrupt while busy', async () => {
+  const s = makeScratch();
+  try {
+    writeCorrupt(s.bolt);
+    let busy = false;
+    const check = createBlobCacheCheck(options(s, { verify: async (p, o) => {
+      const v = await verifyCacheFile(p, o);
+      return busy ? { ...v, verdict: 'busy' } : v;
+    } }));
+    const ctx = { signal: new AbortController().signal, now: () => new Date() };
+    assert.equal((await check.run(ctx)).status, 'critical');
+    busy = true;
+    const r = await check.run(ctx);
+    assert.equal(r.status, 'critical');
+    assert.deepEqual(r.reasons.map((x) => x.code), ['cache-corrupt']);
+  } finally {
+    s.cleanup();
+  }
+});
+
+test('a symlinked cache file is never read and is unknown (cache-unverified, refused)', async () => {
   const s = makeScratch();
   try {
     const elsewhere = path.join(s.root, 'elsewhere');
@@ -151,8 +214,9 @@ test('a symlinked cache file is a warning (cache-refused) and is never read', as
     let verified = 0;
     const r = await run(options(s, { autoQuarantine: true, verify: async (p, o) => (verified++, verifyCacheFile(p, o)) }));
     assert.equal(verified, 0);
-    assert.equal(r.status, 'warning');
-    assert.deepEqual(r.reasons.map((x) => x.code), ['cache-refused']);
+    assert.equal(r.status, 'unknown');
+    assert.deepEqual(r.reasons.map((x) => x.code), ['cache-unverified']);
+    assert.equal(r.d.caches[0].unverifiedCause, 'refused');
     assert.ok(existsSync(elsewhere));
   } finally {
     s.cleanup();
