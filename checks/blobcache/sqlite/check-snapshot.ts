@@ -55,16 +55,30 @@ export function classifyCheckMessage(message: string): CacheProblem {
   return page === undefined ? { code, message } : { code, page, message };
 }
 
+// SQLite's own word that the file is malformed (SQLITE_CORRUPT or SQLITE_NOTADB, any extended
+// code), wherever it is raised: opening, recovery, parsing the schema at prepare, the check
+// itself. That is a verdict on the file (corrupt), never unreadable and never the agent's fault.
+// null for any other error.
+export function malformationOf(err: unknown, what: string): CacheProblem | null {
+  const errcode = (err as { errcode?: unknown }).errcode;
+  const primary = typeof errcode === 'number' ? errcode & 0xff : -1;
+  const text = err instanceof Error ? err.message : String(err);
+  if (primary === sqliteNotADb) return { code: 'header-invalid', message: `${what}: ${text} (SQLITE_NOTADB)` };
+  if (primary !== sqliteCorrupt) return null;
+  // The schema's SQL text in sqlite_schema (page 1 and its overflow) no longer parses.
+  if (/malformed database schema/.test(text)) return { code: 'schema-malformed', message: `${what}: ${text}` };
+  return { code: 'sqlite-malformed', message: `${what}: ${text}` };
+}
+
 function errorProblem(err: unknown, path: string, what: string): { problem: CacheProblem; unreadable: boolean } {
-  const errcode = (err as { errcode?: number }).errcode ?? -1;
-  const text = (err as Error).message;
-  if ((errcode & 0xff) === sqliteNotADb) {
-    const head = readHead(path, 100);
-    const parsed = parseDatabaseHeader(head.bytes);
-    return { problem: { code: 'header-invalid', message: `${what}: ${parsed.ok ? text : parsed.reason}` }, unreadable: false };
+  const malformed = malformationOf(err, what);
+  if (malformed?.code === 'header-invalid') {
+    // Say what is wrong with the header when our parser can tell.
+    const parsed = parseDatabaseHeader(readHead(path, 100).bytes);
+    return { problem: parsed.ok ? malformed : { code: 'header-invalid', message: `${what}: ${parsed.reason}` }, unreadable: false };
   }
-  if ((errcode & 0xff) === sqliteCorrupt) return { problem: { code: 'sqlite-malformed', message: `${what}: ${text}` }, unreadable: false };
-  return { problem: { code: 'snapshot-failed', message: `${what}: ${text}` }, unreadable: true };
+  if (malformed) return { problem: malformed, unreadable: false };
+  return { problem: { code: 'snapshot-failed', message: `${what}: ${(err as Error).message}` }, unreadable: true };
 }
 
 // Truncation as SQLite sees it: a partial last page, or fewer pages than the header records.
@@ -120,6 +134,21 @@ export function checkSnapshotDatabase(path: string, opts: CheckOptions, visit?: 
     return out;
   }
   try {
+    return checkOpened(db, path, opts, out, visit);
+  } catch (err) {
+    // Any statement not guarded below (page_size, page_count, a prepare that parses a damaged
+    // schema) that SQLite refuses as malformed: the file is corrupt. Anything else is ours.
+    const malformed = malformationOf(err, 'reading the snapshot');
+    if (!malformed) throw err;
+    out.problems.push(malformed);
+    return out;
+  } finally {
+    db.close();
+  }
+}
+
+function checkOpened(db: DatabaseSync, path: string, opts: CheckOptions, out: SnapshotCheck, visit?: SnapshotVisitor): SnapshotCheck {
+  {
     db.exec('PRAGMA busy_timeout=0');
     // The first read takes the lock and recovers: hot journal rolled back, WAL replayed.
     try {
@@ -174,7 +203,5 @@ export function checkSnapshotDatabase(path: string, opts: CheckOptions, visit?: 
     }
     if (visit) visit(db, out.schema);
     return out;
-  } finally {
-    db.close();
   }
 }

@@ -14,7 +14,7 @@ import { parseJournal } from './journal.ts';
 import { parseWal } from './wal.ts';
 import { journalBelongs, walBelongs } from './ownership.ts';
 import { copySnapshotFile, removeSnapshotDir, takeSnapshot, type Snapshot } from './snapshot.ts';
-import { checkSnapshotDatabase, type SnapshotVisitor } from './check-snapshot.ts';
+import { checkSnapshotDatabase, malformationOf, type SnapshotVisitor } from './check-snapshot.ts';
 
 export interface SqliteVerifyOptions extends VerifyOptions {
   // Longest time one SHARED lock on the live file is held while copying (default 50 ms;
@@ -141,6 +141,10 @@ export async function verifySqliteFileWith(path: string, opts: SqliteVerifyOptio
       removeSnapshotDir(snap.dir);
     }
   } catch (err) {
+    // SQLite saying "malformed" from anywhere is a verdict on the file; internal-error is kept
+    // for faults of the agent and never judges the content (the check counts it as unverified).
+    const malformed = malformationOf(err, `verifying ${path}`);
+    if (malformed) return verdictOf(path, 'sqlite', 'corrupt', [malformed], [], {}, started);
     return verdictOf(path, 'sqlite', 'unreadable', [{ code: 'internal-error', message: `verifying ${path} failed: ${(err as Error).message}` }], [], {}, started);
   }
 }

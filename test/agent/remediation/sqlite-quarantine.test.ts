@@ -9,7 +9,7 @@ import { assessCache, quarantineCache } from '../../../agent/remediation/quarant
 import { readAuditRecords } from '../../../agent/remediation/audit.ts';
 import { createCacheFixture } from '../../fixtures/sqlite/blob-info-cache.ts';
 import { startFixtureChild } from '../../fixtures/sqlite/children.ts';
-import { pagesOf, smashPage } from '../../fixtures/sqlite/damage.ts';
+import { garbleSchemaSql, pagesOf, randomPagesBehindHeader, smashPage, smashPage1BtreeHeader } from '../../fixtures/sqlite/damage.ts';
 import { depsFor, discoverScratch, findCache, makeScratch } from './scratch.ts';
 
 async function crashedWriter(db: string): Promise<void> {
@@ -71,5 +71,22 @@ test('a SQLite cache with a smashed b-tree page is moved', async () => {
     assert.deepEqual(readdirSync(s.cacheDir), [path.basename(out.newPath!)]);
   } finally {
     s.cleanup();
+  }
+});
+
+test('malformed SQLite caches (page-1 b-tree header, schema SQL text, random pages behind a valid header) are moved', async () => {
+  for (const damage of [smashPage1BtreeHeader, garbleSchemaSql, (p: string) => randomPagesBehindHeader(p)]) {
+    const s = makeScratch();
+    try {
+      createCacheFixture(s.sqlite, { rows: 300 });
+      damage(s.sqlite);
+      const deps = depsFor(s);
+      const out = await quarantineCache(await assessCache(findCache(await discoverScratch(s), s.sqlite), deps), deps);
+      assert.equal(out.result, 'quarantined', out.message);
+      assert.equal(out.verdict?.verdict, 'corrupt');
+      assert.deepEqual(readdirSync(s.cacheDir), [path.basename(out.newPath!)]);
+    } finally {
+      s.cleanup();
+    }
   }
 });

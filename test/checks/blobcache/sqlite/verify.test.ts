@@ -10,7 +10,7 @@ import { verifySqliteFile } from '../../../../checks/blobcache/sqlite/verify.ts'
 import { verifyCacheFile } from '../../../../checks/blobcache/verify.ts';
 import type { CacheVerdict } from '../../../../checks/blobcache/verdict.ts';
 import { createCacheFixture, fakeDigest } from '../../../fixtures/sqlite/blob-info-cache.ts';
-import { editTextInPage, overwrite, pagesOf, smashPage } from '../../../fixtures/sqlite/damage.ts';
+import { editTextInPage, garbleSchemaSql, overwrite, pagesOf, randomPagesBehindHeader, smashPage, smashPage1BtreeHeader } from '../../../fixtures/sqlite/damage.ts';
 import { startFixtureChild } from '../../../fixtures/sqlite/children.ts';
 import { directoryState, scratchDir } from './live-files.ts';
 import { needTools } from '../../../support/tools.ts';
@@ -286,6 +286,34 @@ test('valid SQLite databases that are not caches: not-a-cache; an empty schema i
     const e = await verifyUnchanged(empty);
     assert.equal(e.verdict, 'healthy');
     assert.deepEqual(e.warnings.map((w) => w.code), ['schema-empty']);
+  } finally {
+    cleanup();
+  }
+});
+
+test('page-1 b-tree header damaged, schema SQL text damaged, valid header over random pages: corrupt with their own codes, never internal-error', async (t) => {
+  const { dir, cleanup } = scratchDir('sqlite-malformed');
+  try {
+    const cases = [
+      ['page1-btree-header-smashed.sqlite', smashPage1BtreeHeader, 'sqlite-malformed'],
+      ['schema-sql-garbled.sqlite', garbleSchemaSql, 'schema-malformed'],
+      ['random-pages-behind-header.sqlite', (p: string) => randomPagesBehindHeader(p), 'sqlite-malformed'],
+    ] as const;
+    for (const [name, damage, code] of cases) {
+      const file = join(dir, name);
+      createCacheFixture(file, { rows: 200 });
+      damage(file);
+      for (const full of [false, true]) {
+        const v = await verifyUnchanged(file, { full });
+        assert.equal(v.verdict, 'corrupt', `${name} full=${full}: ${JSON.stringify(v.problems)}`);
+        assert.deepEqual(codes(v), [code], name);
+      }
+      // sqlite3 itself agrees that the file is malformed.
+      if (needTools(t, 'sqlite3')) {
+        const r = spawnSync('sqlite3', [file, 'PRAGMA quick_check'], { encoding: 'utf8' });
+        assert.match(`${r.stdout}${r.stderr}`, /malformed/, name);
+      }
+    }
   } finally {
     cleanup();
   }
