@@ -1,5 +1,4 @@
-#!/usr/bin/env node
-// Entry point of the `buildfleet-agent` command.
+// The agent proper, loaded by agent/bin.mjs once the runtime is known to be good enough.
 import { main } from './cli.ts';
 
 // node:sqlite still prints an ExperimentalWarning on every 22.x; it is noise on an operator's

@@ -50,9 +50,10 @@ export interface ChildVerifierOptions {
 export const verifyProcessCodes = { timeout: 'verify-timeout', failed: 'verify-process-failed' } as const;
 
 // In the esbuild bundle every module's import.meta.url is the bundle file, which is the CLI; in
-// the source tree the CLI is agent/bin.ts next to this file.
+// the source tree the CLI is agent/bin.mjs next to this file (its runtime guard runs in the
+// child too: a child on the wrong Node.js exits 2 with one line, a failed verification).
 const self = fileURLToPath(import.meta.url);
-const entry = self.endsWith('.ts') ? join(dirname(self), 'bin.ts') : self;
+const entry = self.endsWith('.ts') ? join(dirname(self), 'bin.mjs') : self;
 
 // The walk's memory is bounded by design (docs/bolt-verifier.md); a heap far past that bound is
 // a bug, and ends as a failed verification instead of a child that grows.

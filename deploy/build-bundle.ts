@@ -1,4 +1,4 @@
-// Builds the one file a host runs: agent/bin.ts and everything it reaches (the lazily loaded
+// Builds the one file a host runs: agent/bin.mjs (the runtime guard), agent/bin.ts and everything it reaches (the lazily loaded
 // verbs included) bundled by esbuild into dist/buildfleet-agent.mjs, so a host needs Node.js 22
 // and nothing from npm, and the npm package's `bin` can point at plain JavaScript (Node does
 // not strip types under node_modules). The daemon's cache verification runs this same file as
@@ -18,7 +18,7 @@ export const defaultBundlePath = resolve(repoRoot, 'dist/buildfleet-agent.mjs');
 // built-ins and some read `__dirname`; an ES module has neither. The banner gives the bundle a
 // real `require` and private filename/dirname bindings; `define` points the free `__dirname` /
 // `__filename` of CJS code at them without touching modules that declare their own. (The
-// shebang is agent/bin.ts's own: esbuild keeps an entry point's and puts it above the banner.)
+// shebang is agent/bin.mjs's own: esbuild keeps an entry point's and puts it above the banner.)
 const banner = [
   "import { createRequire as __bfaCreateRequire } from 'node:module';",
   "import { fileURLToPath as __bfaFileURLToPath } from 'node:url';",
@@ -77,7 +77,7 @@ export async function bundleAgent(opts: BundleOptions = {}): Promise<BundleResul
   try {
     const result = await build({
       absWorkingDir: repoRoot,
-      entryPoints: [resolve(repoRoot, 'agent/bin.ts')],
+      entryPoints: [resolve(repoRoot, 'agent/bin.mjs')],
       outfile,
       bundle: true,
       platform: 'node',

@@ -11,7 +11,7 @@ describe('the daemon starts with the same environment everywhere', () => {
   it('npm start sets it before running the daemon', () => {
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
     const env = Object.entries(daemonEnvironment).map(([k, v]) => `${k}=${v}`).join(' ');
-    assert.equal(pkg.scripts.start, `${env} node agent/bin.ts serve`);
+    assert.equal(pkg.scripts.start, `${env} node agent/bin.mjs serve`);
   });
 
   it('the RPM wrapper exports it unless the host already set it', () => {
