@@ -129,7 +129,7 @@ async function importModule<T>(load: () => Promise<T>, file: string): Promise<T 
 
 // The skopeo check's options from its (frozen) config section.
 function skopeoCheckOptions(s: AgentConfig['checks']['skopeo']) {
-  return { binaries: [...s.binaries], minVersion: s.minVersion, deny: [...s.deny], timeoutSeconds: s.timeoutSeconds };
+  return { binaries: [...s.binaries], minVersion: s.minVersion, recommendedVersion: s.recommendedVersion, deny: [...s.deny], timeoutSeconds: s.timeoutSeconds };
 }
 
 // The real checks for a config: one runner entry per enabled section.
@@ -160,7 +160,7 @@ export async function buildChecksFromConfig(config: AgentConfig, env: CheckEnvir
         verify: env.verify, verifyOptions: { full }, now: env.now,
       });
       const opts = {
-        dirs: [...blobinfocache.dirs], discoverUsers: blobinfocache.discoverUsers,
+        dirs: [...blobinfocache.dirs], discoverUsers: blobinfocache.discoverUsers, buildUsers: [...blobinfocache.buildUsers],
         verify: env.verify, skopeoInfo: env.skopeoInfo, remediation: remediation(false),
         memory: env.cacheMemory ?? createCacheVerdictMemory(),
       };

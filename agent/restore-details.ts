@@ -62,7 +62,7 @@ function skopeoFromJson(v: Json): SkopeoCheckDetails {
     if (error !== null) report.error = error;
     return report;
   });
-  return { kind: 'skopeo', minVersion: str(v.minVersion) ?? '', deny: strings(v.deny), binaries };
+  return { kind: 'skopeo', minVersion: str(v.minVersion), recommendedVersion: str(v.recommendedVersion), deny: strings(v.deny), binaries };
 }
 
 const diskCodes: readonly DiskProblemCode[] = ['disk-free-low', 'disk-free-critical', 'disk-inodes-exhausted', 'disk-stat-timeout', 'disk-stat-failed'];
@@ -128,6 +128,7 @@ function cacheFromJson(c: Json): BlobCacheDetail | null {
   return {
     path,
     dir: str(c.dir) ?? path.slice(0, path.lastIndexOf('/')),
+    listedDir: str(c.listedDir),
     formatByName: oneOf(c.formatByName, cacheFormatsByName),
     format: oneOf(c.format, ['boltdb', 'sqlite', 'empty', 'unknown'] as const),
     // A verdict outside the set is not a verdict: the cache counts as not verified.

@@ -13,7 +13,8 @@ export { judgeSkopeoVersion, validateSkopeoPolicy } from './skopeo/policy.ts';
 
 export interface SkopeoCheckOptions {
   binaries: string[];
-  minVersion: string;
+  minVersion: string | null;
+  recommendedVersion?: string | null;
   deny: string[];
   timeoutSeconds: number;
 }
@@ -25,6 +26,7 @@ export type SkopeoProblemCode =
   | 'skopeo-failed'
   | 'skopeo-unparseable'
   | 'skopeo-below-minimum'
+  | 'skopeo-below-recommended'
   | 'skopeo-denied';
 
 export interface SkopeoBinaryReport {
@@ -33,14 +35,16 @@ export interface SkopeoBinaryReport {
   version: string | null;
   commit: string | null;
   cacheFormat: SkopeoCacheFormat | null;
-  policySatisfied: boolean;
+  policySatisfied: boolean; // the operator's minVersion and deny (below the recommended version still satisfies)
+  belowRecommended?: boolean;
   code?: SkopeoProblemCode;
   error?: string;
 }
 
 export interface SkopeoCheckDetails {
   kind: 'skopeo';
-  minVersion: string;
+  minVersion: string | null;
+  recommendedVersion: string | null;
   deny: string[];
   binaries: SkopeoBinaryReport[];
 }
@@ -89,6 +93,10 @@ async function inspectBinary(
     report.policySatisfied = false;
     report.code = verdict.code;
     report.error = `${found.path}: ${verdict.message}`;
+  } else if (verdict.advice) {
+    report.belowRecommended = true;
+    report.code = verdict.advice.code;
+    report.error = `${found.path}: ${verdict.advice.message}`;
   }
   return report;
 }
@@ -97,7 +105,7 @@ function summarise(reports: SkopeoBinaryReport[]): string {
   return reports
     .map((r) => (r.version === null
       ? `${r.binary}: ${r.code}`
-      : `${r.binary} ${r.version} (${r.cacheFormat})${r.policySatisfied ? '' : ` ${r.code}`}`))
+      : `${r.binary} ${r.version} (${r.cacheFormat})${r.code === undefined ? '' : ` ${r.code}`}`))
     .join('; ');
 }
 
@@ -116,9 +124,11 @@ export function createSkopeoCheck(opts: SkopeoCheckOptions, deps: SkopeoCheckDep
       const reasons: CheckReason[] = reports
         .filter((r) => r.code !== undefined)
         .map((r) => ({ code: r.code as string, message: r.error ?? r.code as string }));
-      const details: SkopeoCheckDetails = { kind: 'skopeo', minVersion: opts.minVersion, deny: opts.deny, binaries: reports };
+      const details: SkopeoCheckDetails = { kind: 'skopeo', minVersion: opts.minVersion, recommendedVersion: opts.recommendedVersion ?? null, deny: opts.deny, binaries: reports };
+      // Advice alone (below the recommended version) is a warning; anything else refuses.
+      const adviceOnly = reports.every((r) => r.code === undefined || r.code === 'skopeo-below-recommended');
       return {
-        status: reasons.length === 0 ? 'ok' : 'critical',
+        status: reasons.length === 0 ? 'ok' : adviceOnly ? 'warning' : 'critical',
         summary: reports.length === 0 ? 'no skopeo binaries configured' : summarise(reports),
         reasons,
         details,

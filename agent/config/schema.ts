@@ -190,7 +190,9 @@ const skopeo = mapping({
     v.pipe(v.array(v.pipe(v.string(), v.minLength(1, 'must not be empty'))), v.minLength(1, 'needs at least one binary')),
     ['skopeo'],
   ),
-  minVersion: v.optional(v.pipe(v.string(), v.check((s) => semver.valid(s) !== null, 'must be a version such as "1.14.0"')), '1.14.0'),
+  // Advice by default; refusing (minVersion, deny) is the operator's fleet policy.
+  recommendedVersion: v.optional(v.nullable(v.pipe(v.string(), v.check((s) => semver.valid(s) !== null, 'must be a version such as "1.14.0"'))), '1.14.0'),
+  minVersion: v.optional(v.nullable(v.pipe(v.string(), v.check((s) => semver.valid(s) !== null, 'must be a version such as "1.14.0"'))), null),
   deny: v.optional(v.array(v.pipe(v.string(), v.check((r) => semver.validRange(r) !== null, 'is not a semver range'))), []),
 });
 
@@ -198,6 +200,7 @@ const blobinfocache = mapping({
   ...checkRunKeys({ schedule: '* * * * *', jitterSeconds: 10, timeoutSeconds: 300, failuresBeforeCritical: 1 }),
   dirs: v.optional(v.array(absolutePath), ['/var/lib/containers/cache']),
   discoverUsers: v.optional(v.boolean(), true),
+  buildUsers: v.optional(v.array(v.pipe(v.string(), v.regex(/^[A-Za-z0-9._][A-Za-z0-9._-]*\$?$/, 'must be a user name'))), []),
   autoQuarantine: v.optional(v.boolean(), false),
   keep: v.optional(wholeNumber(0, 'must not be negative', 1000), 3),
   maxQuarantineBytes: v.optional(byteSize, 1024 ** 3),

@@ -22,13 +22,16 @@ export interface CheckRunConfig {
 
 export interface SkopeoConfig extends CheckRunConfig {
   readonly binaries: readonly string[];
-  readonly minVersion: string;
+  readonly recommendedVersion: string | null; // below it: a warning (skopeo-below-recommended)
+  readonly minVersion: string | null; // below it: refuse; null: no minimum (the default)
   readonly deny: readonly string[];
 }
 
 export interface BlobCacheConfig extends CheckRunConfig {
   readonly dirs: readonly string[];
   readonly discoverUsers: boolean;
+  // When non-empty, only root's (configured directories') and these users' caches decide admission.
+  readonly buildUsers: readonly string[];
   readonly autoQuarantine: boolean;
   readonly keep: number;
   readonly maxQuarantineBytes: number;

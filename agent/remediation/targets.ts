@@ -20,9 +20,10 @@ export function matchRequestedFiles(
 ): RequestedTarget[] {
   const knownNames = new Set<string>(Object.values(cacheFileNames));
   return files.map((requested) => {
-    // Lexical only (no realpath): symlinks are never resolved, they are refused later.
+    // Lexical only (no realpath): only discovery resolves links, and only trusted ones.
     const abs = path.resolve(cwd, requested);
-    const cache = discovered.find((c) => c.path === abs && c.fileName !== null);
+    // By its real path, or by the path it was listed under (behind trusted links).
+    const cache = discovered.find((c) => c.fileName !== null && (c.path === abs || (c.listedDir !== null && path.join(c.listedDir, c.fileName) === abs)));
     if (cache) return { requested, cache, refusal: null };
     const dir = path.dirname(abs);
     const refusedDir = discovered.find((c) => c.fileName === null && (abs === c.dir || abs.startsWith(`${c.dir}/`)));

@@ -64,6 +64,7 @@ export interface CacheQuarantineDetail {
 export interface BlobCacheDetail {
   path: string;
   dir: string;
+  listedDir: string | null; // the configured or home-derived directory, when trusted links lead to `dir`
   formatByName: CacheFormatByName | null;
   format: CacheFormat | null; // from the content; null when not verified
   verdict: CacheVerdict['verdict'] | null; // null: refused, or gone after a quarantine
@@ -195,6 +196,7 @@ function detailOf(cache: DiscoveredCache, v: Verified, quarantine: CacheQuaranti
   return {
     path: cache.path,
     dir: cache.dir,
+    listedDir: cache.listedDir ?? null,
     formatByName: cache.formatByName,
     format: v.verdict?.format ?? null,
     verdict: v.verdict?.verdict ?? null,

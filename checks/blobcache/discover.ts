@@ -1,10 +1,13 @@
 // Where blob-info caches live on this host (formats.md §2d): root's system cache, each local
 // user's rootless cache, and configured extra directories; the bolt and the SQLite file side by
 // side (skopeo >= 1.14 writes .sqlite and never migrates or deletes the old .boltdb, §2c).
-// Discovery only reads metadata and never follows a symlink: a symlinked directory on the way
-// or a symlinked cache file is reported as refused, so nothing downstream (verification, the
-// root-run quarantine) is ever pointed through a link a user could plant.
-import { lstat, readFile, readlink, stat } from 'node:fs/promises';
+// Discovery only reads metadata. It follows a symbolic link only when root could be the only
+// one to have planted it (lib/trusted-path.ts: the link and every directory above it root's and
+// writable by no one else); any other link on the way is never followed with root's rights,
+// and a cache behind it is refused (reported as not verified), so nothing downstream
+// (verification, the root-run quarantine) is ever pointed through a link a user could plant.
+import { lstat, readFile } from 'node:fs/promises';
+import { existsWithRightsOf, resolveTrustedDir } from '../../lib/trusted-path.ts';
 import path from 'node:path';
 
 export const cacheFileNames = {
@@ -31,7 +34,10 @@ export type DiscoveryRefusalCode = 'symlink-on-path' | 'symlink' | 'not-a-direct
 
 export interface DiscoveredCache {
   path: string; // the cache file; for a refused directory, the directory itself
-  dir: string;
+  dir: string; // its real directory: trusted links resolved (lib/trusted-path.ts)
+  // The directory as configured or derived from a home, when trusted links lead elsewhere
+  // (`/var/lib/containers/cache` for `/data/containers/cache`); null when it is `dir` itself.
+  listedDir: string | null;
   fileName: string | null; // null only when the directory itself was refused
   formatByName: CacheFormatByName | null;
   source: CacheDirSource;
@@ -100,48 +106,30 @@ function userCandidateDirs(users: readonly PasswdEntry[]): CandidateDir[] {
 }
 
 type DirWalk =
-  | { kind: 'ok'; uid: number; dev: string; ino: string }
+  | { kind: 'ok'; real: string; uid: number; dev: string; ino: string }
   | { kind: 'absent' }
   | { kind: 'refused'; code: DiscoveryRefusalCode; message: string };
 
-async function absentBehind(dir: string): Promise<boolean> {
-  try {
-    await stat(dir);
-    return false;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return code === 'ENOENT' || code === 'ENOTDIR';
-  }
-}
-
-// lstat each component from the root down; a symlink anywhere is a refusal, a missing one
-// means there is no cache there.
+// Trusted links are followed (lib/trusted-path.ts); a directory that does not exist is no
+// cache and no warning, behind a link or not. Behind a link root cannot trust, existence is
+// asked with the link owner's rights, and a cache there is refused (reported as not verified).
 async function walkDir(dir: string): Promise<DirWalk> {
-  const components = dir.split('/').filter((c) => c !== '');
-  let walked = '';
-  for (let i = 0; i < components.length; i++) {
-    walked += `/${components[i]}`;
-    let st;
-    try {
-      st = await lstat(walked, { bigint: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return { kind: 'absent' };
-      return { kind: 'refused', code: 'stat-failed', message: `${walked}: ${(err as Error).message}` };
+  const r = await resolveTrustedDir(dir);
+  switch (r.kind) {
+    case 'ok':
+      return r;
+    case 'absent':
+      return r;
+    case 'untrusted-link': {
+      const exists = existsWithRightsOf(dir, r.linkUid, r.linkGid);
+      if (exists === false) return { kind: 'absent' };
+      return { kind: 'refused', code: 'symlink-on-path', message: r.message };
     }
-    if (st.isSymbolicLink()) {
-      // System users' homes behind root's own links (/bin -> usr/bin for the `bin` user on EL7+
-      // and Debian) hold no cache: when nothing exists behind the link, there is nothing to
-      // refuse. Only existence is looked up through it; a cache found there is still refused.
-      if (st.uid === 0n && await absentBehind(dir)) return { kind: 'absent' };
-      // Named with its target, so the message does not name the link as its own target.
-      const target = await readlink(walked).catch(() => null);
-      const what = `${walked} is a symbolic link${target === null ? '' : ` to ${target}`}`;
-      return { kind: 'refused', code: 'symlink-on-path', message: `${what}; not following it${walked === dir ? '' : ` on the way to ${dir}`}` };
-    }
-    if (!st.isDirectory()) return { kind: 'refused', code: 'not-a-directory', message: `${walked} is not a directory (on the way to ${dir})` };
-    if (i === components.length - 1) return { kind: 'ok', uid: Number(st.uid), dev: st.dev.toString(), ino: st.ino.toString() };
+    case 'not-a-directory':
+      return { kind: 'refused', code: 'not-a-directory', message: r.message };
+    default:
+      return { kind: 'refused', code: 'stat-failed', message: r.message };
   }
-  return { kind: 'refused', code: 'not-a-directory', message: `${dir} is not a cache directory` };
 }
 
 function candidateDirs(opts: DiscoverOptions, users: readonly PasswdEntry[]): CandidateDir[] {
@@ -153,9 +141,16 @@ function candidateDirs(opts: DiscoverOptions, users: readonly PasswdEntry[]): Ca
 
 // Every directory in scope, whether or not it exists or holds a cache (the quarantine's
 // "inside a cache directory" rule is checked against this list).
+// A directory behind trusted links is in scope by both names.
 export async function cacheDirsInScope(opts: DiscoverOptions): Promise<string[]> {
   const users = await readPasswd(opts.passwdPath ?? '/etc/passwd');
-  return [...new Set(candidateDirs(opts, users).map((c) => c.dir))];
+  const dirs = new Set<string>();
+  for (const c of candidateDirs(opts, users)) {
+    dirs.add(c.dir);
+    const r = await resolveTrustedDir(c.dir);
+    if (r.kind === 'ok') dirs.add(r.real);
+  }
+  return [...dirs];
 }
 
 export async function discoverCaches(opts: DiscoverOptions): Promise<DiscoveredCache[]> {
@@ -178,17 +173,24 @@ export async function discoverCaches(opts: DiscoverOptions): Promise<DiscoveredC
     };
     if (walk.kind === 'refused') {
       const owner = c.user ? { uid: c.user.uid, name: c.user.name } : { uid: -1, name: null };
-      found.push({ ...base, path: c.dir, fileName: null, formatByName: null, owner, dirUid: null, dirDev: null, dirIno: null, inUse: null, refused: { code: walk.code, message: walk.message } });
+      found.push({ ...base, listedDir: null, path: c.dir, fileName: null, formatByName: null, owner, dirUid: null, dirDev: null, dirIno: null, inUse: null, refused: { code: walk.code, message: walk.message } });
       continue;
+    }
+    // Behind trusted links the cache is known, verified and moved by its real directory.
+    if (walk.real !== c.dir) {
+      if (seen.has(walk.real)) continue;
+      seen.add(walk.real);
     }
     const owner: CacheOwner = c.user ? { uid: c.user.uid, name: c.user.name } : { uid: walk.uid, name: nameOf(walk.uid) };
     for (const format of ['sqlite', 'boltdb'] as const) {
       const fileName = cacheFileNames[format];
-      const filePath = path.join(c.dir, fileName);
+      const filePath = path.join(walk.real, fileName);
       const entry = await describeFile(filePath);
       if (entry === null) continue;
       found.push({
         ...base,
+        dir: walk.real,
+        listedDir: walk.real === c.dir ? null : c.dir,
         path: filePath,
         fileName,
         formatByName: format,

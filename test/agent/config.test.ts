@@ -50,7 +50,10 @@ describe('config: loading', () => {
     assert.equal(c.auth.tokenFile, null);
     assert.equal(c.tls, null);
     assert.deepEqual(c.checks.skopeo.binaries, ['skopeo']);
-    assert.equal(c.checks.skopeo.minVersion, '1.14.0');
+    // Advice by default, no refusal: a CentOS 7 fleet on skopeo 1.9.3 keeps building.
+    assert.equal(c.checks.skopeo.recommendedVersion, '1.14.0');
+    assert.equal(c.checks.skopeo.minVersion, null);
+    assert.deepEqual(c.checks.blobinfocache.buildUsers, []);
     assert.deepEqual(c.checks.skopeo.deny, []);
     assert.equal(c.checks.skopeo.schedule, '*/5 * * * *');
     assert.equal(c.checks.skopeo.timeoutSeconds, 10);

@@ -61,13 +61,13 @@ echo "skopeo version $(cat "$d/version")"
 // Never fires during a test: every run is the start-up run or one the test asks for.
 const never = '0 0 1 1 *';
 
-function configYaml(o: { stateDir: string; skopeo: string; extra?: string; diskCritical?: string; tokenFile?: string }): string {
+function configYaml(o: { stateDir: string; skopeo: string; extra?: string; diskCritical?: string; tokenFile?: string; minVersion?: string }): string {
   return `listen: "127.0.0.1:0"
 stateDir: ${o.stateDir}
 logLevel: info
 ${o.tokenFile ? `auth:\n  tokenFile: ${o.tokenFile}\n` : ''}checks:
   skopeo:
-    binaries: [${o.skopeo}]
+    binaries: [${o.skopeo}]${o.minVersion ? `\n    minVersion: "${o.minVersion}"` : ''}
     schedule: "${never}"
     jitterSeconds: 0
     timeoutSeconds: 30
@@ -233,9 +233,9 @@ test('SIGTERM during a check: the check is stopped and the daemon exits 0', asyn
 
 test('a restart keeps the last verdict: a sick host stays refused until its check runs again', async () => {
   const skopeo = fakeSkopeo('restart');
-  skopeo.setVersion('1.9.3'); // below the default minimum 1.14.0: critical
+  skopeo.setVersion('1.9.3'); // below the operator's minimum 1.14.0: critical
   const configFile = join(scratch, 'restart.yaml');
-  writeFileSync(configFile, configYaml({ stateDir: join(scratch, 'restart-state'), skopeo: skopeo.path }));
+  writeFileSync(configFile, configYaml({ stateDir: join(scratch, 'restart-state'), skopeo: skopeo.path, minVersion: '1.14.0' }));
   const first = await startDaemon(configFile);
   let verdict;
   try {

@@ -87,7 +87,7 @@ const boltPath = '/var/lib/containers/cache/blob-info-cache-v1.boltdb';
 const sqlitePath = '/var/lib/containers/cache/blob-info-cache-v1.sqlite';
 
 const skopeoDetails: SkopeoCheckDetails = {
-  kind: 'skopeo', minVersion: '1.14.0', deny: [],
+  kind: 'skopeo', minVersion: '1.14.0', recommendedVersion: null, deny: [],
   binaries: [{ binary: 'skopeo', path: '/usr/bin/skopeo', version: '1.9.3', commit: null, cacheFormat: 'boltdb', policySatisfied: false,
     code: 'skopeo-below-minimum', error: '/usr/bin/skopeo: 1.9.3 is below 1.14.0' }],
 };
@@ -107,7 +107,7 @@ const registryDetails = (withQuay: boolean): RegistryCheckDetails => ({
   ],
 });
 const cache = (path: string, fields: Partial<BlobCacheDetail>): BlobCacheDetail => ({
-  path, dir: path.slice(0, path.lastIndexOf('/')), formatByName: null, format: null, verdict: null, problems: [], warnings: [],
+  path, dir: path.slice(0, path.lastIndexOf('/')), listedDir: null, formatByName: null, format: null, verdict: null, problems: [], warnings: [],
   sizeBytes: null, verifyDurationMs: null, inUse: null, owner: { uid: 0, name: 'root' }, source: 'configured', companions: [],
   refused: null, quarantine: null, verifiedAt: null, changedAt: null, unchanged: false,
     effectiveVerdict: fields.verdict === 'healthy' || fields.verdict === 'corrupt' ? fields.verdict : fields.verdict || fields.refused ? 'unverified' : null,

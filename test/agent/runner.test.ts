@@ -5,7 +5,7 @@ import type { CheckState } from '../../agent/core-types.ts';
 import { createRunner, type RunnerEntry } from '../../agent/runner.ts';
 import { FakeClock, FakeScheduler, settle } from './fake-clock.ts';
 
-const ok: CheckResult = { status: 'ok', summary: 'fine', reasons: [], details: { kind: 'skopeo', minVersion: '1.0.0', deny: [], binaries: [] } };
+const ok: CheckResult = { status: 'ok', summary: 'fine', reasons: [], details: { kind: 'skopeo', minVersion: '1.0.0', recommendedVersion: null, deny: [], binaries: [] } };
 const critical: CheckResult = {
   status: 'critical', summary: 'broken', reasons: [{ code: 'thing-broken', message: 'the thing is broken' }], details: {},
 };

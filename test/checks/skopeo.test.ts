@@ -161,3 +161,16 @@ test('a skopeo that exits non-zero fails with its stderr', async () => {
   assert.deepEqual(result.reasons.map((r) => r.code), ['skopeo-failed']);
   assert.match(result.reasons[0].message, /exit code 127.*libgpgme/);
 });
+
+test('the default policy advises and never refuses: below recommendedVersion is a warning, policy still satisfied', async (t) => {
+  const advice = await runCheck({ binaries: ['skopeo-0.1.40-urfave'], minVersion: null, recommendedVersion: '1.14.0' }, fakes);
+  assert.equal(advice.status, 'warning');
+  assert.deepEqual(advice.reasons.map((r) => r.code), ['skopeo-below-recommended']);
+  assert.equal(binaries(advice)[0].policySatisfied, true);
+  const current = await runCheck({ binaries: ['skopeo-1.14.0-with-commit'], minVersion: null, recommendedVersion: '1.14.0' }, fakes);
+  assert.equal(current.status, 'ok');
+  // The real skopeo 1.9.3 of a CentOS 7-like host under the built-in defaults.
+  if (!needTools(t, 'skopeo', 'unshare', 'dpkg-query') || !needRoot(t)) return;
+  const real = await runCheck({ binaries: [join(fakes, 'real-skopeo-isolated')], minVersion: null, recommendedVersion: '1.14.0' });
+  assert.notEqual(real.status, 'critical', real.summary);
+});

@@ -60,9 +60,12 @@ function registriesSection(d: RegistryCheckDetails, now: Date): string {
 function skopeoSection(d: SkopeoCheckDetails): string {
   const rows = d.binaries.map((b) => [
     `<code>${e(b.binary)}</code>`, `<code>${e(b.path ?? 'not found')}</code>`, e(b.version ?? '–'), e(b.cacheFormat ?? '–'),
-    b.policySatisfied ? statusBadge('ok') : `${statusBadge('critical')}${b.error ? `<br>${e(b.error)}` : ''}`,
+    // Below the recommended version is advice (a warning), never a refusal.
+    b.policySatisfied
+      ? b.belowRecommended ? `${statusBadge('warning')}${b.error ? `<br>${e(b.error)}` : ''}` : statusBadge('ok')
+      : `${statusBadge('critical')}${b.error ? `<br>${e(b.error)}` : ''}`,
   ]);
-  return `<p>Policy: at least <b>${e(d.minVersion || 'any')}</b>${d.deny.length > 0 ? `, never ${d.deny.map((r) => `<code>${e(r)}</code>`).join(', ')}` : ''}.</p>\n${
+  return `<p>Policy: at least <b>${e(d.minVersion || 'any')}</b>${d.recommendedVersion ? `, recommended <b>${e(d.recommendedVersion)}</b>` : ''}${d.deny.length > 0 ? `, never ${d.deny.map((r) => `<code>${e(r)}</code>`).join(', ')}` : ''}.</p>\n${
     stackTable('skopeo binaries', ['binary', 'path', 'version', 'cache format', 'policy'], rows) || '<p>No skopeo binaries configured.</p>'}`;
 }
 

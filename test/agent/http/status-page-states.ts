@@ -15,7 +15,7 @@ export const movedTo = `${rootCache}.corrupt-20261203T025930Z`;
 
 const skopeo: CheckResult<SkopeoCheckDetails> = {
   status: 'ok', summary: 'skopeo 1.9.3 (boltdb)', reasons: [],
-  details: { kind: 'skopeo', minVersion: '1.9.0', deny: ['1.13.0 - 1.13.2'], binaries: [
+  details: { kind: 'skopeo', minVersion: '1.9.0', recommendedVersion: null, deny: ['1.13.0 - 1.13.2'], binaries: [
     { binary: 'skopeo', path: '/usr/bin/skopeo', version: '1.9.3', commit: null, cacheFormat: 'boltdb', policySatisfied: true },
   ] },
 };
@@ -54,7 +54,7 @@ function registry(harborUp = true): CheckResult<RegistryCheckDetails> {
 
 function cache(path: string, fields: Partial<BlobCacheDetail>): BlobCacheDetail {
   return {
-    path, dir: path.slice(0, path.lastIndexOf('/')), formatByName: path.endsWith('.sqlite') ? 'sqlite' : 'boltdb', format: null, verdict: null,
+    path, dir: path.slice(0, path.lastIndexOf('/')), listedDir: null, formatByName: path.endsWith('.sqlite') ? 'sqlite' : 'boltdb', format: null, verdict: null,
     problems: [], warnings: [], sizeBytes: null, verifyDurationMs: null, inUse: null, owner: { uid: 0, name: 'root' }, source: 'configured',
     companions: [], refused: null, quarantine: null, verifiedAt: null, changedAt: null, unchanged: false,
     effectiveVerdict: fields.verdict === 'healthy' || fields.verdict === 'corrupt' ? fields.verdict : fields.verdict || fields.refused ? 'unverified' : null,
