@@ -67,6 +67,7 @@ export type QuarantineAnswer = QuarantineReport | { error: string };
 export interface RefreshOptions {
   names?: string[]; // a subset; default every check
   maxAgeSeconds?: number; // results older than this run again first; default: no refresh
+  user?: string; // the answer for a job that runs as this user: root's cache plus this user's decide
 }
 
 // What the HTTP server and the CLI need from the core. The daemon (agent/daemon.ts) builds one.

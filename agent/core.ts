@@ -5,7 +5,7 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Check, CheckDetails } from '../checks/types.ts';
-import type { SkopeoCacheInfo, VerifyCacheFn } from '../checks/blobcache/check.ts';
+import { summariseForUser, type SkopeoCacheInfo, type VerifyCacheFn } from '../checks/blobcache/check.ts';
 import { buildSkopeoOf } from '../checks/skopeo.ts';
 import type { AgentConfig } from './config.ts';
 import type { AgentCore, CheckState, Maintenance, Preflight, QuarantineAnswer, RefreshOptions, StateWriteRefusal } from './core-types.ts';
@@ -194,6 +194,14 @@ export async function buildChecksFromConfig(config: AgentConfig, env: CheckEnvir
     }
   }
   return errors.length > 0 ? { errors } : { entries };
+}
+
+// The blob-cache check's state as a job running as `user` sees it (?user=NAME): the same
+// details, summarised with only root's and that user's caches deciding.
+function forUser(state: CheckState, user: string): CheckState {
+  if (state.observedAt === null || state.details.kind !== 'blobinfocache') return state;
+  const r = summariseForUser(state.details, user);
+  return { ...state, status: r.status, rawStatus: r.status, summary: r.summary, reasons: r.reasons };
 }
 
 function skopeoInfoFromDetails(details: CheckDetails): SkopeoCacheInfo {
@@ -413,7 +421,8 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
       const requested = request.names ?? active.names();
       const existing = requested.filter((n) => known.has(n));
       const unknownChecks = requested.filter((n) => !known.has(n));
-      const states = await active.refresh({ names: existing, maxAgeSeconds: request.maxAgeSeconds });
+      const refreshed = await active.refresh({ names: existing, maxAgeSeconds: request.maxAgeSeconds });
+      const states = request.user === undefined ? refreshed : refreshed.map((s) => forUser(s, request.user!));
       return evaluatePreflight(states, currentMaintenance(), clock.now(), { host, agentVersion, unknownChecks });
     },
     runChecks: (names) => active.runMany(names),

@@ -5,10 +5,11 @@
 import { parseArgs } from 'node:util';
 import { systemCacheDir, type CacheFormatByName } from '../../checks/blobcache/discover.ts';
 import { verifyCacheFile } from '../../checks/blobcache/verify.ts';
+import { defaultConfigPath, isConfigError, loadConfig } from '../config.ts';
 import { defaultMaxQuarantineBytes, defaultQuarantineKeep } from '../remediation/retention.ts';
 import { runQuarantine, type QuarantineReport } from '../remediation/run-quarantine.ts';
 
-export const help = `Usage: buildfleet-agent cache quarantine [FILE...] [--dry-run] [--json] [--state-dir DIR]
+export const help = `Usage: buildfleet-agent cache quarantine [FILE...] [--config FILE] [--dry-run] [--json] [--state-dir DIR]
 
 Moves corrupt blob-info caches aside (renamed to <name>.corrupt-<UTC time> in the same
 directory, SQLite -journal/-wal/-shm with it) so skopeo starts a fresh cache. A file is moved
@@ -19,19 +20,28 @@ quarantined copy is appended to <state-dir>/audit.jsonl. See docs/quarantine.md.
 
 Without FILE, every discovered cache is considered.
 
+The daemon's config gives the defaults: its cache dirs, whether users are discovered, its
+state directory (so a move the daemon left half-done is finished here, and the daemon finishes
+this command's), keep, the byte budget and the skopeo binary. Flags override it.
+
 Options:
+  --config FILE      the daemon's config (default ${defaultConfigPath}; the built-in
+                     defaults when that file does not exist; a FILE given must exist)
   --dry-run          verify and report what would be moved; change nothing
   --json             one JSON document on stdout instead of a table
-  --state-dir DIR    audit log and crash-safety records (default /var/lib/buildfleet-agent)
-  --dir DIR          a cache directory in scope; repeatable; replaces the default
-                     ${systemCacheDir}
+  --state-dir DIR    audit log and crash-safety records (config: stateDir, built-in
+                     /var/lib/buildfleet-agent)
+  --dir DIR          a cache directory in scope; repeatable; replaces the config's dirs
+                     (built-in ${systemCacheDir})
   --no-users         do not look for users' rootless caches (~/.local/share/containers/cache)
-  --passwd FILE      passwd database listing the users' home directories (default /etc/passwd)
-  --keep N           quarantined copies kept per cache (default ${defaultQuarantineKeep})
-  --max-bytes N      byte budget for the kept copies of one cache (default ${defaultMaxQuarantineBytes})
+  --passwd FILE      a passwd file listing the users' home directories (default: NSS through
+                     getent passwd, /etc/passwd when getent is missing)
+  --keep N           quarantined copies kept per cache (config: keep, built-in ${defaultQuarantineKeep})
+  --max-bytes N      byte budget for the kept copies of one cache (config: maxQuarantineBytes,
+                     built-in ${defaultMaxQuarantineBytes})
   --full             deep verification (SQLite integrity_check instead of quick_check)
   --skopeo PATH      the skopeo whose version is recorded and decides which format is in use
-                     (default: skopeo on PATH)
+                     (config: the first of checks.skopeo.binaries)
   -h, --help         this text
 
 Exit codes: 0 nothing is left corrupt; 1 something was refused, failed, busy or changed, or
@@ -44,13 +54,14 @@ interface Options {
   stateDir: string;
   dirs: string[];
   discoverUsers: boolean;
-  passwd: string;
+  passwd: string | undefined;
   keep: number;
   maxBytes: number;
   full: boolean;
   skopeo: string;
 }
 
+// Flags over the config (--config FILE, or the daemon's default path, or built-in defaults).
 function parseOptions(args: string[]): Options | Error {
   let parsed;
   try {
@@ -58,41 +69,46 @@ function parseOptions(args: string[]): Options | Error {
       args,
       allowPositionals: true,
       options: {
+        config: { type: 'string' },
         'dry-run': { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
-        'state-dir': { type: 'string', default: '/var/lib/buildfleet-agent' },
+        'state-dir': { type: 'string' },
         dir: { type: 'string', multiple: true },
         'no-users': { type: 'boolean', default: false },
-        passwd: { type: 'string', default: '/etc/passwd' },
-        keep: { type: 'string', default: String(defaultQuarantineKeep) },
-        'max-bytes': { type: 'string', default: String(defaultMaxQuarantineBytes) },
+        passwd: { type: 'string' },
+        keep: { type: 'string' },
+        'max-bytes': { type: 'string' },
         full: { type: 'boolean', default: false },
-        skopeo: { type: 'string', default: 'skopeo' },
+        skopeo: { type: 'string' },
       },
     });
   } catch (err) {
     return err as Error;
   }
   const v = parsed.values;
-  const keep = Number(v.keep);
-  const maxBytes = Number(v['max-bytes']);
+  const loaded = loadConfig(v.config ?? null);
+  if (isConfigError(loaded)) return new Error(`config: ${loaded.errors.join('; ')}`);
+  const c = loaded.config;
+  const cache = c.checks.blobinfocache;
+  const keep = v.keep === undefined ? cache.keep : Number(v.keep);
+  const maxBytes = v['max-bytes'] === undefined ? cache.maxQuarantineBytes : Number(v['max-bytes']);
   if (!Number.isInteger(keep) || keep < 1) return new Error(`--keep must be a whole number >= 1, got "${v.keep}"`);
   if (!Number.isInteger(maxBytes) || maxBytes < 0) return new Error(`--max-bytes must be a whole number of bytes, got "${v['max-bytes']}"`);
-  const dirs = v.dir ?? [systemCacheDir];
+  const dirs = v.dir ?? [...cache.dirs];
   const relative = dirs.find((d) => !d.startsWith('/'));
   if (relative !== undefined) return new Error(`--dir must be an absolute path, got "${relative}"`);
   return {
     files: parsed.positionals,
     dryRun: v['dry-run'],
     json: v.json,
-    stateDir: v['state-dir'],
+    stateDir: v['state-dir'] ?? c.stateDir,
     dirs,
-    discoverUsers: !v['no-users'],
+    discoverUsers: v['no-users'] ? false : cache.discoverUsers,
     passwd: v.passwd,
     keep,
     maxBytes,
     full: v.full,
-    skopeo: v.skopeo,
+    skopeo: v.skopeo ?? c.checks.skopeo.binaries[0] ?? 'skopeo',
   };
 }
 
@@ -100,7 +116,7 @@ function parseOptions(args: string[]): Options | Error {
 async function installedSkopeo(binary: string): Promise<{ version: string | null; format: CacheFormatByName | null; note: string | null }> {
   // Loaded here, not at the top: only this path of the verb asks skopeo.
   const { buildSkopeoOf, createSkopeoCheck } = await import('../../checks/skopeo.ts');
-  const check = createSkopeoCheck({ binaries: [binary], minVersion: '0.0.0', deny: [], timeoutSeconds: 10 });
+  const check = createSkopeoCheck({ binaries: [binary], minVersion: null, deny: [], timeoutSeconds: 10 });
   const result = await check.run({ signal: AbortSignal.timeout(15_000), now: () => new Date() });
   const used = buildSkopeoOf(result.details);
   return { version: used.version, format: used.cacheFormat, note: used.version === null ? used.error : null };

@@ -1,4 +1,4 @@
-// Parses the query of GET /v1/preflight: ?max_age=SECONDS and ?checks=a,b. Unknown check names
+// Parses the query of GET /v1/preflight: ?max_age=SECONDS, ?checks=a,b and ?user=NAME. Unknown check names
 // and malformed numbers are the caller's mistake (400), never silently ignored: a scheduler
 // asking about a check that does not exist must find out.
 import type { RefreshOptions } from '../core-types.ts';
@@ -9,8 +9,8 @@ export type PreflightQuery = { ok: true; options: RefreshOptions } | { ok: false
 export function parsePreflightQuery(query: URLSearchParams, knownChecks: readonly string[]): PreflightQuery {
   const options: RefreshOptions = {};
   for (const key of query.keys()) {
-    if (key !== 'max_age' && key !== 'checks') {
-      return { ok: false, code: 'unknown-parameter', message: `unknown query parameter "${echoText(key)}" (known: max_age, checks)` };
+    if (key !== 'max_age' && key !== 'checks' && key !== 'user') {
+      return { ok: false, code: 'unknown-parameter', message: `unknown query parameter "${echoText(key)}" (known: max_age, checks, user)` };
     }
   }
   const maxAges = query.getAll('max_age');
@@ -21,6 +21,14 @@ export function parsePreflightQuery(query: URLSearchParams, knownChecks: readonl
       return { ok: false, code: 'invalid-max-age', message: `max_age must be a non-negative number of seconds, got "${echoText(text)}"` };
     }
     options.maxAgeSeconds = Number(text);
+  }
+  const users = query.getAll('user');
+  if (users.length > 1) return { ok: false, code: 'invalid-user', message: 'user given more than once' };
+  if (users.length === 1) {
+    if (!/^[A-Za-z0-9._][A-Za-z0-9._-]{0,63}\$?$/.test(users[0])) {
+      return { ok: false, code: 'invalid-user', message: `user must be a user name, got "${echoText(users[0])}"` };
+    }
+    options.user = users[0];
   }
   const checkLists = query.getAll('checks');
   if (checkLists.length > 0) {

@@ -14,7 +14,7 @@ export const getPreflight: RouteHandler = async (ctx, _req, res, query) => {
   if (!parsed.ok) return sendError(res, 400, { code: parsed.code, message: parsed.message });
   // With max_age checks may run: always evaluate. Without, an unchanged answer can be reused.
   const reusable = parsed.options.maxAgeSeconds === undefined;
-  const key = parsed.options.names?.join(',') ?? '';
+  const key = `${parsed.options.names?.join(',') ?? ''}|${parsed.options.user ?? ''}`;
   if (reusable) {
     const known = ctx.preflightAnswers.get(key);
     if (known !== null) return send(res, known.status, jsonContentType, known.body, known.headers);

@@ -102,7 +102,7 @@ export function createAgentHttpServer(opts: AgentHttpServerOptions): AgentHttpSe
       if (refresh.maxAgeSeconds === undefined) return opts.core.preflight(refresh);
       // The core single-flights each check; sharing the whole evaluation here as well keeps a
       // burst of identical requests to one call, whatever the core does.
-      const key = `${refresh.maxAgeSeconds ?? ''}|${refresh.names?.join(',') ?? ''}`;
+      const key = `${refresh.maxAgeSeconds ?? ''}|${refresh.names?.join(',') ?? ''}|${refresh.user ?? ''}`;
       const running = inFlightPreflights.get(key);
       if (running) return running;
       const p = opts.core.preflight(refresh).finally(() => inFlightPreflights.delete(key));

@@ -377,3 +377,11 @@ function unverifiedMessage(c: BlobCacheDetail): string {
       return `${c.path} was not verified: ${said || c.refused || 'unreadable'}`;
   }
 }
+
+// The check's result for a job that runs as `user` (GET /v1/preflight?user=NAME): root's
+// (configured directories') caches and that user's decide; every other user's cache is a
+// warning. Pure, over the details the check already reported.
+export function summariseForUser(details: BlobCacheDetails, user: string): CheckResult {
+  const caches = details.caches.map((c) => ({ ...c, decidesAdmission: c.source === 'configured' || c.owner.name === user }));
+  return summariseBlobCacheDetails({ ...details, caches });
+}

@@ -6,9 +6,13 @@
 // writable by no one else); any other link on the way is never followed with root's rights,
 // and a cache behind it is refused (reported as not verified), so nothing downstream
 // (verification, the root-run quarantine) is ever pointed through a link a user could plant.
+import { execFile } from 'node:child_process';
 import { lstat, readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { existsWithRightsOf, resolveTrustedDir } from '../../lib/trusted-path.ts';
 import path from 'node:path';
+
+const execFileAsync = promisify(execFile);
 
 export const cacheFileNames = {
   boltdb: 'blob-info-cache-v1.boltdb',
@@ -60,7 +64,7 @@ export interface DiscoverOptions {
   dirs: readonly string[];
   discoverUsers: boolean;
   cacheFormatInUse: CacheFormatByName | null;
-  passwdPath?: string; // default /etc/passwd
+  passwdPath?: string; // a passwd file; default: NSS (getent passwd), /etc/passwd without getent
 }
 
 export interface PasswdEntry {
@@ -81,6 +85,21 @@ export function parsePasswd(text: string): PasswdEntry[] {
     entries.push({ name: fields[0], uid, home: fields[5] });
   }
   return entries;
+}
+
+// The user database as the host resolves it: NSS through `getent passwd` (local files, SSSD,
+// LDAP, NIS: build users often live only there), /etc/passwd when getent is missing or fails.
+// Bounded in time and size so a hung directory service cannot stall the check.
+export async function readUsers(passwdPath: string | undefined): Promise<PasswdEntry[]> {
+  if (passwdPath !== undefined) return readPasswd(passwdPath);
+  try {
+    const { stdout } = await execFileAsync('getent', ['passwd'], { timeout: 10_000, maxBuffer: 32 * 1024 * 1024, encoding: 'utf8', env: { PATH: '/usr/bin:/bin:/usr/sbin:/sbin', LC_ALL: 'C' } });
+    const users = parsePasswd(stdout);
+    if (users.length > 0) return users;
+  } catch {
+    // no getent, or it failed: the local file below
+  }
+  return readPasswd('/etc/passwd');
 }
 
 async function readPasswd(passwdPath: string): Promise<PasswdEntry[]> {
@@ -143,7 +162,7 @@ function candidateDirs(opts: DiscoverOptions, users: readonly PasswdEntry[]): Ca
 // "inside a cache directory" rule is checked against this list).
 // A directory behind trusted links is in scope by both names.
 export async function cacheDirsInScope(opts: DiscoverOptions): Promise<string[]> {
-  const users = await readPasswd(opts.passwdPath ?? '/etc/passwd');
+  const users = await readUsers(opts.passwdPath);
   const dirs = new Set<string>();
   for (const c of candidateDirs(opts, users)) {
     dirs.add(c.dir);
@@ -154,7 +173,7 @@ export async function cacheDirsInScope(opts: DiscoverOptions): Promise<string[]>
 }
 
 export async function discoverCaches(opts: DiscoverOptions): Promise<DiscoveredCache[]> {
-  const users = await readPasswd(opts.passwdPath ?? '/etc/passwd');
+  const users = await readUsers(opts.passwdPath);
   const nameOf = (uid: number): string | null => users.find((u) => u.uid === uid)?.name ?? null;
   const candidates = candidateDirs(opts, users);
   const seen = new Set<string>();

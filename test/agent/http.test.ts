@@ -120,6 +120,8 @@ describe('GET /v1/preflight', () => {
       ['max_age=abc', 'invalid-max-age'],
       ['max_age=1&max_age=2', 'invalid-max-age'],
       ['maxage=3', 'unknown-parameter'],
+      ['user=a&user=b', 'invalid-user'],
+      ['user=no%20such%20name', 'invalid-user'],
     ]) {
       const res = await fetch(`${srv.base}/v1/preflight?${query}`);
       assert.equal(res.status, 400, query);

@@ -50,7 +50,7 @@ before(async () => {
   const started = await Promise.all([
     startRealAgent(scratch, 'accepting', diskOnly),
     // The real skopeo of this machine (1.9.3) is below the default minimum 1.14.0.
-    startRealAgent(scratch, 'refusing', diskOnly.replace('  skopeo: { enabled: false }', `  skopeo: { schedule: "${neverSchedule}", jitterSeconds: 0 }`)),
+    startRealAgent(scratch, 'refusing', diskOnly.replace('  skopeo: { enabled: false }', `  skopeo: { minVersion: "1.14.0", schedule: "${neverSchedule}", jitterSeconds: 0 }`)),
     startRealAgent(scratch, 'degraded', diskOnly.replace('  registries: { enabled: false }', `  registries:
     schedule: "${neverSchedule}"
     jitterSeconds: 0

@@ -49,7 +49,7 @@ before(async () => {
   fakeUrl = `http://127.0.0.1:${(fake.address() as AddressInfo).port}`;
   [accepting, refusing] = await Promise.all([
     startRealAgent(scratch, 'gate-accepting', checks('{ enabled: false }')),
-    startRealAgent(scratch, 'gate-refusing', checks(`{ schedule: "${neverSchedule}", jitterSeconds: 0 }`)),
+    startRealAgent(scratch, 'gate-refusing', checks(`{ minVersion: "1.14.0", schedule: "${neverSchedule}", jitterSeconds: 0 }`)),
   ]);
 });
 

@@ -24,7 +24,7 @@ function cli(s: Scratch, ...args: string[]): { status: number | null; stdout: st
 test('--help describes the verb and exits 0', () => {
   const r = spawnSync(node, [path.join(repo, 'agent/bin.ts'), 'cache', 'quarantine', '--help'], { encoding: 'utf8' });
   assert.equal(r.status, 0);
-  assert.match(r.stdout, /^Usage: buildfleet-agent cache quarantine \[FILE\.\.\.\] \[--dry-run\] \[--json\] \[--state-dir DIR\]/);
+  assert.match(r.stdout, /^Usage: buildfleet-agent cache quarantine \[FILE\.\.\.\] \[--config FILE\] \[--dry-run\] \[--json\] \[--state-dir DIR\]/);
 });
 
 test('a usage error exits 2', (t) => {
@@ -124,4 +124,38 @@ test('the installed skopeo version is recorded in the audit line', (t) => {
   const r = spawnSync(node, [path.join(repo, 'agent/bin.ts'), 'cache', 'quarantine', '--dir', s.cacheDir, '--no-users', '--passwd', s.passwd, '--state-dir', s.stateDir], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assert.equal(readAuditRecords(s.stateDir)[0].skopeoVersion, printed);
+});
+
+test('--config: dirs, stateDir and keep come from the daemon\'s config; a move the daemon left half-done is finished', async () => {
+  const s = makeScratch();
+  try {
+    const { statSync } = await import('node:fs');
+    const { writeIntent } = await import('../../../agent/remediation/intent.ts');
+    const { lstatIdentity } = await import('../../../lib/file-identity.ts');
+    const daemonState = path.join(s.root, 'daemon-state');
+    const config = path.join(s.root, 'config.yaml');
+    writeFileSync(config, `stateDir: ${daemonState}\nchecks:\n  blobinfocache:\n    dirs: [${s.cacheDir}]\n    discoverUsers: false\n    keep: 1\n  skopeo:\n    binaries: [/nonexistent/skopeo]\n`);
+    // The daemon crashed between writing its intent and moving the file.
+    writeCorrupt(s.bolt);
+    const st = statSync(s.cacheDir, { bigint: true });
+    const newName = `${path.basename(s.bolt)}.corrupt-20261128T100000Z`;
+    writeIntent(daemonState, {
+      id: 'daemon-intent', createdAt: '2026-11-28T10:00:00.000Z', actor: 'daemon', dir: s.cacheDir,
+      dirDev: st.dev.toString(), dirIno: st.ino.toString(), dirUid: Number(st.uid),
+      main: { name: path.basename(s.bolt), newName, identity: lstatIdentity(s.bolt)! },
+      companions: [], problems: ['not-a-cache'], skopeoVersion: '1.9.3',
+    });
+    const r = spawnSync(node, [path.join(repo, 'agent/bin.ts'), 'cache', 'quarantine', '--config', config, '--passwd', s.passwd, '--json'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    assert.equal(report.interrupted[0]?.result, 'completed', r.stdout);
+    assert.deepEqual(readdirSync(s.cacheDir), [newName]);
+    assert.equal(readAuditRecords(daemonState).length, 1, 'audited in the config\'s stateDir');
+    assert.equal(existsSync(s.stateDir), false, 'nothing written to any other state directory');
+    // A config file named but missing is an error (exit 2), not the built-in defaults.
+    const missing = spawnSync(node, [path.join(repo, 'agent/bin.ts'), 'cache', 'quarantine', '--config', path.join(s.root, 'absent.yaml')], { encoding: 'utf8' });
+    assert.equal(missing.status, 2, missing.stderr);
+  } finally {
+    s.cleanup();
+  }
 });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { busyRunsKept, createBlobCacheCheck, type BlobCacheCheckOptions, type BlobCacheDetails } from '../../../checks/blobcache/check.ts';
+import { busyRunsKept, createBlobCacheCheck, summariseForUser, type BlobCacheCheckOptions, type BlobCacheDetails } from '../../../checks/blobcache/check.ts';
 import { verifyCacheFile } from '../../../checks/blobcache/verify.ts';
 import type { CheckResult } from '../../../checks/types.ts';
 import { readAuditRecords } from '../../../agent/remediation/audit.ts';
@@ -256,6 +256,35 @@ test('a half-done quarantine is reported without autoQuarantine and finished wit
     assert.equal(finished.d.interrupted[0].result, 'completed');
     assert.deepEqual(readdirSync(s.cacheDir), [`${path.basename(s.bolt)}.corrupt-20261128T100000Z`]);
     assert.equal(finished.status, 'ok');
+  } finally {
+    s.cleanup();
+  }
+});
+
+test('buildUsers: only root\'s and the build users\' caches decide; ?user=NAME answers for one user', async () => {
+  const s = makeScratch();
+  try {
+    const { mkdirSync, chownSync, appendFileSync } = await import('node:fs');
+    const asRoot = process.getuid!() === 0;
+    const home = (name: string, uid: number): string => {
+      const dir = path.join(s.root, 'home', name, '.local/share/containers/cache');
+      mkdirSync(dir, { recursive: true });
+      if (asRoot) chownSync(dir, uid, uid);
+      appendFileSync(s.passwd, `${name}:x:${uid}:${uid}::${path.join(s.root, 'home', name)}:/bin/sh\n`);
+      return dir;
+    };
+    writeFileSync(path.join(home('alice', 2001), 'blob-info-cache-v1.boltdb'), '');
+    writeCorrupt(path.join(home('bob', 2002), 'blob-info-cache-v1.boltdb'));
+    const everyone = await run(options(s, { discoverUsers: true }));
+    assert.equal(everyone.status, 'critical', 'no buildUsers: every user decides');
+    assert.deepEqual(everyone.reasons.map((x) => x.code), ['cache-corrupt']);
+
+    const onlyAlice = await run(options(s, { discoverUsers: true, buildUsers: ['alice'] }));
+    assert.equal(onlyAlice.status, 'warning');
+    assert.deepEqual(onlyAlice.reasons.map((x) => x.code), ['user-cache-corrupt']);
+
+    assert.equal(summariseForUser(everyone.d, 'alice').status, 'warning');
+    assert.equal(summariseForUser(everyone.d, 'bob').status, 'critical');
   } finally {
     s.cleanup();
   }
