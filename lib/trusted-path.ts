@@ -18,6 +18,7 @@ export type TrustedPath =
   | { kind: 'absent' }
   // A link on the way that is not trusted: never followed here. `link` is the link itself.
   | { kind: 'untrusted-link'; link: string; linkUid: number; linkGid: number; message: string }
+  // Something on the way is not a directory (a home of /dev/null): no directory, so no cache.
   | { kind: 'not-a-directory'; message: string }
   | { kind: 'stat-failed'; message: string };
 
@@ -77,21 +78,26 @@ export async function resolveTrustedDir(dir: string): Promise<TrustedPath> {
   return { kind: 'ok', real: walked === '' ? '/' : walked, uid: Number(st.uid), dev: st.dev.toString(), ino: st.ino.toString() };
 }
 
-// Whether anything exists at `dir`, asked with the rights of `uid`/`gid` (a link they own is
-// followed as they would follow it, never as root). As non-root the agent has no rights to
-// lend, and asks itself. Only existence is learnt; nothing is read. What that user cannot reach
-// (EACCES) does not exist for them: their skopeo could not use a cache there either.
-export function existsWithRightsOf(dir: string, uid: number, gid: number): boolean | 'unknown' {
+// Whether any of `names` in `dir` is reachable with the rights of `uid`/`gid` (a link they own
+// is followed as they would follow it, never as root). As non-root the agent has no rights to
+// lend, and asks itself. Only existence is learnt; nothing is opened or read. What that user
+// cannot reach (EACCES) does not exist for them: their skopeo could not use a cache there either.
+export function reachableWithRightsOf(dir: string, names: readonly string[], uid: number, gid: number): boolean | 'unknown' {
+  const paths = names.map((n) => path.join(dir, n));
   if (process.getuid?.() !== 0) {
-    try {
-      statSync(dir);
-      return true;
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      return code === 'ENOENT' || code === 'ENOTDIR' || code === 'EACCES' ? false : 'unknown';
+    let unknown = false;
+    for (const p of paths) {
+      try {
+        statSync(p);
+        return true;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'ENOENT' && code !== 'ENOTDIR' && code !== 'EACCES') unknown = true;
+      }
     }
+    return unknown ? 'unknown' : false;
   }
-  const script = "try{require('node:fs').statSync(process.argv[1]);process.exit(0)}catch(e){process.exit(e.code==='ENOENT'||e.code==='ENOTDIR'||e.code==='EACCES'?3:4)}";
-  const r = spawnSync(process.execPath, ['-e', script, dir], { uid, gid, stdio: 'ignore', timeout: 5000, env: {} });
+  const script = "let u=false;for(const p of process.argv.slice(1)){try{require('node:fs').statSync(p);process.exit(0)}catch(e){if(!['ENOENT','ENOTDIR','EACCES'].includes(e.code))u=true}}process.exit(u?4:3)";
+  const r = spawnSync(process.execPath, ['-e', script, ...paths], { uid, gid, stdio: 'ignore', timeout: 5000, env: {} });
   return r.status === 0 ? true : r.status === 3 ? false : 'unknown';
 }

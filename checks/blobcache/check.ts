@@ -381,7 +381,7 @@ function unverifiedMessage(c: BlobCacheDetail): string {
 // The check's result for a job that runs as `user` (GET /v1/preflight?user=NAME): root's
 // (configured directories') caches and that user's decide; every other user's cache is a
 // warning. Pure, over the details the check already reported.
-export function summariseForUser(details: BlobCacheDetails, user: string): CheckResult {
+export function summariseForUser(details: BlobCacheDetails, user: string): CheckResult<BlobCacheDetails> {
   const caches = details.caches.map((c) => ({ ...c, decidesAdmission: c.source === 'configured' || c.owner.name === user }));
   return summariseBlobCacheDetails({ ...details, caches });
 }

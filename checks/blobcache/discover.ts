@@ -9,7 +9,7 @@
 import { execFile } from 'node:child_process';
 import { lstat, readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { existsWithRightsOf, resolveTrustedDir } from '../../lib/trusted-path.ts';
+import { reachableWithRightsOf, resolveTrustedDir } from '../../lib/trusted-path.ts';
 import path from 'node:path';
 
 const execFileAsync = promisify(execFile);
@@ -130,8 +130,9 @@ type DirWalk =
   | { kind: 'refused'; code: DiscoveryRefusalCode; message: string };
 
 // Trusted links are followed (lib/trusted-path.ts); a directory that does not exist is no
-// cache and no warning, behind a link or not. Behind a link root cannot trust, existence is
-// asked with the link owner's rights, and a cache there is refused (reported as not verified).
+// cache and no warning, behind a link or not. Behind a link root cannot trust, whether a cache
+// file is reachable is asked with the link owner's rights, and a cache there is refused
+// (reported as not verified).
 async function walkDir(dir: string): Promise<DirWalk> {
   const r = await resolveTrustedDir(dir);
   switch (r.kind) {
@@ -140,12 +141,14 @@ async function walkDir(dir: string): Promise<DirWalk> {
     case 'absent':
       return r;
     case 'untrusted-link': {
-      const exists = existsWithRightsOf(dir, r.linkUid, r.linkGid);
-      if (exists === false) return { kind: 'absent' };
+      const reachable = reachableWithRightsOf(dir, Object.values(cacheFileNames), r.linkUid, r.linkGid);
+      if (reachable === false) return { kind: 'absent' };
       return { kind: 'refused', code: 'symlink-on-path', message: r.message };
     }
     case 'not-a-directory':
-      return { kind: 'refused', code: 'not-a-directory', message: r.message };
+      // A home of /dev/null (Rocky's tss user) or a file where a directory would be: skopeo
+      // could not keep a cache there, so there is none.
+      return { kind: 'absent' };
     default:
       return { kind: 'refused', code: 'stat-failed', message: r.message };
   }

@@ -114,6 +114,7 @@ test('a configured cache directory that is itself a link is named with its real 
   const s = scratch();
   try {
     const real = userCache(s.root, 'real');
+    writeFileSync(path.join(real, 'blob-info-cache-v1.boltdb'), ''); // behind an untrusted link, only a cache file counts
     const link = path.join(s.root, 'linked-cache');
     symlinkSync(real, link);
     const found = await discoverCaches({ dirs: [link], discoverUsers: false, cacheFormatInUse: null, passwdPath: s.passwd });
@@ -166,6 +167,8 @@ test("a system user's home behind root's link with no cache there is not a refus
     assert.deepEqual(await discoverCaches({ dirs: [], discoverUsers: true, cacheFormatInUse: null, passwdPath: s.passwd }), []);
     // A cache behind the same link is still refused, never read through it.
     mkdirSync(path.join(s.root, 'usr/bin/.local/share/containers/cache'), { recursive: true });
+    assert.deepEqual(await discoverCaches({ dirs: [], discoverUsers: true, cacheFormatInUse: null, passwdPath: s.passwd }), [], 'an empty cache directory is no cache');
+    writeFileSync(path.join(s.root, 'usr/bin/.local/share/containers/cache/blob-info-cache-v1.boltdb'), '');
     const found = await discoverCaches({ dirs: [], discoverUsers: true, cacheFormatInUse: null, passwdPath: s.passwd });
     assert.equal(found.length, 1);
     assert.equal(found[0].refused?.code, 'symlink-on-path');
