@@ -332,7 +332,9 @@ test('details restored from a state file of unexpected shape drop their series i
   assert.equal(find(samples, 'disk_avail_bytes').length, 0);
   assert.equal(find(samples, 'disk_size_bytes').length, 0, 'the path without numbers has no series');
   assert.equal(find(samples, 'registry_probe_failure_info')[0].labels.reason, 'other', 'free text never becomes a label');
-  assert.equal(find(samples, 'blobinfocache_healthy', { path: '/c' }).length, 0, 'an unknown verdict is no verdict');
+  // A verdict outside the set was looked at but not judged: not healthy, unverified (never absent).
+  assert.equal(find(samples, 'blobinfocache_healthy', { path: '/c' })[0].value, 0, 'an unknown verdict is not healthy');
+  assert.equal(find(samples, 'blobinfocache_verdict', { path: '/c', verdict: 'unverified' })[0].value, 1);
   assert.equal(find(samples, 'blobinfocache_healthy', { path: '/d' }).length, 0, 'no verdict, no series');
   assert.equal(find(samples, 'blobinfocache_healthy', { path: '/e' })[0].value, 0);
   assert.equal(find(samples, 'blobinfocache_problems', { path: '/e' })[0].value, 1);
