@@ -9,7 +9,7 @@
 //  - a /healthz probe on a fresh connection every 100 ms, timed.
 // Records: /healthz p50/p99/max and failures, RSS (median, max, last) and descriptors (max),
 // wrk's requests and errors, verifications done, and whether the daemon stayed up.
-// Usage: node bench/resilience-soak.ts [--seconds 600] [--out FILE]
+// Usage: node bench/resilience-soak.ts [--seconds 600] [--out FILE] [--wrk-threads 2]
 import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
@@ -21,7 +21,7 @@ import { daemonEnvironment } from '../deploy/daemon-environment.ts';
 import { buildBundle, percentile, startAgent, writeAgentFiles } from '../test/resilience/http-daemon.ts';
 
 const root = join(import.meta.dirname, '..');
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '600' }, out: { type: 'string' } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '600' }, out: { type: 'string' }, 'wrk-threads': { type: 'string', default: '2' } } });
 const seconds = Number(values.seconds);
 const fixture = join(root, 'test/fixtures/bolt/skopeo-1.9.3-healthy.boltdb');
 
@@ -48,7 +48,7 @@ try {
   const loadStart = loadavg();
 
   // wrk at the connection cap.
-  const wrk = spawn('wrk', ['-t', '2', '-c', '512', '-d', `${seconds}s`, '--timeout', '10s', `${agent.base}/v1/preflight`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const wrk = spawn('wrk', ['-t', values['wrk-threads'], '-c', '512', '-d', `${seconds}s`, '--timeout', '10s', `${agent.base}/v1/preflight`], { stdio: ['ignore', 'pipe', 'pipe'] });
   let wrkOut = '';
   wrk.stdout.setEncoding('utf8').on('data', (d: string) => (wrkOut += d));
   wrk.stderr.setEncoding('utf8').on('data', (d: string) => (wrkOut += d));
@@ -156,7 +156,7 @@ try {
     `| /healthz failures | ${healthFailures.length}${healthFailures.length ? ` (${[...new Set(healthFailures)].slice(0, 3).join('; ')})` : ''} |`,
     `| daemon RSS, 1 s samples: median / max / last | ${percentile(sortedRss, 50).toFixed(1)} / ${sortedRss.at(-1)?.toFixed(1)} / ${rssMiB.at(-1)?.toFixed(1)} MiB |`,
     `| descriptors held, max | ${maxFds} |`,
-    `| wrk (2 threads, 512 connections) on /v1/preflight | ${wrkLine(/\d+ requests in [^\n]+/)}; ${wrkLine(/Requests\/sec:\s+[\d.]+/)} |`,
+    `| wrk (${values['wrk-threads']} thread(s), 512 connections) on /v1/preflight | ${wrkLine(/\d+ requests in [^\n]+/)}; ${wrkLine(/Requests\/sec:\s+[\d.]+/)} |`,
     `| wrk errors | ${wrkLine(/Socket errors:[^\n]+/)}${/Non-2xx/.test(wrkOut) ? `; ${wrkLine(/Non-2xx[^\n]+/)}` : ''} |`,
     `| slow clients (40 headers, 10 bodies) cut and reconnected | ${slowCuts} |`,
     `| ?max_age=0 answers (4 clients back to back) / errors | ${maxAgeRuns} / ${maxAgeErrors.length} |`,

@@ -115,6 +115,32 @@ describe('connection budget', () => {
     }
   });
 
+  test('over the cap, idle keep-alive connections go before a fresh one whose request is still on its way', async () => {
+    const core = new InMemoryCore([controllableCheck('disk', 'host', ok()).check]);
+    const srv = await serveForTest(core, { connections: { maxConnections: 10, reserve: 2 } });
+    const sockets: Socket[] = [];
+    try {
+      const fresh = await openSocket(srv.port); // an operator's connection, request not sent yet
+      sockets.push(fresh);
+      for (let i = 0; i < 9; i++) {
+        const s = await openSocket(srv.port);
+        sockets.push(s);
+        s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+        await new Promise((r) => s.once('data', r)); // answered: now an idle keep-alive connection
+      }
+      for (let i = 0; i < 3; i++) sockets.push(await openSocket(srv.port));
+      await new Promise((r) => setTimeout(r, 100));
+      assert.ok(!fresh.destroyed && !fresh.readableEnded, 'the fresh connection was closed while keep-alive ones were idle');
+      fresh.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+      const answer = await new Promise<string>((r) => fresh.once('data', (d) => r(d.toString())));
+      assert.match(answer, /^HTTP\/1\.1 200 /);
+      assert.equal(srv.http.connections.evicted(), 3);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await srv.stop();
+    }
+  });
+
   test('with every connection busy, the reserve is served and closed after its answer; beyond it, refused', async () => {
     const slow = controllableCheck('disk', 'host', ok());
     const core = new InMemoryCore([slow.check]);
