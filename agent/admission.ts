@@ -59,13 +59,18 @@ export function evaluatePreflight(
   if (inForce) {
     refuse = true;
     reasons.push({
-      check: agentReasonSource, code: admissionReasonCodes.maintenance,
+      check: agentReasonSource,
+      code: admissionReasonCodes.maintenance,
       message: `${inForce.reason} (until ${inForce.expiresAt}, set by ${inForce.by})`,
     });
   }
   for (const name of meta.unknownChecks ?? []) {
     refuse = true;
-    reasons.push({ check: name, code: admissionReasonCodes.unknownCheck, message: `no check named "${name}" is configured` });
+    reasons.push({
+      check: name,
+      code: admissionReasonCodes.unknownCheck,
+      message: `no check named "${name}" is configured`,
+    });
   }
 
   for (const state of states) {
@@ -74,7 +79,11 @@ export function evaluatePreflight(
       // can make the host accept again. A sick one stays visible with its own codes.
       refuse = true;
       const before = state.observedAt ? ` (before the restart: ${state.status}: ${state.summary})` : '';
-      reasons.push({ check: state.name, code: admissionReasonCodes.notYetChecked, message: `has not run since the agent started${before}` });
+      reasons.push({
+        check: state.name,
+        code: admissionReasonCodes.notYetChecked,
+        message: `has not run since the agent started${before}`,
+      });
       if (state.status === 'critical' || state.status === 'unknown') {
         if (state.observedAt !== null) reasons.push(...failureReasons(state));
       }

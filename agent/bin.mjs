@@ -16,6 +16,8 @@ try {
 } catch (err) {
   // A 22 before type stripping (22.18) in a checkout: the bundle, or `npm run cli`, works.
   if (err?.code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw err;
-  process.stderr.write(`buildfleet-agent: Node.js ${process.version} cannot run the TypeScript sources of a checkout (type stripping needs >= 22.18); use npm run cli or the bundle\n`);
+  process.stderr.write(
+    `buildfleet-agent: Node.js ${process.version} cannot run the TypeScript sources of a checkout (type stripping needs >= 22.18); use npm run cli or the bundle\n`,
+  );
   process.exit(2);
 }

@@ -83,16 +83,32 @@ function unreadable(path: string, code: string, message: string): CacheVerdict {
 const verdictKinds = new Set(['healthy', 'corrupt', 'unreadable', 'busy']);
 
 function isProblemList(x: unknown): x is CacheProblem[] {
-  return Array.isArray(x) && x.every((p: unknown) => typeof p === 'object' && p !== null
-    && typeof (p as CacheProblem).code === 'string' && typeof (p as CacheProblem).message === 'string');
+  return (
+    Array.isArray(x) &&
+    x.every(
+      (p: unknown) =>
+        typeof p === 'object' &&
+        p !== null &&
+        typeof (p as CacheProblem).code === 'string' &&
+        typeof (p as CacheProblem).message === 'string',
+    )
+  );
 }
 
 function isVerdictFor(x: unknown, path: string): x is CacheVerdict {
   if (typeof x !== 'object' || x === null) return false;
   const v = x as Record<string, unknown>;
-  return v.path === path && typeof v.format === 'string' && typeof v.verdict === 'string' && verdictKinds.has(v.verdict)
-    && isProblemList(v.problems) && isProblemList(v.warnings) && typeof v.stats === 'object' && v.stats !== null
-    && typeof v.durationMs === 'number';
+  return (
+    v.path === path &&
+    typeof v.format === 'string' &&
+    typeof v.verdict === 'string' &&
+    verdictKinds.has(v.verdict) &&
+    isProblemList(v.problems) &&
+    isProblemList(v.warnings) &&
+    typeof v.stats === 'object' &&
+    v.stats !== null &&
+    typeof v.durationMs === 'number'
+  );
 }
 
 // What the child is given for a caller's path, the descriptor it inherits as fd 3, and how its
@@ -128,17 +144,24 @@ export function removeStaleSnapshotDirs(root: string): void {
 }
 
 // The child's verdict, or a failure verdict saying what went wrong with the child.
-function verdictOf(request: Request, run: Awaited<ReturnType<typeof runChild>>, childPath: string, back: (s: string) => string, maxVerifySeconds: number): CacheVerdict {
+function verdictOf(
+  request: Request,
+  run: Awaited<ReturnType<typeof runChild>>,
+  childPath: string,
+  back: (s: string) => string,
+  maxVerifySeconds: number,
+): CacheVerdict {
   const path = request.path;
   const failed = (message: string) => unreadable(path, verifyProcessCodes.failed, `${path}: ${message}`);
-  const timedOut = (why: string) => unreadable(path, verifyProcessCodes.timeout, `${path}: ${why}; the verification process was killed`);
+  const timedOut = (why: string) =>
+    unreadable(path, verifyProcessCodes.timeout, `${path}: ${why}; the verification process was killed`);
   switch (run.kind) {
     case 'spawn-failed':
       return failed(`cannot start the verification process: ${run.message}`);
     case 'timed-out':
       return timedOut(`verification did not finish within ${maxVerifySeconds} s`);
     case 'aborted':
-      return timedOut('verification did not finish within the check\'s deadline');
+      return timedOut("verification did not finish within the check's deadline");
     case 'output-overflow':
       return failed(`the verification process printed more than ${maxStdoutBytes} bytes`);
     case 'signalled': {
@@ -155,7 +178,8 @@ function verdictOf(request: Request, run: Awaited<ReturnType<typeof runChild>>, 
       } catch {
         return failed(`the verification process (exit ${run.code}) printed no verdict${tail}`);
       }
-      if (!isVerdictFor(parsed, childPath)) return failed(`the verification process (exit ${run.code}) printed no verdict on this file${tail}`);
+      if (!isVerdictFor(parsed, childPath))
+        return failed(`the verification process (exit ${run.code}) printed no verdict on this file${tail}`);
       return mapVerdict(parsed, back);
     }
   }
@@ -170,7 +194,8 @@ export function createChildVerifier(opts: ChildVerifierOptions): CacheVerifier {
   const closing = new AbortController();
   removeStaleSnapshotDirs(opts.snapshotRoot());
 
-  const stopping = (path: string): CacheVerdict => unreadable(path, verifyProcessCodes.failed, `${path}: the agent is stopping`);
+  const stopping = (path: string): CacheVerdict =>
+    unreadable(path, verifyProcessCodes.failed, `${path}: the agent is stopping`);
 
   async function run(request: Request): Promise<CacheVerdict> {
     const { childPath, fd, back } = childView(request.path);
@@ -181,7 +206,11 @@ export function createChildVerifier(opts: ChildVerifierOptions): CacheVerifier {
       mkdirSync(root, { recursive: true, mode: 0o700 });
       snapshotDir = mkdtempSync(join(root, `${snapshotDirPrefix}${process.pid}-`));
     } catch (err) {
-      return unreadable(request.path, verifyProcessCodes.failed, `${request.path}: cannot make a snapshot directory under ${root}: ${(err as Error).message}`);
+      return unreadable(
+        request.path,
+        verifyProcessCodes.failed,
+        `${request.path}: cannot make a snapshot directory under ${root}: ${(err as Error).message}`,
+      );
     }
     // The check's deadline or the verifier closing, whichever first. Not AbortSignal.any: on
     // Node 22 it keeps bookkeeping the GC never takes back (checks/deadline.ts).
@@ -193,7 +222,16 @@ export function createChildVerifier(opts: ChildVerifierOptions): CacheVerifier {
     try {
       const outcome = await runChild({
         file: command.file,
-        args: [...command.args, 'cache', 'check', '--json', ...(request.full ? ['--full'] : []), '--snapshot-dir', snapshotDir, childPath],
+        args: [
+          ...command.args,
+          'cache',
+          'check',
+          '--json',
+          ...(request.full ? ['--full'] : []),
+          '--snapshot-dir',
+          snapshotDir,
+          childPath,
+        ],
         passFds: fd === null ? [] : [fd],
         uid: opts.uid,
         gid: opts.gid,
@@ -216,7 +254,15 @@ export function createChildVerifier(opts: ChildVerifierOptions): CacheVerifier {
     running = true;
     try {
       for (let request = queue.shift(); request && !closed; request = queue.shift()) {
-        request.resolve(request.signal?.aborted ? unreadable(request.path, verifyProcessCodes.timeout, `${request.path}: the check's deadline passed before verification began`) : await run(request));
+        request.resolve(
+          request.signal?.aborted
+            ? unreadable(
+                request.path,
+                verifyProcessCodes.timeout,
+                `${request.path}: the check's deadline passed before verification began`,
+              )
+            : await run(request),
+        );
       }
     } finally {
       running = false;

@@ -89,14 +89,22 @@ export function createCacheWatcher(opts: CacheWatcherOptions): CacheWatcher {
     unwatch(dir);
     try {
       const entry: Watched = { watcher: null as unknown as FSWatcher, dev: st.dev, ino: st.ino, dead: false };
-      entry.watcher = watchFn(dir, { persistent: false }, (_event, fileName) => onEvent(typeof fileName === 'string' ? fileName : null));
+      entry.watcher = watchFn(dir, { persistent: false }, (_event, fileName) =>
+        onEvent(typeof fileName === 'string' ? fileName : null),
+      );
       entry.watcher.on('error', (err) => {
         entry.dead = true;
-        opts.log?.warn({ event: 'cache-watch-failed', dir, err: String(err) }, 'cache directory watch failed; the schedule covers it until it is re-armed');
+        opts.log?.warn(
+          { event: 'cache-watch-failed', dir, err: String(err) },
+          'cache directory watch failed; the schedule covers it until it is re-armed',
+        );
       });
       watched.set(dir, entry);
     } catch (err) {
-      opts.log?.warn({ event: 'cache-watch-unavailable', dir, err: String(err) }, 'cannot watch the cache directory; the schedule covers it');
+      opts.log?.warn(
+        { event: 'cache-watch-unavailable', dir, err: String(err) },
+        'cannot watch the cache directory; the schedule covers it',
+      );
     }
   };
 

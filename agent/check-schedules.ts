@@ -15,7 +15,8 @@ export function describeSchedule(name: string, schedule: string, now: Date): Che
     // No callback: croner computes times and starts no timer.
     const [next, after] = new Cron(schedule, { mode: cronMode }).nextRuns(2, now);
     return {
-      name, schedule,
+      name,
+      schedule,
       nextRunAt: next ?? null,
       intervalSeconds: next && after ? (after.getTime() - next.getTime()) / 1000 : null,
     };

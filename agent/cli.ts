@@ -12,14 +12,35 @@ type VerbLoader = () => Promise<VerbModule>;
 
 // The verbs that exist, by name as typed. Adding a verb is one line here and one file.
 const verbs: Record<string, { summary: string; load: VerbLoader }> = {
-  'cache check': { summary: 'verify blob-info cache files (bolt or SQLite, from content)', load: () => import('./cli/cache-check.ts') },
+  'cache check': {
+    summary: 'verify blob-info cache files (bolt or SQLite, from content)',
+    load: () => import('./cli/cache-check.ts'),
+  },
   check: { summary: 'run every check once and print the admission decision', load: () => import('./cli/check.ts') },
-  'fleet status': { summary: 'ask many agents at once: decision, failing checks, age; file_sd output', load: () => import('./cli/fleet-status.ts') },
-  'config check': { summary: 'validate a config file and print the effective config', load: () => import('./cli/config-check.ts') },
-  'cache inspect': { summary: 'show buckets/tables, key counts and what each holds', load: () => import('./cli/cache-inspect.ts') },
-  'cache quarantine': { summary: 'move confirmed corrupt caches aside safely (audited)', load: () => import('./cli/cache-quarantine.ts') },
-  'systemd-dropin': { summary: 'print the systemd drop-in making cache directories outside /home writable', load: () => import('./cli/systemd-dropin.ts') },
-  serve: { summary: 'run the daemon: schedule the checks, serve HTTP and metrics', load: () => import('./cli/serve.ts') },
+  'fleet status': {
+    summary: 'ask many agents at once: decision, failing checks, age; file_sd output',
+    load: () => import('./cli/fleet-status.ts'),
+  },
+  'config check': {
+    summary: 'validate a config file and print the effective config',
+    load: () => import('./cli/config-check.ts'),
+  },
+  'cache inspect': {
+    summary: 'show buckets/tables, key counts and what each holds',
+    load: () => import('./cli/cache-inspect.ts'),
+  },
+  'cache quarantine': {
+    summary: 'move confirmed corrupt caches aside safely (audited)',
+    load: () => import('./cli/cache-quarantine.ts'),
+  },
+  'systemd-dropin': {
+    summary: 'print the systemd drop-in making cache directories outside /home writable',
+    load: () => import('./cli/systemd-dropin.ts'),
+  },
+  serve: {
+    summary: 'run the daemon: schedule the checks, serve HTTP and metrics',
+    load: () => import('./cli/serve.ts'),
+  },
   version: { summary: 'print the agent and Node.js versions', load: () => import('./cli/version.ts') },
 };
 

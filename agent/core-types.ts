@@ -79,7 +79,11 @@ export interface AgentCore {
   runChecks(names?: string[]): Promise<CheckState[]>;
   maintenance(): Maintenance | null;
   // Resolve once the change is in the state file; when it cannot be written nothing changes.
-  setMaintenance(m: { reason: string; expiresAt: Date; by: string }): Promise<{ ok: true; maintenance: Maintenance } | StateWriteRefusal>;
+  setMaintenance(m: {
+    reason: string;
+    expiresAt: Date;
+    by: string;
+  }): Promise<{ ok: true; maintenance: Maintenance } | StateWriteRefusal>;
   // by: who ends it (api, cli), for the event history.
   clearMaintenance(by?: string): Promise<{ ok: true; was: Maintenance | null } | StateWriteRefusal>;
   quarantine(actor: 'api' | 'daemon' | 'cli'): Promise<QuarantineAnswer>;

@@ -8,11 +8,34 @@ import type { Check, CheckDetails } from '../checks/types.ts';
 import { summariseForUser, type SkopeoCacheInfo, type VerifyCacheFn } from '../checks/blobcache/check.ts';
 import { buildSkopeoOf } from '../checks/skopeo.ts';
 import type { AgentConfig } from './config.ts';
-import type { AgentCore, CheckState, Maintenance, Preflight, QuarantineAnswer, RefreshOptions, StateWriteRefusal } from './core-types.ts';
+import type {
+  AgentCore,
+  CheckState,
+  Maintenance,
+  Preflight,
+  QuarantineAnswer,
+  RefreshOptions,
+  StateWriteRefusal,
+} from './core-types.ts';
 import { evaluatePreflight } from './admission.ts';
 import { activeMaintenance, startMaintenance } from './maintenance.ts';
-import { createRunner, type CheckScheduler, type Clock, type Runner, type RunnerEntry, type StateListener, systemClock } from './runner.ts';
-import { createStateStore, removeStaleStateTemps, stateDirProblem, type PersistedCheckState, type PersistedState, type StateStore } from './state-store.ts';
+import {
+  createRunner,
+  type CheckScheduler,
+  type Clock,
+  type Runner,
+  type RunnerEntry,
+  type StateListener,
+  systemClock,
+} from './runner.ts';
+import {
+  createStateStore,
+  removeStaleStateTemps,
+  stateDirProblem,
+  type PersistedCheckState,
+  type PersistedState,
+  type StateStore,
+} from './state-store.ts';
 import { createChildVerifier } from './cache-verify-child.ts';
 import { createCacheWatcher, type CacheWatcher } from './cache-watch.ts';
 import { createCacheVerdictMemory, type CacheVerdictMemory } from '../checks/blobcache/verdict-memory.ts';
@@ -97,7 +120,11 @@ export interface RunningAgentCore extends AgentCore {
 export const stateRetryMs = 10_000;
 
 function stateWriteRefusal(err: NodeJS.ErrnoException): StateWriteRefusal {
-  return { ok: false, noSpace: err.code === 'ENOSPC' || err.code === 'EDQUOT', message: `the state file could not be written, so nothing was changed: ${err.message}` };
+  return {
+    ok: false,
+    noSpace: err.code === 'ENOSPC' || err.code === 'EDQUOT',
+    message: `the state file could not be written, so nothing was changed: ${err.message}`,
+  };
 }
 
 export type CreatedCore = { core: RunningAgentCore } | { errors: string[] };
@@ -129,7 +156,13 @@ async function importModule<T>(load: () => Promise<T>, file: string): Promise<T 
 
 // The skopeo check's options from its (frozen) config section.
 function skopeoCheckOptions(s: AgentConfig['checks']['skopeo']) {
-  return { binaries: [...s.binaries], minVersion: s.minVersion, recommendedVersion: s.recommendedVersion, deny: [...s.deny], timeoutSeconds: s.timeoutSeconds };
+  return {
+    binaries: [...s.binaries],
+    minVersion: s.minVersion,
+    recommendedVersion: s.recommendedVersion,
+    deny: [...s.deny],
+    timeoutSeconds: s.timeoutSeconds,
+  };
 }
 
 // The real checks for a config: one runner entry per enabled section.
@@ -138,7 +171,9 @@ export async function buildChecksFromConfig(config: AgentConfig, env: CheckEnvir
   const entries: RunnerEntry[] = [];
   const errors: string[] = [];
   const runKeys = (c: { schedule: string; jitterSeconds: number; failuresBeforeCritical: number }) => ({
-    schedule: c.schedule, jitterSeconds: c.jitterSeconds, failuresBeforeCritical: c.failuresBeforeCritical,
+    schedule: c.schedule,
+    jitterSeconds: c.jitterSeconds,
+    failuresBeforeCritical: c.failuresBeforeCritical,
   });
 
   if (skopeo.enabled) {
@@ -154,14 +189,24 @@ export async function buildChecksFromConfig(config: AgentConfig, env: CheckEnvir
     if (typeof mod === 'string') errors.push(`checks.blobinfocache: ${mod}`);
     else {
       const { createCacheRemediation } = await import('./remediation/cache-remediation.ts');
-      const remediation = (full: boolean) => createCacheRemediation({
-        moves: blobinfocache.autoQuarantine && env.allowRemediation, actor: 'daemon', stateDir: config.stateDir,
-        keep: blobinfocache.keep, maxQuarantineBytes: blobinfocache.maxQuarantineBytes,
-        verify: env.verify, verifyOptions: { full }, now: env.now,
-      });
+      const remediation = (full: boolean) =>
+        createCacheRemediation({
+          moves: blobinfocache.autoQuarantine && env.allowRemediation,
+          actor: 'daemon',
+          stateDir: config.stateDir,
+          keep: blobinfocache.keep,
+          maxQuarantineBytes: blobinfocache.maxQuarantineBytes,
+          verify: env.verify,
+          verifyOptions: { full },
+          now: env.now,
+        });
       const opts = {
-        dirs: [...blobinfocache.dirs], discoverUsers: blobinfocache.discoverUsers, buildUsers: [...blobinfocache.buildUsers],
-        verify: env.verify, skopeoInfo: env.skopeoInfo, remediation: remediation(false),
+        dirs: [...blobinfocache.dirs],
+        discoverUsers: blobinfocache.discoverUsers,
+        buildUsers: [...blobinfocache.buildUsers],
+        verify: env.verify,
+        skopeoInfo: env.skopeoInfo,
+        remediation: remediation(false),
         memory: env.cacheMemory ?? createCacheVerdictMemory(),
       };
       const plain: Check = mod.createBlobCacheCheck(opts);
@@ -169,7 +214,11 @@ export async function buildChecksFromConfig(config: AgentConfig, env: CheckEnvir
       const entry: RunnerEntry = { check, ...runKeys(blobinfocache), timeoutSeconds: blobinfocache.timeoutSeconds };
       if (blobinfocache.fullSchedule !== null) {
         const full: Check = mod.createBlobCacheCheck({ ...opts, full: true, remediation: remediation(true) });
-        entry.deep = { run: (ctx) => env.cacheExclusive(() => full.run(ctx)), schedule: blobinfocache.fullSchedule, timeoutSeconds: blobinfocache.fullTimeoutSeconds };
+        entry.deep = {
+          run: (ctx) => env.cacheExclusive(() => full.run(ctx)),
+          schedule: blobinfocache.fullSchedule,
+          timeoutSeconds: blobinfocache.fullTimeoutSeconds,
+        };
       }
       entries.push(entry);
     }
@@ -179,7 +228,11 @@ export async function buildChecksFromConfig(config: AgentConfig, env: CheckEnvir
     if (typeof mod === 'string') errors.push(`checks.disk: ${mod}`);
     else {
       const check = mod.createDiskCheck({
-        paths: disk.paths.map((p) => ({ path: p.path, warnFree: { ...p.warnFree }, criticalFree: { ...p.criticalFree } })),
+        paths: disk.paths.map((p) => ({
+          path: p.path,
+          warnFree: { ...p.warnFree },
+          criticalFree: { ...p.criticalFree },
+        })),
         timeoutSeconds: disk.timeoutSeconds,
       });
       entries.push({ check, ...runKeys(disk), timeoutSeconds: disk.timeoutSeconds + checkGraceSeconds });
@@ -225,8 +278,14 @@ export function verdictChanged(previous: CheckState, next: CheckState): boolean 
 function toPersisted(s: CheckState): PersistedCheckState | null {
   if (s.observedAt === null) return null;
   return {
-    scope: s.scope, status: s.status, rawStatus: s.rawStatus, summary: s.summary, reasons: s.reasons,
-    details: s.details, observedAt: s.observedAt.toISOString(), durationMs: s.durationMs,
+    scope: s.scope,
+    status: s.status,
+    rawStatus: s.rawStatus,
+    summary: s.summary,
+    reasons: s.reasons,
+    details: s.details,
+    observedAt: s.observedAt.toISOString(),
+    durationMs: s.durationMs,
     consecutiveFailures: s.consecutiveFailures,
   };
 }
@@ -245,9 +304,13 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
   // write (which would lose that write).
   const stateDirBroken = persist ? stateDirProblem(config.stateDir) : null;
   if (stateDirBroken) return { errors: [stateDirBroken] };
-  const verifyBound = (c: AgentConfig) => Math.max(c.checks.blobinfocache.timeoutSeconds, c.checks.blobinfocache.fullTimeoutSeconds);
+  const verifyBound = (c: AgentConfig) =>
+    Math.max(c.checks.blobinfocache.timeoutSeconds, c.checks.blobinfocache.fullTimeoutSeconds);
   // SQLite snapshots go to the state directory (root's own, sized for the agent), never /tmp.
-  const verifier = createChildVerifier({ maxVerifySeconds: verifyBound(config), snapshotRoot: () => join(config.stateDir, snapshotDirName) });
+  const verifier = createChildVerifier({
+    maxVerifySeconds: verifyBound(config),
+    snapshotRoot: () => join(config.stateDir, snapshotDirName),
+  });
   // Assigned below; the blob-cache check only calls skopeoInfo while running, after that.
   let runner: Runner | null = null;
 
@@ -268,13 +331,23 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
 
   const cacheExclusive = createExclusive();
   const env: CheckEnvironment = {
-    log, now, verify: (p, o) => verifier.verify(p, o), skopeoInfo, allowRemediation, cacheExclusive, cacheMemory: createCacheVerdictMemory(),
+    log,
+    now,
+    verify: (p, o) => verifier.verify(p, o),
+    skopeoInfo,
+    allowRemediation,
+    cacheExclusive,
+    cacheMemory: createCacheVerdictMemory(),
   };
   // A write seen in a cache directory runs the blob-cache check (after any run in flight, which
   // may have read the file before the write); only the caches whose stamp moved are verified.
-  const watcher: CacheWatcher | null = (opts.watchCaches ?? true)
-    ? createCacheWatcher({ log, onWrite: () => void runner?.runAfterChange(checkNameOfSection.blobinfocache, 'write') })
-    : null;
+  const watcher: CacheWatcher | null =
+    (opts.watchCaches ?? true)
+      ? createCacheWatcher({
+          log,
+          onWrite: () => void runner?.runAfterChange(checkNameOfSection.blobinfocache, 'write'),
+        })
+      : null;
   const armWatcher = (state: CheckState): void => {
     if (!watcher || !started || state.name !== checkNameOfSection.blobinfocache) return;
     const caches = state.details.kind === 'blobinfocache' ? state.details.caches : [];
@@ -292,17 +365,37 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
   let persisted: PersistedState = { checks: {}, maintenance: null };
   if (store) {
     const loaded = store.load(clock.now());
-    if (loaded.problem) log.warn({ event: 'state-file-unusable', file: store.file, problem: loaded.problem }, 'state file not used, or not all of it; what was not used starts unchecked');
+    if (loaded.problem)
+      log.warn(
+        { event: 'state-file-unusable', file: store.file, problem: loaded.problem },
+        'state file not used, or not all of it; what was not used starts unchecked',
+      );
     persisted = loaded.state;
     const temps = removeStaleStateTemps(config.stateDir);
-    if (temps.length > 0) log.info({ event: 'state-temp-removed', files: temps }, 'removed temporary state files of an agent that was killed while writing');
+    if (temps.length > 0)
+      log.info(
+        { event: 'state-temp-removed', files: temps },
+        'removed temporary state files of an agent that was killed while writing',
+      );
   }
   // The event history lives beside the state file, in the state directory the agent started
   // with (a reload that moves stateDir moves the state file, not the history).
   const events = createEventLog({ stateDir: persist ? config.stateDir : null, now, log });
-  if (events.loadProblem) log.warn({ event: 'event-history-unreadable', problem: events.loadProblem }, 'event history partly unreadable; what could be read is kept');
+  if (events.loadProblem)
+    log.warn(
+      { event: 'event-history-unreadable', problem: events.loadProblem },
+      'event history partly unreadable; what could be read is kept',
+    );
   const recordAudit = (records: readonly ChangeRecord[], actor: Actor): void => {
-    for (const audit of records) events.record({ type: 'quarantine', actor, action: audit.action, path: audit.path, newPath: audit.newPath, audit });
+    for (const audit of records)
+      events.record({
+        type: 'quarantine',
+        actor,
+        action: audit.action,
+        path: audit.path,
+        newPath: audit.newPath,
+        audit,
+      });
   };
   let maintenance: Maintenance | null = activeMaintenance(persisted.maintenance, clock.now());
   // A maintenance that expired while the agent was down ended then: say so in the history.
@@ -330,7 +423,11 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
     const written = store.save(snapshot).then((err) => {
       if (err) {
         // Logged once per failing spell, not once per retry.
-        if (!writeFailure) log.error({ event: 'state-write-failed', file, err: err.message }, 'could not write the state file; verdicts live in memory only until a write succeeds');
+        if (!writeFailure)
+          log.error(
+            { event: 'state-write-failed', file, err: err.message },
+            'could not write the state file; verdicts live in memory only until a write succeeds',
+          );
         writeFailure = { file, err };
         retry ??= setTimeout(() => {
           retry = null;
@@ -359,14 +456,26 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
 
   function makeRunner(entries: RunnerEntry[], carried: readonly CheckState[]): Runner {
     const r = createRunner(entries, {
-      clock, log, scheduler: opts.scheduler, random: opts.random, damping: opts.damping,
-      initial: persisted.checks, carried,
+      clock,
+      log,
+      scheduler: opts.scheduler,
+      random: opts.random,
+      damping: opts.damping,
+      initial: persisted.checks,
+      carried,
     });
     r.onState((state, previous) => {
       if (verdictChanged(previous, state)) save();
       armWatcher(state);
       if (previous.observedAt !== null && previous.status !== state.status) {
-        events.record({ type: 'status-changed', check: state.name, from: previous.status, to: state.status, summary: state.summary, reasons: state.reasons });
+        events.record({
+          type: 'status-changed',
+          check: state.name,
+          from: previous.status,
+          to: state.status,
+          summary: state.summary,
+          reasons: state.reasons,
+        });
       }
       if (state.details.kind === 'blobinfocache') recordAudit(state.details.audit, 'daemon');
       for (const listener of listeners) {
@@ -386,7 +495,10 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
   function currentMaintenance(): Maintenance | null {
     const inForce = activeMaintenance(maintenance, clock.now());
     if (maintenance !== null && inForce === null) {
-      log.info({ event: 'maintenance-expired', reason: maintenance.reason, expiresAt: maintenance.expiresAt }, 'maintenance expired');
+      log.info(
+        { event: 'maintenance-expired', reason: maintenance.reason, expiresAt: maintenance.expiresAt },
+        'maintenance expired',
+      );
       events.record({ type: 'maintenance-cleared', reason: maintenance.reason, by: 'expired' });
       maintenance = null;
       save();
@@ -398,16 +510,33 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
   // and modules as `cache quarantine`, then runs the blob-cache check again so the verdict
   // follows. Runs under cacheExclusive.
   async function quarantineNow(actor: 'api' | 'daemon' | 'cli'): Promise<QuarantineAnswer> {
-    const remediation = await importModule(() => import('./remediation/run-quarantine.ts'), 'agent/remediation/run-quarantine.ts');
+    const remediation = await importModule(
+      () => import('./remediation/run-quarantine.ts'),
+      'agent/remediation/run-quarantine.ts',
+    );
     if (typeof remediation === 'string') return { error: `quarantine is not available: ${remediation}` };
     const c = config.checks.blobinfocache;
     const info = await skopeoInfo();
     const report = await remediation.runQuarantine({
-      files: [], dryRun: false, actor, stateDir: config.stateDir, dirs: [...c.dirs], discoverUsers: c.discoverUsers,
-      keep: c.keep, maxQuarantineBytes: c.maxQuarantineBytes, verify: env.verify, verifyOptions: { full: false },
-      skopeoVersion: info.skopeoVersion, cacheFormatInUse: info.cacheFormatInUse, now,
+      files: [],
+      dryRun: false,
+      actor,
+      stateDir: config.stateDir,
+      dirs: [...c.dirs],
+      discoverUsers: c.discoverUsers,
+      keep: c.keep,
+      maxQuarantineBytes: c.maxQuarantineBytes,
+      verify: env.verify,
+      verifyOptions: { full: false },
+      skopeoVersion: info.skopeoVersion,
+      cacheFormatInUse: info.cacheFormatInUse,
+      now,
     });
-    for (const a of report.audit) log.warn({ event: 'cache-quarantine', actor, action: a.action, path: a.path, newPath: a.newPath }, 'cache quarantine');
+    for (const a of report.audit)
+      log.warn(
+        { event: 'cache-quarantine', actor, action: a.action, path: a.path, newPath: a.newPath },
+        'cache quarantine',
+      );
     recordAudit(report.audit, actor);
     if (runner?.names().includes(checkNameOfSection.blobinfocache)) void runner.run(checkNameOfSection.blobinfocache);
     return report;
@@ -431,7 +560,10 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
       const m = startMaintenance(request, clock.now());
       const err = await changeMaintenance(m);
       if (err) return stateWriteRefusal(err);
-      log.warn({ event: 'maintenance-started', reason: m.reason, expiresAt: m.expiresAt, by: m.by }, 'maintenance started');
+      log.warn(
+        { event: 'maintenance-started', reason: m.reason, expiresAt: m.expiresAt, by: m.by },
+        'maintenance started',
+      );
       events.record({ type: 'maintenance-set', reason: m.reason, by: m.by, expiresAt: m.expiresAt });
       return { ok: true, maintenance: m };
     },
@@ -444,7 +576,8 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
       events.record({ type: 'maintenance-cleared', reason: was.reason, by });
       return { ok: true, was };
     },
-    healthProblems: () => (writeFailure ? [`state-write-failed: ${writeFailure.file}: ${writeFailure.err.message}`] : []),
+    healthProblems: () =>
+      writeFailure ? [`state-write-failed: ${writeFailure.file}: ${writeFailure.err.message}`] : [],
     // Waits for a verification in flight and holds the next one off until the move is done.
     quarantine(actor) {
       return cacheExclusive(() => quarantineNow(actor)).catch((err: unknown) => ({
@@ -458,7 +591,9 @@ export async function createAgentCore(initialConfig: AgentConfig, opts: AgentCor
       const names = new Set(active.names());
       return Object.entries(checkNameOfSection)
         .filter(([, name]) => names.has(name))
-        .map(([section, name]) => describeSchedule(name, config.checks[section as keyof typeof checkNameOfSection].schedule, clock.now()));
+        .map(([section, name]) =>
+          describeSchedule(name, config.checks[section as keyof typeof checkNameOfSection].schedule, clock.now()),
+        );
     },
     start() {
       if (!started) events.record({ type: 'agent-started', version: agentVersion, host });

@@ -5,7 +5,13 @@ import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { loadConfig, isConfigError, type AgentConfig } from './config.ts';
 import { createAgentCore, type RunningAgentCore } from './core.ts';
-import { createAgentHttpServer, tlsContextOptions, type AgentHealth, type AgentHttpServer, type TlsFiles } from './http/server.ts';
+import {
+  createAgentHttpServer,
+  tlsContextOptions,
+  type AgentHealth,
+  type AgentHttpServer,
+  type TlsFiles,
+} from './http/server.ts';
 import { loadBearerToken, type BearerToken } from './http/auth.ts';
 import { formatListenAddress, parseListenAddress, type ListenAddress } from './http/listen-address.ts';
 import { createAgentMetrics, type AgentMetrics } from './metrics.ts';
@@ -57,7 +63,11 @@ function loadSecrets(config: AgentConfig): { ok: true; secrets: Secrets } | { ok
   if (config.tls !== null) {
     const c = config.tls;
     try {
-      tls = { cert: readFileSync(c.certFile), key: readFileSync(c.keyFile), ca: c.clientCAFile === null ? null : readFileSync(c.clientCAFile) };
+      tls = {
+        cert: readFileSync(c.certFile),
+        key: readFileSync(c.keyFile),
+        ca: c.clientCAFile === null ? null : readFileSync(c.clientCAFile),
+      };
       // A key that does not match the certificate, or a file that is not PEM, is refused here
       // (exit 2 at start, the old files kept on SIGHUP) instead of failing every handshake.
       createSecureContext(tlsContextOptions(tls));
@@ -111,11 +121,17 @@ export async function startDaemon(opts: DaemonOptions): Promise<DaemonStart> {
   }
   core.start();
   lifecycle = 'running';
-  log.info({
-    event: 'daemon-started', listen: formatListenAddress({ host: listen.host, port: listening.port }),
-    tls: secrets.secrets.tls !== null, api: secrets.secrets.token !== null, checks: core.checkNames(),
-    config: opts.configPath ?? '(default)',
-  }, 'buildfleet-agent serving');
+  log.info(
+    {
+      event: 'daemon-started',
+      listen: formatListenAddress({ host: listen.host, port: listening.port }),
+      tls: secrets.secrets.tls !== null,
+      api: secrets.secrets.token !== null,
+      checks: core.checkNames(),
+      config: opts.configPath ?? '(default)',
+    },
+    'buildfleet-agent serving',
+  );
 
   let reloading: Promise<ReloadResult> = Promise.resolve({ ok: true });
   let stopping: Promise<void> | null = null;
@@ -138,16 +154,26 @@ export async function startDaemon(opts: DaemonOptions): Promise<DaemonStart> {
     // The socket stays as it is: rebinding would drop every scraper's connection for a setting
     // that rarely changes. Say so instead of silently ignoring it.
     if (opts.listen === undefined && formatListenAddress(next.config.listen) !== formatListenAddress(config.listen)) {
-      log.warn({ event: 'reload-needs-restart', key: 'listen' }, 'the new listen address takes effect at the next restart');
+      log.warn(
+        { event: 'reload-needs-restart', key: 'listen' },
+        'the new listen address takes effect at the next restart',
+      );
     }
     // Certificates are read again on every reload (a renewed certificate keeps its path);
     // turning TLS or client certificates on or off needs a new server, so a restart.
     const nextTls = nextSecrets.secrets.tls;
     if (nextTls !== null) {
       const applied = http.setTls(nextTls);
-      if (!applied.ok) log.warn({ event: 'reload-needs-restart', key: 'tls', why: applied.error }, 'the new TLS settings take effect at the next restart');
+      if (!applied.ok)
+        log.warn(
+          { event: 'reload-needs-restart', key: 'tls', why: applied.error },
+          'the new TLS settings take effect at the next restart',
+        );
     } else if (config.tls !== null) {
-      log.warn({ event: 'reload-needs-restart', key: 'tls', why: 'TLS removed' }, 'the new TLS settings take effect at the next restart');
+      log.warn(
+        { event: 'reload-needs-restart', key: 'tls', why: 'TLS removed' },
+        'the new TLS settings take effect at the next restart',
+      );
     }
     http.setToken(nextSecrets.secrets.token);
     config = next.config;
@@ -185,12 +211,15 @@ export async function startDaemon(opts: DaemonOptions): Promise<DaemonStart> {
       lifecycle = 'stopping';
       log.info({ event: 'daemon-stopping', why, graceMs: stopGraceMs }, 'stopping');
       stopping = (async () => {
-        const outOfTime = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), stopGraceMs).unref());
+        const outOfTime = new Promise<'timeout'>((resolve) =>
+          setTimeout(() => resolve('timeout'), stopGraceMs).unref(),
+        );
         // A reload in progress finishes first, so the core is not rebuilt while it stops.
         await Promise.race([reloading, outOfTime]);
         const coreStopped = core.stop().then(() => 'stopped' as const);
         const [coreOutcome] = await Promise.all([Promise.race([coreStopped, outOfTime]), http.close(stopGraceMs)]);
-        if (coreOutcome === 'timeout') log.warn({ event: 'daemon-stop-timeout', graceMs: stopGraceMs }, 'checks did not stop in time; leaving them');
+        if (coreOutcome === 'timeout')
+          log.warn({ event: 'daemon-stop-timeout', graceMs: stopGraceMs }, 'checks did not stop in time; leaving them');
         log.info({ event: 'daemon-stopped', why }, 'stopped');
       })();
       return stopping;

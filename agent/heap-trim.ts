@@ -49,7 +49,9 @@ export function startHeapTrim(periodMs: number = heapTrimPeriodMs): HeapTrim {
     // A GC that cannot start is no reason to disturb the daemon; the next tick tries again.
     try {
       Promise.resolve(gc({ type: 'major', execution: 'async' })).catch(() => {});
-    } catch { /* as above */ }
+    } catch {
+      /* as above */
+    }
   }, periodMs);
   timer.unref(); // never what keeps a stopping agent alive
   return { stop: () => clearInterval(timer) };

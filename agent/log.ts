@@ -15,10 +15,25 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 
 export const logLevels: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-const severity: Record<LogLevel, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
+const severity: Record<LogLevel, number> = {
+  trace: 10,
+  debug: 20,
+  info: 30,
+  warn: 40,
+  error: 50,
+  fatal: 60,
+  silent: Infinity,
+};
 
 // syslog(3) priorities, as journald reads them from the `<N>` prefix: crit, err, warning, info, debug.
-export const syslogPriority: Record<Exclude<LogLevel, 'silent'>, number> = { fatal: 2, error: 3, warn: 4, info: 6, debug: 7, trace: 7 };
+export const syslogPriority: Record<Exclude<LogLevel, 'silent'>, number> = {
+  fatal: 2,
+  error: 3,
+  warn: 4,
+  info: 6,
+  debug: 7,
+  trace: 7,
+};
 
 // Every line names what happened: the type makes a call without an `event` a compile error.
 export type LogFields = { event: string } & Record<string, unknown>;
@@ -63,7 +78,10 @@ const stderrDestination: LogDestination = {
 // systemd sets JOURNAL_STREAM=DEV:INODE when it connects stdout/stderr to the journal. The
 // variable is inherited by children whose stderr may be something else (a pipe, a file), so it
 // counts only when it names the very file stderr is (sd_journal_stream_fd(3), systemd.exec(5)).
-export function journalStreamMatches(journalStream: string | undefined, stderr: { dev: bigint; ino: bigint } | null): boolean {
+export function journalStreamMatches(
+  journalStream: string | undefined,
+  stderr: { dev: bigint; ino: bigint } | null,
+): boolean {
   if (!journalStream || !stderr) return false;
   const m = /^(\d+):(\d+)$/.exec(journalStream.trim());
   if (!m) return false;
@@ -96,23 +114,41 @@ interface Sink {
 }
 
 function makeLogger(state: { level: LogLevel }, bindings: Record<string, unknown>, sink: Sink): Logger {
-  const emit = (level: Exclude<LogLevel, 'silent'>): LogMethod => (fields, msg) => {
-    if (severity[level] < severity[state.level]) return;
-    const record: Record<string, unknown> = { level, time: new Date().toISOString(), name: 'buildfleet-agent', ...bindings };
-    for (const [k, v] of Object.entries(fields)) record[k] = serialise(v);
-    if (msg !== undefined) record.msg = msg;
-    let line: string;
-    try {
-      line = JSON.stringify(record);
-    } catch {
-      line = JSON.stringify({ level, time: record.time, name: 'buildfleet-agent', event: fields.event, msg, logError: 'fields not serialisable' });
-    }
-    // One write per line: the journal reads the prefix only at the start of a line.
-    sink.destination.write(`${sink.journal ? `<${syslogPriority[level]}>` : ''}${line}\n`);
-  };
+  const emit =
+    (level: Exclude<LogLevel, 'silent'>): LogMethod =>
+    (fields, msg) => {
+      if (severity[level] < severity[state.level]) return;
+      const record: Record<string, unknown> = {
+        level,
+        time: new Date().toISOString(),
+        name: 'buildfleet-agent',
+        ...bindings,
+      };
+      for (const [k, v] of Object.entries(fields)) record[k] = serialise(v);
+      if (msg !== undefined) record.msg = msg;
+      let line: string;
+      try {
+        line = JSON.stringify(record);
+      } catch {
+        line = JSON.stringify({
+          level,
+          time: record.time,
+          name: 'buildfleet-agent',
+          event: fields.event,
+          msg,
+          logError: 'fields not serialisable',
+        });
+      }
+      // One write per line: the journal reads the prefix only at the start of a line.
+      sink.destination.write(`${sink.journal ? `<${syslogPriority[level]}>` : ''}${line}\n`);
+    };
   return {
-    get level() { return state.level; },
-    set level(next: LogLevel) { state.level = next; },
+    get level() {
+      return state.level;
+    },
+    set level(next: LogLevel) {
+      state.level = next;
+    },
     fatal: emit('fatal'),
     error: emit('error'),
     warn: emit('warn'),

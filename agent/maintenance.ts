@@ -41,7 +41,10 @@ export const maxMaintenanceSeconds = 30 * 24 * 3600;
 // of at most 500 characters, real times, and at most 30 days from `now` (cut to that, so a
 // restored maintenance can never last until year 9999). `problem` says what was wrong; a
 // malformed entry is dropped with a problem, never silently.
-export function maintenanceFromJson(value: unknown, now: Date): { maintenance: Maintenance | null; problem: string | null } {
+export function maintenanceFromJson(
+  value: unknown,
+  now: Date,
+): { maintenance: Maintenance | null; problem: string | null } {
   if (value === null || value === undefined) return { maintenance: null, problem: null };
   const dropped = (why: string) => ({ maintenance: null, problem: `maintenance dropped: ${why}` });
   if (typeof value !== 'object' || Array.isArray(value)) return dropped('not an object');
@@ -49,15 +52,25 @@ export function maintenanceFromJson(value: unknown, now: Date): { maintenance: M
   if (typeof v.reason !== 'string' || v.reason.trim() === '' || v.reason.length > maxMaintenanceReasonLength) {
     return dropped(`reason must be a non-empty string of at most ${maxMaintenanceReasonLength} characters`);
   }
-  if (typeof v.by !== 'string' || v.by === '' || v.by.length > 64) return dropped('by must be a short non-empty string');
+  if (typeof v.by !== 'string' || v.by === '' || v.by.length > 64)
+    return dropped('by must be a short non-empty string');
   const since = typeof v.since === 'string' ? Date.parse(v.since) : NaN;
   const expires = typeof v.expiresAt === 'string' ? Date.parse(v.expiresAt) : NaN;
-  if (!Number.isFinite(since) || !Number.isFinite(expires)) return dropped('since and expiresAt must be ISO 8601 times');
+  if (!Number.isFinite(since) || !Number.isFinite(expires))
+    return dropped('since and expiresAt must be ISO 8601 times');
   const latest = now.getTime() + maxMaintenanceSeconds * 1000;
-  const m = { reason: v.reason, since: new Date(since).toISOString(), expiresAt: new Date(expires).toISOString(), by: v.by };
+  const m = {
+    reason: v.reason,
+    since: new Date(since).toISOString(),
+    expiresAt: new Date(expires).toISOString(),
+    by: v.by,
+  };
   if (expires > latest) {
     const cut = new Date(latest).toISOString();
-    return { maintenance: { ...m, expiresAt: cut }, problem: `maintenance expiry ${String(v.expiresAt).slice(0, 40)} is more than 30 days ahead; cut to ${cut}` };
+    return {
+      maintenance: { ...m, expiresAt: cut },
+      problem: `maintenance expiry ${String(v.expiresAt).slice(0, 40)} is more than 30 days ahead; cut to ${cut}`,
+    };
   }
   return { maintenance: m, problem: null };
 }

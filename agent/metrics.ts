@@ -57,11 +57,15 @@ export function createAgentMetrics(core: AgentCore, opts: AgentMetricsOptions = 
     text: Registry.PROMETHEUS_CONTENT_TYPE,
     openmetrics: Registry.OPENMETRICS_CONTENT_TYPE,
   };
-  const registryFor = (format: ExpositionFormat): FormatRegistry => (formats[format] ??= makeRegistry(contentTypes[format]));
+  const registryFor = (format: ExpositionFormat): FormatRegistry =>
+    (formats[format] ??= makeRegistry(contentTypes[format]));
   let configReloadOk = true;
   let configLastGoodAt: Date | null = null;
   // Both cache formats start at 0, so increase() and alerts work from the first quarantine on.
-  const quarantinedByFormat = new Map<string, number>([['boltdb', 0], ['sqlite', 0]]);
+  const quarantinedByFormat = new Map<string, number>([
+    ['boltdb', 0],
+    ['sqlite', 0],
+  ]);
   const countedObservation = new Map<string, number>();
 
   const countQuarantined = (format: string): void => {
@@ -75,7 +79,8 @@ export function createAgentMetrics(core: AgentCore, opts: AgentMetricsOptions = 
     const t = s.observedAt.getTime();
     if (countedObservation.get(s.name) === t) return;
     countedObservation.set(s.name, t);
-    if (s.details.kind === 'blobinfocache') for (const format of quarantinedFormats(s.details)) countQuarantined(format);
+    if (s.details.kind === 'blobinfocache')
+      for (const format of quarantinedFormats(s.details)) countQuarantined(format);
   }
 
   function observeState(s: CheckState): void {
@@ -140,7 +145,11 @@ export function createAgentMetrics(core: AgentCore, opts: AgentMetricsOptions = 
 // unseen. nodejs_eventloop_lag_* values include this period (bench/daemon-soak.ts subtracts it).
 export const eventLoopMonitoringPrecisionMs = 100;
 
-const lintFailingDefaults = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+const lintFailingDefaults = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
 
 function makeRegistry(contentType: RegistryContentType): FormatRegistry {
   const registry = new Registry<RegistryContentType>();

@@ -12,7 +12,12 @@ import type { CheckDetails } from '../checks/details.ts';
 import type { SkopeoBinaryReport, SkopeoCheckDetails, SkopeoProblemCode } from '../checks/skopeo.ts';
 import type { DiskCheckDetails, DiskPathReport, DiskProblemCode } from '../checks/disk.ts';
 import type { RegistryCheckDetails, RegistryFailureReason, RegistryProbeReport } from '../checks/registry.ts';
-import type { BlobCacheDetail, BlobCacheDetails, EffectiveVerdict, UnverifiedCause } from '../checks/blobcache/check.ts';
+import type {
+  BlobCacheDetail,
+  BlobCacheDetails,
+  EffectiveVerdict,
+  UnverifiedCause,
+} from '../checks/blobcache/check.ts';
 import type { CacheProblem } from '../checks/blobcache/verdict.ts';
 import type { QuarantineResult, ResumeResult } from '../checks/blobcache/remediation.ts';
 
@@ -32,29 +37,50 @@ const cacheFormatsByName = ['boltdb', 'sqlite'] as const;
 
 export function detailsFromJson(v: unknown): CheckDetails {
   if (!isObject(v)) return {};
-  const kind = str(v.kind) ?? (
-    Array.isArray(v.binaries) ? 'skopeo'
-      : Array.isArray(v.caches) ? 'blobinfocache'
-        : Array.isArray(v.paths) ? 'disk'
-          : Array.isArray(v.registries) ? 'registry' : null);
+  const kind =
+    str(v.kind) ??
+    (Array.isArray(v.binaries)
+      ? 'skopeo'
+      : Array.isArray(v.caches)
+        ? 'blobinfocache'
+        : Array.isArray(v.paths)
+          ? 'disk'
+          : Array.isArray(v.registries)
+            ? 'registry'
+            : null);
   switch (kind) {
-    case 'skopeo': return skopeoFromJson(v);
-    case 'disk': return diskFromJson(v);
-    case 'registry': return registryFromJson(v);
-    case 'blobinfocache': return blobCacheFromJson(v);
-    default: return {};
+    case 'skopeo':
+      return skopeoFromJson(v);
+    case 'disk':
+      return diskFromJson(v);
+    case 'registry':
+      return registryFromJson(v);
+    case 'blobinfocache':
+      return blobCacheFromJson(v);
+    default:
+      return {};
   }
 }
 
 const skopeoCodes: readonly SkopeoProblemCode[] = [
-  'skopeo-missing', 'skopeo-not-executable', 'skopeo-hung', 'skopeo-failed', 'skopeo-unparseable', 'skopeo-below-minimum', 'skopeo-denied',
+  'skopeo-missing',
+  'skopeo-not-executable',
+  'skopeo-hung',
+  'skopeo-failed',
+  'skopeo-unparseable',
+  'skopeo-below-minimum',
+  'skopeo-denied',
 ];
 
 function skopeoFromJson(v: Json): SkopeoCheckDetails {
   const binaries = objects(v.binaries).map((b): SkopeoBinaryReport => {
     const report: SkopeoBinaryReport = {
-      binary: str(b.binary) ?? '?', path: str(b.path), version: str(b.version), commit: str(b.commit),
-      cacheFormat: oneOf(b.cacheFormat, cacheFormatsByName), policySatisfied: b.policySatisfied === true,
+      binary: str(b.binary) ?? '?',
+      path: str(b.path),
+      version: str(b.version),
+      commit: str(b.commit),
+      cacheFormat: oneOf(b.cacheFormat, cacheFormatsByName),
+      policySatisfied: b.policySatisfied === true,
     };
     const code = oneOf(b.code, skopeoCodes);
     if (code !== null) report.code = code;
@@ -62,10 +88,22 @@ function skopeoFromJson(v: Json): SkopeoCheckDetails {
     if (error !== null) report.error = error;
     return report;
   });
-  return { kind: 'skopeo', minVersion: str(v.minVersion), recommendedVersion: str(v.recommendedVersion), deny: strings(v.deny), binaries };
+  return {
+    kind: 'skopeo',
+    minVersion: str(v.minVersion),
+    recommendedVersion: str(v.recommendedVersion),
+    deny: strings(v.deny),
+    binaries,
+  };
 }
 
-const diskCodes: readonly DiskProblemCode[] = ['disk-free-low', 'disk-free-critical', 'disk-inodes-exhausted', 'disk-stat-timeout', 'disk-stat-failed'];
+const diskCodes: readonly DiskProblemCode[] = [
+  'disk-free-low',
+  'disk-free-critical',
+  'disk-inodes-exhausted',
+  'disk-stat-timeout',
+  'disk-stat-failed',
+];
 
 function diskFromJson(v: Json): DiskCheckDetails {
   const paths: DiskPathReport[] = [];
@@ -74,9 +112,19 @@ function diskFromJson(v: Json): DiskCheckDetails {
     const status = oneOf(p.status, ['ok', 'warning', 'critical'] as const);
     if (path === null || status === null) continue;
     const report: DiskPathReport = {
-      path, statPath: str(p.statPath), exists: bool(p.exists), mountpoint: str(p.mountpoint), fsType: str(p.fsType),
-      availBytes: num(p.availBytes), sizeBytes: num(p.sizeBytes), filesFree: num(p.filesFree), filesTotal: num(p.filesTotal),
-      warnFree: str(p.warnFree), criticalFree: str(p.criticalFree), status, message: str(p.message) ?? '',
+      path,
+      statPath: str(p.statPath),
+      exists: bool(p.exists),
+      mountpoint: str(p.mountpoint),
+      fsType: str(p.fsType),
+      availBytes: num(p.availBytes),
+      sizeBytes: num(p.sizeBytes),
+      filesFree: num(p.filesFree),
+      filesTotal: num(p.filesTotal),
+      warnFree: str(p.warnFree),
+      criticalFree: str(p.criticalFree),
+      status,
+      message: str(p.message) ?? '',
     };
     const code = oneOf(p.code, diskCodes);
     if (code !== null) report.code = code;
@@ -94,11 +142,18 @@ function registryFromJson(v: Json): RegistryCheckDetails {
     if (name === null) continue;
     const phases = isObject(r.phases) ? r.phases : {};
     registries.push({
-      name, url: str(r.url) ?? '', success: r.success === true,
+      name,
+      url: str(r.url) ?? '',
+      success: r.success === true,
       // A reason outside the bounded set is dropped: free text never becomes a metric label.
       reason: oneOf(r.reason, registryReasons),
       httpStatus: num(r.httpStatus),
-      phases: { resolve: num(phases.resolve), connect: num(phases.connect), tls: num(phases.tls), total: num(phases.total) },
+      phases: {
+        resolve: num(phases.resolve),
+        connect: num(phases.connect),
+        tls: num(phases.tls),
+        total: num(phases.total),
+      },
       certNotAfter: num(r.certNotAfter),
       credentialsVerified: bool(r.credentialsVerified),
       message: str(r.message) ?? '',
@@ -116,7 +171,16 @@ function problemsFromJson(v: unknown): CacheProblem[] {
   });
 }
 
-const quarantineResults: readonly QuarantineResult[] = ['quarantined', 'would-quarantine', 'not-corrupt', 'busy', 'changed', 'gone', 'refused', 'failed'];
+const quarantineResults: readonly QuarantineResult[] = [
+  'quarantined',
+  'would-quarantine',
+  'not-corrupt',
+  'busy',
+  'changed',
+  'gone',
+  'refused',
+  'failed',
+];
 const resumeResults: readonly ResumeResult[] = ['completed', 'abandoned', 'pending', 'needs-attention', 'in-progress'];
 
 function cacheFromJson(c: Json): BlobCacheDetail | null {
@@ -142,13 +206,17 @@ function cacheFromJson(c: Json): BlobCacheDetail | null {
     source: oneOf(c.source, ['configured', 'user'] as const) ?? 'configured',
     companions: strings(c.companions),
     refused: str(c.refused),
-    quarantine: q && qResult ? { result: qResult, code: str(q.code) ?? '', message: str(q.message) ?? '', newPath: str(q.newPath) } : null,
+    quarantine:
+      q && qResult
+        ? { result: qResult, code: str(q.code) ?? '', message: str(q.message) ?? '', newPath: str(q.newPath) }
+        : null,
     verifiedAt: str(c.verifiedAt),
     changedAt: str(c.changedAt),
     unchanged: c.unchanged === true,
     // What it counted as; from an agent before effectiveVerdict existed, by the same rule
     // (healthy and corrupt as read, anything else that was looked at is unverified).
-    effectiveVerdict: c.effectiveVerdict === null ? null : oneOf(c.effectiveVerdict, effectiveVerdicts) ?? legacyEffectiveVerdict(c),
+    effectiveVerdict:
+      c.effectiveVerdict === null ? null : (oneOf(c.effectiveVerdict, effectiveVerdicts) ?? legacyEffectiveVerdict(c)),
     unverifiedCause: oneOf(c.unverifiedCause, unverifiedCauses),
     busyRuns: num(c.busyRuns) ?? 0,
     decidesAdmission: c.decidesAdmission !== false,
@@ -156,7 +224,14 @@ function cacheFromJson(c: Json): BlobCacheDetail | null {
 }
 
 const effectiveVerdicts: readonly EffectiveVerdict[] = ['healthy', 'corrupt', 'unverified'];
-const unverifiedCauses: readonly UnverifiedCause[] = ['unreadable', 'refused', 'verifier-failed', 'verifier-timeout', 'agent-fault', 'busy'];
+const unverifiedCauses: readonly UnverifiedCause[] = [
+  'unreadable',
+  'refused',
+  'verifier-failed',
+  'verifier-timeout',
+  'agent-fault',
+  'busy',
+];
 
 function legacyEffectiveVerdict(c: Json): EffectiveVerdict | null {
   if (c.verdict === 'healthy' || c.verdict === 'corrupt') return c.verdict;
@@ -168,7 +243,9 @@ function blobCacheFromJson(v: Json): BlobCacheDetails {
     kind: 'blobinfocache',
     skopeoVersion: str(v.skopeoVersion),
     cacheFormatInUse: oneOf(v.cacheFormatInUse, cacheFormatsByName),
-    caches: objects(v.caches).map(cacheFromJson).filter((c): c is BlobCacheDetail => c !== null),
+    caches: objects(v.caches)
+      .map(cacheFromJson)
+      .filter((c): c is BlobCacheDetail => c !== null),
     quarantined: [],
     interrupted: objects(v.interrupted).flatMap((i) => {
       const path = str(i.path);

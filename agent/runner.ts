@@ -4,7 +4,15 @@
 // or returns garbage becomes `unknown`; nothing a check does can take the runner down.
 import { Cron } from 'croner';
 import { cronMode } from './cron.ts';
-import type { Check, CheckContext, CheckDetails, CheckReason, CheckResult, CheckStatus, CheckTrigger } from '../checks/types.ts';
+import type {
+  Check,
+  CheckContext,
+  CheckDetails,
+  CheckReason,
+  CheckResult,
+  CheckStatus,
+  CheckTrigger,
+} from '../checks/types.ts';
 import type { CheckState, RefreshOptions } from './core-types.ts';
 import type { PersistedCheckState } from './state-store.ts';
 import { silentLogger, type Logger } from './log.ts';
@@ -37,7 +45,16 @@ export function cronScheduler(log: Logger): CheckScheduler {
       // catch: a tick that throws is logged, never an unhandled error; protect: a tick still
       // running is not started again (the runner's single flight already ensures it; belt and
       // braces for the timer itself).
-      const job = new Cron(cron, { mode: cronMode, protect: true, catch: (err) => log.error({ event: 'scheduled-tick-failed', check: name, err: String(err) }, 'scheduled tick failed') }, () => tick());
+      const job = new Cron(
+        cron,
+        {
+          mode: cronMode,
+          protect: true,
+          catch: (err) =>
+            log.error({ event: 'scheduled-tick-failed', check: name, err: String(err) }, 'scheduled tick failed'),
+        },
+        () => tick(),
+      );
       return { stop: () => job.stop() };
     },
   };
@@ -121,17 +138,34 @@ interface Outcome {
 
 export function neverRunState(check: Pick<Check, 'name' | 'scope'>): CheckState {
   return Object.freeze({
-    name: check.name, scope: check.scope, status: 'unknown', rawStatus: 'unknown', summary: 'not checked yet',
-    reasons: [], details: {}, observedAt: null, durationMs: 0,
-    consecutiveFailures: 0, runs: 0, failures: 0, timeouts: 0, statusChanges: 0,
+    name: check.name,
+    scope: check.scope,
+    status: 'unknown',
+    rawStatus: 'unknown',
+    summary: 'not checked yet',
+    reasons: [],
+    details: {},
+    observedAt: null,
+    durationMs: 0,
+    consecutiveFailures: 0,
+    runs: 0,
+    failures: 0,
+    timeouts: 0,
+    statusChanges: 0,
   });
 }
 
 export function stateFromPersisted(check: Pick<Check, 'name' | 'scope'>, p: PersistedCheckState): CheckState {
   return Object.freeze({
     ...neverRunState(check),
-    status: p.status, rawStatus: p.rawStatus, summary: p.summary, reasons: p.reasons, details: p.details,
-    observedAt: new Date(p.observedAt), durationMs: p.durationMs, consecutiveFailures: p.consecutiveFailures,
+    status: p.status,
+    rawStatus: p.rawStatus,
+    summary: p.summary,
+    reasons: p.reasons,
+    details: p.details,
+    observedAt: new Date(p.observedAt),
+    durationMs: p.durationMs,
+    consecutiveFailures: p.consecutiveFailures,
   });
 }
 
@@ -178,8 +212,12 @@ const statuses = new Set<string>(['ok', 'warning', 'critical', 'unknown']);
 function outcomeFromResult(name: string, r: unknown): Outcome {
   const v = r as Partial<CheckResult> | null;
   if (
-    v === null || typeof v !== 'object' || typeof v.status !== 'string' || !statuses.has(v.status) ||
-    typeof v.summary !== 'string' || !Array.isArray(v.reasons)
+    v === null ||
+    typeof v !== 'object' ||
+    typeof v.status !== 'string' ||
+    !statuses.has(v.status) ||
+    typeof v.summary !== 'string' ||
+    !Array.isArray(v.reasons)
   ) {
     return failedOutcome(runnerReasonCodes.error, `check ${name} returned something that is not a check result`);
   }
@@ -210,7 +248,9 @@ export function createRunner(entries: readonly RunnerEntry[], opts: RunnerOption
     const carried = opts.carried?.find((s) => s.name === entry.check.name);
     const state = carried
       ? Object.freeze({ ...carried, scope: entry.check.scope })
-      : persisted ? stateFromPersisted(entry.check, persisted) : neverRunState(entry.check);
+      : persisted
+        ? stateFromPersisted(entry.check, persisted)
+        : neverRunState(entry.check);
     slots.set(entry.check.name, {
       entry,
       state,
@@ -230,7 +270,11 @@ export function createRunner(entries: readonly RunnerEntry[], opts: RunnerOption
     let outcome: Outcome;
     if (slot.abandoned) {
       // Starting again would overlap the run that is still hanging on.
-      outcome = failedOutcome(runnerReasonCodes.stuck, `check ${name}: the previous run is still running after its deadline`, true);
+      outcome = failedOutcome(
+        runnerReasonCodes.stuck,
+        `check ${name}: the previous run is still running after its deadline`,
+        true,
+      );
     } else {
       const controller = new AbortController();
       slot.controller = controller;
@@ -239,7 +283,11 @@ export function createRunner(entries: readonly RunnerEntry[], opts: RunnerOption
       const ctx: CheckContext = { signal: controller.signal, now: () => clock.now(), trigger: deep ? 'full' : trigger };
       const work: Promise<Outcome> = (async () => run(ctx))().then(
         (result) => outcomeFromResult(name, result),
-        (err: unknown) => failedOutcome(runnerReasonCodes.error, `check ${name} failed: ${err instanceof Error ? err.message : String(err)}`),
+        (err: unknown) =>
+          failedOutcome(
+            runnerReasonCodes.error,
+            `check ${name} failed: ${err instanceof Error ? err.message : String(err)}`,
+          ),
       );
       let timer: unknown = null;
       const deadline = new Promise<'timeout'>((resolve) => {
@@ -264,7 +312,11 @@ export function createRunner(entries: readonly RunnerEntry[], opts: RunnerOption
         void work.then(() => {
           if (slot.abandoned === work) slot.abandoned = null;
         });
-        outcome = failedOutcome(runnerReasonCodes.timeout, `check ${name} did not finish within ${timeoutSeconds} s`, true);
+        outcome = failedOutcome(
+          runnerReasonCodes.timeout,
+          `check ${name} did not finish within ${timeoutSeconds} s`,
+          true,
+        );
       } else {
         outcome = first;
       }
@@ -281,9 +333,15 @@ export function createRunner(entries: readonly RunnerEntry[], opts: RunnerOption
     if (state.status !== previous.status && previous.observedAt !== null) {
       // A check leaving `ok` is worth a warning in the journal; coming back is news, not a problem.
       const level = state.status === 'ok' ? 'info' : 'warn';
-      log[level]({ event: 'check-status-changed', check: name, from: previous.status, to: state.status, summary: state.summary }, 'check status changed');
+      log[level](
+        { event: 'check-status-changed', check: name, from: previous.status, to: state.status, summary: state.summary },
+        'check status changed',
+      );
     }
-    log.debug({ event: 'check-ran', check: name, status: state.status, durationMs: state.durationMs, deep }, 'check ran');
+    log.debug(
+      { event: 'check-ran', check: name, status: state.status, durationMs: state.durationMs, deep },
+      'check ran',
+    );
     for (const listener of listeners) {
       try {
         listener(state, previous);
@@ -349,7 +407,9 @@ export function createRunner(entries: readonly RunnerEntry[], opts: RunnerOption
       if (!slot.inFlight) return runSlot(slot, false, trigger);
       if (!slot.followUp) {
         let resolve: (s: CheckState) => void = () => undefined;
-        const promise = new Promise<CheckState>((r) => { resolve = r; });
+        const promise = new Promise<CheckState>((r) => {
+          resolve = r;
+        });
         slot.followUp = { trigger, promise, resolve };
       }
       return slot.followUp.promise;
@@ -393,7 +453,10 @@ export function createRunner(entries: readonly RunnerEntry[], opts: RunnerOption
           slot.jitterPending[key] = null;
         }
         slot.deepPending = false;
-        if (slot.followUp) { slot.followUp.resolve(slot.state); slot.followUp = null; }
+        if (slot.followUp) {
+          slot.followUp.resolve(slot.state);
+          slot.followUp = null;
+        }
         slot.controller?.abort(new Error('agent stopping'));
         if (slot.inFlight) inFlight.push(slot.inFlight);
       }

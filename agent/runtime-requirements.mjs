@@ -6,7 +6,10 @@
 export const minimumNodeVersion = '22.13.0';
 
 function older(version, minimum) {
-  const a = version.replace(/^v/, '').split('.').map((n) => Number.parseInt(n, 10) || 0);
+  const a = version
+    .replace(/^v/, '')
+    .split('.')
+    .map((n) => Number.parseInt(n, 10) || 0);
   const b = minimum.split('.').map((n) => Number(n));
   for (let i = 0; i < 3; i++) {
     if ((a[i] ?? 0) !== b[i]) return (a[i] ?? 0) < b[i];

@@ -57,21 +57,35 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 
 function checkStateFromJson(v: unknown): PersistedCheckState | null {
   if (!isRecord(v)) return null;
-  const okReasons = Array.isArray(v.reasons) && v.reasons.every((r) => isRecord(r) && typeof r.code === 'string' && typeof r.message === 'string');
+  const okReasons =
+    Array.isArray(v.reasons) &&
+    v.reasons.every((r) => isRecord(r) && typeof r.code === 'string' && typeof r.message === 'string');
   if (
     (v.scope !== 'host' && v.scope !== 'shared') ||
-    typeof v.status !== 'string' || !statuses.has(v.status) ||
-    typeof v.rawStatus !== 'string' || !statuses.has(v.rawStatus) ||
-    typeof v.summary !== 'string' || !okReasons || !isRecord(v.details) ||
-    typeof v.observedAt !== 'string' || !Number.isFinite(Date.parse(v.observedAt)) ||
-    !isCount(v.durationMs) || !isCount(v.consecutiveFailures)
+    typeof v.status !== 'string' ||
+    !statuses.has(v.status) ||
+    typeof v.rawStatus !== 'string' ||
+    !statuses.has(v.rawStatus) ||
+    typeof v.summary !== 'string' ||
+    !okReasons ||
+    !isRecord(v.details) ||
+    typeof v.observedAt !== 'string' ||
+    !Number.isFinite(Date.parse(v.observedAt)) ||
+    !isCount(v.durationMs) ||
+    !isCount(v.consecutiveFailures)
   ) {
     return null;
   }
   return {
-    scope: v.scope, status: v.status as CheckStatus, rawStatus: v.rawStatus as CheckStatus, summary: v.summary,
+    scope: v.scope,
+    status: v.status as CheckStatus,
+    rawStatus: v.rawStatus as CheckStatus,
+    summary: v.summary,
     reasons: (v.reasons as CheckReason[]).map((r) => ({ code: r.code, message: r.message })),
-    details: detailsFromJson(v.details), observedAt: v.observedAt, durationMs: v.durationMs, consecutiveFailures: v.consecutiveFailures,
+    details: detailsFromJson(v.details),
+    observedAt: v.observedAt,
+    durationMs: v.durationMs,
+    consecutiveFailures: v.consecutiveFailures,
   };
 }
 
@@ -101,7 +115,11 @@ export function parseStateText(text: string, now: Date): LoadedState {
   const restored = maintenanceFromJson(json.maintenance, now);
   state.maintenance = restored.maintenance;
   const problems = [
-    ...(dropped.length > 0 ? [`ignored malformed check entries: ${dropped.slice(0, 10).join(', ')}${dropped.length > 10 ? ` and ${dropped.length - 10} more` : ''}`] : []),
+    ...(dropped.length > 0
+      ? [
+          `ignored malformed check entries: ${dropped.slice(0, 10).join(', ')}${dropped.length > 10 ? ` and ${dropped.length - 10} more` : ''}`,
+        ]
+      : []),
     ...(restored.problem ? [restored.problem] : []),
   ];
   return { state, problem: problems.length > 0 ? problems.join('; ') : null };

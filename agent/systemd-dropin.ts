@@ -26,7 +26,7 @@ export function renderDropIn(dirs: readonly string[], source: { passwd: string; 
     '# it is regenerated on every RPM install and upgrade. The unit already makes /home and',
     '# /var/lib/containers/cache writable; these are the cache directories outside them, which the',
     '# agent must be able to write to move a corrupt cache aside. A directory is listed only when it',
-    '# exists: after a build user\'s first skopeo run, regenerate this file and restart the agent.',
+    "# exists: after a build user's first skopeo run, regenerate this file and restart the agent.",
     '[Service]',
   ];
   if (unique.length === 0) lines.push('# (no cache directory outside /home and /var/lib/containers/cache)');

@@ -8,7 +8,12 @@ import { startHeapTrim } from '../agent/heap-trim.ts';
 
 const [configPath, cacheMs] = process.argv.slice(2);
 const log = createLogger({ level: 'warn' });
-const started = await startDaemon({ configPath, listen: '127.0.0.1:0', log, metricsRenderCacheMs: Number(cacheMs ?? 1000) });
+const started = await startDaemon({
+  configPath,
+  listen: '127.0.0.1:0',
+  log,
+  metricsRenderCacheMs: Number(cacheMs ?? 1000),
+});
 if (!started.ok) {
   process.stderr.write(`${started.errors.join('\n')}\n`);
   process.exit(started.exitCode);
@@ -16,7 +21,11 @@ if (!started.ok) {
 const { daemon } = started;
 const heapTrim = startHeapTrim();
 process.stdout.write(`${JSON.stringify({ port: daemon.address.port })}\n`);
-process.on('SIGTERM', () => void daemon.stop('SIGTERM').then(() => {
-  heapTrim.stop();
-  process.exit(0);
-}));
+process.on(
+  'SIGTERM',
+  () =>
+    void daemon.stop('SIGTERM').then(() => {
+      heapTrim.stop();
+      process.exit(0);
+    }),
+);

@@ -3,4 +3,6 @@ import { verifyBoltFileSync } from '../checks/blobcache/bolt/verify-file.ts';
 
 const path = process.argv[2];
 const v = verifyBoltFileSync(path);
-process.stdout.write(`${JSON.stringify({ verdict: v.verdict, keys: v.stats.keys, buckets: v.stats.buckets, durationMs: v.durationMs, maxRssKiB: process.resourceUsage().maxRSS })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ verdict: v.verdict, keys: v.stats.keys, buckets: v.stats.buckets, durationMs: v.durationMs, maxRssKiB: process.resourceUsage().maxRSS })}\n`,
+);

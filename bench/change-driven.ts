@@ -19,7 +19,21 @@
 // --bundle runs a prebuilt bundle (e.g. one built from an older commit, for "before").
 // Inputs are generated under bench/out/ (gitignored) on first use and reused.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -36,9 +50,13 @@ const root = join(import.meta.dirname, '..');
 const out = join(root, 'bench/out');
 const { values } = parseArgs({
   options: {
-    bundle: { type: 'string' }, label: { type: 'string', default: 'after' }, window: { type: 'string', default: '300' },
-    trials: { type: 'string', default: '20' }, fresh: { type: 'string', default: '200' },
-    phases: { type: 'string', default: 'idle,writer,fresh,refuse' }, out: { type: 'string' },
+    bundle: { type: 'string' },
+    label: { type: 'string', default: 'after' },
+    window: { type: 'string', default: '300' },
+    trials: { type: 'string', default: '20' },
+    fresh: { type: 'string', default: '200' },
+    phases: { type: 'string', default: 'idle,writer,fresh,refuse' },
+    out: { type: 'string' },
     disable: { type: 'string', default: '' }, // checks to turn off, for a breakdown of the idle cost
   },
 });
@@ -59,12 +77,13 @@ async function input(name: string, make: (path: string) => Promise<void> | void)
 }
 // Trimmed to the high-water mark: bbolt grows a file ahead of its data (a 1 MiB build is a
 // 28 MB file otherwise).
-const boltInput = (mb: number, name: string) => input(name, async (p) => {
-  // A build grows in 2000-image transactions: the smallest file is made by image count instead.
-  const size = mb === 1 ? { images: 120 } : { targetMB: mb };
-  const r = await buildBoltDb(p, { seed: mb, ...size, trim: true, timeoutMs: 30 * 60_000 });
-  if (!r.ok) throw new Error(r.error);
-});
+const boltInput = (mb: number, name: string) =>
+  input(name, async (p) => {
+    // A build grows in 2000-image transactions: the smallest file is made by image count instead.
+    const size = mb === 1 ? { images: 120 } : { targetMB: mb };
+    const r = await buildBoltDb(p, { seed: mb, ...size, trim: true, timeoutMs: 30 * 60_000 });
+    if (!r.ok) throw new Error(r.error);
+  });
 const inputs = {
   bolt1: await boltInput(1, 'cimage-1mb.boltdb'),
   bolt50: await boltInput(50, 'cimage-50mb.boltdb'),
@@ -75,7 +94,13 @@ const inputs = {
 };
 
 const work = mkdtempSync(join(tmpdir(), 'bf-change-'));
-const dirs = { bolt1: join(work, 'c1'), bolt50: join(work, 'c2'), bolt1g: join(work, 'c3'), sqlite1: join(work, 'c4'), sqlite50: join(work, 'c5') };
+const dirs = {
+  bolt1: join(work, 'c1'),
+  bolt50: join(work, 'c2'),
+  bolt1g: join(work, 'c3'),
+  sqlite1: join(work, 'c4'),
+  sqlite50: join(work, 'c5'),
+};
 const boltName = 'blob-info-cache-v1.boltdb';
 const sqliteName = 'blob-info-cache-v1.sqlite';
 const cachePath = { bolt1: join(dirs.bolt1, boltName) };
@@ -101,32 +126,40 @@ try {
   }
   const port = await freePort();
   const config = join(work, 'config.yaml');
-  writeFileSync(config, [
-    `listen: "127.0.0.1:${port}"`,
-    `stateDir: ${join(work, 'state')}`,
-    'logLevel: warn',
-    'checks:',
-    '  blobinfocache:',
-    `    dirs: [${Object.values(dirs).join(', ')}]`,
-    '    discoverUsers: false',
-    ...(disabled.has('blobinfocache') ? ['    enabled: false'] : []),
-    '  skopeo:',
-    '    minVersion: "1.9.0"',
-    ...(disabled.has('skopeo') ? ['    enabled: false'] : []),
-    '  disk:',
-    `    paths: [{ path: ${work}, warnFree: "1%", criticalFree: "0%" }]`,
-    ...(disabled.has('disk') ? ['    enabled: false'] : []),
-    '  registries:',
-    '    enabled: false',
-    '',
-  ].join('\n'));
-  daemon = spawn(process.execPath, [bundle, 'serve', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...daemonEnvironment } });
+  writeFileSync(
+    config,
+    [
+      `listen: "127.0.0.1:${port}"`,
+      `stateDir: ${join(work, 'state')}`,
+      'logLevel: warn',
+      'checks:',
+      '  blobinfocache:',
+      `    dirs: [${Object.values(dirs).join(', ')}]`,
+      '    discoverUsers: false',
+      ...(disabled.has('blobinfocache') ? ['    enabled: false'] : []),
+      '  skopeo:',
+      '    minVersion: "1.9.0"',
+      ...(disabled.has('skopeo') ? ['    enabled: false'] : []),
+      '  disk:',
+      `    paths: [{ path: ${work}, warnFree: "1%", criticalFree: "0%" }]`,
+      ...(disabled.has('disk') ? ['    enabled: false'] : []),
+      '  registries:',
+      '    enabled: false',
+      '',
+    ].join('\n'),
+  );
+  daemon = spawn(process.execPath, [bundle, 'serve', '--config', config], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...daemonEnvironment },
+  });
   let stderr = '';
   daemon.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-20000)));
   const base = `http://127.0.0.1:${port}`;
-  const preflight = async (query = ''): Promise<{ status: number; body: { checks: { name: string; details: Record<string, unknown> }[] } }> => {
+  const preflight = async (
+    query = '',
+  ): Promise<{ status: number; body: { checks: { name: string; details: Record<string, unknown> }[] } }> => {
     const r = await fetch(`${base}/v1/preflight${query}`);
-    return { status: r.status, body: await r.json() as never };
+    return { status: r.status, body: (await r.json()) as never };
   };
   // Started and every check has run once (the first answer that is not not-yet-checked).
   const startDeadline = Date.now() + 120_000;
@@ -135,7 +168,9 @@ try {
     try {
       const p = await preflight();
       if (p.status === 200) break;
-    } catch { /* starting */ }
+    } catch {
+      /* starting */
+    }
     await sleep(200);
   }
 
@@ -150,7 +185,13 @@ try {
     const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}} `));
     return line ? Number(line.split(' ').at(-1)) : 0;
   };
-  const cpuWindow = async (): Promise<{ cpuSeconds: number; perHour: number; failedRuns: number; runs: number; details: unknown }> => {
+  const cpuWindow = async (): Promise<{
+    cpuSeconds: number;
+    perHour: number;
+    failedRuns: number;
+    runs: number;
+    details: unknown;
+  }> => {
     const failures0 = await metric('buildfleet_check_failures_total', 'check="blobinfocache"');
     const runs0 = await metric('buildfleet_check_runs_total', 'check="blobinfocache"');
     const t0 = cpuTicks(daemon!.pid!);
@@ -160,10 +201,13 @@ try {
     const elapsed = (performance.now() - w0) / 1000;
     const p = await preflight();
     return {
-      cpuSeconds, perHour: (cpuSeconds * 3600) / elapsed,
+      cpuSeconds,
+      perHour: (cpuSeconds * 3600) / elapsed,
       failedRuns: (await metric('buildfleet_check_failures_total', 'check="blobinfocache"')) - failures0,
       runs: (await metric('buildfleet_check_runs_total', 'check="blobinfocache"')) - runs0,
-      details: (p.body.checks.find((c) => c.name === 'blobinfocache')?.details as { verifications?: unknown })?.verifications ?? null,
+      details:
+        (p.body.checks.find((c) => c.name === 'blobinfocache')?.details as { verifications?: unknown })
+          ?.verifications ?? null,
     };
   };
   const pct = (xs: number[], p: number): number => {
@@ -178,7 +222,21 @@ try {
     process.stderr.write(`[${values.label}] idle ${JSON.stringify(result.idle)}\n`);
   }
   if (phases.has('writer')) {
-    const writer = spawn(boltref, ['write-loop', '-db', cachePath.bolt1, '-interval', '1s', '-iterations', '0', '-duration', `${windowSeconds + 5}s`], { stdio: 'ignore' });
+    const writer = spawn(
+      boltref,
+      [
+        'write-loop',
+        '-db',
+        cachePath.bolt1,
+        '-interval',
+        '1s',
+        '-iterations',
+        '0',
+        '-duration',
+        `${windowSeconds + 5}s`,
+      ],
+      { stdio: 'ignore' },
+    );
     helpers.push(writer);
     const w = await cpuWindow();
     await new Promise((r) => writer.once('exit', r));
@@ -237,8 +295,12 @@ try {
     }
     const all = seconds.map((x) => x.s);
     result.refuse = {
-      trials, p50: pct(all, 50), p99: pct(all, 99), max: Math.max(...all),
-      rename: seconds.filter((x) => x.how === 'rename').map((x) => x.s), inPlace: seconds.filter((x) => x.how === 'in-place').map((x) => x.s),
+      trials,
+      p50: pct(all, 50),
+      p99: pct(all, 99),
+      max: Math.max(...all),
+      rename: seconds.filter((x) => x.how === 'rename').map((x) => x.s),
+      inPlace: seconds.filter((x) => x.how === 'in-place').map((x) => x.s),
     };
     process.stderr.write(`[${values.label}] refuse ${JSON.stringify(result.refuse)}\n`);
   }

@@ -11,7 +11,16 @@
 //        [--node-args=--no-maglev]   (flags to try on the daemon's node, space-separated; the
 //        "=" is needed, parseArgs takes a separate value starting with "--" for an option)
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,13 +33,26 @@ import { daemonEnvironment } from '../deploy/daemon-environment.ts';
 import { eventLoopMonitoringPrecisionMs } from '../agent/metrics.ts';
 
 const root = join(import.meta.dirname, '..');
-const { values } = parseArgs({ options: { soak: { type: 'string', default: '120' }, cache: { type: 'string', default: join(root, 'bench/out/cimage-1024mb.boltdb') }, out: { type: 'string' }, 'node-args': { type: 'string', default: '' } } });
+const { values } = parseArgs({
+  options: {
+    soak: { type: 'string', default: '120' },
+    cache: { type: 'string', default: join(root, 'bench/out/cimage-1024mb.boltdb') },
+    out: { type: 'string' },
+    'node-args': { type: 'string', default: '' },
+  },
+});
 const nodeArgs = values['node-args'].split(' ').filter(Boolean);
 const soakSeconds = Number(values.soak);
 const eventLoopResolutionMs = eventLoopMonitoringPrecisionMs;
 
 function metricValue(text: string, name: string, labels = ''): number | null {
-  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `) || (labels === '' && l.startsWith(`${name}{`) === false && l.startsWith(`${name} `)));
+  const line = text
+    .split('\n')
+    .find(
+      (l) =>
+        l.startsWith(`${name}${labels} `) ||
+        (labels === '' && l.startsWith(`${name}{`) === false && l.startsWith(`${name} `)),
+    );
   return line ? Number(line.split(' ').at(-1)) : null;
 }
 
@@ -72,7 +94,12 @@ function sampleChildren(pid: number): { stop: () => { childPeakKb: number; total
     totalPeakKb = Math.max(totalPeakKb, total);
     samples++;
   }, 200);
-  return { stop: () => { clearInterval(timer); return { childPeakKb, totalPeakKb, samples }; } };
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return { childPeakKb, totalPeakKb, samples };
+    },
+  };
 }
 
 const percentile = (xs: number[], p: number): number => {
@@ -105,35 +132,46 @@ try {
   const fast = (schedule: string) => `    schedule: "${schedule}"\n    jitterSeconds: 0\n`;
   // Phase 1 runs only the verification fast (the other checks on their default schedules), so
   // the event-loop figure is about verification; phase 2 (SIGHUP) puts every check on 1 s.
-  const writeConfig = (everySecond: boolean): void => writeFileSync(config, [
-    `listen: "127.0.0.1:${port}"`,
-    `stateDir: ${join(work, 'state')}`,
-    'logLevel: warn',
-    'checks:',
-    '  blobinfocache:',
-    `    dirs: [${cacheDir}]`,
-    '    discoverUsers: false',
-    fast('*/5 * * * * *').trimEnd(),
-    '    timeoutSeconds: 60',
-    '  skopeo:',
-    '    minVersion: "1.9.0"',
-    ...(everySecond ? [fast('* * * * * *').trimEnd()] : []),
-    '  disk:',
-    `    paths: [{ path: ${work}, warnFree: "1%", criticalFree: "0%" }]`,
-    ...(everySecond ? [fast('* * * * * *').trimEnd()] : []),
-    '  registries:',
-    `    targets: [{ url: "${registry.url}", caFile: ${pki.caFile} }]`,
-    ...(everySecond ? [fast('* * * * * *').trimEnd()] : []),
-    '',
-  ].join('\n'));
+  const writeConfig = (everySecond: boolean): void =>
+    writeFileSync(
+      config,
+      [
+        `listen: "127.0.0.1:${port}"`,
+        `stateDir: ${join(work, 'state')}`,
+        'logLevel: warn',
+        'checks:',
+        '  blobinfocache:',
+        `    dirs: [${cacheDir}]`,
+        '    discoverUsers: false',
+        fast('*/5 * * * * *').trimEnd(),
+        '    timeoutSeconds: 60',
+        '  skopeo:',
+        '    minVersion: "1.9.0"',
+        ...(everySecond ? [fast('* * * * * *').trimEnd()] : []),
+        '  disk:',
+        `    paths: [{ path: ${work}, warnFree: "1%", criticalFree: "0%" }]`,
+        ...(everySecond ? [fast('* * * * * *').trimEnd()] : []),
+        '  registries:',
+        `    targets: [{ url: "${registry.url}", caFile: ${pki.caFile} }]`,
+        ...(everySecond ? [fast('* * * * * *').trimEnd()] : []),
+        '',
+      ].join('\n'),
+    );
   writeConfig(false);
-  const daemon = spawn(process.execPath, [...nodeArgs, bundle, 'serve', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...daemonEnvironment } });
+  const daemon = spawn(process.execPath, [...nodeArgs, bundle, 'serve', '--config', config], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...daemonEnvironment },
+  });
   let stderr = '';
   daemon.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-20000)));
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
-    try { if ((await fetch(`${base}/healthz`)).ok) break; } catch { /* starting */ }
+    try {
+      if ((await fetch(`${base}/healthz`)).ok) break;
+    } catch {
+      /* starting */
+    }
     await sleep(100);
   }
 
@@ -153,7 +191,10 @@ try {
     // eventLoopMonitoringPrecisionMs; measured at 10 ms: an idle loop read p99 ≈ 10.9 ms): the delay is the excess.
     if (lag !== null) lagP99.push(Math.max(0, lag * 1000 - eventLoopResolutionMs));
     const ran = metricValue(text, 'buildfleet_check_last_run_timestamp_seconds', '{check="blobinfocache"}');
-    if (ran !== null && ran !== lastRun) { verifications++; lastRun = ran; }
+    if (ran !== null && ran !== lastRun) {
+      verifications++;
+      lastRun = ran;
+    }
     await sleep(250);
   }
   const verifyText = await (await fetch(`${base}/metrics`)).text();
@@ -180,7 +221,13 @@ try {
 
   const mib = (b: number): string => (b / (1 << 20)).toFixed(1);
   const report = [
-    `Bundled daemon (esbuild bundle, Node ${process.versions.node}), blobcache check verifying a ${mib(cacheBytes)} MiB bolt cache every 5 s in a child process; daemon environment ${Object.entries(daemonEnvironment).map(([k, v]) => `${k}=${v}`).join(' ')}${nodeArgs.length ? `; node flags ${nodeArgs.join(' ')}` : ''}; phase 1 (event loop): the other checks on their default schedules; phase 2 (RSS, after SIGHUP): the skopeo, disk and registry checks (a TLS docker-registry on 127.0.0.1) every 1 s as well.`,
+    `Bundled daemon (esbuild bundle, Node ${process.versions.node}), blobcache check verifying a ${mib(cacheBytes)} MiB bolt cache every 5 s in a child process; daemon environment ${Object.entries(
+      daemonEnvironment,
+    )
+      .map(([k, v]) => `${k}=${v}`)
+      .join(
+        ' ',
+      )}${nodeArgs.length ? `; node flags ${nodeArgs.join(' ')}` : ''}; phase 1 (event loop): the other checks on their default schedules; phase 2 (RSS, after SIGHUP): the skopeo, disk and registry checks (a TLS docker-registry on 127.0.0.1) every 1 s as well.`,
     '',
     '| measure | value | target |',
     '|---|---|---|',
@@ -189,7 +236,17 @@ try {
     `| /v1/preflight latency during verification, p50 / p99 of ${preflightMs.length} | ${percentile(preflightMs, 50).toFixed(2)} / ${percentile(preflightMs, 99).toFixed(2)} ms | |`,
     `| RSS after the 30 s verification phase | ${mib(rssStart)} MiB | |`,
     `| daemon RSS after ${soakSeconds} s more of 1 s schedules: median / max / last | ${mib(percentile(rssSamples, 50))} / ${mib(Math.max(...rssSamples))} / ${mib(rssSamples.at(-1)!)} MiB | ≤ 80 MB (76.3 MiB) |`,
-    `| of which anonymous / file-backed (mostly the node binary's pages), median | ${mib(percentile(split.map((x) => x.anon), 50) * 1024)} / ${mib(percentile(split.map((x) => x.file), 50) * 1024)} MiB | |`,
+    `| of which anonymous / file-backed (mostly the node binary's pages), median | ${mib(
+      percentile(
+        split.map((x) => x.anon),
+        50,
+      ) * 1024,
+    )} / ${mib(
+      percentile(
+        split.map((x) => x.file),
+        50,
+      ) * 1024,
+    )} MiB | |`,
     `| largest peak RSS of one child (cache verifier, skopeo, statfs) during the soak, ${childFigures.samples} samples | ${mib(childFigures.childPeakKb * 1024)} MiB | |`,
     `| largest daemon + children RSS at one instant during the soak | ${mib(childFigures.totalPeakKb * 1024)} MiB | |`,
   ].join('\n');

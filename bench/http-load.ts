@@ -44,7 +44,10 @@ interface Server {
 // Starts a child that prints {"port": N} on its first stdout line.
 function startChild(name: string, args: string[], env: Readonly<Record<string, string>> = {}): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, args, {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, ...env },
+    });
     let out = '';
     child.stdout?.on('data', (d: Buffer) => {
       out += d.toString();
@@ -119,7 +122,9 @@ const scratch = mkdtempSync(join(tmpdir(), 'bfa-bench-'));
 // A realistic small host: skopeo (the one installed) and disk, on their default schedules. The
 // cache and registry checks are off: they need caches and a registry the bench does not set up.
 const configFile = join(scratch, 'config.yaml');
-writeFileSync(configFile, `listen: "127.0.0.1:0"
+writeFileSync(
+  configFile,
+  `listen: "127.0.0.1:0"
 stateDir: ${join(scratch, 'state')}
 logLevel: warn
 checks:
@@ -129,19 +134,28 @@ checks:
   disk:
     paths:
       - { path: ${scratch}, warnFree: "1%", criticalFree: "0%" }
-`);
+`,
+);
 
 const servers: Server[] = [];
 try {
   const agents = [
     await startChild('agent', [...nodeArgs, here('./agent-server.ts'), configFile, '1000'], daemonEnvironment),
-    await startChild('agent, no /metrics cache', [...nodeArgs, here('./agent-server.ts'), configFile, '0'], daemonEnvironment),
+    await startChild(
+      'agent, no /metrics cache',
+      [...nodeArgs, here('./agent-server.ts'), configFile, '0'],
+      daemonEnvironment,
+    ),
   ];
   servers.push(...agents);
   // Wait until every check has run once, so /v1/preflight answers with real results.
   for (let i = 0; i < 300; i++) {
-    const body = await (await fetch(`http://127.0.0.1:${agents[0].port}/v1/preflight`)).json() as { reasons: { code: string }[] };
-    const body2 = await (await fetch(`http://127.0.0.1:${agents[1].port}/v1/preflight`)).json() as { reasons: { code: string }[] };
+    const body = (await (await fetch(`http://127.0.0.1:${agents[0].port}/v1/preflight`)).json()) as {
+      reasons: { code: string }[];
+    };
+    const body2 = (await (await fetch(`http://127.0.0.1:${agents[1].port}/v1/preflight`)).json()) as {
+      reasons: { code: string }[];
+    };
     if (![...body.reasons, ...body2.reasons].some((r) => r.code === 'not-yet-checked')) break;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -153,7 +167,10 @@ try {
 
   const endpoints = ['/v1/preflight', '/metrics'];
   const plan: { endpoint: string; server: Server }[] = [
-    ...endpoints.flatMap((endpoint) => [{ endpoint, server: agents[0] }, { endpoint, server: bare }]),
+    ...endpoints.flatMap((endpoint) => [
+      { endpoint, server: agents[0] },
+      { endpoint, server: bare },
+    ]),
     { endpoint: '/metrics', server: agents[1] },
   ];
   const results = new Map<string, WrkResult[]>();
@@ -164,15 +181,23 @@ try {
       const r = runWrk(`http://127.0.0.1:${server.port}${endpoint}`, server.child.pid as number);
       const key = `${endpoint}|${server.name}`;
       results.set(key, [...(results.get(key) ?? []), r]);
-      process.stderr.write(`round ${round + 1} ${endpoint} ${server.name}: ${r.rps.toFixed(0)} req/s, ${r.cpuUsPerRequest.toFixed(1)} CPU µs/req, p99 ${r.p99Ms} ms\n`);
+      process.stderr.write(
+        `round ${round + 1} ${endpoint} ${server.name}: ${r.rps.toFixed(0)} req/s, ${r.cpuUsPerRequest.toFixed(1)} CPU µs/req, p99 ${r.p99Ms} ms\n`,
+      );
     }
   }
 
   const rows: string[] = [];
   const summary = (key: string) => {
     const rs = results.get(key) ?? [];
-    return { rps: median(rs.map((r) => r.rps)), cpu: median(rs.map((r) => r.cpuUsPerRequest)), p50: median(rs.map((r) => r.p50Ms)), p99: median(rs.map((r) => r.p99Ms)),
-      errors: rs.reduce((a, r) => a + r.errors, 0), all: rs.map((r) => r.rps.toFixed(0)).join(' / ') };
+    return {
+      rps: median(rs.map((r) => r.rps)),
+      cpu: median(rs.map((r) => r.cpuUsPerRequest)),
+      p50: median(rs.map((r) => r.p50Ms)),
+      p99: median(rs.map((r) => r.p99Ms)),
+      errors: rs.reduce((a, r) => a + r.errors, 0),
+      all: rs.map((r) => r.rps.toFixed(0)).join(' / '),
+    };
   };
   let met = true;
   for (const { endpoint, server } of plan) {
@@ -182,7 +207,9 @@ try {
     if (server === agents[0]) met &&= ratio >= 0.8;
     const bytes = recording.find((r) => r.path === endpoint)?.body.length ?? 0;
     const cpuRatio = base.cpu / s.cpu;
-    rows.push(`| \`${endpoint}\` (${bytes} B) | ${server.name} | ${s.rps.toFixed(0)} | ${s.all} | ${s.p50.toFixed(2)} | ${s.p99.toFixed(2)} | ${server === bare ? '100 %' : `${(ratio * 100).toFixed(0)} %`} | ${s.cpu.toFixed(1)} | ${server === bare ? '100 %' : `${(cpuRatio * 100).toFixed(0)} %`} | ${s.errors} |`);
+    rows.push(
+      `| \`${endpoint}\` (${bytes} B) | ${server.name} | ${s.rps.toFixed(0)} | ${s.all} | ${s.p50.toFixed(2)} | ${s.p99.toFixed(2)} | ${server === bare ? '100 %' : `${(ratio * 100).toFixed(0)} %`} | ${s.cpu.toFixed(1)} | ${server === bare ? '100 %' : `${(cpuRatio * 100).toFixed(0)} %`} | ${s.errors} |`,
+    );
   }
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   const table = [
@@ -190,10 +217,13 @@ try {
     '| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows,
   ].join('\n');
-  const setup = `wrk -t1 -c${connections} -d${duration}s, ${rounds} rounds (order alternating), medians; ` +
+  const setup =
+    `wrk -t1 -c${connections} -d${duration}s, ${rounds} rounds (order alternating), medians; ` +
     `Node.js ${process.versions.node}, ${cpus().length} × ${cpu}, all on 127.0.0.1; ` +
     `agent status of /v1/preflight: ${recording[0].status}.`;
-  process.stdout.write(`${setup}\n\n${table}\n\nTarget (agent ≥ 80 % of bare req/s on both endpoints): ${met ? 'met' : 'NOT met'}\n`);
+  process.stdout.write(
+    `${setup}\n\n${table}\n\nTarget (agent ≥ 80 % of bare req/s on both endpoints): ${met ? 'met' : 'NOT met'}\n`,
+  );
   if (values['write-docs']) {
     const doc = `# HTTP benchmark: the agent against a bare node:http server
 
@@ -203,7 +233,9 @@ Produced by \`node bench/http-load.ts --write-docs\` (${new Date().toISOString()
 ## What is measured
 - **agent**: the real daemon (\`agent/daemon.ts\`: config, core, the skopeo and disk checks on their
   schedules, the HTTP server and prom-client metrics), in its own process, with the environment
-  it is deployed with (${Object.entries(daemonEnvironment).map(([k, v]) => `${k}=${v}`).join(' ')}; deploy/daemon-environment.ts).
+  it is deployed with (${Object.entries(daemonEnvironment)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ')}; deploy/daemon-environment.ts).
 - **bare node:http**: a server that answers the same paths with the bytes (status, headers, body)
   recorded from the agent just before the run, and does nothing else (\`bench/bare-server.ts\`).
 - **agent, no /metrics cache**: the same daemon with the /metrics render cache off, to show what the

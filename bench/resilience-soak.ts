@@ -11,7 +11,16 @@
 // wrk's requests and errors, verifications done, and whether the daemon stayed up.
 // Usage: node bench/resilience-soak.ts [--seconds 600] [--out FILE] [--wrk-threads 2]
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +30,13 @@ import { daemonEnvironment } from '../deploy/daemon-environment.ts';
 import { buildBundle, percentile, startAgent, writeAgentFiles } from '../test/resilience/http-daemon.ts';
 
 const root = join(import.meta.dirname, '..');
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '600' }, out: { type: 'string' }, 'wrk-threads': { type: 'string', default: '2' } } });
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '600' },
+    out: { type: 'string' },
+    'wrk-threads': { type: 'string', default: '2' },
+  },
+});
 const seconds = Number(values.seconds);
 const fixture = join(root, 'test/fixtures/bolt/skopeo-1.9.3-healthy.boltdb');
 
@@ -48,7 +63,11 @@ try {
   const loadStart = loadavg();
 
   // wrk at the connection cap.
-  const wrk = spawn('wrk', ['-t', values['wrk-threads'], '-c', '512', '-d', `${seconds}s`, '--timeout', '10s', `${agent.base}/v1/preflight`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const wrk = spawn(
+    'wrk',
+    ['-t', values['wrk-threads'], '-c', '512', '-d', `${seconds}s`, '--timeout', '10s', `${agent.base}/v1/preflight`],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let wrkOut = '';
   wrk.stdout.setEncoding('utf8').on('data', (d: string) => (wrkOut += d));
   wrk.stderr.setEncoding('utf8').on('data', (d: string) => (wrkOut += d));
@@ -63,7 +82,11 @@ try {
     slowSockets.add(s);
     let timer: NodeJS.Timeout | undefined;
     s.on('connect', () => {
-      s.write(kind === 'headers' ? 'GET /healthz HTTP/1.1\r\nHost: x\r\n' : 'POST /v1/checks/run HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n');
+      s.write(
+        kind === 'headers'
+          ? 'GET /healthz HTTP/1.1\r\nHost: x\r\n'
+          : 'POST /v1/checks/run HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n',
+      );
       timer = setInterval(() => s.write(kind === 'headers' ? 'X-Slow: 1\r\n' : ' '), 1000);
     });
     s.on('error', () => undefined);
@@ -104,8 +127,10 @@ try {
       copyFileSync(fixture, fresh);
       renameSync(fresh, cacheFile);
       try {
-        const res = await fetch(`${agent.base}/v1/preflight?max_age=0&checks=blobinfocache`, { signal: AbortSignal.timeout(30_000) });
-        const body = await res.json() as { checks: { status: string }[] };
+        const res = await fetch(`${agent.base}/v1/preflight?max_age=0&checks=blobinfocache`, {
+          signal: AbortSignal.timeout(30_000),
+        });
+        const body = (await res.json()) as { checks: { status: string }[] };
         if (body.checks[0]?.status === 'ok') verifications++;
         else verifyErrors.push(JSON.stringify(body.checks[0]).slice(0, 300));
       } catch (err) {
@@ -124,7 +149,10 @@ try {
   while (running() && agent.alive()) {
     const t0 = performance.now();
     try {
-      const res = await fetch(`${agent.base}/healthz`, { headers: { connection: 'close' }, signal: AbortSignal.timeout(5000) });
+      const res = await fetch(`${agent.base}/healthz`, {
+        headers: { connection: 'close' },
+        signal: AbortSignal.timeout(5000),
+      });
       await res.arrayBuffer();
       if (res.status !== 200) healthFailures.push(`status ${res.status}`);
     } catch (err) {

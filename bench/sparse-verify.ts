@@ -18,14 +18,22 @@ mkdirSync(outDir, { recursive: true });
 const cli = join(root, 'agent/bin.ts');
 const tib = 2 ** 40;
 
-interface Sample { wallMs: number; rssKiB: number; verdict: string }
+interface Sample {
+  wallMs: number;
+  rssKiB: number;
+  verdict: string;
+}
 
 // SQLite snapshots go here (as the daemon's go under its state directory), checked empty after.
 const snapshotDir = mkdtempSync(join(outDir, 'snapshots-'));
 
 function checkOnce(path: string): Sample {
   const started = performance.now();
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, cli, 'cache', 'check', '--json', '--snapshot-dir', snapshotDir, path], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const r = spawnSync(
+    '/usr/bin/time',
+    ['-f', '%M', process.execPath, cli, 'cache', 'check', '--json', '--snapshot-dir', snapshotDir, path],
+    { encoding: 'utf8', maxBuffer: 64 << 20 },
+  );
   if (readdirSync(snapshotDir).length > 0) throw new Error(`a snapshot was left in ${snapshotDir}`);
   const wallMs = performance.now() - started;
   const verdict = (JSON.parse(r.stdout) as { verdict: string }).verdict;
@@ -43,12 +51,17 @@ function measure(label: string, path: string): void {
   checkOnce(path);
   const samples = Array.from({ length: runs }, () => checkOnce(path));
   const wall = samples.map((s) => s.wallMs);
-  rows.push(`| ${label} | ${(st.size / tib).toFixed(2)} TiB / ${(st.blocks * 512 / 1024).toFixed(0)} KiB | ${samples[0].verdict} | ${median(wall).toFixed(0)} ms (${Math.min(...wall).toFixed(0)}–${Math.max(...wall).toFixed(0)}) | ${(median(samples.map((s) => s.rssKiB)) / 1024).toFixed(0)} MiB |`);
+  rows.push(
+    `| ${label} | ${(st.size / tib).toFixed(2)} TiB / ${((st.blocks * 512) / 1024).toFixed(0)} KiB | ${samples[0].verdict} | ${median(wall).toFixed(0)} ms (${Math.min(...wall).toFixed(0)}–${Math.max(...wall).toFixed(0)}) | ${(median(samples.map((s) => s.rssKiB)) / 1024).toFixed(0)} MiB |`,
+  );
   process.stderr.write(`${rows.at(-1)}\n`);
 }
 
 const fixture = join(root, 'test/fixtures/bolt/skopeo-1.9.3-healthy.boltdb');
-for (const [label, size, claim] of [['bolt claiming 1 TiB', tib, tib / 4096], ['bolt claiming 16 TiB', 16 * tib - 4096, 2 ** 32]] as const) {
+for (const [label, size, claim] of [
+  ['bolt claiming 1 TiB', tib, tib / 4096],
+  ['bolt claiming 16 TiB', 16 * tib - 4096, 2 ** 32],
+] as const) {
   const path = join(outDir, 'sparse-claim.boltdb');
   copyFileSync(fixture, path);
   claimPages(path, claim);
@@ -71,10 +84,12 @@ try {
   rmSync(snapshotDir, { recursive: true, force: true });
 }
 
-process.stdout.write([
-  `Median (min–max) of ${runs} runs, \`node agent/bin.ts cache check --json FILE\` (type stripping included), wall time and peak RSS of the process.`,
-  '',
-  '| file | apparent size / allocated | verdict | wall | peak RSS |',
-  '|---|---|---|---|---|',
-  ...rows,
-].join('\n') + '\n');
+process.stdout.write(
+  [
+    `Median (min–max) of ${runs} runs, \`node agent/bin.ts cache check --json FILE\` (type stripping included), wall time and peak RSS of the process.`,
+    '',
+    '| file | apparent size / allocated | verdict | wall | peak RSS |',
+    '|---|---|---|---|---|',
+    ...rows,
+  ].join('\n') + '\n',
+);

@@ -25,11 +25,7 @@ export interface DiskCheckOptions {
 }
 
 export type DiskProblemCode =
-  | 'disk-free-low'
-  | 'disk-free-critical'
-  | 'disk-inodes-exhausted'
-  | 'disk-stat-timeout'
-  | 'disk-stat-failed';
+  'disk-free-low' | 'disk-free-critical' | 'disk-inodes-exhausted' | 'disk-stat-timeout' | 'disk-stat-failed';
 
 export interface DiskPathReport {
   path: string;
@@ -72,7 +68,10 @@ function whenAborted(signal: AbortSignal): Promise<null> {
 }
 
 async function measurePath(
-  target: DiskPathOptions, timeoutMs: number, deps: Required<DiskCheckDeps>, runSignal: AbortSignal,
+  target: DiskPathOptions,
+  timeoutMs: number,
+  deps: Required<DiskCheckDeps>,
+  runSignal: AbortSignal,
 ): Promise<DiskPathReport> {
   // A referenced timer (checks/deadline.ts): a one-shot `check` run must not exit while a hung
   // statfs is all that is left to wait for.
@@ -81,9 +80,17 @@ async function measurePath(
   const outcome = await Promise.race([deps.statfs(target.path, signal), whenAborted(signal)]);
   deadline.done();
   const blank = {
-    path: target.path, statPath: null, exists: null, mountpoint: null, fsType: null,
-    availBytes: null, sizeBytes: null, filesFree: null, filesTotal: null,
-    warnFree: formatFreeThreshold(target.warnFree), criticalFree: formatFreeThreshold(target.criticalFree),
+    path: target.path,
+    statPath: null,
+    exists: null,
+    mountpoint: null,
+    fsType: null,
+    availBytes: null,
+    sizeBytes: null,
+    filesFree: null,
+    filesTotal: null,
+    warnFree: formatFreeThreshold(target.warnFree),
+    criticalFree: formatFreeThreshold(target.criticalFree),
   };
   if (outcome === null || (!outcome.ok && signal.aborted)) {
     const why = deadline.expired()
@@ -96,12 +103,19 @@ async function measurePath(
   }
   const mount = mountOf(outcome.realPath, parseMountInfo(deps.readMountInfo()));
   const report: DiskPathReport = {
-    path: target.path, statPath: outcome.statPath, exists: outcome.exists,
-    mountpoint: mount?.mountpoint ?? null, fsType: mount?.fsType ?? null,
-    availBytes: outcome.availBytes, sizeBytes: outcome.sizeBytes,
-    filesFree: outcome.filesFree, filesTotal: outcome.filesTotal,
-    warnFree: blank.warnFree, criticalFree: blank.criticalFree,
-    status: 'ok', message: '',
+    path: target.path,
+    statPath: outcome.statPath,
+    exists: outcome.exists,
+    mountpoint: mount?.mountpoint ?? null,
+    fsType: mount?.fsType ?? null,
+    availBytes: outcome.availBytes,
+    sizeBytes: outcome.sizeBytes,
+    filesFree: outcome.filesFree,
+    filesTotal: outcome.filesTotal,
+    warnFree: blank.warnFree,
+    criticalFree: blank.criticalFree,
+    status: 'ok',
+    message: '',
   };
   const where = outcome.exists
     ? `${target.path} (${report.mountpoint ?? '?'})`
@@ -109,13 +123,28 @@ async function measurePath(
   const free = `${formatBytes(outcome.availBytes)} of ${formatBytes(outcome.sizeBytes)} free`;
   // Filesystems without a fixed inode table (btrfs, some FUSE) report 0 total: nothing to judge.
   if (outcome.filesTotal > 0 && outcome.filesFree === 0) {
-    return { ...report, status: 'critical', code: 'disk-inodes-exhausted', message: `${where}: no free inodes left (${free})` };
+    return {
+      ...report,
+      status: 'critical',
+      code: 'disk-inodes-exhausted',
+      message: `${where}: no free inodes left (${free})`,
+    };
   }
   if (isBelowThreshold(target.criticalFree, outcome.availBytes, outcome.sizeBytes)) {
-    return { ...report, status: 'critical', code: 'disk-free-critical', message: `${where}: ${free}, below ${formatFreeThreshold(target.criticalFree)}` };
+    return {
+      ...report,
+      status: 'critical',
+      code: 'disk-free-critical',
+      message: `${where}: ${free}, below ${formatFreeThreshold(target.criticalFree)}`,
+    };
   }
   if (isBelowThreshold(target.warnFree, outcome.availBytes, outcome.sizeBytes)) {
-    return { ...report, status: 'warning', code: 'disk-free-low', message: `${where}: ${free}, below ${formatFreeThreshold(target.warnFree)}` };
+    return {
+      ...report,
+      status: 'warning',
+      code: 'disk-free-low',
+      message: `${where}: ${free}, below ${formatFreeThreshold(target.warnFree)}`,
+    };
   }
   return { ...report, message: `${where}: ${free}` };
 }
@@ -131,16 +160,17 @@ export function createDiskCheck(opts: DiskCheckOptions, deps: DiskCheckDeps = {}
     async run(ctx: CheckContext): Promise<CheckResult<DiskCheckDetails>> {
       const timeoutMs = opts.timeoutSeconds * 1000;
       const reports = await Promise.all(opts.paths.map((p) => measurePath(p, timeoutMs, effects, ctx.signal)));
-      const worst = reports.reduce<DiskPathReport['status']>((w, r) => (severity[r.status] > severity[w] ? r.status : w), 'ok');
+      const worst = reports.reduce<DiskPathReport['status']>(
+        (w, r) => (severity[r.status] > severity[w] ? r.status : w),
+        'ok',
+      );
       const reasons: CheckReason[] = reports
         .filter((r) => r.code !== undefined)
         .map((r) => ({ code: r.code as string, message: r.message }));
       const details: DiskCheckDetails = { kind: 'disk', paths: reports };
       return {
         status: worst,
-        summary: reasons.length === 0
-          ? `${reports.length} path(s) ok`
-          : reasons.map((r) => r.message).join('; '),
+        summary: reasons.length === 0 ? `${reports.length} path(s) ok` : reasons.map((r) => r.message).join('; '),
         reasons,
         details,
       };

@@ -4,7 +4,12 @@
 // the fleet.
 import { lookup as dnsLookup } from 'node:dns/promises';
 import type { Check, CheckContext, CheckReason, CheckResult } from './types.ts';
-import { probeRegistry, type RegistryFailureReason, type RegistryProbeReport, type RegistryTarget } from './registry/probe.ts';
+import {
+  probeRegistry,
+  type RegistryFailureReason,
+  type RegistryProbeReport,
+  type RegistryTarget,
+} from './registry/probe.ts';
 import type { RegistryLookup } from './registry/timed-get.ts';
 
 export type { RegistryTarget, RegistryProbeReport, RegistryFailureReason } from './registry/probe.ts';
@@ -28,10 +33,7 @@ export interface RegistryCheckDeps {
 }
 
 export type RegistryProblemCode =
-  | 'registry-unreachable'
-  | 'registry-tls-failed'
-  | 'registry-unexpected-status'
-  | 'registry-auth-failed';
+  'registry-unreachable' | 'registry-tls-failed' | 'registry-unexpected-status' | 'registry-auth-failed';
 
 // dns, connect and timeout are one problem for a scheduler (cannot reach it); the metric's
 // `reason` label and the message keep them apart.
@@ -46,7 +48,10 @@ export const problemCodeOf: Record<RegistryFailureReason, RegistryProblemCode> =
 
 const systemLookup: RegistryLookup = (hostname) => dnsLookup(hostname);
 
-export function createRegistryCheck(opts: RegistryCheckOptions, deps: RegistryCheckDeps = {}): Check<RegistryCheckDetails> {
+export function createRegistryCheck(
+  opts: RegistryCheckOptions,
+  deps: RegistryCheckDeps = {},
+): Check<RegistryCheckDetails> {
   const lookup = deps.lookup ?? systemLookup;
   return {
     name: 'registry',
@@ -54,13 +59,17 @@ export function createRegistryCheck(opts: RegistryCheckOptions, deps: RegistryCh
     async run(ctx: CheckContext): Promise<CheckResult<RegistryCheckDetails>> {
       const reports = await Promise.all(opts.targets.map((t) => probeRegistry(t, lookup, ctx.signal)));
       const failed = reports.filter((r) => !r.success);
-      const reasons: CheckReason[] = failed.map((r) => ({ code: problemCodeOf[r.reason ?? 'connect'], message: r.message }));
+      const reasons: CheckReason[] = failed.map((r) => ({
+        code: problemCodeOf[r.reason ?? 'connect'],
+        message: r.message,
+      }));
       const details: RegistryCheckDetails = { kind: 'registry', registries: reports };
-      const summary = reports.length === 0
-        ? 'no registries configured'
-        : failed.length === 0
-          ? `${reports.length} of ${reports.length} registries reachable`
-          : `${failed.length} of ${reports.length} registries failing: ${failed.map((r) => `${r.name} (${r.reason})`).join(', ')}`;
+      const summary =
+        reports.length === 0
+          ? 'no registries configured'
+          : failed.length === 0
+            ? `${reports.length} of ${reports.length} registries reachable`
+            : `${failed.length} of ${reports.length} registries failing: ${failed.map((r) => `${r.name} (${r.reason})`).join(', ')}`;
       return {
         status: failed.length === 0 ? 'ok' : 'critical',
         summary,

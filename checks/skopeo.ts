@@ -52,7 +52,11 @@ export interface SkopeoCheckDetails {
 // The skopeo builds use is the first configured binary: its version, and the blob-info cache
 // format it writes, from this check's details (read by the blobcache check and by
 // `cache quarantine`). `error` says why the version is unknown.
-export function buildSkopeoOf(details: CheckDetails): { version: string | null; cacheFormat: SkopeoCacheFormat | null; error: string | null } {
+export function buildSkopeoOf(details: CheckDetails): {
+  version: string | null;
+  cacheFormat: SkopeoCacheFormat | null;
+  error: string | null;
+} {
   if (details.kind !== 'skopeo') return { version: null, cacheFormat: null, error: 'the skopeo check has no result' };
   const first = details.binaries[0];
   const format = first?.cacheFormat;
@@ -74,7 +78,10 @@ function failed(binary: string, path: string | null, code: SkopeoProblemCode, er
 }
 
 async function inspectBinary(
-  binary: string, opts: SkopeoCheckOptions, deps: Required<SkopeoCheckDeps>, signal: AbortSignal,
+  binary: string,
+  opts: SkopeoCheckOptions,
+  deps: Required<SkopeoCheckDeps>,
+  signal: AbortSignal,
 ): Promise<SkopeoBinaryReport> {
   const found = findBinary(binary, deps.searchPath);
   if (!found.found) return failed(binary, found.path, found.code, found.message);
@@ -83,10 +90,15 @@ async function inspectBinary(
     return failed(binary, found.path, run.code, run.message);
   }
   const parsed = parseSkopeoVersion(run.stdout);
-  if (parsed instanceof Error) return failed(binary, found.path, 'skopeo-unparseable', `${found.path}: ${parsed.message}`);
+  if (parsed instanceof Error)
+    return failed(binary, found.path, 'skopeo-unparseable', `${found.path}: ${parsed.message}`);
   const report: SkopeoBinaryReport = {
-    binary, path: found.path, version: parsed.version, commit: parsed.commit,
-    cacheFormat: skopeoCacheFormat(parsed.semver), policySatisfied: true,
+    binary,
+    path: found.path,
+    version: parsed.version,
+    commit: parsed.commit,
+    cacheFormat: skopeoCacheFormat(parsed.semver),
+    policySatisfied: true,
   };
   const verdict = judgeSkopeoVersion(parsed.semver, opts);
   if (!verdict.satisfied) {
@@ -103,9 +115,11 @@ async function inspectBinary(
 
 function summarise(reports: SkopeoBinaryReport[]): string {
   return reports
-    .map((r) => (r.version === null
-      ? `${r.binary}: ${r.code}`
-      : `${r.binary} ${r.version} (${r.cacheFormat})${r.code === undefined ? '' : ` ${r.code}`}`))
+    .map((r) =>
+      r.version === null
+        ? `${r.binary}: ${r.code}`
+        : `${r.binary} ${r.version} (${r.cacheFormat})${r.code === undefined ? '' : ` ${r.code}`}`,
+    )
     .join('; ');
 }
 
@@ -123,8 +137,14 @@ export function createSkopeoCheck(opts: SkopeoCheckOptions, deps: SkopeoCheckDep
       const reports = await Promise.all(opts.binaries.map((b) => inspectBinary(b, opts, effects, ctx.signal)));
       const reasons: CheckReason[] = reports
         .filter((r) => r.code !== undefined)
-        .map((r) => ({ code: r.code as string, message: r.error ?? r.code as string }));
-      const details: SkopeoCheckDetails = { kind: 'skopeo', minVersion: opts.minVersion, recommendedVersion: opts.recommendedVersion ?? null, deny: opts.deny, binaries: reports };
+        .map((r) => ({ code: r.code as string, message: r.error ?? (r.code as string) }));
+      const details: SkopeoCheckDetails = {
+        kind: 'skopeo',
+        minVersion: opts.minVersion,
+        recommendedVersion: opts.recommendedVersion ?? null,
+        deny: opts.deny,
+        binaries: reports,
+      };
       // Advice alone (below the recommended version) is a warning; anything else refuses.
       const adviceOnly = reports.every((r) => r.code === undefined || r.code === 'skopeo-below-recommended');
       return {

@@ -35,10 +35,15 @@ const banner = [
 const builtinsByRequirePlugin: Plugin = {
   name: 'buildfleet-builtins-by-require',
   setup(b) {
-    b.onResolve({ filter: /^node:/ }, (args) => (args.namespace === 'builtin-by-require'
-      ? { path: args.path, external: true }
-      : { path: args.path, namespace: 'builtin-by-require' }));
-    b.onLoad({ filter: /.*/, namespace: 'builtin-by-require' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
+    b.onResolve({ filter: /^node:/ }, (args) =>
+      args.namespace === 'builtin-by-require'
+        ? { path: args.path, external: true }
+        : { path: args.path, namespace: 'builtin-by-require' },
+    );
+    b.onLoad({ filter: /.*/, namespace: 'builtin-by-require' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
   },
 };
 
@@ -69,8 +74,7 @@ export interface BundleOptions {
 }
 
 export type BundleResult =
-  | { ok: true; outfile: string; inputs: string[]; bytes: number; warnings: string[] }
-  | { ok: false; errors: string[] };
+  { ok: true; outfile: string; inputs: string[]; bytes: number; warnings: string[] } | { ok: false; errors: string[] };
 
 export async function bundleAgent(opts: BundleOptions = {}): Promise<BundleResult> {
   const outfile = resolve(opts.outfile ?? defaultBundlePath);
@@ -90,7 +94,9 @@ export async function bundleAgent(opts: BundleOptions = {}): Promise<BundleResul
       plugins: [builtinsByRequirePlugin, promClientParts],
       // Minified because the source text stays in the daemon's heap (613 KB → 430 KB); keepNames
       // keeps function and class names, so stack traces and log lines still read as the source.
-      minifyWhitespace: true, minifySyntax: true, minifyIdentifiers: true,
+      minifyWhitespace: true,
+      minifySyntax: true,
+      minifyIdentifiers: true,
       keepNames: true,
       legalComments: 'eof',
       metafile: true,
@@ -108,7 +114,10 @@ export async function bundleAgent(opts: BundleOptions = {}): Promise<BundleResul
   } catch (err) {
     const errors = (err as { errors?: { text: string; location?: { file: string; line: number } | null }[] }).errors;
     if (errors && errors.length > 0) {
-      return { ok: false, errors: errors.map((e) => (e.location ? `${e.location.file}:${e.location.line}: ${e.text}` : e.text)) };
+      return {
+        ok: false,
+        errors: errors.map((e) => (e.location ? `${e.location.file}:${e.location.line}: ${e.text}` : e.text)),
+      };
     }
     return { ok: false, errors: [String(err)] };
   }

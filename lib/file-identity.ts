@@ -15,7 +15,13 @@ export interface FileIdentity {
 }
 
 export function identityFromStats(st: BigIntStats): FileIdentity {
-  const kind: FileKind = st.isSymbolicLink() ? 'symlink' : st.isFile() ? 'file' : st.isDirectory() ? 'directory' : 'other';
+  const kind: FileKind = st.isSymbolicLink()
+    ? 'symlink'
+    : st.isFile()
+      ? 'file'
+      : st.isDirectory()
+        ? 'directory'
+        : 'other';
   return {
     dev: st.dev.toString(),
     ino: st.ino.toString(),

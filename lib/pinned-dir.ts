@@ -62,7 +62,8 @@ export function openPinnedDir(dirPath: string): PinnedDir | PinnedDirRefusal {
     fd: pinnedFd,
     stat,
     at: (name) => {
-      if (name === '' || name === '.' || name === '..' || name.includes('/')) throw new Error(`not a single path component: ${name}`);
+      if (name === '' || name === '.' || name === '..' || name.includes('/'))
+        throw new Error(`not a single path component: ${name}`);
       return `/proc/self/fd/${pinnedFd}/${name}`;
     },
     self: `/proc/self/fd/${pinnedFd}`,
@@ -82,7 +83,10 @@ function componentRefusal(walked: string, full: string, err: NodeJS.ErrnoExcepti
       // gone meanwhile: still refused
     }
     return isLink
-      ? { code: 'symlink-on-path', message: `${symlinkText(walked)}; refusing to follow it${walked === full ? '' : ` on the way to ${full}`}` }
+      ? {
+          code: 'symlink-on-path',
+          message: `${symlinkText(walked)}; refusing to follow it${walked === full ? '' : ` on the way to ${full}`}`,
+        }
       : { code: 'not-a-directory', message: `${walked} is not a directory (on the way to ${full})` };
   }
   return { code: 'io-error', message: `cannot open ${walked}: ${err.message}` };

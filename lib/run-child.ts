@@ -139,10 +139,12 @@ export function runChild(opts: ChildRunOptions): Promise<ChildOutcome> {
       stopReason = why;
       signalGroup(pid, 'SIGTERM');
       timers.push(setTimeout(() => signalGroup(pid, 'SIGKILL'), termGraceMs));
-      timers.push(setTimeout(() => {
-        abandon();
-        settle({ kind: why, ...collected() });
-      }, termGraceMs + reapGraceMs));
+      timers.push(
+        setTimeout(() => {
+          abandon();
+          settle({ kind: why, ...collected() });
+        }, termGraceMs + reapGraceMs),
+      );
     };
     onAbort = (): void => stop('aborted');
     opts.signal?.addEventListener('abort', onAbort, { once: true });
@@ -188,7 +190,10 @@ export function runChild(opts: ChildRunOptions): Promise<ChildOutcome> {
 
 // One line for messages: the last non-empty line of a child's stderr, at most 200 characters.
 export function lastLine(text: string): string {
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
   const line = lines[lines.length - 1] ?? '';
   return line.length > 200 ? `${line.slice(0, 199)}…` : line;
 }

@@ -52,12 +52,18 @@ export async function resolveTrustedDir(dir: string): Promise<TrustedPath> {
     }
     if (st.isSymbolicLink()) {
       if (!trusted || st.uid !== 0n) {
-        const why = st.uid !== 0n ? `the link is owned by uid ${st.uid}` : 'it sits in a directory someone other than root can write';
+        const why =
+          st.uid !== 0n
+            ? `the link is owned by uid ${st.uid}`
+            : 'it sits in a directory someone other than root can write';
         // Named with its target, so the message does not name the link as its own target.
         const target = await readlink(next).catch(() => null);
         const what = `${next} is a symbolic link${target === null ? '' : ` to ${target}`}`;
         return {
-          kind: 'untrusted-link', link: next, linkUid: Number(st.uid), linkGid: Number(st.gid),
+          kind: 'untrusted-link',
+          link: next,
+          linkUid: Number(st.uid),
+          linkGid: Number(st.gid),
           message: `${what}; not following it${next === dir ? '' : ` on the way to ${dir}`} (${why})`,
         };
       }
@@ -70,19 +76,31 @@ export async function resolveTrustedDir(dir: string): Promise<TrustedPath> {
       trusted = true;
       continue;
     }
-    if (!st.isDirectory()) return { kind: 'not-a-directory', message: `${next} is not a directory (on the way to ${dir})` };
+    if (!st.isDirectory())
+      return { kind: 'not-a-directory', message: `${next} is not a directory (on the way to ${dir})` };
     walked = next;
     if (st.uid !== 0n || writableByOthers(st.mode)) trusted = false;
   }
   const st = await lstat(walked === '' ? '/' : walked, { bigint: true });
-  return { kind: 'ok', real: walked === '' ? '/' : walked, uid: Number(st.uid), dev: st.dev.toString(), ino: st.ino.toString() };
+  return {
+    kind: 'ok',
+    real: walked === '' ? '/' : walked,
+    uid: Number(st.uid),
+    dev: st.dev.toString(),
+    ino: st.ino.toString(),
+  };
 }
 
 // Whether any of `names` in `dir` is reachable with the rights of `uid`/`gid` (a link they own
 // is followed as they would follow it, never as root). As non-root the agent has no rights to
 // lend, and asks itself. Only existence is learnt; nothing is opened or read. What that user
 // cannot reach (EACCES) does not exist for them: their skopeo could not use a cache there either.
-export function reachableWithRightsOf(dir: string, names: readonly string[], uid: number, gid: number): boolean | 'unknown' {
+export function reachableWithRightsOf(
+  dir: string,
+  names: readonly string[],
+  uid: number,
+  gid: number,
+): boolean | 'unknown' {
   const paths = names.map((n) => path.join(dir, n));
   if (process.getuid?.() !== 0) {
     let unknown = false;
@@ -97,7 +115,14 @@ export function reachableWithRightsOf(dir: string, names: readonly string[], uid
     }
     return unknown ? 'unknown' : false;
   }
-  const script = "let u=false;for(const p of process.argv.slice(1)){try{require('node:fs').statSync(p);process.exit(0)}catch(e){if(!['ENOENT','ENOTDIR','EACCES'].includes(e.code))u=true}}process.exit(u?4:3)";
-  const r = spawnSync(process.execPath, ['-e', script, ...paths], { uid, gid, stdio: 'ignore', timeout: 5000, env: {} });
+  const script =
+    "let u=false;for(const p of process.argv.slice(1)){try{require('node:fs').statSync(p);process.exit(0)}catch(e){if(!['ENOENT','ENOTDIR','EACCES'].includes(e.code))u=true}}process.exit(u?4:3)";
+  const r = spawnSync(process.execPath, ['-e', script, ...paths], {
+    uid,
+    gid,
+    stdio: 'ignore',
+    timeout: 5000,
+    env: {},
+  });
   return r.status === 0 ? true : r.status === 3 ? false : 'unknown';
 }

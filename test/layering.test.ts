@@ -19,7 +19,8 @@ function sources(dir: string): string[] {
 function importsOf(file: string): string[] {
   const text = readFileSync(file, 'utf8');
   const specifiers: string[] = [];
-  for (const m of text.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+)['"]([^'"]+)['"]/gm)) specifiers.push(m[1]);
+  for (const m of text.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+)['"]([^'"]+)['"]/gm))
+    specifiers.push(m[1]);
   return specifiers;
 }
 
@@ -30,7 +31,8 @@ for (const layer of ['checks', 'lib']) {
       for (const spec of importsOf(file)) {
         if (!spec.startsWith('.')) continue;
         const target = path.relative(root, path.resolve(path.dirname(file), spec));
-        if (target === 'agent' || target.startsWith(`agent${path.sep}`)) offending.push(`${path.relative(root, file)} -> ${spec}`);
+        if (target === 'agent' || target.startsWith(`agent${path.sep}`))
+          offending.push(`${path.relative(root, file)} -> ${spec}`);
       }
     }
     assert.deepEqual(offending, []);

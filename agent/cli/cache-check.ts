@@ -22,7 +22,11 @@ Exit codes: 0 all healthy, 1 any corrupt, 2 usage error, 4 none corrupt but any 
 export async function run(args: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean' }, full: { type: 'boolean' }, 'snapshot-dir': { type: 'string' } } });
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { json: { type: 'boolean' }, full: { type: 'boolean' }, 'snapshot-dir': { type: 'string' } },
+    });
   } catch (err) {
     process.stderr.write(`cache check: ${(err as Error).message}\n`);
     return 2;
@@ -33,7 +37,10 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   const verdicts: CacheVerdict[] = [];
-  for (const file of files) verdicts.push(await verifyCacheFile(file, { full: parsed.values.full === true, snapshotDir: parsed.values['snapshot-dir'] }));
+  for (const file of files)
+    verdicts.push(
+      await verifyCacheFile(file, { full: parsed.values.full === true, snapshotDir: parsed.values['snapshot-dir'] }),
+    );
   if (parsed.values.json) {
     process.stdout.write(`${JSON.stringify(verdicts.length === 1 ? verdicts[0] : verdicts, null, 2)}\n`);
   } else {
@@ -51,10 +58,14 @@ export function formatVerdicts(verdicts: readonly CacheVerdict[]): string {
       v.stats.keys !== undefined ? `${v.stats.keys} keys` : null,
       v.stats.rows !== undefined ? `${v.stats.rows} rows` : null,
       `${Math.round(v.durationMs)} ms`,
-    ].filter(Boolean).join(', ');
+    ]
+      .filter(Boolean)
+      .join(', ');
     lines.push(`${v.verdict.toUpperCase().padEnd(10)} ${v.format.padEnd(7)} ${v.path}  (${facts})`);
-    for (const p of v.problems) lines.push(`  problem ${p.code}${p.page !== undefined ? ` [page ${p.page}]` : ''}: ${p.message}`);
-    for (const w of v.warnings) lines.push(`  warning ${w.code}${w.page !== undefined ? ` [page ${w.page}]` : ''}: ${w.message}`);
+    for (const p of v.problems)
+      lines.push(`  problem ${p.code}${p.page !== undefined ? ` [page ${p.page}]` : ''}: ${p.message}`);
+    for (const w of v.warnings)
+      lines.push(`  warning ${w.code}${w.page !== undefined ? ` [page ${w.page}]` : ''}: ${w.message}`);
   }
   return `${lines.join('\n')}\n`;
 }

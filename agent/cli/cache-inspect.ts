@@ -43,9 +43,12 @@ function renderTree(nodes: readonly InspectionNode[], indent: string): string[] 
   for (const n of nodes) {
     const counts = [`${n.keys} ${n.kind === 'table' ? 'rows' : 'keys'}`];
     if (n.subBuckets) counts.push(`${n.subBuckets} sub-buckets`);
-    if (n.subtreeBuckets && n.subtreeBuckets !== n.subBuckets) counts.push(`${n.subtreeBuckets} buckets / ${n.subtreeKeys ?? 0} keys below`);
+    if (n.subtreeBuckets && n.subtreeBuckets !== n.subBuckets)
+      counts.push(`${n.subtreeBuckets} buckets / ${n.subtreeKeys ?? 0} keys below`);
     if (n.inline) counts.push('inline');
-    lines.push(`${indent}${n.kind === 'index' ? 'index ' : ''}${n.name}  (${counts.join(', ')})${n.holds ? `  — ${n.holds}` : ''}`);
+    lines.push(
+      `${indent}${n.kind === 'index' ? 'index ' : ''}${n.name}  (${counts.join(', ')})${n.holds ? `  — ${n.holds}` : ''}`,
+    );
     if (n.children) lines.push(...renderTree(n.children, `${indent}  `));
     if (n.truncated) lines.push(`${indent}  …`);
   }

@@ -93,7 +93,8 @@ function parseOptions(args: string[]): Options | Error {
   const keep = v.keep === undefined ? cache.keep : Number(v.keep);
   const maxBytes = v['max-bytes'] === undefined ? cache.maxQuarantineBytes : Number(v['max-bytes']);
   if (!Number.isInteger(keep) || keep < 1) return new Error(`--keep must be a whole number >= 1, got "${v.keep}"`);
-  if (!Number.isInteger(maxBytes) || maxBytes < 0) return new Error(`--max-bytes must be a whole number of bytes, got "${v['max-bytes']}"`);
+  if (!Number.isInteger(maxBytes) || maxBytes < 0)
+    return new Error(`--max-bytes must be a whole number of bytes, got "${v['max-bytes']}"`);
   const dirs = v.dir ?? [...cache.dirs];
   const relative = dirs.find((d) => !d.startsWith('/'));
   if (relative !== undefined) return new Error(`--dir must be an absolute path, got "${relative}"`);
@@ -113,7 +114,9 @@ function parseOptions(args: string[]): Options | Error {
 }
 
 // Asks the skopeo binary through the skopeo check itself (the daemon reads the same details).
-async function installedSkopeo(binary: string): Promise<{ version: string | null; format: CacheFormatByName | null; note: string | null }> {
+async function installedSkopeo(
+  binary: string,
+): Promise<{ version: string | null; format: CacheFormatByName | null; note: string | null }> {
   // Loaded here, not at the top: only this path of the verb asks skopeo.
   const { buildSkopeoOf, createSkopeoCheck } = await import('../../checks/skopeo.ts');
   const check = createSkopeoCheck({ binaries: [binary], minVersion: null, deny: [], timeoutSeconds: 10 });
@@ -129,7 +132,8 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   const skopeo = await installedSkopeo(opts.skopeo);
-  if (skopeo.note) process.stderr.write(`note: installed skopeo unknown (${skopeo.note}); every cache format counts as in use\n`);
+  if (skopeo.note)
+    process.stderr.write(`note: installed skopeo unknown (${skopeo.note}); every cache format counts as in use\n`);
   const report = await runQuarantine({
     files: opts.files,
     dryRun: opts.dryRun,
@@ -145,7 +149,8 @@ export async function run(args: string[]): Promise<number> {
     skopeoVersion: skopeo.version,
     cacheFormatInUse: skopeo.format,
   });
-  for (const a of report.audit) process.stderr.write(`audit: ${a.action} ${a.path}${a.newPath ? ` -> ${a.newPath}` : ''}\n`);
+  for (const a of report.audit)
+    process.stderr.write(`audit: ${a.action} ${a.path}${a.newPath ? ` -> ${a.newPath}` : ''}\n`);
   process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : renderTable(report));
   return report.exitCode;
 }
@@ -159,5 +164,9 @@ function renderTable(report: QuarantineReport): string {
   const w0 = Math.max(4, ...rows.map((r) => r[0].length));
   const w1 = Math.max(6, ...rows.map((r) => r[1].length));
   const line = (r: [string, string, string]): string => `${r[0].padEnd(w0)}  ${r[1].padEnd(w1)}  ${r[2]}\n`;
-  return line(['PATH', 'RESULT', 'DETAIL']) + rows.map(line).join('') + (report.dryRun ? '(dry run: nothing was changed)\n' : '');
+  return (
+    line(['PATH', 'RESULT', 'DETAIL']) +
+    rows.map(line).join('') +
+    (report.dryRun ? '(dry run: nothing was changed)\n' : '')
+  );
 }

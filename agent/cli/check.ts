@@ -34,7 +34,15 @@ function usage(message: string): number {
 export async function run(args: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args, options: { json: { type: 'boolean' }, only: { type: 'string' }, config: { type: 'string' }, textfile: { type: 'string' } } });
+    parsed = parseArgs({
+      args,
+      options: {
+        json: { type: 'boolean' },
+        only: { type: 'string' },
+        config: { type: 'string' },
+        textfile: { type: 'string' },
+      },
+    });
   } catch (err) {
     return usage((err as Error).message);
   }
@@ -52,13 +60,22 @@ export async function run(args: string[]): Promise<number> {
   }
   // Diagnostics only: the verdict itself is the output.
   const log = createLogger({ level: loaded.config.logLevel === 'silent' ? 'silent' : 'warn' });
-  const created = await createAgentCore(loaded.config, { persist: false, damping: false, allowRemediation: false, watchCaches: false, log });
+  const created = await createAgentCore(loaded.config, {
+    persist: false,
+    damping: false,
+    allowRemediation: false,
+    watchCaches: false,
+    log,
+  });
   if ('errors' in created) {
     for (const error of created.errors) process.stderr.write(`${error}\n`);
     return 2;
   }
   const { core } = created;
-  const only = parsed.values.only?.split(',').map((n) => n.trim()).filter((n) => n !== '');
+  const only = parsed.values.only
+    ?.split(',')
+    .map((n) => n.trim())
+    .filter((n) => n !== '');
   if (only !== undefined) {
     const unknown = only.filter((n) => !core.checkNames().includes(n));
     if (only.length === 0) return usage('--only needs at least one check name');
@@ -71,7 +88,12 @@ export async function run(args: string[]): Promise<number> {
     const preflight = await core.preflight({ names: only });
     process.stdout.write(parsed.values.json ? `${JSON.stringify(preflight, null, 2)}\n` : formatPreflight(preflight));
     if (textfileDir !== undefined) {
-      const content = await renderTextfile({ decision: preflight.decision, maintenance: preflight.maintenance !== null, states: core.states(), configLoadedAt });
+      const content = await renderTextfile({
+        decision: preflight.decision,
+        maintenance: preflight.maintenance !== null,
+        states: core.states(),
+        configLoadedAt,
+      });
       const written = writeTextfile(textfileDir, content);
       if (!written.ok) return usage(written.error);
     }
@@ -92,7 +114,12 @@ function textfileDirProblem(dir: string): string | null {
 
 function table(rows: string[][]): string[] {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]))).join('  ').trimEnd());
+  return rows.map((r) =>
+    r
+      .map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 // The decision first (what a person reading a build log looks for), then every check, then the
@@ -100,10 +127,12 @@ function table(rows: string[][]): string[] {
 export function formatPreflight(p: Preflight): string {
   const lines = [`${p.decision.toUpperCase()}  ${p.host}  (buildfleet-agent ${p.agentVersion})`, ''];
   if (p.checks.length > 0) {
-    lines.push(...table([
-      ['CHECK', 'STATUS', 'SCOPE', 'TIME', 'SUMMARY'],
-      ...p.checks.map((c) => [c.name, c.status, c.scope, `${c.durationMs} ms`, c.summary]),
-    ]));
+    lines.push(
+      ...table([
+        ['CHECK', 'STATUS', 'SCOPE', 'TIME', 'SUMMARY'],
+        ...p.checks.map((c) => [c.name, c.status, c.scope, `${c.durationMs} ms`, c.summary]),
+      ]),
+    );
   } else {
     lines.push('no checks enabled');
   }

@@ -27,7 +27,9 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   process.stdout.write(
-    parsed.values.json ? `${JSON.stringify(configAsDocument(loaded.config), null, 2)}\n` : renderConfigYaml(loaded.config),
+    parsed.values.json
+      ? `${JSON.stringify(configAsDocument(loaded.config), null, 2)}\n`
+      : renderConfigYaml(loaded.config),
   );
   return 0;
 }

@@ -48,11 +48,22 @@ function usage(message: string): number {
 }
 
 // A number option within [min, max]; the message says which bound was missed.
-function numberOption(text: string | undefined, name: string, fallback: number, o: { integer?: boolean; min: number; minInclusive: boolean; max: number }): number | string {
+function numberOption(
+  text: string | undefined,
+  name: string,
+  fallback: number,
+  o: { integer?: boolean; min: number; minInclusive: boolean; max: number },
+): number | string {
   if (text === undefined) return fallback;
   const n = Number(text);
   const aboveMin = o.minInclusive ? n >= o.min : n > o.min;
-  if (text.trim() === '' || !Number.isFinite(n) || !aboveMin || n > o.max || (o.integer === true && !Number.isInteger(n))) {
+  if (
+    text.trim() === '' ||
+    !Number.isFinite(n) ||
+    !aboveMin ||
+    n > o.max ||
+    (o.integer === true && !Number.isInteger(n))
+  ) {
     return `${name} must be a ${o.integer ? 'whole ' : ''}number ${o.minInclusive ? '>=' : '>'} ${o.min} and <= ${o.max}, not "${text}"`;
   }
   return n;
@@ -83,10 +94,19 @@ export async function run(args: string[]): Promise<number> {
   }
   const v = parsed.values;
   // Upper bounds: a file descriptor per concurrent request, and timers beyond an hour are typos.
-  const concurrency = numberOption(v.concurrency, '--concurrency', 32, { integer: true, min: 1, minInclusive: true, max: 1024 });
+  const concurrency = numberOption(v.concurrency, '--concurrency', 32, {
+    integer: true,
+    min: 1,
+    minInclusive: true,
+    max: 1024,
+  });
   const timeout = numberOption(v.timeout, '--timeout', 5, { min: 0, minInclusive: false, max: 3600 });
-  const maxAge = v['max-age'] === undefined ? null : numberOption(v['max-age'], '--max-age', 0, { min: 0, minInclusive: true, max: 86400 * 365 });
-  const watch = v.watch === undefined ? null : numberOption(v.watch, '--watch', 0, { min: 1, minInclusive: true, max: 86400 });
+  const maxAge =
+    v['max-age'] === undefined
+      ? null
+      : numberOption(v['max-age'], '--max-age', 0, { min: 0, minInclusive: true, max: 86400 * 365 });
+  const watch =
+    v.watch === undefined ? null : numberOption(v.watch, '--watch', 0, { min: 1, minInclusive: true, max: 86400 });
   for (const value of [concurrency, timeout, maxAge, watch]) if (typeof value === 'string') return usage(value);
   if (watch !== null && v.json) return usage('--watch redraws the table; it does not go with --json');
   let tls: { ca: Buffer | null } | undefined;
@@ -94,7 +114,9 @@ export async function run(args: string[]): Promise<number> {
     try {
       tls = { ca: readFileSync(v['ca-file']) };
     } catch (err) {
-      return usage(`cannot read --ca-file ${v['ca-file']}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      return usage(
+        `cannot read --ca-file ${v['ca-file']}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
     }
   } else if (v.https) {
     tls = { ca: null };
@@ -117,15 +139,22 @@ export async function run(args: string[]): Promise<number> {
   const timeoutMs = Math.round((timeout as number) * 1000);
   const sweep = async (): Promise<number> => {
     const started = performance.now();
-    const answers = await mapBounded(targets.targets, concurrency as number, (t) => askAgent(t, { timeoutMs, maxAgeSeconds: maxAge as number | null, tls }));
+    const answers = await mapBounded(targets.targets, concurrency as number, (t) =>
+      askAgent(t, { timeoutMs, maxAgeSeconds: maxAge as number | null, tls }),
+    );
     const report = fleetReport(targets.targets.map((t, i) => rowOf(t, answers[i])));
     return output(report, Math.round(performance.now() - started));
   };
   const output = (report: ReturnType<typeof fleetReport>, durationMs: number): number => {
     if (v.json) {
       const doc = {
-        generatedAt: new Date().toISOString(), durationMs, concurrency, timeoutSeconds: timeout, maxAgeSeconds: maxAge,
-        summary: report.summary, agents: report.rows,
+        generatedAt: new Date().toISOString(),
+        durationMs,
+        concurrency,
+        timeoutSeconds: timeout,
+        maxAgeSeconds: maxAge,
+        summary: report.summary,
+        agents: report.rows,
       };
       process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
     } else {
@@ -133,7 +162,10 @@ export async function run(args: string[]): Promise<number> {
     }
 
     if (fileSdOut !== null) {
-      const written = writeFileAtomically(fileSdOut, renderFileSd(fileSdGroups(report.rows, { decisionLabel: v['file-sd-state'] === true })));
+      const written = writeFileAtomically(
+        fileSdOut,
+        renderFileSd(fileSdGroups(report.rows, { decisionLabel: v['file-sd-state'] === true })),
+      );
       if (!written.ok) {
         process.stderr.write(`fleet status: ${written.error}\n`);
         return 2;
@@ -160,7 +192,9 @@ async function watchSweeps(sweep: () => Promise<number>, periodMs: number): Prom
   try {
     while (!stopped) {
       process.stdout.write(process.stdout.isTTY ? '\x1b[H\x1b[2J' : '\n');
-      process.stdout.write(`fleet status at ${new Date().toISOString()} (every ${periodMs / 1000} s; Ctrl-C stops)\n\n`);
+      process.stdout.write(
+        `fleet status at ${new Date().toISOString()} (every ${periodMs / 1000} s; Ctrl-C stops)\n\n`,
+      );
       code = await sweep();
       if (stopped) break;
       await new Promise<void>((resolve) => {

@@ -37,7 +37,10 @@ async function existsWithoutLinks(dir: string): Promise<boolean> {
 export async function run(args: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args, options: { config: { type: 'string' }, passwd: { type: 'string', default: '/etc/passwd' } } });
+    parsed = parseArgs({
+      args,
+      options: { config: { type: 'string' }, passwd: { type: 'string', default: '/etc/passwd' } },
+    });
   } catch (err) {
     process.stderr.write(`systemd-dropin: ${(err as Error).message}\n`);
     return 2;
@@ -48,11 +51,18 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   const c = loaded.config.checks.blobinfocache;
-  const inScope = await cacheDirsInScope({ dirs: [...c.dirs], discoverUsers: c.discoverUsers, cacheFormatInUse: null, passwdPath: parsed.values.passwd });
+  const inScope = await cacheDirsInScope({
+    dirs: [...c.dirs],
+    discoverUsers: c.discoverUsers,
+    cacheFormatInUse: null,
+    passwdPath: parsed.values.passwd,
+  });
   const outside: string[] = [];
   for (const dir of inScope) {
-    if (!coveredByUnit(dir) && await existsWithoutLinks(dir)) outside.push(dir);
+    if (!coveredByUnit(dir) && (await existsWithoutLinks(dir))) outside.push(dir);
   }
-  process.stdout.write(renderDropIn(outside, { passwd: parsed.values.passwd, config: parsed.values.config ?? defaultConfigPath }));
+  process.stdout.write(
+    renderDropIn(outside, { passwd: parsed.values.passwd, config: parsed.values.config ?? defaultConfigPath }),
+  );
   return 0;
 }

@@ -15,7 +15,12 @@ export function parseByteSize(text: string): number | Error {
   return parsed.bytes;
 }
 
-const binaryUnits: [string, number][] = [['TiB', 1024 ** 4], ['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]];
+const binaryUnits: [string, number][] = [
+  ['TiB', 1024 ** 4],
+  ['GiB', 1024 ** 3],
+  ['MiB', 1024 ** 2],
+  ['KiB', 1024],
+];
 
 // The inverse, for `config check`: the largest binary unit that divides exactly, so the printed
 // config reads like the one a person wrote and parses back to exactly the same value (the disk

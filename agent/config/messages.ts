@@ -29,7 +29,9 @@ export function expectedButGot(expected: string, value: unknown): string {
 // valibot's type checks, named as a YAML file names them. The schema's own checks (and the
 // schemas with their own words: mappings, numbers, log levels) bring their messages.
 const typeWords: Record<string, string> = {
-  array: 'a list', string: 'a string', boolean: 'true or false',
+  array: 'a list',
+  string: 'a string',
+  boolean: 'true or false',
 };
 
 // The problem half of one issue.
@@ -50,7 +52,11 @@ function distance(a: string, b: string): number {
     row[0] = i;
     for (let j = 1; j <= b.length; j++) {
       const current = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1].toLowerCase() === b[j - 1].toLowerCase() ? 0 : 1));
+      row[j] = Math.min(
+        row[j] + 1,
+        row[j - 1] + 1,
+        previous + (a[i - 1].toLowerCase() === b[j - 1].toLowerCase() ? 0 : 1),
+      );
       previous = current;
     }
   }

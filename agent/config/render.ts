@@ -24,7 +24,9 @@ export function configAsDocument(config: AgentConfig): Record<string, unknown> {
       disk: {
         ...disk,
         paths: disk.paths.map((p) => ({
-          path: p.path, warnFree: formatFreeThreshold(p.warnFree), criticalFree: formatFreeThreshold(p.criticalFree),
+          path: p.path,
+          warnFree: formatFreeThreshold(p.warnFree),
+          criticalFree: formatFreeThreshold(p.criticalFree),
         })),
       },
       registries: { ...registries, targets: registries.targets.map((t) => ({ ...t })) },

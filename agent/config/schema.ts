@@ -72,7 +72,11 @@ const finiteNumber = v.custom<number>(
   (issue) => expectedButGot('a number', issue.input),
 );
 
-const absolutePath = v.pipe(v.string(), v.minLength(1, 'must not be empty'), v.check((p) => p.startsWith('/'), 'must be an absolute path'));
+const absolutePath = v.pipe(
+  v.string(),
+  v.minLength(1, 'must not be empty'),
+  v.check((p) => p.startsWith('/'), 'must be an absolute path'),
+);
 
 const cronExpression = v.pipe(
   v.string(),
@@ -166,7 +170,10 @@ type AddIssue = (info: { message: string; path: [v.ArrayPathItem, v.ObjectPathIt
 // Reports every repeated value of `key` in a list, at the repeated entry. `valueOf` is the value
 // the entry stands for (undefined included: two entries that both lack it are a repeat too).
 function reportDuplicates<T extends Record<string, unknown>>(
-  items: T[], key: string, valueOf: (item: T, index: number) => unknown, addIssue: AddIssue,
+  items: T[],
+  key: string,
+  valueOf: (item: T, index: number) => unknown,
+  addIssue: AddIssue,
 ): void {
   const seen = new Set<unknown>();
   items.forEach((item, i) => {
@@ -187,20 +194,50 @@ function reportDuplicates<T extends Record<string, unknown>>(
 const skopeo = mapping({
   ...checkRunKeys({ schedule: '*/5 * * * *', jitterSeconds: 30, timeoutSeconds: 10, failuresBeforeCritical: 1 }),
   binaries: v.optional(
-    v.pipe(v.array(v.pipe(v.string(), v.minLength(1, 'must not be empty'))), v.minLength(1, 'needs at least one binary')),
+    v.pipe(
+      v.array(v.pipe(v.string(), v.minLength(1, 'must not be empty'))),
+      v.minLength(1, 'needs at least one binary'),
+    ),
     ['skopeo'],
   ),
   // Advice by default; refusing (minVersion, deny) is the operator's fleet policy.
-  recommendedVersion: v.optional(v.nullable(v.pipe(v.string(), v.check((s) => semver.valid(s) !== null, 'must be a version such as "1.14.0"'))), '1.14.0'),
-  minVersion: v.optional(v.nullable(v.pipe(v.string(), v.check((s) => semver.valid(s) !== null, 'must be a version such as "1.14.0"'))), null),
-  deny: v.optional(v.array(v.pipe(v.string(), v.check((r) => semver.validRange(r) !== null, 'is not a semver range'))), []),
+  recommendedVersion: v.optional(
+    v.nullable(
+      v.pipe(
+        v.string(),
+        v.check((s) => semver.valid(s) !== null, 'must be a version such as "1.14.0"'),
+      ),
+    ),
+    '1.14.0',
+  ),
+  minVersion: v.optional(
+    v.nullable(
+      v.pipe(
+        v.string(),
+        v.check((s) => semver.valid(s) !== null, 'must be a version such as "1.14.0"'),
+      ),
+    ),
+    null,
+  ),
+  deny: v.optional(
+    v.array(
+      v.pipe(
+        v.string(),
+        v.check((r) => semver.validRange(r) !== null, 'is not a semver range'),
+      ),
+    ),
+    [],
+  ),
 });
 
 const blobinfocache = mapping({
   ...checkRunKeys({ schedule: '* * * * *', jitterSeconds: 10, timeoutSeconds: 300, failuresBeforeCritical: 1 }),
   dirs: v.optional(v.array(absolutePath), ['/var/lib/containers/cache']),
   discoverUsers: v.optional(v.boolean(), true),
-  buildUsers: v.optional(v.array(v.pipe(v.string(), v.regex(/^[A-Za-z0-9._][A-Za-z0-9._-]*\$?$/, 'must be a user name'))), []),
+  buildUsers: v.optional(
+    v.array(v.pipe(v.string(), v.regex(/^[A-Za-z0-9._][A-Za-z0-9._-]*\$?$/, 'must be a user name'))),
+    [],
+  ),
   autoQuarantine: v.optional(v.boolean(), false),
   keep: v.optional(wholeNumber(0, 'must not be negative', 1000), 3),
   maxQuarantineBytes: v.optional(byteSize, 1024 ** 3),
@@ -262,7 +299,10 @@ const registryUrl = v.pipe(
 );
 
 // Registry names become metric label values and reason texts: short, no spaces.
-const registryName = v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, 'must be letters, digits, ".", "_", ":" or "-"'));
+const registryName = v.pipe(
+  v.string(),
+  v.regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, 'must be letters, digits, ".", "_", ":" or "-"'),
+);
 
 const registryTarget = mapping({
   name: v.optional(registryName),
@@ -280,8 +320,11 @@ const registryTargets = v.pipe(
   v.array(registryTarget),
   v.rawCheck(({ dataset, addIssue }) => {
     if (!dataset.typed) return;
-    const broken = new Set(dataset.issues?.filter((issue) => !isUnknownKeyIssue(issue)).map((issue) => issue.path?.[0]?.key));
-    const nameOf = (t: v.InferOutput<typeof registryTarget>, i: number) => t.name ?? (broken.has(i) ? undefined : new URL(t.url).host);
+    const broken = new Set(
+      dataset.issues?.filter((issue) => !isUnknownKeyIssue(issue)).map((issue) => issue.path?.[0]?.key),
+    );
+    const nameOf = (t: v.InferOutput<typeof registryTarget>, i: number) =>
+      t.name ?? (broken.has(i) ? undefined : new URL(t.url).host);
     reportDuplicates(dataset.value, 'name', nameOf, addIssue);
   }),
   v.transform((targets) => targets.map((t) => ({ ...t, name: t.name ?? new URL(t.url).host }))),
@@ -314,7 +357,16 @@ export const configSchema = mapping({
   stateDir: v.optional(absolutePath, '/var/lib/buildfleet-agent'),
   logLevel: v.optional(logLevel, 'info'),
   auth: v.optional(mapping({ tokenFile: v.optional(v.nullable(absolutePath), null) }), {}),
-  tls: v.optional(v.nullable(mapping({ certFile: absolutePath, keyFile: absolutePath, clientCAFile: v.optional(v.nullable(absolutePath), null) })), null),
+  tls: v.optional(
+    v.nullable(
+      mapping({
+        certFile: absolutePath,
+        keyFile: absolutePath,
+        clientCAFile: v.optional(v.nullable(absolutePath), null),
+      }),
+    ),
+    null,
+  ),
   checks: v.optional(
     mapping({
       skopeo: v.optional(skopeo, {}),

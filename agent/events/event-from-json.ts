@@ -15,7 +15,10 @@ const actors = new Set<string>(['cli', 'daemon', 'api']);
 
 function reasonsFromJson(v: unknown): CheckReason[] {
   return Array.isArray(v)
-    ? v.filter(isObject).filter((r) => isString(r.code) && isString(r.message)).map((r) => ({ code: r.code as string, message: r.message as string }))
+    ? v
+        .filter(isObject)
+        .filter((r) => isString(r.code) && isString(r.message))
+        .map((r) => ({ code: r.code as string, message: r.message as string }))
     : [];
 }
 
@@ -25,25 +28,55 @@ function auditFromJson(v: unknown): ChangeRecord | null {
 }
 
 export function eventFromJson(v: unknown): AgentEvent | null {
-  if (!isObject(v) || typeof v.id !== 'number' || !Number.isSafeInteger(v.id) || !isString(v.time) || !Number.isFinite(Date.parse(v.time))) return null;
+  if (
+    !isObject(v) ||
+    typeof v.id !== 'number' ||
+    !Number.isSafeInteger(v.id) ||
+    !isString(v.time) ||
+    !Number.isFinite(Date.parse(v.time))
+  )
+    return null;
   const base = { id: v.id, time: v.time };
   switch (v.type) {
     case 'agent-started':
-      return isString(v.version) && isString(v.host) ? { ...base, type: v.type, version: v.version, host: v.host } : null;
+      return isString(v.version) && isString(v.host)
+        ? { ...base, type: v.type, version: v.version, host: v.host }
+        : null;
     case 'status-changed':
-      if (!isString(v.check) || !isString(v.from) || !statuses.has(v.from) || !isString(v.to) || !statuses.has(v.to)) return null;
-      return { ...base, type: v.type, check: v.check, from: v.from as CheckStatus, to: v.to as CheckStatus, summary: isString(v.summary) ? v.summary : '', reasons: reasonsFromJson(v.reasons) };
+      if (!isString(v.check) || !isString(v.from) || !statuses.has(v.from) || !isString(v.to) || !statuses.has(v.to))
+        return null;
+      return {
+        ...base,
+        type: v.type,
+        check: v.check,
+        from: v.from as CheckStatus,
+        to: v.to as CheckStatus,
+        summary: isString(v.summary) ? v.summary : '',
+        reasons: reasonsFromJson(v.reasons),
+      };
     case 'quarantine': {
       const audit = auditFromJson(v.audit);
       if (audit === null || !isString(v.actor) || !actors.has(v.actor)) return null;
-      return { ...base, type: v.type, actor: v.actor as Actor, action: audit.action, path: audit.path, newPath: audit.newPath, audit };
+      return {
+        ...base,
+        type: v.type,
+        actor: v.actor as Actor,
+        action: audit.action,
+        path: audit.path,
+        newPath: audit.newPath,
+        audit,
+      };
     }
     case 'maintenance-set':
-      return isString(v.reason) && isString(v.by) && isString(v.expiresAt) ? { ...base, type: v.type, reason: v.reason, by: v.by, expiresAt: v.expiresAt } : null;
+      return isString(v.reason) && isString(v.by) && isString(v.expiresAt)
+        ? { ...base, type: v.type, reason: v.reason, by: v.by, expiresAt: v.expiresAt }
+        : null;
     case 'maintenance-cleared':
       return isString(v.reason) && isString(v.by) ? { ...base, type: v.type, reason: v.reason, by: v.by } : null;
     case 'config-reloaded':
-      return typeof v.ok === 'boolean' ? { ...base, type: v.type, ok: v.ok, errors: Array.isArray(v.errors) ? v.errors.filter(isString) : [] } : null;
+      return typeof v.ok === 'boolean'
+        ? { ...base, type: v.type, ok: v.ok, errors: Array.isArray(v.errors) ? v.errors.filter(isString) : [] }
+        : null;
     default:
       return null;
   }

@@ -167,16 +167,25 @@ export function createEventLog(opts: EventLogOptions): EventLog {
       if (events.length > maxEvents) events.splice(0, events.length - maxEvents);
       counts.set(event.type, (counts.get(event.type) ?? 0) + 1);
       const line = `${JSON.stringify(event)}\n`;
-      tail = tail.then(() => append(line)).then((err) => {
-        if (err) opts.log.error({ event: 'event-history-write-failed', file, err: err.message }, 'could not write the event history; the event is kept in memory only');
-        return err;
-      });
+      tail = tail
+        .then(() => append(line))
+        .then((err) => {
+          if (err)
+            opts.log.error(
+              { event: 'event-history-write-failed', file, err: err.message },
+              'could not write the event history; the event is kept in memory only',
+            );
+          return err;
+        });
       return event;
     },
     query({ since, limit = 100 }) {
-      const after = since === undefined
-        ? events
-        : 'id' in since ? events.filter((e) => e.id > since.id) : events.filter((e) => Date.parse(e.time) > since.time.getTime());
+      const after =
+        since === undefined
+          ? events
+          : 'id' in since
+            ? events.filter((e) => e.id > since.id)
+            : events.filter((e) => Date.parse(e.time) > since.time.getTime());
       const chosen = since === undefined ? after.slice(-limit) : after.slice(0, limit);
       return { events: chosen, more: since !== undefined && after.length > chosen.length };
     },

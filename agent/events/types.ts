@@ -5,10 +5,15 @@ import type { ChangeRecord } from '../../checks/blobcache/remediation.ts';
 import type { Actor } from '../remediation/audit.ts';
 
 export const eventTypes = [
-  'agent-started', 'status-changed', 'quarantine', 'maintenance-set', 'maintenance-cleared', 'config-reloaded',
+  'agent-started',
+  'status-changed',
+  'quarantine',
+  'maintenance-set',
+  'maintenance-cleared',
+  'config-reloaded',
 ] as const;
 
-export type EventType = typeof eventTypes[number];
+export type EventType = (typeof eventTypes)[number];
 
 interface EventBase {
   id: number; // increasing across restarts; ?since=ID pages through the history
@@ -64,10 +69,15 @@ export interface ConfigReloadedEvent extends EventBase {
 }
 
 export type AgentEvent =
-  | AgentStartedEvent | StatusChangedEvent | QuarantineEvent | MaintenanceSetEvent | MaintenanceClearedEvent | ConfigReloadedEvent;
+  | AgentStartedEvent
+  | StatusChangedEvent
+  | QuarantineEvent
+  | MaintenanceSetEvent
+  | MaintenanceClearedEvent
+  | ConfigReloadedEvent;
 
 // An event before the log numbers and stamps it.
-export type NewEvent = AgentEvent extends infer E ? E extends AgentEvent ? Omit<E, 'id' | 'time'> : never : never;
+export type NewEvent = AgentEvent extends infer E ? (E extends AgentEvent ? Omit<E, 'id' | 'time'> : never) : never;
 
 export interface EventQuery {
   since?: { id: number } | { time: Date };

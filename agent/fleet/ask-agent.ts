@@ -8,7 +8,8 @@ import type { Preflight } from '../core-types.ts';
 import type { FleetTarget } from './targets.ts';
 
 // Why an agent gave no usable answer. Stable strings (docs/scheduler.md, "Error codes").
-export type AskErrorCode = 'unreachable' | 'connection-lost' | 'timeout' | 'bad-json' | 'bad-answer' | 'unexpected-status';
+export type AskErrorCode =
+  'unreachable' | 'connection-lost' | 'timeout' | 'bad-json' | 'bad-answer' | 'unexpected-status';
 
 export type AgentAnswer =
   | { ok: true; httpStatus: number; preflight: Preflight; latencyMs: number }
@@ -43,19 +44,37 @@ export function askAgent(target: FleetTarget, opts: AskOptions): Promise<AgentAn
       finish({ ok: false, error, message, httpStatus, latencyMs: latencyMs() });
 
     const common = {
-      host: target.host, port: target.port, path, method: 'GET', agent: false,
+      host: target.host,
+      port: target.port,
+      path,
+      method: 'GET',
+      agent: false,
       headers: { Accept: 'application/json', Connection: 'close', 'User-Agent': 'buildfleet-agent-fleet-status' },
     } as const;
-    const req = opts.tls ? httpsRequest({ ...common, ...(opts.tls.ca ? { ca: opts.tls.ca } : {}) }) : httpRequest(common);
-    const deadline = setTimeout(() => fail('timeout', `no complete answer within ${opts.timeoutMs} ms`), opts.timeoutMs);
+    const req = opts.tls
+      ? httpsRequest({ ...common, ...(opts.tls.ca ? { ca: opts.tls.ca } : {}) })
+      : httpRequest(common);
+    const deadline = setTimeout(
+      () => fail('timeout', `no complete answer within ${opts.timeoutMs} ms`),
+      opts.timeoutMs,
+    );
     let connected = false;
     // A TLS failure (untrusted certificate, wrong name) happens after the TCP connect, before
     // any answer: the host cannot be asked, so it is unreachable, with the TLS error as message.
-    req.on('socket', (socket) => socket.once('connect', () => { connected = !opts.tls; }).once('secureConnect', () => { connected = true; }));
+    req.on('socket', (socket) =>
+      socket
+        .once('connect', () => {
+          connected = !opts.tls;
+        })
+        .once('secureConnect', () => {
+          connected = true;
+        }),
+    );
     req.on('error', (err: NodeJS.ErrnoException) => {
       // Before the connection stands the host is unreachable; after, the answer was cut off.
       if (err.code?.startsWith('HPE_')) fail('bad-answer', `not an HTTP answer (${err.code})`);
-      else if (connected) fail('connection-lost', `connection lost before a complete answer (${err.code ?? err.message})`);
+      else if (connected)
+        fail('connection-lost', `connection lost before a complete answer (${err.code ?? err.message})`);
       else fail('unreachable', `cannot connect: ${err.message}`);
     });
     req.on('response', (res) => {
@@ -99,7 +118,8 @@ export function askAgent(target: FleetTarget, opts: AskOptions): Promise<AgentAn
 function preflightProblem(doc: unknown, status: number): string | null {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return 'the answer is not a preflight document';
   const p = doc as Record<string, unknown>;
-  if (p.decision !== 'accept' && p.decision !== 'degraded' && p.decision !== 'refuse') return `"decision" is ${JSON.stringify(p.decision)}, not accept, degraded or refuse`;
+  if (p.decision !== 'accept' && p.decision !== 'degraded' && p.decision !== 'refuse')
+    return `"decision" is ${JSON.stringify(p.decision)}, not accept, degraded or refuse`;
   if (!Array.isArray(p.reasons) || !Array.isArray(p.checks)) return 'the answer lacks "reasons" or "checks" lists';
   // A proxy or a different program could answer 200 with some JSON; the status and the
   // decision must agree for the answer to be trusted.

@@ -38,7 +38,9 @@ export function renderFileSd(groups: FileSdGroup[]): string {
 
 // Prometheus picks a file_sd file's format from its extension.
 export function fileSdPathProblem(path: string): string | null {
-  return /\.(json|ya?ml)$/.test(path) ? null : `${path}: a file_sd file must end in .json, .yml or .yaml (Prometheus reads the format from the name)`;
+  return /\.(json|ya?ml)$/.test(path)
+    ? null
+    : `${path}: a file_sd file must end in .json, .yml or .yaml (Prometheus reads the format from the name)`;
 }
 
 // Atomic: a temporary file beside the target, fsync, rename, fsync of the directory. Prometheus

@@ -44,22 +44,44 @@ export function rowOf(target: FleetTarget, answer: AgentAnswer): FleetRow {
   const last = { latencyMs: answer.latencyMs, labels: target.labels };
   if (!answer.ok) {
     return {
-      target: target.address, state: 'no-answer', decision: null, error: answer.error, message: answer.message, host: null,
-      agentVersion: null, httpStatus: answer.httpStatus, failingChecks: [], reasons: [], maintenance: null, warnings: [], oldestResultAgeSeconds: null, ...last,
+      target: target.address,
+      state: 'no-answer',
+      decision: null,
+      error: answer.error,
+      message: answer.message,
+      host: null,
+      agentVersion: null,
+      httpStatus: answer.httpStatus,
+      failingChecks: [],
+      reasons: [],
+      maintenance: null,
+      warnings: [],
+      oldestResultAgeSeconds: null,
+      ...last,
     };
   }
   const p = answer.preflight;
-  const reasons = p.reasons.filter((r) => typeof r === 'object' && r !== null).map((r) => ({ check: String(r.check), code: String(r.code), message: String(r.message ?? '') }));
-  const ages = p.checks.map((c) => c?.ageSeconds).filter((a): a is number => typeof a === 'number' && Number.isFinite(a));
+  const reasons = p.reasons
+    .filter((r) => typeof r === 'object' && r !== null)
+    .map((r) => ({ check: String(r.check), code: String(r.code), message: String(r.message ?? '') }));
+  const ages = p.checks
+    .map((c) => c?.ageSeconds)
+    .filter((a): a is number => typeof a === 'number' && Number.isFinite(a));
   return {
-    target: target.address, state: p.decision, decision: p.decision, error: null, message: null,
+    target: target.address,
+    state: p.decision,
+    decision: p.decision,
+    error: null,
+    message: null,
     host: typeof p.host === 'string' ? p.host : null,
     agentVersion: typeof p.agentVersion === 'string' ? p.agentVersion : null,
     httpStatus: answer.httpStatus,
     failingChecks: [...new Set(reasons.map((r) => r.check))],
     reasons,
     maintenance: p.maintenance ?? null,
-    warnings: p.checks.filter((c) => c?.status === 'warning').map((c) => ({ check: String(c.name), summary: String(c.summary ?? '') })),
+    warnings: p.checks
+      .filter((c) => c?.status === 'warning')
+      .map((c) => ({ check: String(c.name), summary: String(c.summary ?? '') })),
     oldestResultAgeSeconds: ages.length > 0 ? Math.max(...ages) : null,
     ...last,
   };
@@ -71,10 +93,18 @@ const stateRank: Record<FleetState, number> = { 'no-answer': 0, refuse: 1, degra
 const collator = new Intl.Collator('en', { numeric: true });
 
 export function fleetReport(rows: FleetRow[]): FleetReport {
-  const sorted = [...rows].sort((a, b) => stateRank[a.state] - stateRank[b.state] || collator.compare(a.target, b.target));
+  const sorted = [...rows].sort(
+    (a, b) => stateRank[a.state] - stateRank[b.state] || collator.compare(a.target, b.target),
+  );
   const count = (s: FleetState) => rows.filter((r) => r.state === s).length;
   return {
-    summary: { total: rows.length, accept: count('accept'), degraded: count('degraded'), refuse: count('refuse'), noAnswer: count('no-answer') },
+    summary: {
+      total: rows.length,
+      accept: count('accept'),
+      degraded: count('degraded'),
+      refuse: count('refuse'),
+      noAnswer: count('no-answer'),
+    },
     rows: sorted,
   };
 }

@@ -23,7 +23,9 @@ function detailLines(row: FleetRow): string[] {
   const lines: string[] = [];
   const m = row.maintenance as { reason?: unknown; expiresAt?: unknown; by?: unknown } | null;
   if (m !== null && typeof m === 'object' && typeof m.reason === 'string') {
-    lines.push(`    maintenance: ${m.reason}${typeof m.expiresAt === 'string' ? ` (until ${m.expiresAt}` : ' ('}${typeof m.by === 'string' ? `, by ${m.by})` : ')'}`);
+    lines.push(
+      `    maintenance: ${m.reason}${typeof m.expiresAt === 'string' ? ` (until ${m.expiresAt}` : ' ('}${typeof m.by === 'string' ? `, by ${m.by})` : ')'}`,
+    );
   }
   for (const w of row.warnings) lines.push(`    warning: ${w.check}: ${w.summary}`);
   return lines;
@@ -32,12 +34,25 @@ function detailLines(row: FleetRow): string[] {
 export function formatFleetTable(report: FleetReport): string {
   const rows = [
     ['TARGET', 'DECISION', 'AGE', 'LATENCY', 'FAILING'],
-    ...report.rows.map((r) => [r.target, r.state, formatAge(r.oldestResultAgeSeconds), `${r.latencyMs} ms`, problemCell(r)]),
+    ...report.rows.map((r) => [
+      r.target,
+      r.state,
+      formatAge(r.oldestResultAgeSeconds),
+      `${r.latencyMs} ms`,
+      problemCell(r),
+    ]),
   ];
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  const line = (r: string[]) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]))).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   const lines = [line(rows[0]), ...report.rows.flatMap((row, i) => [line(rows[i + 1]), ...detailLines(row)])];
   const s = report.summary;
-  lines.push('', `${s.total} agent${s.total === 1 ? '' : 's'}: ${s.accept} accept, ${s.degraded} degraded, ${s.refuse} refuse, ${s.noAnswer} no answer`);
+  lines.push(
+    '',
+    `${s.total} agent${s.total === 1 ? '' : 's'}: ${s.accept} accept, ${s.degraded} degraded, ${s.refuse} refuse, ${s.noAnswer} no answer`,
+  );
   return `${lines.join('\n')}\n`;
 }

@@ -22,7 +22,8 @@ const ipv6 = /^[0-9A-Fa-f:.]+(%[A-Za-z0-9_.-]+)?$/;
 export function parseTarget(text: string): { ok: true; target: FleetTarget } | { ok: false; error: string } {
   let rest = text.trim();
   const bad = (why: string) => ({ ok: false as const, error: `"${text}": ${why}` });
-  if (/^https:\/\//i.test(rest)) return bad('HTTPS agents are not supported by fleet status; give host[:port] of a plain-HTTP agent');
+  if (/^https:\/\//i.test(rest))
+    return bad('HTTPS agents are not supported by fleet status; give host[:port] of a plain-HTTP agent');
   rest = rest.replace(/^http:\/\//i, '').replace(/\/$/, '');
   if (rest === '') return bad('empty target');
   let host: string;
@@ -43,7 +44,8 @@ export function parseTarget(text: string): { ok: true; target: FleetTarget } | {
   }
   let port = defaultAgentPort;
   if (portText !== undefined) {
-    if (!/^\d{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) return bad('the port must be 1-65535');
+    if (!/^\d{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535)
+      return bad('the port must be 1-65535');
     port = Number(portText);
   }
   const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
@@ -52,7 +54,9 @@ export function parseTarget(text: string): { ok: true; target: FleetTarget } | {
 
 // Parses every text; collects every error rather than stopping at the first, so a long file
 // is fixed in one go. The same address twice is kept once (first labels win).
-export function parseTargetList(texts: { text: string; where: string; labels?: Record<string, string> }[]): TargetsResult {
+export function parseTargetList(
+  texts: { text: string; where: string; labels?: Record<string, string> }[],
+): TargetsResult {
   const errors: string[] = [];
   const byAddress = new Map<string, FleetTarget>();
   for (const { text, where, labels } of texts) {
@@ -61,7 +65,8 @@ export function parseTargetList(texts: { text: string; where: string; labels?: R
       errors.push(`${where}: ${parsed.error}`);
       continue;
     }
-    if (!byAddress.has(parsed.target.address)) byAddress.set(parsed.target.address, { ...parsed.target, labels: { ...(labels ?? {}) } });
+    if (!byAddress.has(parsed.target.address))
+      byAddress.set(parsed.target.address, { ...parsed.target, labels: { ...(labels ?? {}) } });
   }
   return errors.length > 0 ? { ok: false, errors } : { ok: true, targets: [...byAddress.values()] };
 }
@@ -91,7 +96,8 @@ function linesOf(content: string, fileName: string): { text: string; where: stri
 // Prometheus' file_sd format: a list of groups, each with `targets` (strings) and optional
 // `labels` (string values). Labels are kept so a written file_sd keeps the operator's site/pool.
 export function parseFileSd(doc: unknown, fileName: string): TargetsResult {
-  if (!Array.isArray(doc)) return { ok: false, errors: [`${fileName}: a file_sd file is a list of {targets, labels} groups`] };
+  if (!Array.isArray(doc))
+    return { ok: false, errors: [`${fileName}: a file_sd file is a list of {targets, labels} groups`] };
   const errors: string[] = [];
   const texts: { text: string; where: string; labels: Record<string, string> }[] = [];
   doc.forEach((group: unknown, i) => {
@@ -113,7 +119,8 @@ export function parseFileSd(doc: unknown, fileName: string): TargetsResult {
         return;
       }
       for (const [name, value] of Object.entries(labels)) {
-        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) errors.push(`${where}: label name "${name}" is not a Prometheus label name`);
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+          errors.push(`${where}: label name "${name}" is not a Prometheus label name`);
         else if (typeof value !== 'string') errors.push(`${where}: label "${name}" must be a string`);
         else labelSet[name] = value;
       }

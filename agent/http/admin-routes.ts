@@ -13,12 +13,20 @@ export const postChecksRun: RouteHandler = async (ctx, req, res, query) => {
   // Which checks: ?checks=a,b or {"checks": ["a","b"]}; every check when neither is given.
   let names: string[] | undefined;
   const fromQuery = query.get('checks');
-  if (fromQuery !== null) names = fromQuery.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (fromQuery !== null)
+    names = fromQuery
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
   if (body.value !== undefined) {
     const v = body.value as { checks?: unknown };
-    if (typeof body.value !== 'object' || body.value === null || Array.isArray(body.value) ||
+    if (
+      typeof body.value !== 'object' ||
+      body.value === null ||
+      Array.isArray(body.value) ||
       Object.keys(body.value).some((k) => k !== 'checks') ||
-      (v.checks !== undefined && (!Array.isArray(v.checks) || !v.checks.every((c) => typeof c === 'string')))) {
+      (v.checks !== undefined && (!Array.isArray(v.checks) || !v.checks.every((c) => typeof c === 'string')))
+    ) {
       return sendError(res, 400, { code: 'invalid-body', message: 'body must be {"checks": ["name", ...]} or empty' });
     }
     if (v.checks !== undefined) names = v.checks as string[];
@@ -29,7 +37,10 @@ export const postChecksRun: RouteHandler = async (ctx, req, res, query) => {
     names = [...new Set(names)];
     const unknown = names.filter((n) => !known.includes(n));
     if (unknown.length > 0 || names.length === 0) {
-      return sendError(res, 400, { code: 'unknown-check', message: `unknown check(s): ${echoList(unknown) || '(none given)'} (known: ${known.join(', ')})` });
+      return sendError(res, 400, {
+        code: 'unknown-check',
+        message: `unknown check(s): ${echoList(unknown) || '(none given)'} (known: ${known.join(', ')})`,
+      });
     }
   }
   ctx.log.info({ event: 'api-checks-run', checks: names ?? known }, 'checks run through the API');

@@ -13,7 +13,8 @@ export interface BearerToken {
 
 export type LoadedToken = { ok: true; token: BearerToken } | { ok: false; code: TokenFileProblem; error: string };
 
-export type TokenFileProblem = 'token-file-unreadable' | 'token-file-permissions' | 'token-file-empty' | 'token-file-not-regular';
+export type TokenFileProblem =
+  'token-file-unreadable' | 'token-file-permissions' | 'token-file-empty' | 'token-file-not-regular';
 
 // Group/other read or write bits. Execute alone leaks nothing.
 const groupOtherAccess = 0o066;
@@ -28,7 +29,8 @@ export function loadBearerToken(file: string): LoadedToken {
   } catch (err) {
     return { ok: false, code: 'token-file-unreadable', error: `auth.tokenFile ${file}: ${(err as Error).message}` };
   }
-  if (!isFile) return { ok: false, code: 'token-file-not-regular', error: `auth.tokenFile ${file}: not a regular file` };
+  if (!isFile)
+    return { ok: false, code: 'token-file-not-regular', error: `auth.tokenFile ${file}: not a regular file` };
   if ((mode & groupOtherAccess) !== 0) {
     const octal = (mode & 0o777).toString(8).padStart(3, '0');
     return {
@@ -46,7 +48,11 @@ export function loadBearerToken(file: string): LoadedToken {
   // One line; a trailing newline from `echo token > file` is not part of the token.
   const token = text.trim();
   if (token === '' || /\s/.test(token)) {
-    return { ok: false, code: 'token-file-empty', error: `auth.tokenFile ${file}: must hold one non-empty token without spaces` };
+    return {
+      ok: false,
+      code: 'token-file-empty',
+      error: `auth.tokenFile ${file}: must hold one non-empty token without spaces`,
+    };
   }
   return { ok: true, token: { digest: sha256(token), file } };
 }

@@ -32,7 +32,12 @@ export interface RouteContext {
   preflightAnswers: PreflightAnswers;
 }
 
-export type RouteHandler = (ctx: RouteContext, req: IncomingMessage, res: ServerResponse, query: URLSearchParams) => Promise<void> | void;
+export type RouteHandler = (
+  ctx: RouteContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  query: URLSearchParams,
+) => Promise<void> | void;
 
 export interface Route {
   // Mutating routes need the bearer token and do not exist at all without a token file.

@@ -16,7 +16,10 @@ async function resolve(host: string, timeoutMs: number): Promise<string> {
     return hostname.startsWith(`${host}.`) ? hostname : host;
   })().catch(() => host);
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<string>((r) => { timer = setTimeout(() => r(host), timeoutMs); timer.unref(); });
+  const timeout = new Promise<string>((r) => {
+    timer = setTimeout(() => r(host), timeoutMs);
+    timer.unref();
+  });
   const name = await Promise.race([attempt, timeout]);
   clearTimeout(timer);
   return name;

@@ -14,7 +14,8 @@ export function parseMaintenanceRequest(body: unknown, now: Date): MaintenanceRe
   const b = body as Record<string, unknown>;
   const unknownKeys = Object.keys(b).filter((k) => k !== 'reason' && k !== 'expiresInSeconds' && k !== 'expiresAt');
   if (unknownKeys.length > 0) return { ok: false, message: `unknown key(s): ${unknownKeys.join(', ')}` };
-  if (typeof b.reason !== 'string' || b.reason.trim() === '') return { ok: false, message: 'reason: a non-empty string is required' };
+  if (typeof b.reason !== 'string' || b.reason.trim() === '')
+    return { ok: false, message: 'reason: a non-empty string is required' };
   if (b.reason.length > maxReasonLength) return { ok: false, message: `reason: at most ${maxReasonLength} characters` };
   const hasIn = b.expiresInSeconds !== undefined;
   const hasAt = b.expiresAt !== undefined;

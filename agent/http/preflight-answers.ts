@@ -29,7 +29,11 @@ export interface PreflightAnswers {
 
 const maxEntries = 32; // one per distinct ?checks= subset; bounded against clients varying it
 
-export function createPreflightAnswers(core: AgentCore, maxAgeMs = 100, clock: () => number = Date.now): PreflightAnswers {
+export function createPreflightAnswers(
+  core: AgentCore,
+  maxAgeMs = 100,
+  clock: () => number = Date.now,
+): PreflightAnswers {
   const entries = new Map<string, Entry>();
   const snapshot = () => ({ states: core.states(), maintenance: core.maintenance() });
   return {

@@ -10,7 +10,11 @@ export function parsePreflightQuery(query: URLSearchParams, knownChecks: readonl
   const options: RefreshOptions = {};
   for (const key of query.keys()) {
     if (key !== 'max_age' && key !== 'checks' && key !== 'user') {
-      return { ok: false, code: 'unknown-parameter', message: `unknown query parameter "${echoText(key)}" (known: max_age, checks, user)` };
+      return {
+        ok: false,
+        code: 'unknown-parameter',
+        message: `unknown query parameter "${echoText(key)}" (known: max_age, checks, user)`,
+      };
     }
   }
   const maxAges = query.getAll('max_age');
@@ -18,7 +22,11 @@ export function parsePreflightQuery(query: URLSearchParams, knownChecks: readonl
   if (maxAges.length === 1) {
     const text = maxAges[0];
     if (!/^\d{1,9}(\.\d{1,6})?$/.test(text)) {
-      return { ok: false, code: 'invalid-max-age', message: `max_age must be a non-negative number of seconds, got "${echoText(text)}"` };
+      return {
+        ok: false,
+        code: 'invalid-max-age',
+        message: `max_age must be a non-negative number of seconds, got "${echoText(text)}"`,
+      };
     }
     options.maxAgeSeconds = Number(text);
   }
@@ -32,7 +40,14 @@ export function parsePreflightQuery(query: URLSearchParams, knownChecks: readonl
   }
   const checkLists = query.getAll('checks');
   if (checkLists.length > 0) {
-    const names = [...new Set(checkLists.flatMap((s) => s.split(',')).map((s) => s.trim()).filter((s) => s !== ''))];
+    const names = [
+      ...new Set(
+        checkLists
+          .flatMap((s) => s.split(','))
+          .map((s) => s.trim())
+          .filter((s) => s !== ''),
+      ),
+    ];
     if (names.length === 0) return { ok: false, code: 'unknown-check', message: 'checks is empty' };
     const unknown = names.filter((n) => !knownChecks.includes(n));
     if (unknown.length > 0) {

@@ -32,19 +32,34 @@ export function readJsonBody(req: IncomingMessage, limit = maxBodyBytes): Promis
       }
       chunks.push(chunk);
     });
-    req.on('error', () => finish({ ok: false, status: 400, code: 'body-unreadable', message: 'request body could not be read' }));
+    req.on('error', () =>
+      finish({ ok: false, status: 400, code: 'body-unreadable', message: 'request body could not be read' }),
+    );
     req.on('end', () => {
       if (done) return;
       const text = Buffer.concat(chunks).toString('utf8');
       if (text.trim() === '') return finish({ ok: true, value: undefined });
-      const type = String(req.headers['content-type'] ?? 'application/json').split(';')[0].trim().toLowerCase();
+      const type = String(req.headers['content-type'] ?? 'application/json')
+        .split(';')[0]
+        .trim()
+        .toLowerCase();
       if (type !== 'application/json' && !type.endsWith('+json')) {
-        return finish({ ok: false, status: 415, code: 'unsupported-media-type', message: `body must be application/json, got ${type}` });
+        return finish({
+          ok: false,
+          status: 415,
+          code: 'unsupported-media-type',
+          message: `body must be application/json, got ${type}`,
+        });
       }
       try {
         finish({ ok: true, value: JSON.parse(text) });
       } catch (err) {
-        finish({ ok: false, status: 400, code: 'invalid-json', message: `body is not valid JSON: ${(err as Error).message}` });
+        finish({
+          ok: false,
+          status: 400,
+          code: 'invalid-json',
+          message: `body is not valid JSON: ${(err as Error).message}`,
+        });
       }
     });
   });

@@ -9,17 +9,33 @@ export interface ApiError {
 
 export const jsonContentType = 'application/json; charset=utf-8';
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string | number> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string | number> = {},
+): void {
   send(res, status, jsonContentType, `${JSON.stringify(body)}\n`, headers);
 }
 
-export function sendError(res: ServerResponse, status: number, error: ApiError, headers: Record<string, string | number> = {}): void {
+export function sendError(
+  res: ServerResponse,
+  status: number,
+  error: ApiError,
+  headers: Record<string, string | number> = {},
+): void {
   // The body of a refused request (401, 404, 405, 413, ...) may still be arriving, endlessly if
   // the client wishes: close the connection after the answer instead of reading it to the end.
   sendJson(res, status, { error }, { Connection: 'close', ...headers });
 }
 
-export function send(res: ServerResponse, status: number, contentType: string, body: string | Buffer, headers: Record<string, string | number> = {}): void {
+export function send(
+  res: ServerResponse,
+  status: number,
+  contentType: string,
+  body: string | Buffer,
+  headers: Record<string, string | number> = {},
+): void {
   if (res.headersSent) {
     res.destroy(); // a handler failed half-way; the client must not take a truncated body as whole
     return;
@@ -42,6 +58,9 @@ export function echoText(text: string, max = 64): string {
 }
 
 export function echoList(items: readonly string[], max = 5): string {
-  const shown = items.slice(0, max).map((i) => echoText(i)).join(', ');
+  const shown = items
+    .slice(0, max)
+    .map((i) => echoText(i))
+    .join(', ');
   return items.length > max ? `${shown} and ${items.length - max} more` : shown;
 }

@@ -9,7 +9,12 @@ import type { AgentCore, Preflight, RefreshOptions } from '../core-types.ts';
 import type { AgentMetrics } from '../metrics.ts';
 import { deleteMaintenance, postChecksRun, postMaintenance, postQuarantine } from './admin-routes.ts';
 import { bearerChallenge, checkBearer, type BearerToken } from './auth.ts';
-import { defaultConnectionBudget, enforceConnectionBudget, type ConnectionBudget, type ConnectionTracker } from './connection-budget.ts';
+import {
+  defaultConnectionBudget,
+  enforceConnectionBudget,
+  type ConnectionBudget,
+  type ConnectionTracker,
+} from './connection-budget.ts';
 import type { AgentHealth, HttpLog, Route, RouteContext } from './context.ts';
 import type { ListenAddress } from './listen-address.ts';
 import { createPreflightAnswers } from './preflight-answers.ts';
@@ -120,13 +125,21 @@ export function createAgentHttpServer(opts: AgentHttpServerOptions): AgentHttpSe
   };
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     dispatch(ctx, req, res).catch((err: unknown) => {
-      opts.log.error({ event: 'http-handler-failed', method: req.method, path: pathOf(req.url), err: errorText(err) }, 'request handler failed');
+      opts.log.error(
+        { event: 'http-handler-failed', method: req.method, path: pathOf(req.url), err: errorText(err) },
+        'request handler failed',
+      );
       sendError(res, 500, { code: 'internal-error', message: 'the agent failed to answer; see its log' });
     });
   };
   const clientCertRequired = opts.tls !== undefined && opts.tls !== null && opts.tls.ca !== null;
   const server: Server = opts.tls
-    ? (createHttpsServer({ ...serverOptions, ...tlsContextOptions(opts.tls), requestCert: clientCertRequired, rejectUnauthorized: clientCertRequired }) as unknown as Server)
+    ? (createHttpsServer({
+        ...serverOptions,
+        ...tlsContextOptions(opts.tls),
+        requestCert: clientCertRequired,
+        rejectUnauthorized: clientCertRequired,
+      }) as unknown as Server)
     : createHttpServer(serverOptions);
   // The budget's listeners go first, so an answer sent at once already sees its decision.
   const connections = enforceConnectionBudget(server, opts.connections ?? defaultConnectionBudget());
@@ -135,7 +148,9 @@ export function createAgentHttpServer(opts: AgentHttpServerOptions): AgentHttpSe
     // Malformed requests and timeouts: answer 400/408 when the socket still takes it, never throw.
     if (!socket.writable) return socket.destroy();
     const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-    socket.end(`HTTP/1.1 ${status} ${status === 408 ? 'Request Timeout' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    socket.end(
+      `HTTP/1.1 ${status} ${status === 408 ? 'Request Timeout' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
+    );
   });
 
   return {
@@ -143,12 +158,17 @@ export function createAgentHttpServer(opts: AgentHttpServerOptions): AgentHttpSe
     listen(address) {
       return new Promise((resolve) => {
         const onError = (err: NodeJS.ErrnoException): void => {
-          resolve({ ok: false, error: `cannot listen on ${address.host ?? '*'}:${address.port}: ${err.code ?? err.message}` });
+          resolve({
+            ok: false,
+            error: `cannot listen on ${address.host ?? '*'}:${address.port}: ${err.code ?? err.message}`,
+          });
         };
         server.once('error', onError);
         server.listen({ host: address.host, port: address.port }, () => {
           server.off('error', onError);
-          server.on('error', (err) => opts.log.error({ event: 'http-server-error', err: errorText(err) }, 'HTTP server error'));
+          server.on('error', (err) =>
+            opts.log.error({ event: 'http-server-error', err: errorText(err) }, 'HTTP server error'),
+          );
           const a = server.address() as AddressInfo;
           resolve({ ok: true, port: a.port, host: a.address });
         });
@@ -176,7 +196,8 @@ export function createAgentHttpServer(opts: AgentHttpServerOptions): AgentHttpSe
     },
     setTls(tls) {
       if (!opts.tls) return { ok: false, error: 'the agent serves plain HTTP; TLS takes effect at the next restart' };
-      if ((tls.ca !== null) !== clientCertRequired) return { ok: false, error: 'adding or removing tls.clientCAFile takes effect at the next restart' };
+      if ((tls.ca !== null) !== clientCertRequired)
+        return { ok: false, error: 'adding or removing tls.clientCAFile takes effect at the next restart' };
       try {
         (server as unknown as TlsServer).setSecureContext(tlsContextOptions(tls));
       } catch (err) {
@@ -204,15 +225,31 @@ async function dispatch(ctx: RouteContext, req: IncomingMessage, res: ServerResp
   if (handler === undefined) {
     const allowed = Object.keys(route.methods);
     if (allowed.includes('GET')) allowed.push('HEAD');
-    return sendError(res, 405, { code: 'method-not-allowed', message: `${req.method} is not allowed on ${path}` }, { Allow: allowed.join(', ') });
+    return sendError(
+      res,
+      405,
+      { code: 'method-not-allowed', message: `${req.method} is not allowed on ${path}` },
+      { Allow: allowed.join(', ') },
+    );
   }
   if (route.authenticated && token !== null) {
     const outcome = checkBearer(req.headers.authorization, token);
     if (outcome !== 'ok') {
-      ctx.log.warn({ event: 'http-auth-failed', path, outcome, remote: req.socket.remoteAddress }, 'rejected a request without a valid bearer token');
-      return sendError(res, 401, { code: outcome === 'missing' ? 'token-missing' : 'token-invalid', message: 'a valid bearer token is required' }, {
-        'WWW-Authenticate': bearerChallenge(outcome),
-      });
+      ctx.log.warn(
+        { event: 'http-auth-failed', path, outcome, remote: req.socket.remoteAddress },
+        'rejected a request without a valid bearer token',
+      );
+      return sendError(
+        res,
+        401,
+        {
+          code: outcome === 'missing' ? 'token-missing' : 'token-invalid',
+          message: 'a valid bearer token is required',
+        },
+        {
+          'WWW-Authenticate': bearerChallenge(outcome),
+        },
+      );
     }
   }
   const query = q < 0 ? emptyQuery : new URLSearchParams(url.slice(q + 1));

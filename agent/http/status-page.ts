@@ -27,8 +27,15 @@ export interface StatusView {
 
 const decisionWords: Record<Preflight['decision'], { symbol: string; meaning: string }> = {
   accept: { symbol: '✔', meaning: 'Schedulers may assign builds here: /v1/preflight answers 200.' },
-  degraded: { symbol: '▲', meaning: 'A shared dependency fails (it fails for every host): /v1/preflight answers 429 with Retry-After, so schedulers wait instead of draining the fleet. This host itself is fine.' },
-  refuse: { symbol: '✖', meaning: 'No new builds here: /v1/preflight answers 503 until the blocking reasons below are gone.' },
+  degraded: {
+    symbol: '▲',
+    meaning:
+      'A shared dependency fails (it fails for every host): /v1/preflight answers 429 with Retry-After, so schedulers wait instead of draining the fleet. This host itself is fine.',
+  },
+  refuse: {
+    symbol: '✖',
+    meaning: 'No new builds here: /v1/preflight answers 503 until the blocking reasons below are gone.',
+  },
 };
 
 function reasonItem(check: string, code: string, message: string, page: PageContext): string {
@@ -49,7 +56,9 @@ function reasonsSections(v: StatusView): string {
   return [
     `<h2 id="blocking">Blocking (${blocking.length})</h2>`,
     blocking.length === 0 ? '<p>Nothing blocks builds on this host.</p>' : list(blocking),
-    shared.length === 0 ? '' : `<h2 id="degrading">Degrading: shared dependencies (${shared.length})</h2>\n<p class="muted">These fail for every host alike, so they degrade instead of refusing (see the legend).</p>\n${list(shared)}`,
+    shared.length === 0
+      ? ''
+      : `<h2 id="degrading">Degrading: shared dependencies (${shared.length})</h2>\n<p class="muted">These fail for every host alike, so they degrade instead of refusing (see the legend).</p>\n${list(shared)}`,
     `<h2 id="warnings">Warnings, not blocking (${warnings.length})</h2>`,
     warnings.length === 0 ? '<p>None.</p>' : list(warnings),
   ].join('\n');
@@ -62,10 +71,12 @@ function maintenanceBox(v: StatusView): string {
 }
 
 function overviewTable(v: StatusView): string {
-  const rows = v.states.map((s) => {
-    const schedule = v.schedules.find((x) => x.name === s.name);
-    return `<tr><td data-label="check"><a href="#check-${e(s.name)}"><code>${e(s.name)}</code></a></td><td data-label="status">${statusBadge(s.status)}</td><td data-label="scope">${e(s.scope)}</td><td data-label="last run">${timeTag(s.observedAt, v.now)}</td><td data-label="next run">${schedule ? timeTag(schedule.nextRunAt, v.now) : '–'}</td><td data-label="summary">${e(s.summary)}</td></tr>`;
-  }).join('\n');
+  const rows = v.states
+    .map((s) => {
+      const schedule = v.schedules.find((x) => x.name === s.name);
+      return `<tr><td data-label="check"><a href="#check-${e(s.name)}"><code>${e(s.name)}</code></a></td><td data-label="status">${statusBadge(s.status)}</td><td data-label="scope">${e(s.scope)}</td><td data-label="last run">${timeTag(s.observedAt, v.now)}</td><td data-label="next run">${schedule ? timeTag(schedule.nextRunAt, v.now) : '–'}</td><td data-label="summary">${e(s.summary)}</td></tr>`;
+    })
+    .join('\n');
   return `<table class="stack"><thead><tr><th scope="col">check</th><th scope="col">status</th><th scope="col">scope</th><th scope="col">last run</th><th scope="col">next run</th><th scope="col">summary</th></tr></thead><tbody>\n${rows}\n</tbody></table>`;
 }
 
@@ -75,8 +86,18 @@ function agentFacts(v: StatusView): string {
   const facts: [string, string][] = [
     ['host', `<code>${e(v.agent.fqdn)}</code>`],
     ['agent', `buildfleet-agent ${e(v.preflight.agentVersion)}, up ${e(formatSpan(v.agent.uptimeSeconds))}`],
-    ['/healthz', healthy ? statusBadge('ok', 'ok (the agent itself works)') : statusBadge('critical', `${h.state}${h.problems.length ? `: ${h.problems.join('; ')}` : ''}`)],
-    ['config', v.agent.configReloadOk ? statusBadge('ok', 'loaded') : statusBadge('warning', 'the last reload failed; the last good config is in use (see events)')],
+    [
+      '/healthz',
+      healthy
+        ? statusBadge('ok', 'ok (the agent itself works)')
+        : statusBadge('critical', `${h.state}${h.problems.length ? `: ${h.problems.join('; ')}` : ''}`),
+    ],
+    [
+      'config',
+      v.agent.configReloadOk
+        ? statusBadge('ok', 'loaded')
+        : statusBadge('warning', 'the last reload failed; the last good config is in use (see events)'),
+    ],
     ['evaluated', timeTag(v.preflight.evaluatedAt, v.now)],
   ];
   return `<dl class="facts">${facts.map(([k, val]) => `<dt>${e(k)}</dt><dd>${val}</dd>`).join('')}</dl>`;
@@ -100,7 +121,15 @@ ${maintenanceBox(v)}
 ${reasonsSections(v)}
 <h2 id="checks">Checks</h2>
 ${overviewTable(v)}
-${v.states.map((s) => checkSection(s, v.schedules.find((x) => x.name === s.name), v.now)).join('\n')}
+${v.states
+  .map((s) =>
+    checkSection(
+      s,
+      v.schedules.find((x) => x.name === s.name),
+      v.now,
+    ),
+  )
+  .join('\n')}
 <h2 id="events">Recent events</h2>
 ${eventsList(v.events, v.now)}
 <h2 id="agent">This agent</h2>

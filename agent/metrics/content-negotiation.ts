@@ -14,7 +14,8 @@ export function chooseExpositionFormat(accept: string | undefined): ExpositionFo
     const q = qParam === undefined ? 1 : Number(qParam.slice(2));
     if (!Number.isFinite(q) || q <= 0) continue;
     if (type === 'application/openmetrics-text') openMetricsQ = Math.max(openMetricsQ, q);
-    else if (type === 'text/plain' || type === '*/*' || type === 'text/*') textQ = Math.max(textQ, type === 'text/plain' ? q : q - 0.001);
+    else if (type === 'text/plain' || type === '*/*' || type === 'text/*')
+      textQ = Math.max(textQ, type === 'text/plain' ? q : q - 0.001);
   }
   return openMetricsQ >= 0 && openMetricsQ >= textQ ? 'openmetrics' : 'text';
 }

@@ -56,10 +56,15 @@ export function fillFamilies(f: MetricFamilies, s: MetricsSnapshot): void {
 // (agent/metrics/<check>-metrics.ts: checks/ observe and never import agent/).
 function fillDetails(f: MetricFamilies, details: CheckDetails): void {
   switch (details.kind) {
-    case 'skopeo': return fillSkopeoMetrics(f, details);
-    case 'disk': return fillDiskMetrics(f, details);
-    case 'registry': return fillRegistryMetrics(f, details);
-    case 'blobinfocache': return fillBlobCacheMetrics(f, details);
-    case undefined: return;
+    case 'skopeo':
+      return fillSkopeoMetrics(f, details);
+    case 'disk':
+      return fillDiskMetrics(f, details);
+    case 'registry':
+      return fillRegistryMetrics(f, details);
+    case 'blobinfocache':
+      return fillBlobCacheMetrics(f, details);
+    case undefined:
+      return;
   }
 }

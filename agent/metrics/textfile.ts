@@ -34,7 +34,10 @@ export async function renderTextfile(s: TextfileSnapshot): Promise<string> {
     configReloadOk: true,
     configLastGoodAt: s.configLoadedAt,
     // `check` never quarantines: both formats at 0, as the daemon exports them from its start.
-    quarantinedByFormat: new Map([['boltdb', 0], ['sqlite', 0]]),
+    quarantinedByFormat: new Map([
+      ['boltdb', 0],
+      ['sqlite', 0],
+    ]),
     // Nor does it keep an event history (that is the daemon's).
     eventCounts: new Map(),
   });

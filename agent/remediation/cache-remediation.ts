@@ -24,11 +24,24 @@ export function createCacheRemediation(o: CacheRemediationOptions): CacheRemedia
   return {
     moves: o.moves,
     resumeInterrupted: () =>
-      resumeInterruptedQuarantines({ stateDir: o.stateDir, actor: o.actor, now: o.now, procRoot: o.procRoot, dryRun: !o.moves }),
+      resumeInterruptedQuarantines({
+        stateDir: o.stateDir,
+        actor: o.actor,
+        now: o.now,
+        procRoot: o.procRoot,
+        dryRun: !o.moves,
+      }),
     async quarantine(cache, known, skopeoVersion) {
       const deps = {
-        verify: o.verify, verifyOptions: o.verifyOptions, stateDir: o.stateDir, actor: o.actor, skopeoVersion,
-        now: o.now, procRoot: o.procRoot, keep: o.keep, maxQuarantineBytes: o.maxQuarantineBytes,
+        verify: o.verify,
+        verifyOptions: o.verifyOptions,
+        stateDir: o.stateDir,
+        actor: o.actor,
+        skopeoVersion,
+        now: o.now,
+        procRoot: o.procRoot,
+        keep: o.keep,
+        maxQuarantineBytes: o.maxQuarantineBytes,
       };
       return quarantineCache(await assessCache(cache, deps, known), deps);
     },

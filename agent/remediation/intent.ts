@@ -2,7 +2,19 @@
 // after the audit line is written. A run that finds one finishes the move or reports it
 // (resume.ts). Everything needed to recognise the files again is in it: the directory's and
 // every file's device and inode, and the names before and after.
-import { closeSync, constants, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import path from 'node:path';
 import type { Actor } from './audit.ts';
 import type { FileIdentity } from '../../lib/file-identity.ts';

@@ -33,14 +33,24 @@ export function findOpenFileHolders(files: readonly FileIdentity[], procRoot = '
       // A process whose open files we may not see could hold the cache: without
       // CAP_SYS_PTRACE that is every other user's process. Not knowing counts as "open".
       if (code === 'EACCES' || code === 'EPERM') {
-        holders.push({ pid: Number(entry), command: readCommand(procRoot, entry), fd: -1, target: `unknown: ${fdDir} is not readable (${code})` });
+        holders.push({
+          pid: Number(entry),
+          command: readCommand(procRoot, entry),
+          fd: -1,
+          target: `unknown: ${fdDir} is not readable (${code})`,
+        });
       }
       continue; // otherwise: exited meanwhile, or a kernel thread
     }
     for (const fd of fds) {
       const st = safeStat(`${fdDir}/${fd}`);
       if (!st || !wanted.has(`${st.dev}:${st.ino}`)) continue;
-      holders.push({ pid: Number(entry), command: readCommand(procRoot, entry), fd: Number(fd), target: safeReadlink(`${fdDir}/${fd}`) });
+      holders.push({
+        pid: Number(entry),
+        command: readCommand(procRoot, entry),
+        fd: Number(fd),
+        target: safeReadlink(`${fdDir}/${fd}`),
+      });
     }
   }
   return holders;

@@ -44,8 +44,15 @@ export function isRefusal(x: unknown): x is Refusal {
 
 // The pinned directory must still be the one discovery saw, and owned by the cache's owner.
 export function checkDirectory(cache: DiscoveredCache, dir: PinnedDir): Refusal | null {
-  if (cache.dirDev !== null && cache.dirIno !== null && (dir.stat.dev.toString() !== cache.dirDev || dir.stat.ino.toString() !== cache.dirIno)) {
-    return { code: 'directory-changed', message: `${cache.dir} is no longer the directory that was discovered (replaced meanwhile)` };
+  if (
+    cache.dirDev !== null &&
+    cache.dirIno !== null &&
+    (dir.stat.dev.toString() !== cache.dirDev || dir.stat.ino.toString() !== cache.dirIno)
+  ) {
+    return {
+      code: 'directory-changed',
+      message: `${cache.dir} is no longer the directory that was discovered (replaced meanwhile)`,
+    };
   }
   const dirUid = Number(dir.stat.uid);
   if (dirUid !== cache.owner.uid) {
@@ -59,7 +66,8 @@ export function checkDirectory(cache: DiscoveredCache, dir: PinnedDir): Refusal 
 
 // null main: the file is gone (nothing to do).
 export function checkCacheFiles(cache: DiscoveredCache, dir: PinnedDir): CacheFiles | Refusal | null {
-  if (cache.fileName === null) return { code: 'not-a-directory', message: cache.refused?.message ?? `${cache.path} is not a cache file` };
+  if (cache.fileName === null)
+    return { code: 'not-a-directory', message: cache.refused?.message ?? `${cache.path} is not a cache file` };
   const dirUid = Number(dir.stat.uid);
   const main = lstatIdentity(dir.at(cache.fileName));
   if (main === null) return null;
@@ -78,11 +86,19 @@ export function checkCacheFiles(cache: DiscoveredCache, dir: PinnedDir): CacheFi
 }
 
 function checkOneFile(filePath: string, id: FileIdentity, dirUid: number): Refusal | null {
-  if (id.kind === 'symlink') return { code: 'symlink', message: `${filePath} is a symbolic link; refusing to follow or move it` };
+  if (id.kind === 'symlink')
+    return { code: 'symlink', message: `${filePath} is a symbolic link; refusing to follow or move it` };
   if (id.kind !== 'file') return { code: 'not-a-regular-file', message: `${filePath} is not a regular file` };
   if (id.uid !== dirUid) {
-    return { code: 'file-owner-mismatch', message: `${filePath} is owned by uid ${id.uid}, not by the directory's owner (uid ${dirUid})` };
+    return {
+      code: 'file-owner-mismatch',
+      message: `${filePath} is owned by uid ${id.uid}, not by the directory's owner (uid ${dirUid})`,
+    };
   }
-  if (id.nlink !== 1) return { code: 'hard-linked', message: `${filePath} has ${id.nlink} hard links; a cache file never has more than one` };
+  if (id.nlink !== 1)
+    return {
+      code: 'hard-linked',
+      message: `${filePath} has ${id.nlink} hard links; a cache file never has more than one`,
+    };
   return null;
 }

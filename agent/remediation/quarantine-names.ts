@@ -7,7 +7,10 @@ export const companionSuffixes = ['-journal', '-wal', '-shm'] as const;
 export type CompanionSuffix = (typeof companionSuffixes)[number];
 
 export function utcStamp(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
+  return d
+    .toISOString()
+    .replace(/\.\d{3}Z$/, 'Z')
+    .replace(/[-:]/g, '');
 }
 
 export function quarantineStem(name: string, at: Date, attempt: number): string {
@@ -28,5 +31,10 @@ export function parseQuarantinedName(name: string, entry: string): QuarantinedNa
   const m = /^(\d{8}T\d{6}Z)(?:-(\d+))?(-journal|-wal|-shm)?$/.exec(entry.slice(prefix.length));
   if (!m) return null;
   const attempt = m[2] ? Number(m[2]) : 0;
-  return { stem: `${prefix}${m[1]}${m[2] ? `-${m[2]}` : ''}`, stamp: m[1], attempt, companion: (m[3] as CompanionSuffix | undefined) ?? null };
+  return {
+    stem: `${prefix}${m[1]}${m[2] ? `-${m[2]}` : ''}`,
+    stamp: m[1],
+    attempt,
+    companion: (m[3] as CompanionSuffix | undefined) ?? null,
+  };
 }

@@ -24,7 +24,8 @@ import { applyRetention } from './retention.ts';
 export type { KnownVerification, QuarantineResult, VerifyCacheFn };
 
 // The points between two effects; a test hook may stop the process at any of them.
-export type QuarantineStep = 'confirmed' | 'intent-written' | `moved${CompanionSuffix}` | 'moved-main' | 'audited' | 'intent-removed';
+export type QuarantineStep =
+  'confirmed' | 'intent-written' | `moved${CompanionSuffix}` | 'moved-main' | 'audited' | 'intent-removed';
 
 export interface QuarantineDeps {
   // Handed /proc/self/fd paths: it must open them in this process, or pass the descriptor on
@@ -62,8 +63,26 @@ export interface CacheAssessment {
   identity: FileIdentity | null; // the file as the first verification saw it
 }
 
-function outcomeFor(cache: DiscoveredCache, result: QuarantineResult, code: string, message: string, extra: Partial<QuarantineOutcome> = {}): QuarantineOutcome {
-  return { path: cache.path, formatByName: cache.formatByName, result, code, message, verdict: null, newPath: null, companions: [], holders: [], audit: [], ...extra };
+function outcomeFor(
+  cache: DiscoveredCache,
+  result: QuarantineResult,
+  code: string,
+  message: string,
+  extra: Partial<QuarantineOutcome> = {},
+): QuarantineOutcome {
+  return {
+    path: cache.path,
+    formatByName: cache.formatByName,
+    result,
+    code,
+    message,
+    verdict: null,
+    newPath: null,
+    companions: [],
+    holders: [],
+    audit: [],
+    ...extra,
+  };
 }
 
 function refusedOutcome(cache: DiscoveredCache, r: Refusal): QuarantineOutcome {
@@ -83,22 +102,50 @@ async function verifyPinned(dir: PinnedDir, cache: DiscoveredCache, deps: Quaran
   };
 }
 
-function busyOutcome(cache: DiscoveredCache, holders: OpenFileHolder[], verdict: CacheVerdict | null): QuarantineOutcome {
+function busyOutcome(
+  cache: DiscoveredCache,
+  holders: OpenFileHolder[],
+  verdict: CacheVerdict | null,
+): QuarantineOutcome {
   const who = holders.map((h) => `${h.command}[${h.pid}]`).join(', ');
-  return outcomeFor(cache, 'busy', 'file-open', `busy: ${cache.path} or a companion is open by ${who}; the next run tries again`, { holders, verdict });
+  return outcomeFor(
+    cache,
+    'busy',
+    'file-open',
+    `busy: ${cache.path} or a companion is open by ${who}; the next run tries again`,
+    { holders, verdict },
+  );
 }
 
 function notCorruptOutcome(cache: DiscoveredCache, verdict: CacheVerdict): QuarantineOutcome {
   return verdict.verdict === 'healthy'
     ? outcomeFor(cache, 'not-corrupt', 'healthy', `${cache.path} is healthy; left in place`, { verdict })
-    : outcomeFor(cache, 'not-corrupt', `verdict-${verdict.verdict}`, `${cache.path} could not be judged (${verdict.verdict}); left in place`, { verdict });
+    : outcomeFor(
+        cache,
+        'not-corrupt',
+        `verdict-${verdict.verdict}`,
+        `${cache.path} could not be judged (${verdict.verdict}); left in place`,
+        { verdict },
+      );
 }
 
 function openDirFor(cache: DiscoveredCache): PinnedDir | Refusal {
-  if (cache.refused) return { code: cache.refused.code === 'stat-failed' ? 'io-error' : cache.refused.code, message: cache.refused.message };
+  if (cache.refused)
+    return {
+      code: cache.refused.code === 'stat-failed' ? 'io-error' : cache.refused.code,
+      message: cache.refused.message,
+    };
   const dir = openPinnedDir(cache.dir);
   if (isPinnedDirRefusal(dir)) {
-    return { code: dir.code === 'symlink-on-path' ? 'symlink-on-path' : dir.code === 'not-a-directory' ? 'not-a-directory' : 'io-error', message: dir.message };
+    return {
+      code:
+        dir.code === 'symlink-on-path'
+          ? 'symlink-on-path'
+          : dir.code === 'not-a-directory'
+            ? 'not-a-directory'
+            : 'io-error',
+      message: dir.message,
+    };
   }
   const bad = checkDirectory(cache, dir);
   if (bad) {
@@ -109,30 +156,52 @@ function openDirFor(cache: DiscoveredCache): PinnedDir | Refusal {
 }
 
 // The planner: every rule, the first verification, the open-file scan. Changes nothing.
-export async function assessCache(cache: DiscoveredCache, deps: QuarantineDeps, known?: KnownVerification): Promise<CacheAssessment> {
+export async function assessCache(
+  cache: DiscoveredCache,
+  deps: QuarantineDeps,
+  known?: KnownVerification,
+): Promise<CacheAssessment> {
   const dir = openDirFor(cache);
   if (isRefusal(dir)) return { cache, outcome: refusedOutcome(cache, dir), identity: null };
   try {
     const files = checkCacheFiles(cache, dir);
-    if (files === null) return { cache, outcome: outcomeFor(cache, 'gone', 'gone', `${cache.path} no longer exists`), identity: null };
+    if (files === null)
+      return { cache, outcome: outcomeFor(cache, 'gone', 'gone', `${cache.path} no longer exists`), identity: null };
     if (isRefusal(files)) return { cache, outcome: refusedOutcome(cache, files), identity: null };
     const reuse = known !== undefined && sameFileUnchanged(known.identity, files.main);
     const verdict = reuse ? known.verdict : await verifyPinned(dir, cache, deps);
     const after = lstatIdentity(dir.at(cache.fileName!));
     if (!sameFileUnchanged(files.main, after)) {
-      return { cache, outcome: outcomeFor(cache, 'changed', 'file-changed', `${cache.path} changed while it was verified; the next run tries again`, { verdict }), identity: null };
+      return {
+        cache,
+        outcome: outcomeFor(
+          cache,
+          'changed',
+          'file-changed',
+          `${cache.path} changed while it was verified; the next run tries again`,
+          { verdict },
+        ),
+        identity: null,
+      };
     }
-    if (verdict.verdict !== 'corrupt') return { cache, outcome: notCorruptOutcome(cache, verdict), identity: files.main };
+    if (verdict.verdict !== 'corrupt')
+      return { cache, outcome: notCorruptOutcome(cache, verdict), identity: files.main };
     const holders = findOpenFileHolders([files.main, ...files.companions.map((c) => c.identity)], deps.procRoot);
     if (holders.length > 0) return { cache, outcome: busyOutcome(cache, holders, verdict), identity: files.main };
     const codes = [...new Set(verdict.problems.map((p) => p.code))].join(', ') || 'corrupt';
     return {
       cache,
       identity: files.main,
-      outcome: outcomeFor(cache, 'would-quarantine', 'corrupt', `${cache.path} is corrupt (${codes}); would move it aside`, {
-        verdict,
-        companions: files.companions.map((c) => ({ path: path.join(cache.dir, c.name), newPath: null })),
-      }),
+      outcome: outcomeFor(
+        cache,
+        'would-quarantine',
+        'corrupt',
+        `${cache.path} is corrupt (${codes}); would move it aside`,
+        {
+          verdict,
+          companions: files.companions.map((c) => ({ path: path.join(cache.dir, c.name), newPath: null })),
+        },
+      ),
     };
   } finally {
     dir.close();
@@ -172,10 +241,16 @@ export async function quarantineCache(assessment: CacheAssessment, deps: Quarant
     }
     const pending = inFlight.intent ? '; the next run finishes or reports the half-done move' : '';
     // Under the unit, a cache directory outside /home that its drop-in does not list is read-only.
-    const readOnly = (err as NodeJS.ErrnoException).code === 'EROFS'
-      ? ' (read-only for the agent: under systemd, list the directory with `buildfleet-agent systemd-dropin` and restart; docs/operations.md)'
-      : '';
-    return outcomeFor(cache, 'failed', 'io-error', `failed: ${cache.path}: ${(err as Error).message}${pending}${readOnly}`);
+    const readOnly =
+      (err as NodeJS.ErrnoException).code === 'EROFS'
+        ? ' (read-only for the agent: under systemd, list the directory with `buildfleet-agent systemd-dropin` and restart; docs/operations.md)'
+        : '';
+    return outcomeFor(
+      cache,
+      'failed',
+      'io-error',
+      `failed: ${cache.path}: ${(err as Error).message}${pending}${readOnly}`,
+    );
   } finally {
     dir.close();
   }
@@ -186,11 +261,22 @@ interface InFlight {
   intent: QuarantineIntent | null;
 }
 
-async function quarantineInPinnedDir(dir: PinnedDir, assessment: CacheAssessment, deps: QuarantineDeps, inFlight: InFlight): Promise<QuarantineOutcome> {
+async function quarantineInPinnedDir(
+  dir: PinnedDir,
+  assessment: CacheAssessment,
+  deps: QuarantineDeps,
+  inFlight: InFlight,
+): Promise<QuarantineOutcome> {
   const { cache } = assessment;
   const fileName = cache.fileName!;
   const changed = (verdict: CacheVerdict | null = null): QuarantineOutcome =>
-    outcomeFor(cache, 'changed', 'file-changed', `${cache.path} changed since it was verified; left in place, the next run tries again`, { verdict });
+    outcomeFor(
+      cache,
+      'changed',
+      'file-changed',
+      `${cache.path} changed since it was verified; left in place, the next run tries again`,
+      { verdict },
+    );
 
   const files = checkCacheFiles(cache, dir);
   if (files === null) return outcomeFor(cache, 'gone', 'gone', `${cache.path} no longer exists`);
@@ -206,7 +292,13 @@ async function quarantineInPinnedDir(dir: PinnedDir, assessment: CacheAssessment
   await deps.afterStep?.('confirmed');
 
   const stem = chooseStem(dir, fileName, files, deps.now());
-  if (stem === null) return outcomeFor(cache, 'refused', 'target-exists', `refused: too many quarantined copies named ${fileName}.corrupt-* for this second`);
+  if (stem === null)
+    return outcomeFor(
+      cache,
+      'refused',
+      'target-exists',
+      `refused: too many quarantined copies named ${fileName}.corrupt-* for this second`,
+    );
   const problems = [...new Set(verdict.problems.map((p) => p.code))]; // distinct codes, in order of appearance
   const intent: QuarantineIntent = {
     id: randomUUID(),
@@ -234,7 +326,9 @@ async function quarantineInPinnedDir(dir: PinnedDir, assessment: CacheAssessment
     !isRefusal(now) &&
     sameFileUnchanged(now.main, files.main) &&
     now.companions.length === files.companions.length &&
-    now.companions.every((c, i) => c.suffix === files.companions[i].suffix && sameFile(c.identity, files.companions[i].identity));
+    now.companions.every(
+      (c, i) => c.suffix === files.companions[i].suffix && sameFile(c.identity, files.companions[i].identity),
+    );
   holders = stillSame ? findOpenFileHolders([files.main, ...companionIds], deps.procRoot) : [];
   if (!stillSame || holders.length > 0) {
     removeIntent(deps.stateDir, intent.id);
@@ -270,15 +364,28 @@ async function quarantineInPinnedDir(dir: PinnedDir, assessment: CacheAssessment
   } catch (err) {
     retentionNote = ` (retention of older copies failed: ${(err as Error).message})`;
   }
-  return outcomeFor(cache, 'quarantined', 'quarantined', `moved ${cache.path} to ${path.join(cache.dir, stem)}${retentionNote}`, {
-    verdict,
-    newPath: path.join(cache.dir, stem),
-    companions: intent.companions.map((c) => ({ path: path.join(cache.dir, c.name), newPath: path.join(cache.dir, c.newName) })),
-    audit: [record, ...retention],
-  });
+  return outcomeFor(
+    cache,
+    'quarantined',
+    'quarantined',
+    `moved ${cache.path} to ${path.join(cache.dir, stem)}${retentionNote}`,
+    {
+      verdict,
+      newPath: path.join(cache.dir, stem),
+      companions: intent.companions.map((c) => ({
+        path: path.join(cache.dir, c.name),
+        newPath: path.join(cache.dir, c.newName),
+      })),
+      audit: [record, ...retention],
+    },
+  );
 }
 
-export function moveRecord(intent: QuarantineIntent, deps: Pick<QuarantineDeps, 'actor' | 'now'>, resumed: boolean): AuditRecord {
+export function moveRecord(
+  intent: QuarantineIntent,
+  deps: Pick<QuarantineDeps, 'actor' | 'now'>,
+  resumed: boolean,
+): AuditRecord {
   return {
     time: deps.now().toISOString(),
     actor: deps.actor,
@@ -302,7 +409,13 @@ export function moveRecord(intent: QuarantineIntent, deps: Pick<QuarantineDeps, 
 
 // The file renamed in the last instant was not the verified one (it was replaced between the
 // final check and the rename). Put it back when its old name is still free, and say so.
-function revertSwapped(dir: PinnedDir, cache: DiscoveredCache, intent: QuarantineIntent, verdict: CacheVerdict, deps: QuarantineDeps): QuarantineOutcome {
+function revertSwapped(
+  dir: PinnedDir,
+  cache: DiscoveredCache,
+  intent: QuarantineIntent,
+  verdict: CacheVerdict,
+  deps: QuarantineDeps,
+): QuarantineOutcome {
   let restored = false;
   if (lstatIdentity(dir.at(intent.main.name)) === null) {
     renameSync(dir.at(intent.main.newName), dir.at(intent.main.name));
@@ -317,8 +430,14 @@ function revertSwapped(dir: PinnedDir, cache: DiscoveredCache, intent: Quarantin
       : 'the file at the old name was replaced right before the rename; the old name was taken again, the renamed file stays at the new name',
   });
   removeIntent(deps.stateDir, intent.id);
-  return outcomeFor(cache, 'failed', 'swapped-at-rename', `failed: ${cache.path} was replaced during the move; ${restored ? 'put back' : 'left at the new name'}`, {
-    verdict,
-    audit: [record],
-  });
+  return outcomeFor(
+    cache,
+    'failed',
+    'swapped-at-rename',
+    `failed: ${cache.path} was replaced during the move; ${restored ? 'put back' : 'left at the new name'}`,
+    {
+      verdict,
+      audit: [record],
+    },
+  );
 }

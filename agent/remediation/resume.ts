@@ -46,8 +46,13 @@ export function resumeInterruptedQuarantines(deps: ResumeDeps): ResumeOutcome[] 
   if (!deps.dryRun) removeStaleIntentTemps(deps.stateDir, deps.now().getTime());
   const { intents, unreadable } = listIntents(deps.stateDir);
   const outcomes: ResumeOutcome[] = unreadable.map((u) => ({
-    intentId: path.basename(u.file, '.json'), path: u.file, newPath: '', result: 'needs-attention' as const,
-    message: `unreadable quarantine intent ${u.message}; inspect and delete it by hand`, holders: [], audit: [],
+    intentId: path.basename(u.file, '.json'),
+    path: u.file,
+    newPath: '',
+    result: 'needs-attention' as const,
+    message: `unreadable quarantine intent ${u.message}; inspect and delete it by hand`,
+    holders: [],
+    audit: [],
   }));
   for (const intent of intents) {
     try {
@@ -55,7 +60,15 @@ export function resumeInterruptedQuarantines(deps: ResumeDeps): ResumeOutcome[] 
     } catch (err) {
       // An I/O error mid-way: the intent stays, so the next run picks it up again.
       const p = path.join(intent.dir ?? '', intent.main?.name ?? '');
-      outcomes.push({ intentId: intent.id, path: p, newPath: '', result: 'needs-attention', message: `half-done quarantine of ${p}: ${(err as Error).message}`, holders: [], audit: [] });
+      outcomes.push({
+        intentId: intent.id,
+        path: p,
+        newPath: '',
+        result: 'needs-attention',
+        message: `half-done quarantine of ${p}: ${(err as Error).message}`,
+        holders: [],
+        audit: [],
+      });
     }
   }
   return outcomes;
@@ -64,22 +77,44 @@ export function resumeInterruptedQuarantines(deps: ResumeDeps): ResumeOutcome[] 
 function resumeOne(intent: QuarantineIntent, deps: ResumeDeps): ResumeOutcome {
   const oldPath = path.join(intent.dir, intent.main.name);
   const newPath = path.join(intent.dir, intent.main.newName);
-  const base = { intentId: intent.id, path: oldPath, newPath, holders: [] as OpenFileHolder[], audit: [] as AuditRecord[] };
+  const base = {
+    intentId: intent.id,
+    path: oldPath,
+    newPath,
+    holders: [] as OpenFileHolder[],
+    audit: [] as AuditRecord[],
+  };
   if (intent.owner && processStillRunning(intent.owner)) {
-    return { ...base, result: 'in-progress', message: `quarantine of ${oldPath} is in progress (pid ${intent.owner.pid})` };
+    return {
+      ...base,
+      result: 'in-progress',
+      message: `quarantine of ${oldPath} is in progress (pid ${intent.owner.pid})`,
+    };
   }
   if (auditHasIntent(deps.stateDir, intent.id)) {
     // The move and its record were both done; only the intent removal was interrupted.
     if (!deps.dryRun) removeIntent(deps.stateDir, intent.id);
-    return { ...base, result: 'completed', message: `quarantine of ${oldPath} had completed; cleared its intent record` };
+    return {
+      ...base,
+      result: 'completed',
+      message: `quarantine of ${oldPath} had completed; cleared its intent record`,
+    };
   }
   const dir = openPinnedDir(intent.dir);
   if (isPinnedDirRefusal(dir)) {
-    return { ...base, result: 'needs-attention', message: `half-done quarantine of ${oldPath}: ${dir.message}; intent ${intent.id} kept` };
+    return {
+      ...base,
+      result: 'needs-attention',
+      message: `half-done quarantine of ${oldPath}: ${dir.message}; intent ${intent.id} kept`,
+    };
   }
   try {
     if (dir.stat.dev.toString() !== intent.dirDev || dir.stat.ino.toString() !== intent.dirIno) {
-      return { ...base, result: 'needs-attention', message: `half-done quarantine of ${oldPath}: ${intent.dir} was replaced; intent ${intent.id} kept` };
+      return {
+        ...base,
+        result: 'needs-attention',
+        message: `half-done quarantine of ${oldPath}: ${intent.dir} was replaced; intent ${intent.id} kept`,
+      };
     }
     const companionPlaces = intent.companions.map((c) => placeOf(dir, c, false));
     const mainPlace = placeOf(dir, intent.main, true);
@@ -91,11 +126,20 @@ function resumeOne(intent: QuarantineIntent, deps: ResumeDeps): ResumeOutcome {
       ...(mainPlace === 'old' ? [intent.main.identity] : []),
     ];
     if (deps.dryRun) {
-      return { ...base, result: 'pending', message: `half-done quarantine of ${oldPath}: ${stillAtOld.length} file(s) still to move (dry run)` };
+      return {
+        ...base,
+        result: 'pending',
+        message: `half-done quarantine of ${oldPath}: ${stillAtOld.length} file(s) still to move (dry run)`,
+      };
     }
     const holders = findOpenFileHolders(stillAtOld, deps.procRoot);
     if (holders.length > 0) {
-      return { ...base, holders, result: 'pending', message: `half-done quarantine of ${oldPath} is busy (${holders.map((h) => `${h.command}[${h.pid}]`).join(', ')}); the next run tries again` };
+      return {
+        ...base,
+        holders,
+        result: 'pending',
+        message: `half-done quarantine of ${oldPath} is busy (${holders.map((h) => `${h.command}[${h.pid}]`).join(', ')}); the next run tries again`,
+      };
     }
     intent.companions.forEach((c, i) => {
       if (companionPlaces[i] !== 'old') return;
@@ -112,7 +156,12 @@ function resumeOne(intent: QuarantineIntent, deps: ResumeDeps): ResumeOutcome {
       ...(missing.length ? { message: `companion(s) no longer found: ${missing.join(', ')}` } : {}),
     });
     removeIntent(deps.stateDir, intent.id);
-    return { ...base, audit: [record], result: 'completed', message: `finished the interrupted quarantine of ${oldPath} to ${newPath}` };
+    return {
+      ...base,
+      audit: [record],
+      result: 'completed',
+      message: `finished the interrupted quarantine of ${oldPath} to ${newPath}`,
+    };
   } finally {
     dir.close();
   }
@@ -120,13 +169,23 @@ function resumeOne(intent: QuarantineIntent, deps: ResumeDeps): ResumeOutcome {
 
 // The main file is still at its old name but was written to after the interruption (or is
 // gone): moving it now would move something nobody verified. Record and stop.
-function abandon(intent: QuarantineIntent, deps: ResumeDeps, base: Omit<ResumeOutcome, 'result' | 'message'>, companionPlaces: Place[]): ResumeOutcome {
+function abandon(
+  intent: QuarantineIntent,
+  deps: ResumeDeps,
+  base: Omit<ResumeOutcome, 'result' | 'message'>,
+  companionPlaces: Place[],
+): ResumeOutcome {
   const moved = intent.companions.filter((_, i) => companionPlaces[i] === 'new').map((c) => c.newName);
   const message =
     `the interrupted quarantine of ${base.path} was not finished: the file changed or disappeared since it was verified` +
     (moved.length ? `; already moved: ${moved.join(', ')}` : '');
   if (deps.dryRun) return { ...base, result: 'pending', message: `${message} (dry run)` };
-  const record = appendAuditRecord(deps.stateDir, { ...moveRecord(intent, deps, true), action: 'quarantine-abandoned', newPath: null, message });
+  const record = appendAuditRecord(deps.stateDir, {
+    ...moveRecord(intent, deps, true),
+    action: 'quarantine-abandoned',
+    newPath: null,
+    message,
+  });
   removeIntent(deps.stateDir, intent.id);
   return { ...base, audit: [record], result: 'abandoned', message };
 }

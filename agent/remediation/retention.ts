@@ -36,7 +36,14 @@ export function listQuarantinedCopies(dir: PinnedDir, fileName: string): Quarant
     if (!parsed) continue;
     const identity = lstatIdentity(dir.at(entry));
     if (!identity || identity.kind !== 'file' || identity.uid !== dirUid) continue;
-    const copy = byStem.get(parsed.stem) ?? { stem: parsed.stem, stamp: parsed.stamp, attempt: parsed.attempt, main: null, companions: [], totalBytes: 0 };
+    const copy = byStem.get(parsed.stem) ?? {
+      stem: parsed.stem,
+      stamp: parsed.stamp,
+      attempt: parsed.attempt,
+      main: null,
+      companions: [],
+      totalBytes: 0,
+    };
     if (parsed.companion === null) copy.main = { name: entry, identity };
     else copy.companions.push({ name: entry, identity });
     copy.totalBytes += identity.size;
@@ -99,7 +106,14 @@ export function applyRetention(dir: PinnedDir, cache: DiscoveredCache, deps: Ret
         size: lead.identity.size,
         problems: [],
         skopeoVersion: deps.skopeoVersion,
-        companions: copy.companions.filter((c) => c !== lead).map((c) => ({ path: path.join(cache.dir, c.name), newPath: null, inode: inodeNumber(c.identity), size: c.identity.size })),
+        companions: copy.companions
+          .filter((c) => c !== lead)
+          .map((c) => ({
+            path: path.join(cache.dir, c.name),
+            newPath: null,
+            inode: inodeNumber(c.identity),
+            size: c.identity.size,
+          })),
         message: `keeping the newest ${deps.keep} quarantined copies within ${deps.maxQuarantineBytes} bytes`,
       }),
     );

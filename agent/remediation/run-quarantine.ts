@@ -2,10 +2,21 @@
 // run it: finish interrupted moves, discover, match the requested files (or take every
 // discovered cache), assess each and move the confirmed corrupt ones. Returns the report the
 // CLI prints as JSON; nothing here writes to stdout or stderr.
-import { cacheDirsInScope, discoverCaches, type CacheFormatByName, type DiscoveredCache } from '../../checks/blobcache/discover.ts';
+import {
+  cacheDirsInScope,
+  discoverCaches,
+  type CacheFormatByName,
+  type DiscoveredCache,
+} from '../../checks/blobcache/discover.ts';
 import type { VerifyOptions } from '../../checks/blobcache/verify.ts';
 import type { Actor, AuditRecord } from './audit.ts';
-import { assessCache, quarantineCache, type QuarantineDeps, type QuarantineOutcome, type VerifyCacheFn } from './quarantine.ts';
+import {
+  assessCache,
+  quarantineCache,
+  type QuarantineDeps,
+  type QuarantineOutcome,
+  type VerifyCacheFn,
+} from './quarantine.ts';
 import { resumeInterruptedQuarantines, type ResumeOutcome } from './resume.ts';
 import { matchRequestedFiles } from './targets.ts';
 
@@ -51,8 +62,19 @@ export async function runQuarantine(opts: QuarantineRunOptions): Promise<Quarant
     keep: opts.keep,
     maxQuarantineBytes: opts.maxQuarantineBytes,
   };
-  const interrupted = resumeInterruptedQuarantines({ stateDir: opts.stateDir, actor: opts.actor, now, procRoot: opts.procRoot, dryRun: opts.dryRun });
-  const discoverOpts = { dirs: opts.dirs, discoverUsers: opts.discoverUsers, cacheFormatInUse: opts.cacheFormatInUse, passwdPath: opts.passwdPath };
+  const interrupted = resumeInterruptedQuarantines({
+    stateDir: opts.stateDir,
+    actor: opts.actor,
+    now,
+    procRoot: opts.procRoot,
+    dryRun: opts.dryRun,
+  });
+  const discoverOpts = {
+    dirs: opts.dirs,
+    discoverUsers: opts.discoverUsers,
+    cacheFormatInUse: opts.cacheFormatInUse,
+    passwdPath: opts.passwdPath,
+  };
   const discovered = await discoverCaches(discoverOpts);
   const results: QuarantineOutcome[] = [];
   const targets: DiscoveredCache[] = [];
@@ -70,10 +92,30 @@ export async function runQuarantine(opts: QuarantineRunOptions): Promise<Quarant
   }
   const audit = [...interrupted.flatMap((i) => i.audit), ...results.flatMap((r) => r.audit)];
   // "Could not be judged" (an unreadable or busy verdict) is not "nothing left corrupt".
-  const unsettled = results.some((r) => !settled.has(r.result) || (r.result === 'not-corrupt' && r.code !== 'healthy')) || interrupted.some((i) => i.result === 'pending' || i.result === 'needs-attention');
-  return { dryRun: opts.dryRun, skopeoVersion: opts.skopeoVersion, results, interrupted, audit, exitCode: unsettled ? 1 : 0 };
+  const unsettled =
+    results.some((r) => !settled.has(r.result) || (r.result === 'not-corrupt' && r.code !== 'healthy')) ||
+    interrupted.some((i) => i.result === 'pending' || i.result === 'needs-attention');
+  return {
+    dryRun: opts.dryRun,
+    skopeoVersion: opts.skopeoVersion,
+    results,
+    interrupted,
+    audit,
+    exitCode: unsettled ? 1 : 0,
+  };
 }
 
 function refusedRequest(requested: string, code: string, message: string): QuarantineOutcome {
-  return { path: requested, formatByName: null, result: 'refused', code, message, verdict: null, newPath: null, companions: [], holders: [], audit: [] };
+  return {
+    path: requested,
+    formatByName: null,
+    result: 'refused',
+    code,
+    message,
+    verdict: null,
+    newPath: null,
+    companions: [],
+    holders: [],
+    audit: [],
+  };
 }

@@ -23,16 +23,41 @@ export function matchRequestedFiles(
     // Lexical only (no realpath): only discovery resolves links, and only trusted ones.
     const abs = path.resolve(cwd, requested);
     // By its real path, or by the path it was listed under (behind trusted links).
-    const cache = discovered.find((c) => c.fileName !== null && (c.path === abs || (c.listedDir !== null && path.join(c.listedDir, c.fileName) === abs)));
+    const cache = discovered.find(
+      (c) =>
+        c.fileName !== null && (c.path === abs || (c.listedDir !== null && path.join(c.listedDir, c.fileName) === abs)),
+    );
     if (cache) return { requested, cache, refusal: null };
     const dir = path.dirname(abs);
     const refusedDir = discovered.find((c) => c.fileName === null && (abs === c.dir || abs.startsWith(`${c.dir}/`)));
-    if (refusedDir) return { requested, cache: null, refusal: { code: 'symlink-on-path', message: `refused: ${refusedDir.refused?.message ?? `${refusedDir.dir} was refused`}` } };
+    if (refusedDir)
+      return {
+        requested,
+        cache: null,
+        refusal: {
+          code: 'symlink-on-path',
+          message: `refused: ${refusedDir.refused?.message ?? `${refusedDir.dir} was refused`}`,
+        },
+      };
     if (!cacheDirs.includes(dir)) {
-      return { requested, cache: null, refusal: { code: 'outside-cache-dirs', message: `refused: ${abs} is not inside root's, a user's or a configured cache directory` } };
+      return {
+        requested,
+        cache: null,
+        refusal: {
+          code: 'outside-cache-dirs',
+          message: `refused: ${abs} is not inside root's, a user's or a configured cache directory`,
+        },
+      };
     }
     if (!knownNames.has(path.basename(abs))) {
-      return { requested, cache: null, refusal: { code: 'not-a-cache-name', message: `refused: ${abs} is not a blob-info cache file (${[...knownNames].join(' or ')})` } };
+      return {
+        requested,
+        cache: null,
+        refusal: {
+          code: 'not-a-cache-name',
+          message: `refused: ${abs} is not a blob-info cache file (${[...knownNames].join(' or ')})`,
+        },
+      };
     }
     return { requested, cache: null, refusal: { code: 'not-found', message: `refused: ${abs} does not exist` } };
   });

@@ -39,7 +39,13 @@ export interface ChangeStamp {
 export const racyWindowMs = 1000;
 
 export function statStamp(st: BigIntStats): StatStamp {
-  return { dev: st.dev.toString(), ino: st.ino.toString(), size: st.size.toString(), mtimeNs: st.mtimeNs.toString(), ctimeNs: st.ctimeNs.toString() };
+  return {
+    dev: st.dev.toString(),
+    ino: st.ino.toString(),
+    size: st.size.toString(),
+    mtimeNs: st.mtimeNs.toString(),
+    ctimeNs: st.ctimeNs.toString(),
+  };
 }
 
 // The bolt part: both meta regions as bbolt would choose from them (their bytes, hex), or the
@@ -82,7 +88,8 @@ export function readChangeStamp(path: string, nowMs: number = Date.now()): Chang
     // The stat of the open descriptor and of the name must agree: a rename between them would
     // otherwise give a stamp made of two files.
     const fst = statStamp(st);
-    if (fst.ino !== opened.stat.ino.toString() || fst.dev !== opened.stat.dev.toString()) return { error: `${path} was replaced while its stamp was read` };
+    if (fst.ino !== opened.stat.ino.toString() || fst.dev !== opened.stat.dev.toString())
+      return { error: `${path} was replaced while its stamp was read` };
     parts.push(statKey(fst));
     newestCtimeNs = st.ctimeNs;
     const size = Number(st.size);
@@ -92,12 +99,18 @@ export function readChangeStamp(path: string, nowMs: number = Date.now()): Chang
       parts.push(sqliteHeaderStamp(head));
       for (const companion of ['-wal', '-journal'] as const) {
         const c = lstatSync(`${path}${companion}`, { bigint: true, throwIfNoEntry: false });
-        if (!c) { parts.push(`${companion}:none`); continue; }
+        if (!c) {
+          parts.push(`${companion}:none`);
+          continue;
+        }
         if (c.ctimeNs > newestCtimeNs) newestCtimeNs = c.ctimeNs;
         parts.push(`${companion}:${statKey(statStamp(c))}`);
         if (companion === '-wal' && c.isFile()) {
           const wal = openCacheFile(`${path}-wal`);
-          if (isOpenFailure(wal)) { parts.push(`-wal:${wal.code}`); continue; }
+          if (isOpenFailure(wal)) {
+            parts.push(`-wal:${wal.code}`);
+            continue;
+          }
           try {
             const h = wal.readAt(0, 32);
             parts.push(h instanceof Error ? `-wal:${h.message}` : walHeaderStamp(h));

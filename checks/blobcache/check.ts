@@ -4,7 +4,13 @@
 // shape is documented in docs/quarantine.md ("The blobcache check").
 import type { Check, CheckContext, CheckReason, CheckResult, CheckStatus, CheckTrigger } from '../types.ts';
 import type { CacheProblem, CacheVerdict, CacheFormat } from './verdict.ts';
-import { discoverCaches, type CacheDirSource, type CacheFormatByName, type CacheOwner, type DiscoveredCache } from './discover.ts';
+import {
+  discoverCaches,
+  type CacheDirSource,
+  type CacheFormatByName,
+  type CacheOwner,
+  type DiscoveredCache,
+} from './discover.ts';
 import type { VerifyOptions } from './verify.ts';
 import type { CacheRemediation, ChangeRecord, QuarantineResult, ResumeResult } from './remediation.ts';
 import { identityFromStats, type FileIdentity } from '../../lib/file-identity.ts';
@@ -51,7 +57,8 @@ export const busyRunsKept = 3;
 export type EffectiveVerdict = 'healthy' | 'corrupt' | 'unverified';
 
 // Why a cache is unverified (a bounded set: it is also shown on the status page).
-export type UnverifiedCause = 'unreadable' | 'refused' | 'verifier-failed' | 'verifier-timeout' | 'agent-fault' | 'busy';
+export type UnverifiedCause =
+  'unreadable' | 'refused' | 'verifier-failed' | 'verifier-timeout' | 'agent-fault' | 'busy';
 
 export interface CacheQuarantineDetail {
   result: QuarantineResult;
@@ -131,12 +138,17 @@ async function verifyDiscovered(cache: DiscoveredCache, plan: VerifyPlan): Promi
   if (isPinnedDirRefusal(dir)) return { verdict: null, identity: null, refused: dir.message };
   try {
     if (dir.stat.dev.toString() !== cache.dirDev || dir.stat.ino.toString() !== cache.dirIno) {
-      return { verdict: null, identity: null, refused: `${cache.dir} was replaced after discovery; checked again next run` };
+      return {
+        verdict: null,
+        identity: null,
+        refused: `${cache.dir} was replaced after discovery; checked again next run`,
+      };
     }
     const pinnedPath = dir.at(cache.fileName!);
     const st = lstatSync(pinnedPath, { bigint: true, throwIfNoEntry: false });
     if (!st) return { verdict: null, identity: null, refused: null };
-    if (st.isSymbolicLink()) return { verdict: null, identity: null, refused: `${cache.path} is a symbolic link; not following it` };
+    if (st.isSymbolicLink())
+      return { verdict: null, identity: null, refused: `${cache.path} is a symbolic link; not following it` };
     // The stamp is read before the verification: a write during it moves the stamp away from
     // the one remembered, so the next run verifies again.
     const stamp = plan.readStamp(pinnedPath, plan.nowMs());
@@ -145,17 +157,36 @@ async function verifyDiscovered(cache: DiscoveredCache, plan: VerifyPlan): Promi
       const kept = plan.memory.recall(cache.path, stampOk);
       if (kept) {
         plan.memory.countSkipped();
-        return { verdict: kept.verdict, identity: identityFromStats(st), refused: null, verifiedAtMs: kept.verifiedAtMs, changedAtMs: stampOk.changedAtMs, unchanged: true };
+        return {
+          verdict: kept.verdict,
+          identity: identityFromStats(st),
+          refused: null,
+          verifiedAtMs: kept.verifiedAtMs,
+          changedAtMs: stampOk.changedAtMs,
+          unchanged: true,
+        };
       }
     }
     // The check's deadline is the verification's: a child still at work then is killed.
     const v = await plan.verify(pinnedPath, { full: plan.full, signal: plan.signal });
     plan.memory.countVerified(plan.trigger);
     const fix = (m: string): string => m.split(pinnedPath).join(cache.path);
-    const verdict = { ...v, path: cache.path, problems: v.problems.map((p) => ({ ...p, message: fix(p.message) })), warnings: v.warnings.map((p) => ({ ...p, message: fix(p.message) })) };
+    const verdict = {
+      ...v,
+      path: cache.path,
+      problems: v.problems.map((p) => ({ ...p, message: fix(p.message) })),
+      warnings: v.warnings.map((p) => ({ ...p, message: fix(p.message) })),
+    };
     const verifiedAtMs = plan.nowMs();
     plan.memory.remember(cache.path, stampOk, verdict, verifiedAtMs);
-    return { verdict, identity: identityFromStats(st), refused: null, verifiedAtMs, changedAtMs: stampOk?.changedAtMs, unchanged: false };
+    return {
+      verdict,
+      identity: identityFromStats(st),
+      refused: null,
+      verifiedAtMs,
+      changedAtMs: stampOk?.changedAtMs,
+      unchanged: false,
+    };
   } finally {
     dir.close();
   }
@@ -175,12 +206,18 @@ interface Kept {
   busyRuns: number;
 }
 
-function judge(v: Verified, refused: string | null, previous: Kept | undefined): Pick<BlobCacheDetail, 'effectiveVerdict' | 'unverifiedCause' | 'busyRuns'> {
+function judge(
+  v: Verified,
+  refused: string | null,
+  previous: Kept | undefined,
+): Pick<BlobCacheDetail, 'effectiveVerdict' | 'unverifiedCause' | 'busyRuns'> {
   const verdict = v.verdict?.verdict ?? null;
-  if (verdict === 'healthy' || verdict === 'corrupt') return { effectiveVerdict: verdict, unverifiedCause: null, busyRuns: 0 };
+  if (verdict === 'healthy' || verdict === 'corrupt')
+    return { effectiveVerdict: verdict, unverifiedCause: null, busyRuns: 0 };
   if (verdict === 'busy') {
     const busyRuns = (previous?.busyRuns ?? 0) + 1;
-    if (previous && busyRuns <= busyRunsKept) return { effectiveVerdict: previous.verdict, unverifiedCause: null, busyRuns };
+    if (previous && busyRuns <= busyRunsKept)
+      return { effectiveVerdict: previous.verdict, unverifiedCause: null, busyRuns };
     return { effectiveVerdict: 'unverified', unverifiedCause: 'busy', busyRuns };
   }
   if (verdict === 'unreadable') {
@@ -191,7 +228,13 @@ function judge(v: Verified, refused: string | null, previous: Kept | undefined):
   return { effectiveVerdict: null, unverifiedCause: null, busyRuns: 0 };
 }
 
-function detailOf(cache: DiscoveredCache, v: Verified, quarantine: CacheQuarantineDetail | null, previous: Kept | undefined, buildUsers: readonly string[]): BlobCacheDetail {
+function detailOf(
+  cache: DiscoveredCache,
+  v: Verified,
+  quarantine: CacheQuarantineDetail | null,
+  previous: Kept | undefined,
+  buildUsers: readonly string[],
+): BlobCacheDetail {
   const refused = v.refused ?? cache.refused?.message ?? null;
   return {
     path: cache.path,
@@ -220,8 +263,15 @@ function detailOf(cache: DiscoveredCache, v: Verified, quarantine: CacheQuaranti
 
 // root's system cache and configured directories always decide; users' caches only when no
 // buildUsers are set or the owner is one of them.
-export function decidesAdmission(cache: Pick<DiscoveredCache, 'source' | 'owner'>, buildUsers: readonly string[]): boolean {
-  return cache.source === 'configured' || buildUsers.length === 0 || (cache.owner.name !== null && buildUsers.includes(cache.owner.name));
+export function decidesAdmission(
+  cache: Pick<DiscoveredCache, 'source' | 'owner'>,
+  buildUsers: readonly string[],
+): boolean {
+  return (
+    cache.source === 'configured' ||
+    buildUsers.length === 0 ||
+    (cache.owner.name !== null && buildUsers.includes(cache.owner.name))
+  );
 }
 
 export function createBlobCacheCheck(options: BlobCacheCheckOptions): Check<BlobCacheDetails> {
@@ -231,22 +281,45 @@ export function createBlobCacheCheck(options: BlobCacheCheckOptions): Check<Blob
   return { name: 'blobinfocache', scope: 'host', run: (ctx) => runBlobCacheCheck(options, memory, ctx, kept) };
 }
 
-async function runBlobCacheCheck(options: BlobCacheCheckOptions, memory: CacheVerdictMemory, ctx: CheckContext, kept: Map<string, Kept>): Promise<CheckResult<BlobCacheDetails>> {
+async function runBlobCacheCheck(
+  options: BlobCacheCheckOptions,
+  memory: CacheVerdictMemory,
+  ctx: CheckContext,
+  kept: Map<string, Kept>,
+): Promise<CheckResult<BlobCacheDetails>> {
   const full = options.full ?? false;
-  const trigger: CheckTrigger = full ? 'full' : ctx.trigger ?? 'request';
-  const plan: VerifyPlan = { verify: options.verify, full, trigger, memory, readStamp: options.readStamp ?? readChangeStamp, nowMs: () => ctx.now().getTime(), signal: ctx.signal };
+  const trigger: CheckTrigger = full ? 'full' : (ctx.trigger ?? 'request');
+  const plan: VerifyPlan = {
+    verify: options.verify,
+    full,
+    trigger,
+    memory,
+    readStamp: options.readStamp ?? readChangeStamp,
+    nowMs: () => ctx.now().getTime(),
+    signal: ctx.signal,
+  };
   const buildUsers = options.buildUsers ?? [];
   const detail = (cache: DiscoveredCache, v: Verified, q: CacheQuarantineDetail | null): BlobCacheDetail => {
     const d = detailOf(cache, v, q, kept.get(cache.path), buildUsers);
-    if (d.effectiveVerdict === 'healthy' || d.effectiveVerdict === 'corrupt') kept.set(cache.path, { verdict: d.effectiveVerdict, busyRuns: d.busyRuns });
+    if (d.effectiveVerdict === 'healthy' || d.effectiveVerdict === 'corrupt')
+      kept.set(cache.path, { verdict: d.effectiveVerdict, busyRuns: d.busyRuns });
     else kept.delete(cache.path);
     return d;
   };
-  const info = await options.skopeoInfo().catch((): SkopeoCacheInfo => ({ skopeoVersion: null, cacheFormatInUse: null }));
+  const info = await options
+    .skopeoInfo()
+    .catch((): SkopeoCacheInfo => ({ skopeoVersion: null, cacheFormatInUse: null }));
   const remediation = options.remediation;
   const details: BlobCacheDetails = {
-    kind: 'blobinfocache', skopeoVersion: info.skopeoVersion, cacheFormatInUse: info.cacheFormatInUse, caches: [], quarantined: [], interrupted: [], audit: [],
-    trigger, verifications: memory.counts(),
+    kind: 'blobinfocache',
+    skopeoVersion: info.skopeoVersion,
+    cacheFormatInUse: info.cacheFormatInUse,
+    caches: [],
+    quarantined: [],
+    interrupted: [],
+    audit: [],
+    trigger,
+    verifications: memory.counts(),
   };
 
   // A move a crash interrupted is finished first (only when the agent may move files at all;
@@ -256,18 +329,29 @@ async function runBlobCacheCheck(options: BlobCacheCheckOptions, memory: CacheVe
     details.audit.push(...r.audit);
   }
 
-  const caches = await discoverCaches({ dirs: options.dirs, discoverUsers: options.discoverUsers, cacheFormatInUse: info.cacheFormatInUse, passwdPath: options.passwdPath });
+  const caches = await discoverCaches({
+    dirs: options.dirs,
+    discoverUsers: options.discoverUsers,
+    cacheFormatInUse: info.cacheFormatInUse,
+    passwdPath: options.passwdPath,
+  });
   for (const cache of caches) {
     if (ctx.signal.aborted) break;
     if (cache.refused || cache.fileName === null) {
-      details.caches.push(detail(cache, { verdict: null, identity: null, refused: cache.refused?.message ?? null }, null));
+      details.caches.push(
+        detail(cache, { verdict: null, identity: null, refused: cache.refused?.message ?? null }, null),
+      );
       continue;
     }
     let verified = await verifyDiscovered(cache, plan);
     let quarantine: CacheQuarantineDetail | null = null;
     // Orphans (a format the installed skopeo no longer uses) are reported, never moved by the daemon.
     if (remediation?.moves && verified.verdict?.verdict === 'corrupt' && verified.identity && cache.inUse !== false) {
-      const outcome = await remediation.quarantine(cache, { verdict: verified.verdict, identity: verified.identity }, info.skopeoVersion);
+      const outcome = await remediation.quarantine(
+        cache,
+        { verdict: verified.verdict, identity: verified.identity },
+        info.skopeoVersion,
+      );
       quarantine = { result: outcome.result, code: outcome.code, message: outcome.message, newPath: outcome.newPath };
       details.audit.push(...outcome.audit);
       if (outcome.result === 'quarantined' && outcome.newPath) {
@@ -299,10 +383,16 @@ export function summariseBlobCacheDetails(details: BlobCacheDetails): CheckResul
     const who = c.owner.name ?? `uid ${c.owner.uid}`;
     if (effective === 'corrupt' && c.inUse === false) {
       raise('warning');
-      reasons.push({ code: 'cache-corrupt-orphan', message: `${c.path} is corrupt (${codes(c)}) but the installed skopeo no longer uses ${c.formatByName}` });
+      reasons.push({
+        code: 'cache-corrupt-orphan',
+        message: `${c.path} is corrupt (${codes(c)}) but the installed skopeo no longer uses ${c.formatByName}`,
+      });
     } else if (effective === 'corrupt' && c.decidesAdmission === false) {
       raise('warning');
-      reasons.push({ code: 'user-cache-corrupt', message: `${c.path} of ${who} (not a build user) is corrupt (${codes(c)})` });
+      reasons.push({
+        code: 'user-cache-corrupt',
+        message: `${c.path} of ${who} (not a build user) is corrupt (${codes(c)})`,
+      });
     } else if (effective === 'corrupt') {
       raise('critical');
       const kept = c.verdict === 'busy' ? ` (busy now; corrupt when last read, ${c.busyRuns} run(s) ago)` : '';
@@ -311,7 +401,10 @@ export function summariseBlobCacheDetails(details: BlobCacheDetails): CheckResul
       const why = unverifiedMessage(c);
       if (c.inUse === false) {
         raise('warning');
-        reasons.push({ code: 'cache-unverified-orphan', message: `${why}; the installed skopeo no longer uses ${c.formatByName}` });
+        reasons.push({
+          code: 'cache-unverified-orphan',
+          message: `${why}; the installed skopeo no longer uses ${c.formatByName}`,
+        });
       } else if (c.decidesAdmission === false) {
         raise('warning');
         reasons.push({ code: 'user-cache-unverified', message: `${why} (${who} is not a build user)` });
@@ -321,7 +414,10 @@ export function summariseBlobCacheDetails(details: BlobCacheDetails): CheckResul
       }
     } else if (c.verdict === 'busy') {
       raise('warning');
-      reasons.push({ code: 'cache-busy', message: `${c.path} could not be read consistently (busy, ${c.busyRuns} of ${busyRunsKept} runs); its last verdict (${effective}) stands` });
+      reasons.push({
+        code: 'cache-busy',
+        message: `${c.path} could not be read consistently (busy, ${c.busyRuns} of ${busyRunsKept} runs); its last verdict (${effective}) stands`,
+      });
     }
     if (c.quarantine?.result === 'quarantined') {
       // The host is healthy again (the path was checked after the move); the reason stays so
@@ -382,6 +478,9 @@ function unverifiedMessage(c: BlobCacheDetail): string {
 // (configured directories') caches and that user's decide; every other user's cache is a
 // warning. Pure, over the details the check already reported.
 export function summariseForUser(details: BlobCacheDetails, user: string): CheckResult<BlobCacheDetails> {
-  const caches = details.caches.map((c) => ({ ...c, decidesAdmission: c.source === 'configured' || c.owner.name === user }));
+  const caches = details.caches.map((c) => ({
+    ...c,
+    decidesAdmission: c.source === 'configured' || c.owner.name === user,
+  }));
   return summariseBlobCacheDetails({ ...details, caches });
 }

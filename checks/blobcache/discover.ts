@@ -34,7 +34,8 @@ export interface CacheOwner {
 // user: a rootless cache under a home directory from the passwd database.
 export type CacheDirSource = 'configured' | 'user';
 
-export type DiscoveryRefusalCode = 'symlink-on-path' | 'symlink' | 'not-a-directory' | 'not-a-regular-file' | 'stat-failed';
+export type DiscoveryRefusalCode =
+  'symlink-on-path' | 'symlink' | 'not-a-directory' | 'not-a-regular-file' | 'stat-failed';
 
 export interface DiscoveredCache {
   path: string; // the cache file; for a refused directory, the directory itself
@@ -93,7 +94,12 @@ export function parsePasswd(text: string): PasswdEntry[] {
 export async function readUsers(passwdPath: string | undefined): Promise<PasswdEntry[]> {
   if (passwdPath !== undefined) return readPasswd(passwdPath);
   try {
-    const { stdout } = await execFileAsync('getent', ['passwd'], { timeout: 10_000, maxBuffer: 32 * 1024 * 1024, encoding: 'utf8', env: { PATH: '/usr/bin:/bin:/usr/sbin:/sbin', LC_ALL: 'C' } });
+    const { stdout } = await execFileAsync('getent', ['passwd'], {
+      timeout: 10_000,
+      maxBuffer: 32 * 1024 * 1024,
+      encoding: 'utf8',
+      env: { PATH: '/usr/bin:/bin:/usr/sbin:/sbin', LC_ALL: 'C' },
+    });
     const users = parsePasswd(stdout);
     if (users.length > 0) return users;
   } catch {
@@ -156,7 +162,9 @@ async function walkDir(dir: string): Promise<DirWalk> {
 
 function candidateDirs(opts: DiscoverOptions, users: readonly PasswdEntry[]): CandidateDir[] {
   return [
-    ...opts.dirs.filter((d) => path.isAbsolute(d)).map((d) => ({ dir: path.resolve(d), source: 'configured' as const, user: null })),
+    ...opts.dirs
+      .filter((d) => path.isAbsolute(d))
+      .map((d) => ({ dir: path.resolve(d), source: 'configured' as const, user: null })),
     ...(opts.discoverUsers ? userCandidateDirs(users) : []),
   ];
 }
@@ -195,7 +203,19 @@ export async function discoverCaches(opts: DiscoverOptions): Promise<DiscoveredC
     };
     if (walk.kind === 'refused') {
       const owner = c.user ? { uid: c.user.uid, name: c.user.name } : { uid: -1, name: null };
-      found.push({ ...base, listedDir: null, path: c.dir, fileName: null, formatByName: null, owner, dirUid: null, dirDev: null, dirIno: null, inUse: null, refused: { code: walk.code, message: walk.message } });
+      found.push({
+        ...base,
+        listedDir: null,
+        path: c.dir,
+        fileName: null,
+        formatByName: null,
+        owner,
+        dirUid: null,
+        dirDev: null,
+        dirIno: null,
+        inUse: null,
+        refused: { code: walk.code, message: walk.message },
+      });
       continue;
     }
     // Behind trusted links the cache is known, verified and moved by its real directory.
@@ -203,7 +223,9 @@ export async function discoverCaches(opts: DiscoverOptions): Promise<DiscoveredC
       if (seen.has(walk.real)) continue;
       seen.add(walk.real);
     }
-    const owner: CacheOwner = c.user ? { uid: c.user.uid, name: c.user.name } : { uid: walk.uid, name: nameOf(walk.uid) };
+    const owner: CacheOwner = c.user
+      ? { uid: c.user.uid, name: c.user.name }
+      : { uid: walk.uid, name: nameOf(walk.uid) };
     for (const format of ['sqlite', 'boltdb'] as const) {
       const fileName = cacheFileNames[format];
       const filePath = path.join(walk.real, fileName);
@@ -231,21 +253,39 @@ export async function discoverCaches(opts: DiscoverOptions): Promise<DiscoveredC
   return found;
 }
 
-async function describeFile(
-  filePath: string,
-): Promise<{ kind: 'file' | 'other'; uid: number | null; size: number | null; refused: DiscoveredCache['refused'] } | null> {
+async function describeFile(filePath: string): Promise<{
+  kind: 'file' | 'other';
+  uid: number | null;
+  size: number | null;
+  refused: DiscoveredCache['refused'];
+} | null> {
   let st;
   try {
     st = await lstat(filePath);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    return { kind: 'other', uid: null, size: null, refused: { code: 'stat-failed', message: `${filePath}: ${(err as Error).message}` } };
+    return {
+      kind: 'other',
+      uid: null,
+      size: null,
+      refused: { code: 'stat-failed', message: `${filePath}: ${(err as Error).message}` },
+    };
   }
   if (st.isSymbolicLink()) {
-    return { kind: 'other', uid: st.uid, size: null, refused: { code: 'symlink', message: `${filePath} is a symbolic link; not following it` } };
+    return {
+      kind: 'other',
+      uid: st.uid,
+      size: null,
+      refused: { code: 'symlink', message: `${filePath} is a symbolic link; not following it` },
+    };
   }
   if (!st.isFile()) {
-    return { kind: 'other', uid: st.uid, size: null, refused: { code: 'not-a-regular-file', message: `${filePath} is not a regular file` } };
+    return {
+      kind: 'other',
+      uid: st.uid,
+      size: null,
+      refused: { code: 'not-a-regular-file', message: `${filePath} is not a regular file` },
+    };
   }
   return { kind: 'file', uid: st.uid, size: st.size, refused: null };
 }

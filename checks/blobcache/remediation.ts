@@ -10,7 +10,8 @@ import type { CacheVerdict } from './verdict.ts';
 // not-corrupt: healthy, or not judged (unreadable/busy verdict): never moved. busy: a process
 // has it or a companion open. changed: it changed between verification and move; the next run
 // tries again. gone: no longer there. refused: a safety rule said no. failed: an I/O error.
-export type QuarantineResult = 'quarantined' | 'would-quarantine' | 'not-corrupt' | 'busy' | 'changed' | 'gone' | 'refused' | 'failed';
+export type QuarantineResult =
+  'quarantined' | 'would-quarantine' | 'not-corrupt' | 'busy' | 'changed' | 'gone' | 'refused' | 'failed';
 
 // completed: the move is finished now (or had finished; only the record was missing).
 // abandoned: the main file changed after the interruption; what had moved stays moved, the
@@ -55,5 +56,9 @@ export interface CacheRemediation {
   // Finishes (or, when moves is false, lists) moves a crash left half-done.
   resumeInterrupted(): InterruptedMove[];
   // Moves one confirmed corrupt cache aside (re-checking every rule and verifying again).
-  quarantine(cache: DiscoveredCache, known: KnownVerification, skopeoVersion: string | null): Promise<RemediationOutcome>;
+  quarantine(
+    cache: DiscoveredCache,
+    known: KnownVerification,
+    skopeoVersion: string | null,
+  ): Promise<RemediationOutcome>;
 }

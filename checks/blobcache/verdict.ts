@@ -50,6 +50,19 @@ export function cacheCheckExitCode(verdicts: readonly CacheVerdict[]): ExitCode 
 }
 
 // The verdict for a file whose bytes could not be read (open failed, read failed).
-export function unreadableVerdict(path: string, problem: CacheProblem, startedAt: number, stats: CacheStats = {}): CacheVerdict {
-  return { path, format: 'unknown', verdict: 'unreadable', problems: [problem], warnings: [], stats, durationMs: performance.now() - startedAt };
+export function unreadableVerdict(
+  path: string,
+  problem: CacheProblem,
+  startedAt: number,
+  stats: CacheStats = {},
+): CacheVerdict {
+  return {
+    path,
+    format: 'unknown',
+    verdict: 'unreadable',
+    problems: [problem],
+    warnings: [],
+    stats,
+    durationMs: performance.now() - startedAt,
+  };
 }

@@ -28,7 +28,10 @@ export async function verifyCacheFile(path: string, opts: VerifyOptions = {}): P
   if (isOpenFailure(opened)) return unreadableVerdict(path, { code: opened.code, message: opened.message }, started);
   try {
     const head = opened.readAt(0, 64);
-    if (head instanceof Error) return unreadableVerdict(path, { code: 'io-error', message: `${path}: ${head.message}` }, started, { sizeBytes: opened.stat.size });
+    if (head instanceof Error)
+      return unreadableVerdict(path, { code: 'io-error', message: `${path}: ${head.message}` }, started, {
+        sizeBytes: opened.stat.size,
+      });
     // Bolt, empty and unknown files all go to the bolt verifier: it knows the zero-length case
     // and probes for a second meta page before it calls a file "not a cache".
     if (detectCacheFormat(head, opened.stat.size) !== 'sqlite') return verifyBoltOpened(path, opened, opts, started);

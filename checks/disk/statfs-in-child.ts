@@ -24,9 +24,7 @@ export interface StatfsFacts {
   filesTotal: number;
 }
 
-export type StatfsOutcome =
-  | ({ ok: true } & StatfsFacts)
-  | { ok: false; message: string };
+export type StatfsOutcome = ({ ok: true } & StatfsFacts) | { ok: false; message: string };
 
 // Runs in the child: plain CommonJS so it needs no file on disk and no TypeScript. A failure is
 // printed as one JSON line too (the errno and the path), not left to an uncaught exception.
@@ -69,7 +67,11 @@ const maxOutputBytes = 64 * 1024;
 
 // Resolves when the child answers, fails, or `signal` aborts (then the child's process group is
 // killed and, if it does not die at once, abandoned: it may be stuck in the kernel a while).
-export async function statfsInChild(path: string, signal: AbortSignal, command: StatfsCommand = nodeStatfsCommand): Promise<StatfsOutcome> {
+export async function statfsInChild(
+  path: string,
+  signal: AbortSignal,
+  command: StatfsCommand = nodeStatfsCommand,
+): Promise<StatfsOutcome> {
   if (signal.aborted) return { ok: false, message: 'aborted before start' };
   const { file, args } = command(path);
   const run = await runChild({ file, args, signal, maxStdoutBytes: maxOutputBytes });
@@ -91,10 +93,14 @@ export async function statfsInChild(path: string, signal: AbortSignal, command: 
         parsed = undefined;
       }
       if (parsed && typeof parsed.error === 'string') return { ok: false, message: parsed.error };
-      if (run.code === 0 && parsed && typeof (parsed as StatfsFacts).statPath === 'string') return { ok: true, ...(parsed as StatfsFacts) };
+      if (run.code === 0 && parsed && typeof (parsed as StatfsFacts).statPath === 'string')
+        return { ok: true, ...(parsed as StatfsFacts) };
       const why = lastLine(run.stderr);
       if (run.code !== 0) return { ok: false, message: why || `the statfs helper exited with ${run.code}` };
-      return { ok: false, message: `statfs helper printed no result: ${JSON.stringify(run.stdout.toString('utf8').slice(0, 100))}` };
+      return {
+        ok: false,
+        message: `statfs helper printed no result: ${JSON.stringify(run.stdout.toString('utf8').slice(0, 100))}`,
+      };
     }
   }
 }

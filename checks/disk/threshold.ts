@@ -4,9 +4,20 @@
 export type FreeThreshold = { bytes: number } | { percent: number };
 
 const unitBytes: Record<string, number> = {
-  '': 1, b: 1,
-  k: 1000, kb: 1000, m: 1000 ** 2, mb: 1000 ** 2, g: 1000 ** 3, gb: 1000 ** 3, t: 1000 ** 4, tb: 1000 ** 4,
-  kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4,
+  '': 1,
+  b: 1,
+  k: 1000,
+  kb: 1000,
+  m: 1000 ** 2,
+  mb: 1000 ** 2,
+  g: 1000 ** 3,
+  gb: 1000 ** 3,
+  t: 1000 ** 4,
+  tb: 1000 ** 4,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+  tib: 1024 ** 4,
 };
 
 const thresholdText = /^\s*(\d+(?:\.\d+)?)\s*(%|[a-zA-Z]*)\s*$/;
@@ -14,7 +25,10 @@ const thresholdText = /^\s*(\d+(?:\.\d+)?)\s*(%|[a-zA-Z]*)\s*$/;
 // Returns an Error (a value) naming the problem; the config engineer puts it under the key.
 export function parseFreeThreshold(text: string): FreeThreshold | Error {
   const match = thresholdText.exec(text);
-  if (!match) return new Error(`"${text}" is not a size: use a percentage ("20%"), a size with a unit ("5GiB", "500MB") or a byte count`);
+  if (!match)
+    return new Error(
+      `"${text}" is not a size: use a percentage ("20%"), a size with a unit ("5GiB", "500MB") or a byte count`,
+    );
   const value = Number(match[1]);
   const unit = match[2];
   if (unit === '%') {

@@ -42,7 +42,10 @@ export function credentialsFromAuthJson(json: unknown, host: string): RegistryCr
   return fallback;
 }
 
-export async function readRegistryCredentials(authFile: string, host: string): Promise<RegistryCredentials | null | Error> {
+export async function readRegistryCredentials(
+  authFile: string,
+  host: string,
+): Promise<RegistryCredentials | null | Error> {
   let text: string;
   try {
     text = await readFile(authFile, 'utf8');

@@ -46,8 +46,13 @@ interface ProbeContext {
 
 function get(ctx: ProbeContext, url: URL, headers: Record<string, string> = {}): Promise<TimedGetOutcome> {
   return timedGet({
-    url, headers, ca: ctx.ca, insecure: ctx.target.insecure, lookup: ctx.lookup,
-    deadline: ctx.deadline, timeoutSeconds: ctx.target.timeoutSeconds,
+    url,
+    headers,
+    ca: ctx.ca,
+    insecure: ctx.target.insecure,
+    lookup: ctx.lookup,
+    deadline: ctx.deadline,
+    timeoutSeconds: ctx.target.timeoutSeconds,
   });
 }
 
@@ -70,57 +75,113 @@ function tokenFromBody(body: string): string | null {
   }
 }
 
-async function presentToRegistry(ctx: ProbeContext, v2: URL, authorization: string, what: string): Promise<AuthOutcome> {
+async function presentToRegistry(
+  ctx: ProbeContext,
+  v2: URL,
+  authorization: string,
+  what: string,
+): Promise<AuthOutcome> {
   const answer = await get(ctx, v2, { Authorization: authorization });
   if (!answer.ok) {
-    return { ok: false, reason: answer.reason === 'timeout' ? 'timeout' : 'auth', status: null, message: `/v2/ with ${what}: ${answer.message}` };
+    return {
+      ok: false,
+      reason: answer.reason === 'timeout' ? 'timeout' : 'auth',
+      status: null,
+      message: `/v2/ with ${what}: ${answer.message}`,
+    };
   }
   if (answer.status === 200) return { ok: true, status: 200, message: `${what} accepted` };
   if (answer.status === 401 || answer.status === 403) {
-    return { ok: false, reason: 'auth', status: answer.status, message: `the registry refused the ${what} (HTTP ${answer.status})` };
+    return {
+      ok: false,
+      reason: 'auth',
+      status: answer.status,
+      message: `the registry refused the ${what} (HTTP ${answer.status})`,
+    };
   }
-  return { ok: false, reason: 'http_status', status: answer.status, message: `/v2/ with ${what} answered HTTP ${answer.status}` };
+  return {
+    ok: false,
+    reason: 'http_status',
+    status: answer.status,
+    message: `/v2/ with ${what} answered HTTP ${answer.status}`,
+  };
 }
 
-async function proveBearer(ctx: ProbeContext, v2: URL, challenge: AuthChallenge, creds: RegistryCredentials): Promise<AuthOutcome> {
+async function proveBearer(
+  ctx: ProbeContext,
+  v2: URL,
+  challenge: AuthChallenge,
+  creds: RegistryCredentials,
+): Promise<AuthOutcome> {
   let realm: URL;
   try {
     realm = new URL(challenge.params.realm ?? '');
   } catch {
-    return { ok: false, reason: 'auth', status: 401, message: `the Bearer challenge has no usable realm: ${JSON.stringify(challenge.params.realm ?? null)}` };
+    return {
+      ok: false,
+      reason: 'auth',
+      status: 401,
+      message: `the Bearer challenge has no usable realm: ${JSON.stringify(challenge.params.realm ?? null)}`,
+    };
   }
   if (challenge.params.service !== undefined) realm.searchParams.set('service', challenge.params.service);
   if (challenge.params.scope !== undefined) realm.searchParams.set('scope', challenge.params.scope);
   const answer = await get(ctx, realm, { Authorization: basicAuth(creds) });
   if (!answer.ok) {
-    return { ok: false, reason: answer.reason === 'timeout' ? 'timeout' : 'auth', status: 401, message: `token server ${realm.origin}: ${answer.message}` };
+    return {
+      ok: false,
+      reason: answer.reason === 'timeout' ? 'timeout' : 'auth',
+      status: 401,
+      message: `token server ${realm.origin}: ${answer.message}`,
+    };
   }
   if (answer.status !== 200) {
     const refused = answer.status === 401 || answer.status === 403;
     return {
-      ok: false, reason: 'auth', status: 401,
+      ok: false,
+      reason: 'auth',
+      status: 401,
       message: refused
         ? `token server ${realm.origin} refused the credentials of ${creds.username} (HTTP ${answer.status})`
         : `token server ${realm.origin} answered HTTP ${answer.status}`,
     };
   }
   const token = tokenFromBody(answer.body);
-  if (token === null) return { ok: false, reason: 'auth', status: 401, message: `token server ${realm.origin} answered 200 without a token` };
+  if (token === null)
+    return {
+      ok: false,
+      reason: 'auth',
+      status: 401,
+      message: `token server ${realm.origin} answered 200 without a token`,
+    };
   return presentToRegistry(ctx, v2, `Bearer ${token}`, `token from ${realm.origin}`);
 }
 
 function failure(
-  target: RegistryTarget, reason: RegistryFailureReason, message: string,
+  target: RegistryTarget,
+  reason: RegistryFailureReason,
+  message: string,
   extra: Partial<RegistryProbeReport> = {},
 ): RegistryProbeReport {
   return {
-    name: target.name, url: target.url, success: false, reason, httpStatus: null,
-    phases: { resolve: null, connect: null, tls: null, total: null }, certNotAfter: null,
-    credentialsVerified: null, ...extra, message: `${target.name}: ${message}`,
+    name: target.name,
+    url: target.url,
+    success: false,
+    reason,
+    httpStatus: null,
+    phases: { resolve: null, connect: null, tls: null, total: null },
+    certNotAfter: null,
+    credentialsVerified: null,
+    ...extra,
+    message: `${target.name}: ${message}`,
   };
 }
 
-export async function probeRegistry(target: RegistryTarget, lookup: RegistryLookup, runSignal: AbortSignal): Promise<RegistryProbeReport> {
+export async function probeRegistry(
+  target: RegistryTarget,
+  lookup: RegistryLookup,
+  runSignal: AbortSignal,
+): Promise<RegistryProbeReport> {
   const started = performance.now();
   let v2: URL;
   try {
@@ -146,16 +207,33 @@ export async function probeRegistry(target: RegistryTarget, lookup: RegistryLook
     if (!first.ok) return failure(target, first.reason, first.message, seen);
     const reachable = { ...seen, httpStatus: first.status };
     if (first.status !== 200 && first.status !== 401) {
-      return failure(target, 'http_status', `GET ${v2.pathname} answered HTTP ${first.status} (expected 200 or 401)`, reachable);
+      return failure(
+        target,
+        'http_status',
+        `GET ${v2.pathname} answered HTTP ${first.status} (expected 200 or 401)`,
+        reachable,
+      );
     }
     const challenge = parseAuthChallenge(first.headers['www-authenticate']);
     if (first.status === 401 && challenge === null) {
-      return failure(target, 'http_status', 'HTTP 401 without a WWW-Authenticate challenge: not a distribution registry?', reachable);
+      return failure(
+        target,
+        'http_status',
+        'HTTP 401 without a WWW-Authenticate challenge: not a distribution registry?',
+        reachable,
+      );
     }
     const creds = target.authFile === null ? null : await readRegistryCredentials(target.authFile, v2.host);
     const ok = (message: string, extra: Partial<RegistryProbeReport> = {}): RegistryProbeReport => ({
-      name: target.name, url: target.url, success: true, reason: null, httpStatus: first.status,
-      phases: total(), certNotAfter: first.certNotAfter, credentialsVerified: null, ...extra,
+      name: target.name,
+      url: target.url,
+      success: true,
+      reason: null,
+      httpStatus: first.status,
+      phases: total(),
+      certNotAfter: first.certNotAfter,
+      credentialsVerified: null,
+      ...extra,
       message: `${target.name}: ${message}`,
     });
     if (creds instanceof Error) return failure(target, 'auth', creds.message, { ...reachable, phases: total() });
@@ -167,12 +245,21 @@ export async function probeRegistry(target: RegistryTarget, lookup: RegistryLook
     }
     let proof: AuthOutcome;
     if (challenge.scheme === 'bearer') proof = await proveBearer(ctx, v2, challenge, creds);
-    else if (challenge.scheme === 'basic') proof = await presentToRegistry(ctx, v2, basicAuth(creds), 'basic credentials');
+    else if (challenge.scheme === 'basic')
+      proof = await presentToRegistry(ctx, v2, basicAuth(creds), 'basic credentials');
     else return ok(`reachable (HTTP 401 with an unsupported ${challenge.scheme} challenge; credentials not checked)`);
     if (!proof.ok) {
-      return failure(target, proof.reason, proof.message, { ...reachable, httpStatus: proof.status ?? first.status, phases: total(), credentialsVerified: false });
+      return failure(target, proof.reason, proof.message, {
+        ...reachable,
+        httpStatus: proof.status ?? first.status,
+        phases: total(),
+        credentialsVerified: false,
+      });
     }
-    return ok(`reachable, credentials of ${creds.username} proven: ${proof.message}`, { httpStatus: proof.status, credentialsVerified: true });
+    return ok(`reachable, credentials of ${creds.username} proven: ${proof.message}`, {
+      httpStatus: proof.status,
+      credentialsVerified: true,
+    });
   } finally {
     deadline.done();
   }

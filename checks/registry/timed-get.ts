@@ -21,7 +21,14 @@ export interface ProbePhases {
 export type TransportReason = 'dns' | 'connect' | 'tls' | 'timeout';
 
 export type TimedGetOutcome =
-  | { ok: true; status: number; headers: http.IncomingHttpHeaders; body: string; phases: ProbePhases; certNotAfter: number | null }
+  | {
+      ok: true;
+      status: number;
+      headers: http.IncomingHttpHeaders;
+      body: string;
+      phases: ProbePhases;
+      certNotAfter: number | null;
+    }
   | { ok: false; reason: TransportReason; message: string; phases: ProbePhases; certNotAfter: number | null };
 
 export interface TimedGetOptions {
@@ -49,16 +56,22 @@ function whenAborted(signal: AbortSignal): Promise<'aborted'> {
   });
 }
 
-async function resolveHost(hostname: string, opts: TimedGetOptions):
-  Promise<{ address: string; family: number } | { reason: 'dns' | 'timeout'; message: string }> {
+async function resolveHost(
+  hostname: string,
+  opts: TimedGetOptions,
+): Promise<{ address: string; family: number } | { reason: 'dns' | 'timeout'; message: string }> {
   if (isIP(hostname) !== 0) return { address: hostname, family: isIP(hostname) };
   const answer = await Promise.race([
     opts.lookup(hostname).catch((err: NodeJS.ErrnoException) => err),
     whenAborted(opts.deadline),
   ]);
-  if (answer === 'aborted') return { reason: 'timeout', message: `resolving ${hostname} took longer than ${opts.timeoutSeconds} s` };
+  if (answer === 'aborted')
+    return { reason: 'timeout', message: `resolving ${hostname} took longer than ${opts.timeoutSeconds} s` };
   if (answer instanceof Error) {
-    return { reason: 'dns', message: `cannot resolve ${hostname}: ${(answer as NodeJS.ErrnoException).code ?? answer.message}` };
+    return {
+      reason: 'dns',
+      message: `cannot resolve ${hostname}: ${(answer as NodeJS.ErrnoException).code ?? answer.message}`,
+    };
   }
   return answer;
 }
@@ -89,7 +102,12 @@ function notAfterOf(socket: TLSSocket): number | null {
 // After a failed verification the handshake's certificate is gone with the socket. Its expiry
 // is most wanted exactly then (an expired certificate), so take one more handshake that only
 // reads the certificate: verification off, no byte of HTTP sent, closed at once.
-function peekCertificateNotAfter(address: string, port: number, servername: string | undefined, deadline: AbortSignal): Promise<number | null> {
+function peekCertificateNotAfter(
+  address: string,
+  port: number,
+  servername: string | undefined,
+  deadline: AbortSignal,
+): Promise<number | null> {
   return new Promise((resolve) => {
     if (deadline.aborted) {
       resolve(null);
@@ -147,11 +165,13 @@ export async function timedGet(opts: TimedGetOptions): Promise<TimedGetOutcome> 
       headers: { 'User-Agent': 'buildfleet-agent', Accept: 'application/json', ...opts.headers },
       agent: false,
       lookup: pinnedLookup,
-      ...(secure ? {
-        secureContext: secureContextFor(opts.ca),
-        rejectUnauthorized: !opts.insecure,
-        servername: isIP(hostname) === 0 ? hostname : undefined,
-      } : {}),
+      ...(secure
+        ? {
+            secureContext: secureContextFor(opts.ca),
+            rejectUnauthorized: !opts.insecure,
+            servername: isIP(hostname) === 0 ? hostname : undefined,
+          }
+        : {}),
     };
     const request = (secure ? https : http).request(requestOptions);
     const onDeadline = () => request.destroy(new Error('deadline'));
@@ -172,16 +192,43 @@ export async function timedGet(opts: TimedGetOptions): Promise<TimedGetOutcome> 
     const onError = (err: NodeJS.ErrnoException) => {
       const detail = err.code ?? err.message;
       if (opts.deadline.aborted) {
-        const stage = connectedAt === null ? 'connecting' : secure && securedAt === null ? 'in the TLS handshake' : 'waiting for the answer';
-        finish({ ok: false, reason: 'timeout', message: `no answer within ${opts.timeoutSeconds} s (${stage})`, phases, certNotAfter });
+        const stage =
+          connectedAt === null
+            ? 'connecting'
+            : secure && securedAt === null
+              ? 'in the TLS handshake'
+              : 'waiting for the answer';
+        finish({
+          ok: false,
+          reason: 'timeout',
+          message: `no answer within ${opts.timeoutSeconds} s (${stage})`,
+          phases,
+          certNotAfter,
+        });
       } else if (connectedAt === null) {
-        finish({ ok: false, reason: 'connect', message: `cannot connect to ${resolved.address}:${requestOptions.port}: ${detail}`, phases, certNotAfter });
+        finish({
+          ok: false,
+          reason: 'connect',
+          message: `cannot connect to ${resolved.address}:${requestOptions.port}: ${detail}`,
+          phases,
+          certNotAfter,
+        });
       } else if (secure && securedAt === null) {
         const message = `TLS handshake failed: ${err.message}`;
-        void peekCertificateNotAfter(resolved.address, Number(requestOptions.port), requestOptions.servername, opts.deadline)
-          .then((notAfter) => finish({ ok: false, reason: 'tls', message, phases, certNotAfter: notAfter }));
+        void peekCertificateNotAfter(
+          resolved.address,
+          Number(requestOptions.port),
+          requestOptions.servername,
+          opts.deadline,
+        ).then((notAfter) => finish({ ok: false, reason: 'tls', message, phases, certNotAfter: notAfter }));
       } else {
-        finish({ ok: false, reason: 'connect', message: `connection lost before a complete answer: ${detail}`, phases, certNotAfter });
+        finish({
+          ok: false,
+          reason: 'connect',
+          message: `connection lost before a complete answer: ${detail}`,
+          phases,
+          certNotAfter,
+        });
       }
     };
     request.on('error', onError);
@@ -192,10 +239,16 @@ export async function timedGet(opts: TimedGetOptions): Promise<TimedGetOutcome> 
         size += chunk.length;
         if (size <= maxBodyBytes) chunks.push(chunk);
       });
-      response.on('end', () => finish({
-        ok: true, status: response.statusCode ?? 0, headers: response.headers,
-        body: Buffer.concat(chunks).toString('utf8'), phases, certNotAfter,
-      }));
+      response.on('end', () =>
+        finish({
+          ok: true,
+          status: response.statusCode ?? 0,
+          headers: response.headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+          phases,
+          certNotAfter,
+        }),
+      );
       // Cut mid-body (by the server or our deadline): same classification as the request.
       response.on('error', onError);
     });

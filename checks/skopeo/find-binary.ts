@@ -36,5 +36,7 @@ export function findBinary(binary: string, searchPath: string = process.env.PATH
     if (judged?.found) return judged;
     notExecutable ??= judged;
   }
-  return notExecutable ?? { found: false, code: 'skopeo-missing', path: null, message: `"${binary}" not found on PATH` };
+  return (
+    notExecutable ?? { found: false, code: 'skopeo-missing', path: null, message: `"${binary}" not found on PATH` }
+  );
 }

@@ -19,19 +19,33 @@ export async function runSkopeoVersion(path: string, timeoutMs: number, signal: 
   const cancelled = `${path} --version was cancelled (check aborted)`;
   if (signal.aborted) return { ok: false, code: 'skopeo-hung', message: cancelled };
   const run = await runChild({
-    file: path, args: ['--version'], env: { ...process.env, LC_ALL: 'C' }, timeoutMs, signal, maxStdoutBytes: maxOutputBytes,
+    file: path,
+    args: ['--version'],
+    env: { ...process.env, LC_ALL: 'C' },
+    timeoutMs,
+    signal,
+    maxStdoutBytes: maxOutputBytes,
   });
   switch (run.kind) {
     case 'spawn-failed':
       if (run.errno === 'ENOENT') return { ok: false, code: 'skopeo-missing', message: `${path} does not exist` };
-      if (run.errno === 'EACCES') return { ok: false, code: 'skopeo-not-executable', message: `${path} is not executable` };
+      if (run.errno === 'EACCES')
+        return { ok: false, code: 'skopeo-not-executable', message: `${path} is not executable` };
       return { ok: false, code: 'skopeo-failed', message: `${path} --version could not be started: ${run.message}` };
     case 'timed-out':
-      return { ok: false, code: 'skopeo-hung', message: `${path} --version did not finish within ${timeoutMs / 1000} s and was killed` };
+      return {
+        ok: false,
+        code: 'skopeo-hung',
+        message: `${path} --version did not finish within ${timeoutMs / 1000} s and was killed`,
+      };
     case 'aborted':
       return { ok: false, code: 'skopeo-hung', message: cancelled };
     case 'output-overflow':
-      return { ok: false, code: 'skopeo-failed', message: `${path} --version printed more than ${maxOutputBytes} bytes` };
+      return {
+        ok: false,
+        code: 'skopeo-failed',
+        message: `${path} --version printed more than ${maxOutputBytes} bytes`,
+      };
     case 'signalled':
     case 'exited': {
       if (run.kind === 'exited' && run.code === 0) return { ok: true, stdout: run.stdout.toString('utf8') };

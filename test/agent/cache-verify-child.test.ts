@@ -3,7 +3,16 @@
 // passed on by descriptor, and hung or broken children killed and reported.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -16,7 +25,11 @@ const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const fixtureDir = join(repoRoot, 'test/fixtures/bolt');
 const agentBin = join(repoRoot, 'agent/bin.ts');
 
-interface Fixture { file: string; verdict: string; warning: boolean }
+interface Fixture {
+  file: string;
+  verdict: string;
+  warning: boolean;
+}
 const fixtures = JSON.parse(readFileSync(join(fixtureDir, 'fixtures.json'), 'utf8')) as Fixture[];
 const healthyFixture = fixtures.find((f) => f.verdict === 'healthy' && !f.warning);
 const corruptFixture = fixtures.find((f) => f.verdict === 'corrupt');
@@ -30,35 +43,44 @@ const snapshotRoot = (): string => snapshots;
 // Stands in for the CLI: `<script> <pidFile> cache check --json [--full] <path>`. A path ending
 // in .hang writes the pid and never answers; any other path is checked by the real CLI.
 const hangOrCheck = join(work, 'hang-or-check.mjs');
-writeFileSync(hangOrCheck, [
-  "import { writeFileSync } from 'node:fs';",
-  'const pidFile = process.argv[2];',
-  'const target = process.argv[process.argv.length - 1];',
-  "if (target.endsWith('.hang')) {",
-  '  writeFileSync(pidFile, String(process.pid));',
-  '  setInterval(() => {}, 1 << 30);',
-  '} else {',
-  '  process.argv.splice(2, 1);',
-  `  await import(${JSON.stringify(pathToFileURL(agentBin).href)});`,
-  '}',
-  '',
-].join('\n'));
+writeFileSync(
+  hangOrCheck,
+  [
+    "import { writeFileSync } from 'node:fs';",
+    'const pidFile = process.argv[2];',
+    'const target = process.argv[process.argv.length - 1];',
+    "if (target.endsWith('.hang')) {",
+    '  writeFileSync(pidFile, String(process.pid));',
+    '  setInterval(() => {}, 1 << 30);',
+    '} else {',
+    '  process.argv.splice(2, 1);',
+    `  await import(${JSON.stringify(pathToFileURL(agentBin).href)});`,
+    '}',
+    '',
+  ].join('\n'),
+);
 
 const garbage = join(work, 'garbage.mjs');
-writeFileSync(garbage, [
-  "process.stdout.write('this is not a verdict');",
-  "process.stderr.write('first line\\n  garbage printer: it broke here  \\n');",
-  'process.exitCode = 1;',
-  '',
-].join('\n'));
+writeFileSync(
+  garbage,
+  [
+    "process.stdout.write('this is not a verdict');",
+    "process.stderr.write('first line\\n  garbage printer: it broke here  \\n');",
+    'process.exitCode = 1;',
+    '',
+  ].join('\n'),
+);
 
 // A well-formed verdict, but on another file.
 const otherVerdict = join(work, 'other-verdict.mjs');
-writeFileSync(otherVerdict, [
-  "const v = { path: '/somewhere/else', format: 'boltdb', verdict: 'healthy', problems: [], warnings: [], stats: {}, durationMs: 1 };",
-  'process.stdout.write(JSON.stringify(v));',
-  '',
-].join('\n'));
+writeFileSync(
+  otherVerdict,
+  [
+    "const v = { path: '/somewhere/else', format: 'boltdb', verdict: 'healthy', problems: [], warnings: [], stats: {}, durationMs: 1 };",
+    'process.stdout.write(JSON.stringify(v));',
+    '',
+  ].join('\n'),
+);
 
 let pidFiles = 0;
 function newPidFile(): string {
@@ -107,7 +129,10 @@ test('a corrupt bolt fixture is corrupt, with the problem codes in-process verif
   assert.equal(child.verdict, inProcess.verdict);
   assert.ok(child.problems.length > 0);
   assert.deepEqual(codes(child), codes(inProcess));
-  assert.deepEqual(child.problems.map((p) => p.message), inProcess.problems.map((p) => p.message));
+  assert.deepEqual(
+    child.problems.map((p) => p.message),
+    inProcess.problems.map((p) => p.message),
+  );
 });
 
 test('a real SQLite cache is healthy, --full included', async (t) => {
@@ -122,7 +147,7 @@ test('a real SQLite cache is healthy, --full included', async (t) => {
   assert.equal(full.verdict, 'healthy', JSON.stringify(full));
 });
 
-test('a /proc/self/fd path through a directory descriptor: the child gets the descriptor, the verdict shows the caller\'s path', async (t) => {
+test("a /proc/self/fd path through a directory descriptor: the child gets the descriptor, the verdict shows the caller's path", async (t) => {
   const dir = mkdtempSync(join(work, 'pinned-'));
   copyFileSync(join(fixtureDir, corruptFixture.file), join(dir, 'blob-info-cache-v1.boltdb'));
   const dirFd = openSync(dir, 'r');
@@ -131,7 +156,7 @@ test('a /proc/self/fd path through a directory descriptor: the child gets the de
     await verifier.close();
     closeSync(dirFd);
   });
-  assert.notEqual(dirFd, 3, 'the test needs a descriptor other than the child\'s own 3');
+  assert.notEqual(dirFd, 3, "the test needs a descriptor other than the child's own 3");
 
   const path = `/proc/self/fd/${dirFd}/blob-info-cache-v1.boltdb`;
   const v = await verifier.verify(path);
@@ -139,7 +164,10 @@ test('a /proc/self/fd path through a directory descriptor: the child gets the de
   assert.equal(v.path, path);
   assert.equal(v.verdict, 'corrupt', JSON.stringify(v));
   assert.deepEqual(codes(v), codes(inProcess));
-  assert.deepEqual(v.problems.map((p) => p.message), inProcess.problems.map((p) => p.message));
+  assert.deepEqual(
+    v.problems.map((p) => p.message),
+    inProcess.problems.map((p) => p.message),
+  );
   assert.doesNotMatch(JSON.stringify(v), /\/proc\/self\/fd\/3\b/);
 
   // A message that names the path: a file that is not there.
@@ -147,14 +175,21 @@ test('a /proc/self/fd path through a directory descriptor: the child gets the de
   const gone = await verifier.verify(missing);
   assert.equal(gone.path, missing);
   assert.equal(gone.verdict, 'unreadable');
-  assert.ok(gone.problems.some((p) => p.message.includes(missing)), JSON.stringify(gone));
+  assert.ok(
+    gone.problems.some((p) => p.message.includes(missing)),
+    JSON.stringify(gone),
+  );
   assert.doesNotMatch(JSON.stringify(gone), /\/proc\/self\/fd\/3\b/);
   assert.deepEqual(gone, { ...(await verifyCacheFile(missing)), durationMs: gone.durationMs });
 });
 
 test('a child that never answers is killed at the bound; the next request still runs', async (t) => {
   const pidFile = newPidFile();
-  const verifier = createChildVerifier({ maxVerifySeconds: 3, snapshotRoot, command: { file: process.execPath, args: [hangOrCheck, pidFile] } });
+  const verifier = createChildVerifier({
+    maxVerifySeconds: 3,
+    snapshotRoot,
+    command: { file: process.execPath, args: [hangOrCheck, pidFile] },
+  });
   t.after(() => verifier.close());
   const healthyPath = join(fixtureDir, healthyFixture.file);
   // Queued behind the hung one: it must start once the hung child is given up on.
@@ -172,7 +207,11 @@ test('a child that never answers is killed at the bound; the next request still 
 });
 
 test('a child that prints no verdict: verify-process-failed with its last stderr line', async (t) => {
-  const verifier = createChildVerifier({ maxVerifySeconds: 60, snapshotRoot, command: { file: process.execPath, args: [garbage] } });
+  const verifier = createChildVerifier({
+    maxVerifySeconds: 60,
+    snapshotRoot,
+    command: { file: process.execPath, args: [garbage] },
+  });
   t.after(() => verifier.close());
   const v = await verifier.verify('/var/cache/some.boltdb');
   assert.equal(v.verdict, 'unreadable');
@@ -183,7 +222,11 @@ test('a child that prints no verdict: verify-process-failed with its last stderr
 });
 
 test('a verdict on another file is not taken', async (t) => {
-  const verifier = createChildVerifier({ maxVerifySeconds: 60, snapshotRoot, command: { file: process.execPath, args: [otherVerdict] } });
+  const verifier = createChildVerifier({
+    maxVerifySeconds: 60,
+    snapshotRoot,
+    command: { file: process.execPath, args: [otherVerdict] },
+  });
   t.after(() => verifier.close());
   const v = await verifier.verify('/var/cache/mine.boltdb');
   assert.equal(v.verdict, 'unreadable');
@@ -191,7 +234,11 @@ test('a verdict on another file is not taken', async (t) => {
 });
 
 test('a command that cannot be started: verify-process-failed', async (t) => {
-  const verifier = createChildVerifier({ maxVerifySeconds: 60, snapshotRoot, command: { file: join(work, 'no-such-program'), args: [] } });
+  const verifier = createChildVerifier({
+    maxVerifySeconds: 60,
+    snapshotRoot,
+    command: { file: join(work, 'no-such-program'), args: [] },
+  });
   t.after(() => verifier.close());
   const v = await verifier.verify('/var/cache/some.boltdb');
   assert.equal(v.verdict, 'unreadable');
@@ -200,7 +247,11 @@ test('a command that cannot be started: verify-process-failed', async (t) => {
 
 test('close() during a run resolves it and the queue, kills the child, and refuses later requests', async () => {
   const pidFile = newPidFile();
-  const verifier = createChildVerifier({ maxVerifySeconds: 600, snapshotRoot, command: { file: process.execPath, args: [hangOrCheck, pidFile] } });
+  const verifier = createChildVerifier({
+    maxVerifySeconds: 600,
+    snapshotRoot,
+    command: { file: process.execPath, args: [hangOrCheck, pidFile] },
+  });
   const running = verifier.verify(join(work, 'slow.hang'));
   const queued = verifier.verify(join(fixtureDir, healthyFixture.file));
   const pid = Number(await waitForFile(pidFile));

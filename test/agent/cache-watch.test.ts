@@ -51,7 +51,12 @@ test('a write to a cache file fires once after it settles; other files do not fi
 test('a cache written without pause still fires within maxDelayMs', async () => {
   const s = scratch();
   const fired: number[] = [];
-  const w = createCacheWatcher({ onWrite: () => fired.push(Date.now()), settleMs: 200, maxDelayMs: 500, minIntervalMs: 800 });
+  const w = createCacheWatcher({
+    onWrite: () => fired.push(Date.now()),
+    settleMs: 200,
+    maxDelayMs: 500,
+    minIntervalMs: 800,
+  });
   try {
     w.arm([s.dir]);
     const started = Date.now();
@@ -61,7 +66,8 @@ test('a cache written without pause still fires within maxDelayMs', async () => 
     }
     assert.ok(fired.length >= 2 && fired.length <= 4, `fired ${fired.length} times in 2.5 s of writes every 50 ms`);
     assert.ok(fired[0] - started <= 700, `first run after ${fired[0] - started} ms`);
-    for (let i = 1; i < fired.length; i++) assert.ok(fired[i] - fired[i - 1] >= 790, 'runs at least minIntervalMs apart');
+    for (let i = 1; i < fired.length; i++)
+      assert.ok(fired[i] - fired[i - 1] >= 790, 'runs at least minIntervalMs apart');
   } finally {
     w.close();
     s.cleanup();
@@ -98,7 +104,9 @@ test('a directory that cannot be watched is left to the schedule (no throw)', ()
   const s = scratch();
   const w = createCacheWatcher({
     onWrite: () => undefined,
-    watch: (() => { throw Object.assign(new Error('ENOSPC: inotify watch limit reached'), { code: 'ENOSPC' }); }) as never,
+    watch: (() => {
+      throw Object.assign(new Error('ENOSPC: inotify watch limit reached'), { code: 'ENOSPC' });
+    }) as never,
   });
   try {
     w.arm([s.dir]);

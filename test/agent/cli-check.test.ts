@@ -5,7 +5,16 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -92,15 +101,44 @@ describe('cli: check', () => {
     const r = await cli('check', '--json', '--config', file);
     assert.equal(r.code, 3, r.stderr);
     const p = JSON.parse(r.stdout);
-    assert.deepEqual(Object.keys(p), ['decision', 'host', 'agentVersion', 'evaluatedAt', 'reasons', 'maintenance', 'checks']);
+    assert.deepEqual(Object.keys(p), [
+      'decision',
+      'host',
+      'agentVersion',
+      'evaluatedAt',
+      'reasons',
+      'maintenance',
+      'checks',
+    ]);
     assert.equal(p.decision, 'degraded');
-    assert.deepEqual(p.reasons.map((x: { check: string; code: string }) => [x.check, x.code]), [['registry', 'registry-unreachable']]);
-    assert.deepEqual(Object.keys(p.checks[0]), ['name', 'status', 'scope', 'summary', 'observedAt', 'ageSeconds', 'durationMs', 'details']);
-    assert.deepEqual(p.checks.map((c: { name: string; scope: string }) => [c.name, c.scope]), [['disk', 'host'], ['registry', 'shared']]);
+    assert.deepEqual(
+      p.reasons.map((x: { check: string; code: string }) => [x.check, x.code]),
+      [['registry', 'registry-unreachable']],
+    );
+    assert.deepEqual(Object.keys(p.checks[0]), [
+      'name',
+      'status',
+      'scope',
+      'summary',
+      'observedAt',
+      'ageSeconds',
+      'durationMs',
+      'details',
+    ]);
+    assert.deepEqual(
+      p.checks.map((c: { name: string; scope: string }) => [c.name, c.scope]),
+      [
+        ['disk', 'host'],
+        ['registry', 'shared'],
+      ],
+    );
 
     const only = await cli('check', '--json', '--only', 'disk', '--config', file);
     assert.equal(only.code, 0, only.stderr);
-    assert.deepEqual(JSON.parse(only.stdout).checks.map((c: { name: string }) => c.name), ['disk']);
+    assert.deepEqual(
+      JSON.parse(only.stdout).checks.map((c: { name: string }) => c.name),
+      ['disk'],
+    );
   });
 
   it('judges the installed skopeo against the configured minimum', async (t) => {
@@ -117,7 +155,10 @@ describe('cli: check', () => {
     const [major, minor] = version.split('.').map(Number);
     const newer = await cli('check', '--json', '--config', writeConfig(body(`${major}.${minor + 1}.0`)));
     assert.equal(newer.code, 1);
-    assert.deepEqual(JSON.parse(newer.stdout).reasons.map((x: { code: string }) => x.code), ['skopeo-below-minimum']);
+    assert.deepEqual(
+      JSON.parse(newer.stdout).reasons.map((x: { code: string }) => x.code),
+      ['skopeo-below-minimum'],
+    );
   });
 
   it('reports a corrupt cache without moving it, even with autoQuarantine', async () => {
@@ -125,14 +166,22 @@ describe('cli: check', () => {
     mkdirSync(cacheDir);
     const cacheFile = join(cacheDir, 'blob-info-cache-v1.boltdb');
     writeFileSync(cacheFile, Buffer.alloc(8192, 0x5a));
-    const r = await cli('check', '--json', '--config', writeConfig(`checks:
+    const r = await cli(
+      'check',
+      '--json',
+      '--config',
+      writeConfig(`checks:
   skopeo: { enabled: false }
   registries: { enabled: false }
   disk: { enabled: false }
   blobinfocache: { dirs: [${cacheDir}], discoverUsers: false, autoQuarantine: true }
-`));
+`),
+    );
     assert.equal(r.code, 1, r.stderr);
-    assert.deepEqual(JSON.parse(r.stdout).reasons.map((x: { code: string }) => x.code), ['cache-corrupt']);
+    assert.deepEqual(
+      JSON.parse(r.stdout).reasons.map((x: { code: string }) => x.code),
+      ['cache-corrupt'],
+    );
     assert.ok(existsSync(cacheFile), 'the one-shot check never moves files');
   });
 
@@ -223,13 +272,18 @@ describe('cli: config check', () => {
 describe('deploy/cron/buildfleet-agent-textfile', () => {
   it('is one cron.d line whose command writes the textfile', (t) => {
     if (!needTools(t, 'flock')) return;
-    const example = readFileSync(fileURLToPath(new URL('../../deploy/cron/buildfleet-agent-textfile', import.meta.url)), 'utf8');
+    const example = readFileSync(
+      fileURLToPath(new URL('../../deploy/cron/buildfleet-agent-textfile', import.meta.url)),
+      'utf8',
+    );
     const lines = example.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#'));
     assert.equal(lines.length, 1);
     const fields = lines[0].split(/\s+/);
     assert.deepEqual(fields.slice(0, 6), ['*/2', '*', '*', '*', '*', 'root'], 'cron.d: five time fields and the user');
     const dir = mkdtempSync(join(root, 'cron-'));
-    const command = fields.slice(6).join(' ')
+    const command = fields
+      .slice(6)
+      .join(' ')
       .replace('/run/buildfleet-agent-textfile.lock', join(dir, 'lock'))
       .replace('/usr/bin/buildfleet-agent', `${process.execPath} ${bin}`)
       .replace('/etc/buildfleet-agent/config.yaml', diskOnly('0%'))
@@ -237,6 +291,9 @@ describe('deploy/cron/buildfleet-agent-textfile', () => {
     const r = spawnSync('sh', ['-c', command], { encoding: 'utf8', timeout: 60_000 });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, '');
-    assert.match(readFileSync(join(dir, 'buildfleet_agent.prom'), 'utf8'), /^buildfleet_admission_state\{state="accepting"\} 1$/m);
+    assert.match(
+      readFileSync(join(dir, 'buildfleet_agent.prom'), 'utf8'),
+      /^buildfleet_admission_state\{state="accepting"\} 1$/m,
+    );
   });
 });

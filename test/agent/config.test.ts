@@ -4,7 +4,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  defaultConfig, isConfigError, loadConfig, parseConfigText, renderConfigYaml, type AgentConfig, type LoadedConfig,
+  defaultConfig,
+  isConfigError,
+  loadConfig,
+  parseConfigText,
+  renderConfigYaml,
+  type AgentConfig,
+  type LoadedConfig,
 } from '../../agent/config.ts';
 
 let dir: string;
@@ -73,7 +79,9 @@ describe('config: loading', () => {
     assert.deepEqual(c.checks.registries.targets, []);
     // Damping defaults of the issue: 1 for host checks, 2 for registries.
     assert.deepEqual(
-      [c.checks.skopeo, c.checks.blobinfocache, c.checks.disk, c.checks.registries].map((s) => s.failuresBeforeCritical),
+      [c.checks.skopeo, c.checks.blobinfocache, c.checks.disk, c.checks.registries].map(
+        (s) => s.failuresBeforeCritical,
+      ),
       [1, 1, 1, 2],
     );
   });
@@ -101,7 +109,9 @@ describe('config: values', () => {
   });
 
   it('parses thresholds, sizes and the per-check keys', () => {
-    const c = valid(parseConfigText(`
+    const c = valid(
+      parseConfigText(
+        `
 checks:
   disk:
     paths:
@@ -111,7 +121,10 @@ checks:
     jitterSeconds: 0
     failuresBeforeCritical: 3
   blobinfocache: { maxQuarantineBytes: "2GiB", fullSchedule: null }
-`, 't'));
+`,
+        't',
+      ),
+    );
     assert.deepEqual(c.checks.disk.paths, [
       { path: '/data', warnFree: { percent: 30 }, criticalFree: { bytes: 512 * 1024 ** 2 } },
       { path: '/scratch', warnFree: { bytes: 2e9 }, criticalFree: { bytes: 1e9 } },
@@ -124,21 +137,42 @@ checks:
   });
 
   it('fills registry target defaults and names a target by its host', () => {
-    const c = valid(parseConfigText(`
+    const c = valid(
+      parseConfigText(
+        `
 checks:
   registries:
     targets:
       - { url: "https://harbor.example.com" }
       - { name: local, url: "http://127.0.0.1:5000", insecure: true, caFile: /etc/ca.pem, authFile: /root/auth.json }
-`, 't'));
+`,
+        't',
+      ),
+    );
     assert.deepEqual(c.checks.registries.targets, [
-      { name: 'harbor.example.com', url: 'https://harbor.example.com', caFile: null, insecure: false, timeoutSeconds: 5, authFile: null },
-      { name: 'local', url: 'http://127.0.0.1:5000', caFile: '/etc/ca.pem', insecure: true, timeoutSeconds: 5, authFile: '/root/auth.json' },
+      {
+        name: 'harbor.example.com',
+        url: 'https://harbor.example.com',
+        caFile: null,
+        insecure: false,
+        timeoutSeconds: 5,
+        authFile: null,
+      },
+      {
+        name: 'local',
+        url: 'http://127.0.0.1:5000',
+        caFile: '/etc/ca.pem',
+        insecure: true,
+        timeoutSeconds: 5,
+        authFile: '/root/auth.json',
+      },
     ]);
   });
 
   it('accepts tls, auth and logLevel', () => {
-    const c = valid(parseConfigText('tls: { certFile: /c.pem, keyFile: /k.pem }\nauth: { tokenFile: /t }\nlogLevel: debug', 't'));
+    const c = valid(
+      parseConfigText('tls: { certFile: /c.pem, keyFile: /k.pem }\nauth: { tokenFile: /t }\nlogLevel: debug', 't'),
+    );
     assert.deepEqual(c.tls, { certFile: '/c.pem', keyFile: '/k.pem', clientCAFile: null });
     const withCA = valid(parseConfigText('tls: { certFile: /c.pem, keyFile: /k.pem, clientCAFile: /ca.pem }', 't'));
     assert.equal(withCA.tls?.clientCAFile, '/ca.pem');
@@ -152,9 +186,15 @@ describe('config: errors', () => {
   it('names the key path of an unknown key', () => {
     const errors = errorsOf('checks:\n  disk:\n    paths:\n      - { path: /x, warnFre: "20%" }\n');
     assert.equal(errors.length, 1);
-    assert.match(errors[0], /^test\.yaml: checks\.disk\.paths\[0\]\.warnFre: unknown key \(did you mean warnFree\?\) \(line 4\)$/);
+    assert.match(
+      errors[0],
+      /^test\.yaml: checks\.disk\.paths\[0\]\.warnFre: unknown key \(did you mean warnFree\?\) \(line 4\)$/,
+    );
     assert.match(errorsOf('chekcs: {}')[0], /chekcs: unknown key \(did you mean checks\?\)/);
-    assert.match(errorsOf('checks: { registries: { targets: [{ url: "http://x", timeout: 3 }] } }')[0], /checks\.registries\.targets\[0\]\.timeout: unknown key \(did you mean timeoutSeconds\?\)/);
+    assert.match(
+      errorsOf('checks: { registries: { targets: [{ url: "http://x", timeout: 3 }] } }')[0],
+      /checks\.registries\.targets\[0\]\.timeout: unknown key \(did you mean timeoutSeconds\?\)/,
+    );
   });
 
   it('reports every problem at once, each naming its key', () => {
@@ -207,7 +247,9 @@ checks:
 
 describe('config: printing', () => {
   it('prints YAML that loads back to the same config', () => {
-    const config = valid(parseConfigText(`
+    const config = valid(
+      parseConfigText(
+        `
 listen: "[::1]:9000"
 logLevel: warn
 tls: { certFile: /c.pem, keyFile: /k.pem }
@@ -215,7 +257,10 @@ checks:
   disk: { paths: [{ path: /data, warnFree: "30%", criticalFree: 123456789 }, { path: /t, warnFree: 3GB, criticalFree: 1GiB }] }
   registries: { targets: [{ url: "https://harbor.example.com:8443" }] }
   blobinfocache: { maxQuarantineBytes: 1000 }
-`, 't'));
+`,
+        't',
+      ),
+    );
     const printed = renderConfigYaml(config);
     assert.deepEqual(valid(parseConfigText(printed, 'printed')), config);
     assert.deepEqual(valid(parseConfigText(renderConfigYaml(defaultConfig()), 'printed')), defaultConfig());
@@ -234,13 +279,21 @@ describe('config: schema details', () => {
   });
 
   it('does not take a list for a mapping', () => {
-    assert.deepEqual(errorsOf('checks: { disk: [] }'), ['test.yaml: checks.disk: expected a mapping, got a list (line 1)']);
-    assert.deepEqual(errorsOf('checks: { disk: { paths: [[]] } }'), ['test.yaml: checks.disk.paths[0]: expected a mapping, got a list (line 1)']);
+    assert.deepEqual(errorsOf('checks: { disk: [] }'), [
+      'test.yaml: checks.disk: expected a mapping, got a list (line 1)',
+    ]);
+    assert.deepEqual(errorsOf('checks: { disk: { paths: [[]] } }'), [
+      'test.yaml: checks.disk.paths[0]: expected a mapping, got a list (line 1)',
+    ]);
   });
 
   it('refuses NaN and infinite numbers as the wrong type', () => {
-    assert.deepEqual(errorsOf('checks: { skopeo: { timeoutSeconds: .inf } }'), ['test.yaml: checks.skopeo.timeoutSeconds: expected a number, got Infinity (line 1)']);
-    assert.deepEqual(errorsOf('checks: { disk: { paths: [{ path: /a, warnFree: .nan }] } }'), ['test.yaml: checks.disk.paths[0].warnFree: has the wrong type (got NaN) (line 1)']);
+    assert.deepEqual(errorsOf('checks: { skopeo: { timeoutSeconds: .inf } }'), [
+      'test.yaml: checks.skopeo.timeoutSeconds: expected a number, got Infinity (line 1)',
+    ]);
+    assert.deepEqual(errorsOf('checks: { disk: { paths: [{ path: /a, warnFree: .nan }] } }'), [
+      'test.yaml: checks.disk.paths[0].warnFree: has the wrong type (got NaN) (line 1)',
+    ]);
   });
 
   it('checks a list for duplicates only when no entry has the wrong type', () => {
@@ -251,15 +304,22 @@ describe('config: schema details', () => {
     ]);
     assert.deepEqual(errorsOf('checks: { disk: { paths: [{ path: /a }, { path: /a, warnFree: lots }] } }').length, 1);
     // A target with an unknown key is still named by its host; one with another problem is not.
-    assert.deepEqual(errorsOf('checks: { registries: { targets: [{ url: "https://h", x: 1 }, { url: "https://h" }, { url: "https://h", caFile: rel }] } }'), [
-      'test.yaml: checks.registries.targets[0].x: unknown key (line 1)',
-      'test.yaml: checks.registries.targets[2].caFile: must be an absolute path (line 1)',
-      'test.yaml: checks.registries.targets[1].name: duplicate name "h"',
-    ]);
+    assert.deepEqual(
+      errorsOf(
+        'checks: { registries: { targets: [{ url: "https://h", x: 1 }, { url: "https://h" }, { url: "https://h", caFile: rel }] } }',
+      ),
+      [
+        'test.yaml: checks.registries.targets[0].x: unknown key (line 1)',
+        'test.yaml: checks.registries.targets[2].caFile: must be an absolute path (line 1)',
+        'test.yaml: checks.registries.targets[1].name: duplicate name "h"',
+      ],
+    );
   });
 
   it('reports a fraction alone, and a whole number out of range with every rule it breaks', () => {
-    assert.deepEqual(errorsOf('checks: { blobinfocache: { keep: -1.5 } }'), ['test.yaml: checks.blobinfocache.keep: expected int, got -1.5 (line 1)']);
+    assert.deepEqual(errorsOf('checks: { blobinfocache: { keep: -1.5 } }'), [
+      'test.yaml: checks.blobinfocache.keep: expected int, got -1.5 (line 1)',
+    ]);
     assert.deepEqual(errorsOf('checks: { blobinfocache: { keep: -1e20 } }'), [
       'test.yaml: checks.blobinfocache.keep: must be a whole number (line 1)',
       'test.yaml: checks.blobinfocache.keep: must not be negative (line 1)',
@@ -283,7 +343,10 @@ describe('config: hostile input and ranges', () => {
   it('refuses nesting deep enough to overflow a recursive parser, and oversized files', () => {
     const deep = errorsOf(`${'['.repeat(200_000)}${']'.repeat(200_000)}`);
     assert.equal(deep.length >= 1, true);
-    assert.ok(deep.every((e) => !e.includes('\n') && e.startsWith('test.yaml')), deep.join('|'));
+    assert.ok(
+      deep.every((e) => !e.includes('\n') && e.startsWith('test.yaml')),
+      deep.join('|'),
+    );
     const big = errorsOf(`# ${'x'.repeat(1024 * 1024)}\n`);
     assert.deepEqual(big, ['test.yaml: the config file is larger than 1048576 bytes']);
     const file = join(dir, 'huge.yaml');
@@ -294,12 +357,24 @@ describe('config: hostile input and ranges', () => {
   });
 
   it('bounds every duration and count: a timer past 2^31 ms would fire after 1 ms', () => {
-    assert.deepEqual(errorsOf('checks: { skopeo: { timeoutSeconds: 2147484 } }'), ['test.yaml: checks.skopeo.timeoutSeconds: must be at most 86400 (a day) (line 1)']);
-    assert.deepEqual(errorsOf('checks: { blobinfocache: { fullTimeoutSeconds: 1e9 } }'), ['test.yaml: checks.blobinfocache.fullTimeoutSeconds: must be at most 86400 (a day) (line 1)']);
-    assert.deepEqual(errorsOf('checks: { disk: { jitterSeconds: 1e7 } }'), ['test.yaml: checks.disk.jitterSeconds: must be at most 3600 (an hour) (line 1)']);
-    assert.deepEqual(errorsOf('checks: { registries: { targets: [{ url: "http://r", timeoutSeconds: 3e6 }] } }'), ['test.yaml: checks.registries.targets[0].timeoutSeconds: must be at most 86400 (a day) (line 1)']);
-    assert.deepEqual(errorsOf('checks: { disk: { failuresBeforeCritical: 100000 } }'), ['test.yaml: checks.disk.failuresBeforeCritical: must be at most 1000 (line 1)']);
-    assert.deepEqual(errorsOf('checks: { blobinfocache: { keep: 5000 } }'), ['test.yaml: checks.blobinfocache.keep: must be at most 1000 (line 1)']);
+    assert.deepEqual(errorsOf('checks: { skopeo: { timeoutSeconds: 2147484 } }'), [
+      'test.yaml: checks.skopeo.timeoutSeconds: must be at most 86400 (a day) (line 1)',
+    ]);
+    assert.deepEqual(errorsOf('checks: { blobinfocache: { fullTimeoutSeconds: 1e9 } }'), [
+      'test.yaml: checks.blobinfocache.fullTimeoutSeconds: must be at most 86400 (a day) (line 1)',
+    ]);
+    assert.deepEqual(errorsOf('checks: { disk: { jitterSeconds: 1e7 } }'), [
+      'test.yaml: checks.disk.jitterSeconds: must be at most 3600 (an hour) (line 1)',
+    ]);
+    assert.deepEqual(errorsOf('checks: { registries: { targets: [{ url: "http://r", timeoutSeconds: 3e6 }] } }'), [
+      'test.yaml: checks.registries.targets[0].timeoutSeconds: must be at most 86400 (a day) (line 1)',
+    ]);
+    assert.deepEqual(errorsOf('checks: { disk: { failuresBeforeCritical: 100000 } }'), [
+      'test.yaml: checks.disk.failuresBeforeCritical: must be at most 1000 (line 1)',
+    ]);
+    assert.deepEqual(errorsOf('checks: { blobinfocache: { keep: 5000 } }'), [
+      'test.yaml: checks.blobinfocache.keep: must be at most 1000 (line 1)',
+    ]);
     valid(parseConfigText('checks: { skopeo: { timeoutSeconds: 86400, jitterSeconds: 3600 } }', 'test.yaml'));
   });
 });

@@ -1,6 +1,19 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
@@ -33,15 +46,44 @@ const ok: CheckResult = { status: 'ok', summary: 'fine', reasons: [], details: {
 // Disk details that differ only in a measurement.
 const freeBytes = (availBytes: number): DiskCheckDetails => ({
   kind: 'disk',
-  paths: [{ path: '/x', statPath: '/x', exists: true, mountpoint: '/', fsType: 'ext4', availBytes, sizeBytes: 10, filesFree: 1, filesTotal: 2, warnFree: '20%', criticalFree: '10%', status: 'ok', message: '' }],
+  paths: [
+    {
+      path: '/x',
+      statPath: '/x',
+      exists: true,
+      mountpoint: '/',
+      fsType: 'ext4',
+      availBytes,
+      sizeBytes: 10,
+      filesFree: 1,
+      filesTotal: 2,
+      warnFree: '20%',
+      criticalFree: '10%',
+      status: 'ok',
+      message: '',
+    },
+  ],
 });
-const corrupt: CheckResult = { status: 'critical', summary: '1 of 1 caches corrupt', reasons: [{ code: 'cache-corrupt', message: '/c is corrupt' }], details: {} };
+const corrupt: CheckResult = {
+  status: 'critical',
+  summary: '1 of 1 caches corrupt',
+  reasons: [{ code: 'cache-corrupt', message: '/c is corrupt' }],
+  details: {},
+};
 
 // A host check the test answers by hand, one run at a time.
 function manual(name: string) {
   const runs: { ctx: CheckContext; resolve: (r: CheckResult) => void }[] = [];
   const check: Check = { name, scope: 'host', run: (ctx) => new Promise((resolve) => runs.push({ ctx, resolve })) };
-  return { check, runs, answer: async (r: CheckResult) => { await settle(); runs[runs.length - 1].resolve(r); await settle(); } };
+  return {
+    check,
+    runs,
+    answer: async (r: CheckResult) => {
+      await settle();
+      runs[runs.length - 1].resolve(r);
+      await settle();
+    },
+  };
 }
 
 function entryOf(check: Check): RunnerEntry {
@@ -51,7 +93,10 @@ function entryOf(check: Check): RunnerEntry {
 async function makeCore(config: AgentConfig, checks: Check[] | (() => Check[]), extra: AgentCoreOptions = {}) {
   const clock = new FakeClock();
   const created = await createAgentCore(config, {
-    clock, scheduler: new FakeScheduler(), random: () => 0, host: 'build-07',
+    clock,
+    scheduler: new FakeScheduler(),
+    random: () => 0,
+    host: 'build-07',
     buildChecks: async () => ({ entries: (typeof checks === 'function' ? checks() : checks).map(entryOf) }),
     ...extra,
   });
@@ -77,7 +122,10 @@ describe('core: verdicts across a restart', () => {
     assert.equal(state.runs, 0);
     const before = await b.core.preflight({});
     assert.equal(before.decision, 'refuse');
-    assert.deepEqual(before.reasons.map((r) => r.code), ['not-yet-checked', 'cache-corrupt']);
+    assert.deepEqual(
+      before.reasons.map((r) => r.code),
+      ['not-yet-checked', 'cache-corrupt'],
+    );
     b.core.start();
     await second.answer(ok);
     assert.equal((await b.core.preflight({})).decision, 'accept');
@@ -87,14 +135,21 @@ describe('core: verdicts across a restart', () => {
     const third = manual('blobinfocache');
     const c = await makeCore(config, [third.check]);
     assert.equal(c.core.states()[0].status, 'ok');
-    assert.deepEqual((await c.core.preflight({})).reasons.map((r) => r.code), ['not-yet-checked']);
+    assert.deepEqual(
+      (await c.core.preflight({})).reasons.map((r) => r.code),
+      ['not-yet-checked'],
+    );
     await c.core.stop();
   });
 
   it('keeps maintenance across a restart and clears it once expired', async () => {
     const config = configWith();
     const a = await makeCore(config, [manual('disk').check]);
-    const set = await a.core.setMaintenance({ reason: ' swapping disks ', expiresAt: new Date(a.clock.now().getTime() + 60_000), by: 'api' });
+    const set = await a.core.setMaintenance({
+      reason: ' swapping disks ',
+      expiresAt: new Date(a.clock.now().getTime() + 60_000),
+      by: 'api',
+    });
     assert.ok(set.ok);
     const m = set.maintenance;
     assert.equal(m.reason, 'swapping disks');
@@ -157,7 +212,11 @@ describe('core: durable or honest', () => {
     const blocker = join(config.stateDir, `.state.json.${process.pid}.tmp`);
     mkdirSync(blocker);
     const a = await makeCore(config, [manual('disk').check], { stateRetryMs: 50 });
-    const set = await a.core.setMaintenance({ reason: 'kernel update', expiresAt: new Date(a.clock.now().getTime() + 60_000), by: 'api' });
+    const set = await a.core.setMaintenance({
+      reason: 'kernel update',
+      expiresAt: new Date(a.clock.now().getTime() + 60_000),
+      by: 'api',
+    });
     assert.equal(set.ok, false);
     assert.ok(!set.ok && !set.noSpace && /could not be written, so nothing was changed/.test(set.message));
     assert.equal(a.core.maintenance(), null, 'the refused change is not in force either');
@@ -165,7 +224,11 @@ describe('core: durable or honest', () => {
     rmSync(blocker, { recursive: true });
     for (let i = 0; i < 100 && a.core.healthProblems().length > 0; i++) await sleep(20);
     assert.deepEqual(a.core.healthProblems(), [], 'a retried write clears the problem');
-    const again = await a.core.setMaintenance({ reason: 'kernel update', expiresAt: new Date(a.clock.now().getTime() + 60_000), by: 'api' });
+    const again = await a.core.setMaintenance({
+      reason: 'kernel update',
+      expiresAt: new Date(a.clock.now().getTime() + 60_000),
+      by: 'api',
+    });
     assert.ok(again.ok);
     await a.core.stop();
     const b = await makeCore(config, [manual('disk').check]);
@@ -202,7 +265,10 @@ describe('core: preflight', () => {
     assert.equal(b.decision, 'accept');
     const unknown = await core.preflight({ names: ['disk', 'dsik'] });
     assert.equal(unknown.decision, 'refuse');
-    assert.deepEqual(unknown.reasons.map((r) => [r.check, r.code]), [['dsik', 'unknown-check']]);
+    assert.deepEqual(
+      unknown.reasons.map((r) => [r.check, r.code]),
+      [['dsik', 'unknown-check']],
+    );
     assert.equal(unknown.host, 'build-07');
     await core.stop();
   });
@@ -243,7 +309,8 @@ describe('core: reload', () => {
   it('reports a check module that cannot be built as an error, at start and at reload', async () => {
     const config = configWith();
     let fail = true;
-    const build: AgentCoreOptions['buildChecks'] = async () => (fail ? { errors: ['checks.registries: checks/registry.ts could not be loaded'] } : { entries: [] });
+    const build: AgentCoreOptions['buildChecks'] = async () =>
+      fail ? { errors: ['checks.registries: checks/registry.ts could not be loaded'] } : { entries: [] };
     const created = await createAgentCore(config, { buildChecks: build, persist: false });
     assert.deepEqual(created, { errors: ['checks.registries: checks/registry.ts could not be loaded'] });
     fail = false;
@@ -262,10 +329,19 @@ describe('core: quarantine', () => {
     const cacheDir = join(root, 'quarantine-cache');
     mkdirSync(cacheDir);
     writeFileSync(join(cacheDir, 'blob-info-cache-v1.boltdb'), Buffer.alloc(8192, 0x5a));
-    const config = configWith(`checks: { blobinfocache: { dirs: [${cacheDir}], discoverUsers: false }, skopeo: { enabled: false } }`);
+    const config = configWith(
+      `checks: { blobinfocache: { dirs: [${cacheDir}], discoverUsers: false }, skopeo: { enabled: false } }`,
+    );
     const { core } = await makeCore(config, [], { persist: false });
-    const report = (await core.quarantine('api')) as { results: { result: string; newPath: string | null }[]; audit: { actor: string }[] };
-    assert.deepEqual(report.results.map((r) => r.result), ['quarantined'], JSON.stringify(report));
+    const report = (await core.quarantine('api')) as {
+      results: { result: string; newPath: string | null }[];
+      audit: { actor: string }[];
+    };
+    assert.deepEqual(
+      report.results.map((r) => r.result),
+      ['quarantined'],
+      JSON.stringify(report),
+    );
     assert.equal(report.audit[0].actor, 'api');
     assert.equal(existsSync(join(cacheDir, 'blob-info-cache-v1.boltdb')), false);
     assert.equal(readdirSync(cacheDir).filter((f) => f.includes('.corrupt-')).length, 1);
@@ -280,7 +356,9 @@ describe('core: quarantine', () => {
     mkdirSync(cacheDir);
     const file = join(cacheDir, 'blob-info-cache-v1.boltdb');
     writeFileSync(file, Buffer.alloc(8192, 0x5a));
-    const config = configWith(`checks: { blobinfocache: { dirs: [${cacheDir}], discoverUsers: false }, skopeo: { enabled: false } }`);
+    const config = configWith(
+      `checks: { blobinfocache: { dirs: [${cacheDir}], discoverUsers: false }, skopeo: { enabled: false } }`,
+    );
     // A blob-cache check that, like the real one, keeps the file open while it verifies; wrapped
     // by the environment's cacheExclusive exactly as buildChecksFromConfig wraps the real check.
     const verifying = manual('blobinfocache');
@@ -288,12 +366,18 @@ describe('core: quarantine', () => {
       ...verifying.check,
       run: async (ctx) => {
         const fd = openSync(file, 'r');
-        try { return await verifying.check.run(ctx); } finally { closeSync(fd); }
+        try {
+          return await verifying.check.run(ctx);
+        } finally {
+          closeSync(fd);
+        }
       },
     };
     const { core } = await makeCore(config, [], {
       persist: false,
-      buildChecks: async (_config, env) => ({ entries: [entryOf({ ...holding, run: (ctx) => env.cacheExclusive(() => holding.run(ctx)) })] }),
+      buildChecks: async (_config, env) => ({
+        entries: [entryOf({ ...holding, run: (ctx) => env.cacheExclusive(() => holding.run(ctx)) })],
+      }),
     });
     core.start();
     await settle();
@@ -306,7 +390,11 @@ describe('core: quarantine', () => {
     assert.ok(existsSync(file), 'nothing moves while the verification holds the file');
     await verifying.answer(corrupt);
     const report = await quarantined;
-    assert.deepEqual(report.results.map((r) => r.result), ['quarantined'], JSON.stringify(report));
+    assert.deepEqual(
+      report.results.map((r) => r.result),
+      ['quarantined'],
+      JSON.stringify(report),
+    );
     await settle();
     verifying.runs.at(-1)?.resolve(ok);
     await core.stop();
@@ -318,9 +406,24 @@ describe('createExclusive', () => {
     const exclusive = createExclusive();
     const events: string[] = [];
     let release!: () => void;
-    const first = exclusive(() => new Promise<void>((r) => { events.push('first start'); release = () => { events.push('first end'); r(); }; }));
-    const second = exclusive(async () => { events.push('second'); throw new Error('boom'); });
-    const third = exclusive(async () => { events.push('third'); return 3; });
+    const first = exclusive(
+      () =>
+        new Promise<void>((r) => {
+          events.push('first start');
+          release = () => {
+            events.push('first end');
+            r();
+          };
+        }),
+    );
+    const second = exclusive(async () => {
+      events.push('second');
+      throw new Error('boom');
+    });
+    const third = exclusive(async () => {
+      events.push('third');
+      return 3;
+    });
     await settle();
     assert.deepEqual(events, ['first start']);
     release();
@@ -340,8 +443,15 @@ describe('core: change-driven verification', () => {
     const file = join(cacheDir, 'blob-info-cache-v1.boltdb');
     const healthy = join(import.meta.dirname, '../fixtures/bolt/boltref-4096-healthy.boltdb');
     copyFileSync(healthy, file);
-    const config = configWith(`checks: { blobinfocache: { dirs: [${cacheDir}], discoverUsers: false }, skopeo: { enabled: false }, disk: { enabled: false }, registries: { enabled: false } }`);
-    const created = await createAgentCore(config, { scheduler: new FakeScheduler(), random: () => 0, host: 'build-07', persist: false });
+    const config = configWith(
+      `checks: { blobinfocache: { dirs: [${cacheDir}], discoverUsers: false }, skopeo: { enabled: false }, disk: { enabled: false }, registries: { enabled: false } }`,
+    );
+    const created = await createAgentCore(config, {
+      scheduler: new FakeScheduler(),
+      random: () => 0,
+      host: 'build-07',
+      persist: false,
+    });
     if ('errors' in created) throw new Error(created.errors.join('\n'));
     const core = created.core;
     const until = async (decision: string, ms: number): Promise<number> => {
@@ -364,7 +474,8 @@ describe('core: change-driven verification', () => {
       // The first request after start may still find the stamp read at start too young; the
       // next one is answered from the stamp. (max_age=0 runs what is older than 0 s: a moment.)
       await sleep(20);
-      const again = (await core.preflight({ maxAgeSeconds: 0, names: ['blobinfocache'] })).checks[0].details as unknown as BlobCacheDetails;
+      const again = (await core.preflight({ maxAgeSeconds: 0, names: ['blobinfocache'] })).checks[0]
+        .details as unknown as BlobCacheDetails;
       assert.equal(again.caches[0].unchanged, true, 'unchanged: no new verification');
       assert.equal(again.verifications.skippedUnchanged, 1);
 
@@ -379,7 +490,10 @@ describe('core: change-driven verification', () => {
       const refusedAfter = await until('refuse', 5000);
       const state = core.states().find((s) => s.name === 'blobinfocache')!;
       assert.equal((state.details as unknown as BlobCacheDetails).trigger, 'write');
-      assert.deepEqual(state.reasons.map((r) => r.code), ['cache-corrupt']);
+      assert.deepEqual(
+        state.reasons.map((r) => r.code),
+        ['cache-corrupt'],
+      );
       // A healthy file renamed over it: accepted again, also without a schedule.
       copyFileSync(healthy, `${file}.new`);
       renameSync(`${file}.new`, file);
@@ -399,14 +513,24 @@ describe('core: the event history', () => {
     const cacheDir = join(root, 'events-cache');
     mkdirSync(cacheDir);
     writeFileSync(join(cacheDir, 'blob-info-cache-v1.boltdb'), Buffer.alloc(8192, 0x5a));
-    const config = configWith(`checks: { blobinfocache: { dirs: [${cacheDir}], discoverUsers: false }, skopeo: { enabled: false } }`);
+    const config = configWith(
+      `checks: { blobinfocache: { dirs: [${cacheDir}], discoverUsers: false }, skopeo: { enabled: false } }`,
+    );
     const disk = manual('disk');
     const a = await makeCore(config, [disk.check]);
     a.core.start();
     await disk.answer(ok);
     a.core.runChecks();
     await disk.answer(corrupt);
-    assert.ok((await a.core.setMaintenance({ reason: 'disk swap', expiresAt: new Date(a.clock.now().getTime() + 3600_000), by: 'api' })).ok);
+    assert.ok(
+      (
+        await a.core.setMaintenance({
+          reason: 'disk swap',
+          expiresAt: new Date(a.clock.now().getTime() + 3600_000),
+          by: 'api',
+        })
+      ).ok,
+    );
     assert.ok((await a.core.clearMaintenance('cli')).ok);
     const report = await a.core.quarantine('api');
     assert.ok('results' in report && report.results[0].result === 'quarantined', JSON.stringify(report));
@@ -418,17 +542,33 @@ describe('core: the event history', () => {
     try {
       const all = await jsonAt(`${srv.base}/v1/events`);
       const types = all.events.map((e: { type: string }) => e.type);
-      assert.deepEqual(types, ['agent-started', 'status-changed', 'maintenance-set', 'maintenance-cleared', 'quarantine', 'agent-started']);
+      assert.deepEqual(types, [
+        'agent-started',
+        'status-changed',
+        'maintenance-set',
+        'maintenance-cleared',
+        'quarantine',
+        'agent-started',
+      ]);
       const [, change, set, cleared, moved] = all.events;
-      assert.deepEqual([change.check, change.from, change.to, change.reasons[0].code], ['disk', 'ok', 'critical', 'cache-corrupt']);
+      assert.deepEqual(
+        [change.check, change.from, change.to, change.reasons[0].code],
+        ['disk', 'ok', 'critical', 'cache-corrupt'],
+      );
       assert.deepEqual([set.reason, set.by, cleared.by], ['disk swap', 'api', 'cli']);
       assert.equal(moved.path, join(cacheDir, 'blob-info-cache-v1.boltdb'));
       assert.match(moved.newPath, /\.corrupt-/);
       assert.equal(moved.audit.actor, 'api');
-      assert.ok(all.events.every((e: { id: number }, i: number) => i === 0 || e.id > all.events[i - 1].id), 'ids increase across the restart');
+      assert.ok(
+        all.events.every((e: { id: number }, i: number) => i === 0 || e.id > all.events[i - 1].id),
+        'ids increase across the restart',
+      );
 
       const page = await jsonAt(`${srv.base}/v1/events?since=${change.id}&limit=2`);
-      assert.deepEqual(page.events.map((e: { id: number }) => e.id), [set.id, cleared.id]);
+      assert.deepEqual(
+        page.events.map((e: { id: number }) => e.id),
+        [set.id, cleared.id],
+      );
       assert.equal(page.more, true);
       const byTime = await jsonAt(`${srv.base}/v1/events?since=${encodeURIComponent(moved.time)}`);
       assert.ok(byTime.events.every((e: { time: string }) => e.time > moved.time));

@@ -6,7 +6,14 @@ import { silentLogger } from '../../agent/log.ts';
 
 describe('cron expressions (croner, 5 fields or 6 with seconds first)', () => {
   it('accepts the forms the config documents', () => {
-    for (const text of ['*/5 * * * *', '0 3 * * *', '*/10 * * * * *', '0 0 6-18/2 * * MON-FRI', '30 2 1,15 JAN,JUL *', '15 4 * * sun']) {
+    for (const text of [
+      '*/5 * * * *',
+      '0 3 * * *',
+      '*/10 * * * * *',
+      '0 0 6-18/2 * * MON-FRI',
+      '30 2 1,15 JAN,JUL *',
+      '15 4 * * sun',
+    ]) {
       assert.equal(isValidCron(text), true, text);
     }
   });
@@ -35,7 +42,14 @@ describe('cronScheduler', () => {
     const logged: unknown[] = [];
     const log = { ...silentLogger(), error: (o: object) => void logged.push(o) };
     let ticks = 0;
-    const job = cronScheduler(log).schedule('* * * * * *', () => { ticks++; throw new Error('boom'); }, 'thrower');
+    const job = cronScheduler(log).schedule(
+      '* * * * * *',
+      () => {
+        ticks++;
+        throw new Error('boom');
+      },
+      'thrower',
+    );
     const deadline = Date.now() + 5000;
     while (ticks < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     job.stop();

@@ -6,7 +6,17 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,18 +48,25 @@ function fakeSkopeo(name: string): FakeSkopeo {
   rmSync(dir, { recursive: true, force: true });
   const path = join(dir, 'skopeo');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(path, `#!/bin/sh
+  writeFileSync(
+    path,
+    `#!/bin/sh
 d=$(dirname "$0")
 echo $$ >> "$d/invocations"
 if [ -f "$d/hang" ]; then exec sleep 120; fi
 if [ -f "$d/slow" ]; then sleep 1; fi
 echo "skopeo version $(cat "$d/version")"
-`);
+`,
+  );
   chmodSync(path, 0o755);
   writeFileSync(join(dir, 'version'), '1.16.0');
   return {
-    path, dir,
-    invocations: () => (existsSync(join(dir, 'invocations')) ? readFileSync(join(dir, 'invocations'), 'utf8').trim().split('\n').filter(Boolean).map(Number) : []),
+    path,
+    dir,
+    invocations: () =>
+      existsSync(join(dir, 'invocations'))
+        ? readFileSync(join(dir, 'invocations'), 'utf8').trim().split('\n').filter(Boolean).map(Number)
+        : [],
     setVersion: (v) => writeFileSync(join(dir, 'version'), v),
     setMode(mode) {
       for (const m of ['slow', 'hang']) rmSync(join(dir, m), { force: true });
@@ -61,7 +78,14 @@ echo "skopeo version $(cat "$d/version")"
 // Never fires during a test: every run is the start-up run or one the test asks for.
 const never = '0 0 1 1 *';
 
-function configYaml(o: { stateDir: string; skopeo: string; extra?: string; diskCritical?: string; tokenFile?: string; minVersion?: string }): string {
+function configYaml(o: {
+  stateDir: string;
+  skopeo: string;
+  extra?: string;
+  diskCritical?: string;
+  tokenFile?: string;
+  minVersion?: string;
+}): string {
   return `listen: "127.0.0.1:0"
 stateDir: ${o.stateDir}
 logLevel: info
@@ -86,12 +110,18 @@ interface Daemon {
   child: ChildProcess;
   base: string;
   logs: Record<string, unknown>[];
-  waitForLog(pred: (l: Record<string, unknown>) => boolean, what: string, ms?: number): Promise<Record<string, unknown>>;
+  waitForLog(
+    pred: (l: Record<string, unknown>) => boolean,
+    what: string,
+    ms?: number,
+  ): Promise<Record<string, unknown>>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 async function startDaemon(configFile: string): Promise<Daemon> {
-  const child = spawn(process.execPath, [bin, 'serve', '--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [bin, 'serve', '--config', configFile], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   const logs: Record<string, unknown>[] = [];
   const waiters = new Set<() => void>();
   let buffered = '';
@@ -149,7 +179,9 @@ async function stopDaemon(d: Daemon): Promise<{ code: number | null; signal: Nod
 async function waitForChecks(base: string, names: string[]): Promise<Record<string, unknown>> {
   for (let i = 0; i < 200; i++) {
     const body = await jsonOf(await fetch(`${base}/v1/preflight`));
-    const done = names.every((n) => body.checks.some((c: { name: string; observedAt: string | null }) => c.name === n && c.observedAt !== null));
+    const done = names.every((n) =>
+      body.checks.some((c: { name: string; observedAt: string | null }) => c.name === n && c.observedAt !== null),
+    );
     if (done) return body;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -185,13 +217,23 @@ test('SIGHUP with a bad config keeps serving the last good one; a good one appli
 
     // A good config with a second disk path: applied, and the metric says so.
     const second = join(scratch, 'hup-state');
-    writeFileSync(configFile, configYaml({ stateDir, skopeo: skopeo.path, extra: `\n      - { path: ${second}, warnFree: "0%", criticalFree: "0%" }` }));
+    writeFileSync(
+      configFile,
+      configYaml({
+        stateDir,
+        skopeo: skopeo.path,
+        extra: `\n      - { path: ${second}, warnFree: "0%", criticalFree: "0%" }`,
+      }),
+    );
     d.child.kill('SIGHUP');
     await d.waitForLog((l) => l.event === 'config-reloaded', 'config-reloaded');
     const after = await (await fetch(`${d.base}/metrics`)).text();
     assert.equal(metricValue(after, 'buildfleet_config_reload_success'), 1);
     const run = await jsonOf(await fetch(`${d.base}/v1/preflight?max_age=0&checks=disk`));
-    assert.deepEqual(run.checks[0].details.paths.map((p: { path: string }) => p.path), [scratch, second]);
+    assert.deepEqual(
+      run.checks[0].details.paths.map((p: { path: string }) => p.path),
+      [scratch, second],
+    );
   } finally {
     const { code } = await stopDaemon(d);
     assert.equal(code, 0);
@@ -200,7 +242,10 @@ test('SIGHUP with a bad config keeps serving the last good one; a good one appli
   const count = (event: string) => d.logs.filter((l) => l.event === event).length;
   assert.equal(count('config-reload-failed'), 1, JSON.stringify(d.logs));
   assert.equal(count('config-reloaded'), 1, JSON.stringify(d.logs));
-  assert.deepEqual(d.logs.filter((l) => typeof l.event !== 'string' || typeof l.level !== 'string'), []);
+  assert.deepEqual(
+    d.logs.filter((l) => typeof l.event !== 'string' || typeof l.level !== 'string'),
+    [],
+  );
 });
 
 test('SIGTERM during a check: the check is stopped and the daemon exits 0', async () => {
@@ -235,13 +280,19 @@ test('a restart keeps the last verdict: a sick host stays refused until its chec
   const skopeo = fakeSkopeo('restart');
   skopeo.setVersion('1.9.3'); // below the operator's minimum 1.14.0: critical
   const configFile = join(scratch, 'restart.yaml');
-  writeFileSync(configFile, configYaml({ stateDir: join(scratch, 'restart-state'), skopeo: skopeo.path, minVersion: '1.14.0' }));
+  writeFileSync(
+    configFile,
+    configYaml({ stateDir: join(scratch, 'restart-state'), skopeo: skopeo.path, minVersion: '1.14.0' }),
+  );
   const first = await startDaemon(configFile);
   let verdict;
   try {
     verdict = await waitForChecks(first.base, ['skopeo', 'disk']);
     assert.equal(verdict.decision, 'refuse');
-    assert.ok((verdict.reasons as { code: string }[]).some((r) => r.code === 'skopeo-below-minimum'), JSON.stringify(verdict.reasons));
+    assert.ok(
+      (verdict.reasons as { code: string }[]).some((r) => r.code === 'skopeo-below-minimum'),
+      JSON.stringify(verdict.reasons),
+    );
   } finally {
     assert.equal((await stopDaemon(first)).code, 0);
   }
@@ -253,7 +304,10 @@ test('a restart keeps the last verdict: a sick host stays refused until its chec
     const res = await fetch(`${second.base}/v1/preflight`);
     assert.equal(res.status, 503);
     const body = await jsonOf(res);
-    assert.ok(body.reasons.some((r: { code: string }) => r.code === 'skopeo-below-minimum'), JSON.stringify(body.reasons));
+    assert.ok(
+      body.reasons.some((r: { code: string }) => r.code === 'skopeo-below-minimum'),
+      JSON.stringify(body.reasons),
+    );
     const before = (verdict.checks as { name: string; observedAt: string }[]).find((c) => c.name === 'skopeo');
     assert.equal(body.checks.find((c: { name: string }) => c.name === 'skopeo').observedAt, before?.observedAt);
   } finally {
@@ -270,7 +324,9 @@ test('concurrent ?max_age=0 requests share one run of the real check', async (t)
     await waitForChecks(d.base, ['skopeo', 'disk']);
     const calls = skopeo.invocations().length;
     skopeo.setMode('slow'); // each run takes a second: every request below arrives during it
-    const answers = await Promise.all(Array.from({ length: 6 }, () => fetch(`${d.base}/v1/preflight?max_age=0&checks=skopeo`)));
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, () => fetch(`${d.base}/v1/preflight?max_age=0&checks=skopeo`)),
+    );
     for (const a of answers) assert.equal(a.status, 200);
     const bodies = await Promise.all(answers.map(jsonOf));
     assert.equal(new Set(bodies.map((b) => b.checks[0].observedAt)).size, 1, 'every answer carries the same run');
@@ -296,9 +352,13 @@ test('a token file readable by others stops the start with a clear error (exit 2
   chmodSync(tokenFile, 0o644);
   const configFile = join(scratch, 'token.yaml');
   writeFileSync(configFile, configYaml({ stateDir: join(scratch, 'token-state'), skopeo: skopeo.path, tokenFile }));
-  const child = spawn(process.execPath, [bin, 'serve', '--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [bin, 'serve', '--config', configFile], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
-  child.stderr?.on('data', (d) => { stderr += d; });
+  child.stderr?.on('data', (d) => {
+    stderr += d;
+  });
   const code = await new Promise((resolve) => child.on('exit', resolve));
   assert.equal(code, 2);
   assert.match(stderr, /mode 644 lets group or others read or write the token; run: chmod 600/);
@@ -312,7 +372,8 @@ test('a token file readable by others stops the start with a clear error (exit 2
     assert.equal(denied.status, 401);
     await denied.body?.cancel();
     const set = await fetch(`${d.base}/v1/maintenance`, {
-      method: 'POST', headers: { authorization: 'Bearer secret-token-0123456789', 'content-type': 'application/json' },
+      method: 'POST',
+      headers: { authorization: 'Bearer secret-token-0123456789', 'content-type': 'application/json' },
       body: JSON.stringify({ reason: 'test drain', expiresInSeconds: 60 }),
     });
     assert.equal(set.status, 200);
@@ -331,16 +392,42 @@ test('tls in the config: the daemon serves HTTPS; an unreadable key stops the st
   const skopeo = fakeSkopeo('tls');
   const key = join(scratch, 'tls.key');
   const cert = join(scratch, 'tls.crt');
-  const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key,
-    '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { encoding: 'utf8' });
+  const made = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { encoding: 'utf8' },
+  );
   assert.equal(made.status, 0, made.stderr);
   const configFile = join(scratch, 'tls.yaml');
-  const tlsYaml = (keyFile: string) => `${configYaml({ stateDir: join(scratch, 'tls-state'), skopeo: skopeo.path })}tls:\n  certFile: ${cert}\n  keyFile: ${keyFile}\n`;
+  const tlsYaml = (keyFile: string) =>
+    `${configYaml({ stateDir: join(scratch, 'tls-state'), skopeo: skopeo.path })}tls:\n  certFile: ${cert}\n  keyFile: ${keyFile}\n`;
 
   writeFileSync(configFile, tlsYaml(join(scratch, 'no-such.key')));
-  const child = spawn(process.execPath, [bin, 'serve', '--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [bin, 'serve', '--config', configFile], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
-  child.stderr?.on('data', (d) => { stderr += d; });
+  child.stderr?.on('data', (d) => {
+    stderr += d;
+  });
   assert.equal(await new Promise((resolve) => child.on('exit', resolve)), 2);
   assert.match(stderr, /tls: .*no-such\.key/);
 
@@ -351,7 +438,9 @@ test('tls in the config: the daemon serves HTTPS; an unreadable key stops the st
     const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = httpsRequest(`https://${new URL(d.base).host}/healthz`, { ca: readFileSync(cert) }, (res) => {
         let body = '';
-        res.on('data', (c) => { body += c; });
+        res.on('data', (c) => {
+          body += c;
+        });
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
       });
       req.on('error', reject);
@@ -367,12 +456,19 @@ test('tls in the config: the daemon serves HTTPS; an unreadable key stops the st
 // GET /healthz over HTTPS with the given trust and client certificate: the status or the error code.
 function httpsStatus(base: string, o: { ca: string; cert?: string; key?: string }): Promise<number | string> {
   return new Promise((resolve) => {
-    const req = httpsRequest(`https://${new URL(base).host}/healthz`, {
-      ca: readFileSync(o.ca), cert: o.cert ? readFileSync(o.cert) : undefined, key: o.key ? readFileSync(o.key) : undefined, agent: false,
-    }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
+    const req = httpsRequest(
+      `https://${new URL(base).host}/healthz`,
+      {
+        ca: readFileSync(o.ca),
+        cert: o.cert ? readFileSync(o.cert) : undefined,
+        key: o.key ? readFileSync(o.key) : undefined,
+        agent: false,
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
     req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
     req.end();
   });
@@ -394,7 +490,10 @@ test('tls.clientCAFile requires client certificates; SIGHUP re-reads renewed cer
   };
   install(a);
   const configFile = join(scratch, 'tls-renew.yaml');
-  writeFileSync(configFile, `${configYaml({ stateDir: join(scratch, 'tls-renew-state'), skopeo: skopeo.path })}tls:\n  certFile: ${live.cert}\n  keyFile: ${live.key}\n  clientCAFile: ${live.ca}\n`);
+  writeFileSync(
+    configFile,
+    `${configYaml({ stateDir: join(scratch, 'tls-renew-state'), skopeo: skopeo.path })}tls:\n  certFile: ${live.cert}\n  keyFile: ${live.key}\n  clientCAFile: ${live.ca}\n`,
+  );
   const d = await startDaemon(configFile);
   try {
     assert.equal(await httpsStatus(d.base, { ca: a.caFile, cert: clientA.certFile, key: clientA.keyFile }), 200);
@@ -404,13 +503,25 @@ test('tls.clientCAFile requires client certificates; SIGHUP re-reads renewed cer
     d.child.kill('SIGHUP');
     const failed = await d.waitForLog((l) => l.event === 'config-reload-failed', 'config-reload-failed');
     assert.match(JSON.stringify(failed.errors), /tls: /);
-    assert.equal(await httpsStatus(d.base, { ca: a.caFile, cert: clientA.certFile, key: clientA.keyFile }), 200, 'the old pair serves on');
+    assert.equal(
+      await httpsStatus(d.base, { ca: a.caFile, cert: clientA.certFile, key: clientA.keyFile }),
+      200,
+      'the old pair serves on',
+    );
 
     install(b);
     d.child.kill('SIGHUP');
     await d.waitForLog((l) => l.event === 'config-reloaded', 'config-reloaded');
-    assert.equal(await httpsStatus(d.base, { ca: b.caFile, cert: clientB.certFile, key: clientB.keyFile }), 200, 'renewed without a restart');
-    assert.notEqual(await httpsStatus(d.base, { ca: b.caFile, cert: clientA.certFile, key: clientA.keyFile }), 200, 'the old client CA is gone');
+    assert.equal(
+      await httpsStatus(d.base, { ca: b.caFile, cert: clientB.certFile, key: clientB.keyFile }),
+      200,
+      'renewed without a restart',
+    );
+    assert.notEqual(
+      await httpsStatus(d.base, { ca: b.caFile, cert: clientA.certFile, key: clientA.keyFile }),
+      200,
+      'the old client CA is gone',
+    );
     assert.equal(d.logs.filter((l) => l.event === 'reload-needs-restart').length, 0);
   } finally {
     assert.equal((await stopDaemon(d)).code, 0);
@@ -423,7 +534,12 @@ test('a corrupt cache refuses with cache-corrupt within one schedule; with autoQ
   const cacheDir = join(scratch, 'auto-cache');
   mkdirSync(cacheDir, { mode: 0o700 });
   const cacheFile = join(cacheDir, 'blob-info-cache-v1.boltdb');
-  writeFileSync(cacheFile, readFileSync(fileURLToPath(new URL('../fixtures/bolt/skopeo-1.9.3-bucket-root-is-freelist.boltdb', import.meta.url))));
+  writeFileSync(
+    cacheFile,
+    readFileSync(
+      fileURLToPath(new URL('../fixtures/bolt/skopeo-1.9.3-bucket-root-is-freelist.boltdb', import.meta.url)),
+    ),
+  );
   const stateDir = join(scratch, 'auto-state');
   const configFile = join(scratch, 'auto.yaml');
   const config = (autoQuarantine: boolean) => `listen: "127.0.0.1:0"
@@ -441,9 +557,21 @@ checks:
     let res = await fetch(`${d.base}/v1/preflight`);
     let body = await jsonOf(res);
     assert.equal(res.status, 503);
-    assert.ok(body.reasons.some((r: { check: string; code: string }) => r.check === 'blobinfocache' && r.code === 'cache-corrupt'), JSON.stringify(body.reasons));
+    assert.ok(
+      body.reasons.some(
+        (r: { check: string; code: string }) => r.check === 'blobinfocache' && r.code === 'cache-corrupt',
+      ),
+      JSON.stringify(body.reasons),
+    );
     const metrics = await (await fetch(`${d.base}/metrics`)).text();
-    assert.equal(metricValue(metrics, `buildfleet_blobinfocache_healthy{path="${cacheFile}",format="boltdb"}`), 0, metrics.split('\n').filter((l) => l.includes('blobinfocache_healthy')).join('\n'));
+    assert.equal(
+      metricValue(metrics, `buildfleet_blobinfocache_healthy{path="${cacheFile}",format="boltdb"}`),
+      0,
+      metrics
+        .split('\n')
+        .filter((l) => l.includes('blobinfocache_healthy'))
+        .join('\n'),
+    );
 
     writeFileSync(configFile, config(true));
     d.child.kill('SIGHUP');
@@ -458,8 +586,14 @@ checks:
     assert.equal(existsSync(cacheFile), false, 'the corrupt cache was moved away from its name');
     const moved = readdirSync(cacheDir).filter((f) => /^blob-info-cache-v1\.boltdb\.corrupt-\d{8}T\d{6}Z$/.test(f));
     assert.equal(moved.length, 1, readdirSync(cacheDir).join(','));
-    const audit = readFileSync(join(stateDir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    assert.ok(audit.some((a) => a.actor === 'daemon' && a.path === cacheFile), JSON.stringify(audit));
+    const audit = readFileSync(join(stateDir, 'audit.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.ok(
+      audit.some((a) => a.actor === 'daemon' && a.path === cacheFile),
+      JSON.stringify(audit),
+    );
     const after = await (await fetch(`${d.base}/metrics`)).text();
     assert.equal(metricValue(after, 'buildfleet_blobinfocache_quarantined_total{format="boltdb"}'), 1);
   } finally {

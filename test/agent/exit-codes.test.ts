@@ -11,7 +11,10 @@ const read = (path: string) => readFileSync(new URL(path, repo), 'utf8');
 test('docs/conventions.md has one exit-code table, the same codes as lib/exit-codes.ts', () => {
   const doc = read('docs/conventions.md');
   const section = doc.slice(doc.indexOf('### Exit codes'));
-  const rows = section.split('\n').filter((l) => /^\| \d+ \|/.test(l)).map((l) => Number(l.split('|')[1]));
+  const rows = section
+    .split('\n')
+    .filter((l) => /^\| \d+ \|/.test(l))
+    .map((l) => Number(l.split('|')[1]));
   assert.deepEqual(rows, Object.values(exitCodes).sort());
   assert.match(section, /\| 4 \| no answer/);
   assert.match(section, /\| 3 \| degraded/);
@@ -25,7 +28,8 @@ test('every --help states its exit codes from the table', async () => {
     const mod = (await import(`../../agent/cli/${verb}.ts`)) as { help: string };
     const stated = mod.help.slice(mod.help.search(/Exit codes?/));
     assert.ok(stated.length > 0 && /Exit codes?/.test(stated), `${verb} --help states its exit codes`);
-    for (const n of stated.match(/\b\d+\b/g) ?? []) assert.ok(Object.values(exitCodes).includes(Number(n) as 0), `${verb}: exit ${n} is not in the table`);
+    for (const n of stated.match(/\b\d+\b/g) ?? [])
+      assert.ok(Object.values(exitCodes).includes(Number(n) as 0), `${verb}: exit ${n} is not in the table`);
     assert.doesNotMatch(stated, /2 [^,;.]*(unreadable|busy|unreachable)/, `${verb}: 2 means usage only`);
   }
   const gate = read('deploy/scheduler/preflight-gate.sh');

@@ -63,7 +63,11 @@ export class FakeScheduler implements CheckScheduler {
   schedule(cron: string, tick: () => void, name: string): ScheduledJob {
     const job = { cron, name, tick, stopped: false };
     this.jobs.push(job);
-    return { stop: () => { job.stopped = true; } };
+    return {
+      stop: () => {
+        job.stopped = true;
+      },
+    };
   }
 
   // Fires the schedule of `name` as cron would.

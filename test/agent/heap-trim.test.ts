@@ -8,7 +8,8 @@ import { startHeapTrim } from '../../agent/heap-trim.ts';
 function countMajorGcs(): { count: () => number; stop: () => void } {
   let majors = 0;
   const observer = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) if ((e as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) majors++;
+    for (const e of list.getEntries())
+      if ((e as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) majors++;
   });
   observer.observe({ entryTypes: ['gc'] });
   return { count: () => majors, stop: () => observer.disconnect() };
@@ -68,7 +69,9 @@ describe('heap trim', () => {
     const until = Date.now() + 500;
     while (Date.now() < until) {
       const spinEnd = Date.now() + 45;
-      while (Date.now() < spinEnd) { /* work */ }
+      while (Date.now() < spinEnd) {
+        /* work */
+      }
       await sleep(5);
     }
     const whileBusy = gcs.count();

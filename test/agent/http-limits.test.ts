@@ -45,7 +45,11 @@ function closed(s: Socket): Promise<number> {
 
 // Writes an endless chunked body after `head` for up to `forMs`; resolves with what the server
 // answered, how many bytes it took and whether it closed the connection.
-function endlessBody(port: number, head: string, forMs: number): Promise<{ answer: string; sent: number; closedByServer: boolean }> {
+function endlessBody(
+  port: number,
+  head: string,
+  forMs: number,
+): Promise<{ answer: string; sent: number; closedByServer: boolean }> {
   return new Promise((resolve) => {
     const s = connect(port, '127.0.0.1');
     let answer = '';
@@ -61,7 +65,9 @@ function endlessBody(port: number, head: string, forMs: number): Promise<{ answe
       resolve({ answer, sent, closedByServer });
     };
     const timer = setTimeout(() => finish(false), forMs);
-    s.on('data', (d) => { answer += d.toString('latin1'); });
+    s.on('data', (d) => {
+      answer += d.toString('latin1');
+    });
     s.on('close', () => finish(true));
     s.on('error', () => finish(true));
     const pump = (): void => {
@@ -82,8 +88,14 @@ describe('connection budget', () => {
     assert.equal(defaultConnectionBudget(1024).maxConnections, 512);
     assert.equal(defaultConnectionBudget(8192).maxConnections, 4096);
     assert.equal(defaultConnectionBudget(20).maxConnections, 64);
-    assert.equal(softDescriptorLimit('Max open files            1024                 524288               files\n'), 1024);
-    assert.equal(softDescriptorLimit('Max open files            unlimited            unlimited            files\n'), 1_048_576);
+    assert.equal(
+      softDescriptorLimit('Max open files            1024                 524288               files\n'),
+      1024,
+    );
+    assert.equal(
+      softDescriptorLimit('Max open files            unlimited            unlimited            files\n'),
+      1_048_576,
+    );
   });
 
   test('idle connections beyond the cap are closed, oldest first, and /healthz still answers at once', async () => {
@@ -94,8 +106,14 @@ describe('connection budget', () => {
       for (let i = 0; i < 60; i++) sockets.push(await openSocket(srv.port));
       await new Promise((r) => setTimeout(r, 100));
       assert.ok(srv.http.connections.count() <= 20, `holds ${srv.http.connections.count()} connections`);
-      assert.ok(sockets.slice(0, 30).every((s) => s.destroyed || s.readableEnded), 'the oldest idle connections were closed');
-      assert.ok(sockets.slice(-10).every((s) => !s.destroyed), 'the newest are kept');
+      assert.ok(
+        sockets.slice(0, 30).every((s) => s.destroyed || s.readableEnded),
+        'the oldest idle connections were closed',
+      );
+      assert.ok(
+        sockets.slice(-10).every((s) => !s.destroyed),
+        'the newest are kept',
+      );
       const times: number[] = [];
       for (let i = 0; i < 20; i++) {
         const t0 = performance.now();
@@ -130,7 +148,10 @@ describe('connection budget', () => {
       }
       for (let i = 0; i < 3; i++) sockets.push(await openSocket(srv.port));
       await new Promise((r) => setTimeout(r, 100));
-      assert.ok(!fresh.destroyed && !fresh.readableEnded, 'the fresh connection was closed while keep-alive ones were idle');
+      assert.ok(
+        !fresh.destroyed && !fresh.readableEnded,
+        'the fresh connection was closed while keep-alive ones were idle',
+      );
       fresh.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
       const answer = await new Promise<string>((r) => fresh.once('data', (d) => r(d.toString())));
       assert.match(answer, /^HTTP\/1\.1 200 /);
@@ -178,13 +199,18 @@ describe('connection budget', () => {
 describe('timeouts hold as configured', () => {
   test('slow headers are cut at the header timeout, slow bodies at the request timeout', async () => {
     const core = new InMemoryCore([controllableCheck('disk', 'host', ok()).check]);
-    const srv = await serveForTest(core, { token: token(), limits: { headersTimeoutMs: 1000, requestTimeoutMs: 2000 } });
+    const srv = await serveForTest(core, {
+      token: token(),
+      limits: { headersTimeoutMs: 1000, requestTimeoutMs: 2000 },
+    });
     try {
       const headers = await openSocket(srv.port);
       headers.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
       const dribble = setInterval(() => headers.write('X-Slow: 1\r\n'), 200);
       const body = await openSocket(srv.port);
-      body.write(`POST /v1/maintenance HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${tokenText}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{`);
+      body.write(
+        `POST /v1/maintenance HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${tokenText}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{`,
+      );
       const dribble2 = setInterval(() => body.write(' '), 200);
       const [h, b] = await Promise.race([
         Promise.all([closed(headers), closed(body)]),
@@ -225,16 +251,23 @@ describe('error answers close the connection', () => {
 
 describe('answers stay small', () => {
   test('POST /v1/checks/run with one name 8000 times runs and answers it once', async () => {
-    const core = new InMemoryCore([controllableCheck('disk', 'host', ok()).check, controllableCheck('skopeo', 'host', ok()).check]);
+    const core = new InMemoryCore([
+      controllableCheck('disk', 'host', ok()).check,
+      controllableCheck('skopeo', 'host', ok()).check,
+    ]);
     const srv = await serveForTest(core, { token: token() });
     try {
       const res = await fetch(`${srv.base}/v1/checks/run`, {
-        method: 'POST', headers: { authorization: `Bearer ${tokenText}`, 'content-type': 'application/json' },
+        method: 'POST',
+        headers: { authorization: `Bearer ${tokenText}`, 'content-type': 'application/json' },
         body: JSON.stringify({ checks: Array(8000).fill('disk') }),
       });
       assert.equal(res.status, 200);
-      const body = await res.json() as { checks: { name: string }[] };
-      assert.deepEqual(body.checks.map((c) => c.name), ['disk']);
+      const body = (await res.json()) as { checks: { name: string }[] };
+      assert.deepEqual(
+        body.checks.map((c) => c.name),
+        ['disk'],
+      );
     } finally {
       await srv.stop();
     }
@@ -245,7 +278,15 @@ describe('answers stay small', () => {
     const srv = await serveForTest(core);
     try {
       const long = 'q'.repeat(8000);
-      for (const query of [`${long}=1`, `max_age=${long}`, `checks=${long}`, `checks=${Array(500).fill('nope').map((n, i) => `${n}${i}`).join(',')}`]) {
+      for (const query of [
+        `${long}=1`,
+        `max_age=${long}`,
+        `checks=${long}`,
+        `checks=${Array(500)
+          .fill('nope')
+          .map((n, i) => `${n}${i}`)
+          .join(',')}`,
+      ]) {
         const res = await fetch(`${srv.base}/v1/preflight?${query}`);
         assert.equal(res.status, 400);
         const text = await res.text();
@@ -263,11 +304,22 @@ describe('durable or honest', () => {
     const srv = await serveForTest(core, { token: token() });
     const headers = { authorization: `Bearer ${tokenText}`, 'content-type': 'application/json' };
     try {
-      for (const [noSpace, status] of [[true, 507], [false, 503]] as const) {
-        core.stateWriteFailure = { ok: false, noSpace, message: 'the state file could not be written, so nothing was changed: ENOSPC' };
-        const set = await fetch(`${srv.base}/v1/maintenance`, { method: 'POST', headers, body: JSON.stringify({ reason: 'x', expiresInSeconds: 60 }) });
+      for (const [noSpace, status] of [
+        [true, 507],
+        [false, 503],
+      ] as const) {
+        core.stateWriteFailure = {
+          ok: false,
+          noSpace,
+          message: 'the state file could not be written, so nothing was changed: ENOSPC',
+        };
+        const set = await fetch(`${srv.base}/v1/maintenance`, {
+          method: 'POST',
+          headers,
+          body: JSON.stringify({ reason: 'x', expiresInSeconds: 60 }),
+        });
         assert.equal(set.status, status);
-        assert.equal((await set.json() as { error: { code: string } }).error.code, 'state-write-failed');
+        assert.equal(((await set.json()) as { error: { code: string } }).error.code, 'state-write-failed');
         const del = await fetch(`${srv.base}/v1/maintenance`, { method: 'DELETE', headers });
         assert.equal(del.status, status);
         await del.body?.cancel();

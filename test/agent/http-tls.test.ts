@@ -37,21 +37,27 @@ before(() => {
 });
 
 const files = (p: TestPki, clientCA: string | null): TlsFiles => ({
-  cert: readFileSync(p.certFile), key: readFileSync(p.keyFile), ca: clientCA === null ? null : readFileSync(clientCA),
+  cert: readFileSync(p.certFile),
+  key: readFileSync(p.keyFile),
+  ca: clientCA === null ? null : readFileSync(clientCA),
 });
 
 // GET /healthz over HTTPS: the status, or the error code of a failed handshake.
 function get(base: string, opts: { ca?: string; cert?: string; key?: string } = {}): Promise<number | string> {
   return new Promise((resolve) => {
-    const req = httpsRequest(`${base}/healthz`, {
-      ca: opts.ca ? readFileSync(opts.ca) : undefined,
-      cert: opts.cert ? readFileSync(opts.cert) : undefined,
-      key: opts.key ? readFileSync(opts.key) : undefined,
-      agent: false,
-    }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
+    const req = httpsRequest(
+      `${base}/healthz`,
+      {
+        ca: opts.ca ? readFileSync(opts.ca) : undefined,
+        cert: opts.cert ? readFileSync(opts.cert) : undefined,
+        key: opts.key ? readFileSync(opts.key) : undefined,
+        agent: false,
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
     req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
     req.setTimeout(5000, () => req.destroy(new Error('timeout')));
     req.end();
@@ -91,7 +97,11 @@ test('tls.clientCAFile: only clients with a certificate that CA signed get an an
   try {
     assert.equal(await get(srv.base, { ca: pki.caFile, cert: client.certFile, key: client.keyFile }), 200);
     assert.notEqual(await get(srv.base, { ca: pki.caFile }), 200, 'no client certificate');
-    assert.notEqual(await get(srv.base, { ca: pki.caFile, cert: stranger.certFile, key: stranger.keyFile }), 200, 'another CA');
+    assert.notEqual(
+      await get(srv.base, { ca: pki.caFile, cert: stranger.certFile, key: stranger.keyFile }),
+      200,
+      'another CA',
+    );
   } finally {
     await srv.stop();
   }
@@ -131,7 +141,11 @@ test('setTls (SIGHUP): new connections get the new certificate and client CA; re
     // Renewed: the server certificate now comes from the other CA, and so do the clients'.
     assert.deepEqual(srv.http.setTls(files(other, other.caFile)), { ok: true });
     assert.equal(await get(srv.base, { ca: other.caFile, cert: stranger.certFile, key: stranger.keyFile }), 200);
-    assert.match(String(await get(srv.base, { ca: pki.caFile, ...mine })), /^(UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN)$/, 'the old certificate is gone');
+    assert.match(
+      String(await get(srv.base, { ca: pki.caFile, ...mine })),
+      /^(UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN)$/,
+      'the old certificate is gone',
+    );
     // Dropping the client CA would open the server to everyone: refused until a restart.
     const toggled = srv.http.setTls(files(pki, null));
     assert.equal(toggled.ok, false);

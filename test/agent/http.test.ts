@@ -41,7 +41,9 @@ function rawRequest(port: number, text: string | Buffer): Promise<string> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
     let data = '';
-    socket.on('data', (d) => { data += d.toString('latin1'); });
+    socket.on('data', (d) => {
+      data += d.toString('latin1');
+    });
     socket.on('close', () => resolve(data));
     socket.on('error', () => resolve(data));
     socket.setTimeout(2000, () => socket.destroy());
@@ -60,7 +62,9 @@ function threeChecks() {
 describe('GET /v1/preflight', () => {
   const { core, disk, registry } = threeChecks();
   let srv: Awaited<ReturnType<typeof serveForTest>>;
-  before(async () => { srv = await serveForTest(core); });
+  before(async () => {
+    srv = await serveForTest(core);
+  });
   after(() => srv.stop());
 
   test('refuses with not-yet-checked until every check ran once', async () => {
@@ -81,7 +85,8 @@ describe('GET /v1/preflight', () => {
     assert.equal(body.decision, 'accept');
     assert.equal(res.headers.get('retry-after'), null);
     assert.equal(res.headers.get('cache-control'), 'no-store');
-    for (const key of ['decision', 'host', 'agentVersion', 'evaluatedAt', 'reasons', 'maintenance', 'checks']) assert.ok(key in body, key);
+    for (const key of ['decision', 'host', 'agentVersion', 'evaluatedAt', 'reasons', 'maintenance', 'checks'])
+      assert.ok(key in body, key);
   });
 
   test('429 with Retry-After when only a shared check fails', async () => {
@@ -107,9 +112,15 @@ describe('GET /v1/preflight', () => {
     const res = await fetch(`${srv.base}/v1/preflight?checks=skopeo`);
     assert.equal(res.status, 200);
     const body = await jsonOf(res);
-    assert.deepEqual(body.checks.map((c: { name: string }) => c.name), ['skopeo']);
+    assert.deepEqual(
+      body.checks.map((c: { name: string }) => c.name),
+      ['skopeo'],
+    );
     const two = await jsonOf(await fetch(`${srv.base}/v1/preflight?checks=skopeo,registries`));
-    assert.deepEqual(two.checks.map((c: { name: string }) => c.name), ['skopeo', 'registries']);
+    assert.deepEqual(
+      two.checks.map((c: { name: string }) => c.name),
+      ['skopeo', 'registries'],
+    );
   });
 
   test('400 for an unknown check, a bad max_age or an unknown parameter', async () => {
@@ -163,7 +174,9 @@ describe('GET /healthz, GET /, GET /metrics', () => {
   const { core, skopeo } = threeChecks();
   let health: 'starting' | 'running' | 'stopping' = 'running';
   let srv: Awaited<ReturnType<typeof serveForTest>>;
-  before(async () => { srv = await serveForTest(core, { health: () => ({ state: health, problems: [] }) }); });
+  before(async () => {
+    srv = await serveForTest(core, { health: () => ({ state: health, problems: [] }) });
+  });
   after(() => srv.stop());
 
   test('/healthz is 200 while running and 503 while starting or stopping', async () => {
@@ -223,13 +236,23 @@ describe('GET /healthz, GET /, GET /metrics', () => {
 describe('mutating endpoints without a token file', () => {
   const { core } = threeChecks();
   let srv: Awaited<ReturnType<typeof serveForTest>>;
-  before(async () => { srv = await serveForTest(core, { token: null }); });
+  before(async () => {
+    srv = await serveForTest(core, { token: null });
+  });
   after(() => srv.stop());
 
   test('do not exist: 404 for every method, with or without a token', async () => {
-    for (const [method, path] of [['POST', '/v1/checks/run'], ['POST', '/v1/caches/quarantine'], ['POST', '/v1/maintenance'],
-      ['DELETE', '/v1/maintenance'], ['GET', '/v1/maintenance']]) {
-      const res = await fetch(`${srv.base}${path}`, { method, headers: { authorization: 'Bearer secret-token-0123456789' } });
+    for (const [method, path] of [
+      ['POST', '/v1/checks/run'],
+      ['POST', '/v1/caches/quarantine'],
+      ['POST', '/v1/maintenance'],
+      ['DELETE', '/v1/maintenance'],
+      ['GET', '/v1/maintenance'],
+    ]) {
+      const res = await fetch(`${srv.base}${path}`, {
+        method,
+        headers: { authorization: 'Bearer secret-token-0123456789' },
+      });
       assert.equal(res.status, 404, `${method} ${path}`);
       await res.body?.cancel();
     }
@@ -242,18 +265,33 @@ describe('mutating endpoints with a token file', () => {
   const token = loadToken();
   const auth = { authorization: 'Bearer secret-token-0123456789', 'content-type': 'application/json' };
   let srv: Awaited<ReturnType<typeof serveForTest>>;
-  before(async () => { srv = await serveForTest(core, { token }); });
+  before(async () => {
+    srv = await serveForTest(core, { token });
+  });
   after(() => srv.stop());
 
   test('401 with WWW-Authenticate without a token, with a wrong one, or another scheme', async () => {
-    for (const authorization of [undefined, 'Bearer wrong', 'Bearer secret-token-0123456789x', 'Basic c2VjcmV0', 'Bearer', 'Bearer ' + 'a'.repeat(5000)]) {
-      const res = await fetch(`${srv.base}/v1/checks/run`, { method: 'POST', headers: authorization ? { authorization } : {} });
+    for (const authorization of [
+      undefined,
+      'Bearer wrong',
+      'Bearer secret-token-0123456789x',
+      'Basic c2VjcmV0',
+      'Bearer',
+      'Bearer ' + 'a'.repeat(5000),
+    ]) {
+      const res = await fetch(`${srv.base}/v1/checks/run`, {
+        method: 'POST',
+        headers: authorization ? { authorization } : {},
+      });
       assert.equal(res.status, 401, String(authorization).slice(0, 40));
       assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer realm="buildfleet-agent"/);
       const body = await jsonOf(res);
       assert.ok(['token-missing', 'token-invalid'].includes(body.error.code));
     }
-    const wrong = await fetch(`${srv.base}/v1/maintenance`, { method: 'DELETE', headers: { authorization: 'Bearer nope' } });
+    const wrong = await fetch(`${srv.base}/v1/maintenance`, {
+      method: 'DELETE',
+      headers: { authorization: 'Bearer nope' },
+    });
     assert.equal(wrong.headers.get('www-authenticate'), 'Bearer realm="buildfleet-agent", error="invalid_token"');
     await wrong.body?.cancel();
     assert.ok(srv.logs.some((l) => l.level === 'warn' && (l.obj as { event?: string }).event === 'http-auth-failed'));
@@ -264,41 +302,91 @@ describe('mutating endpoints with a token file', () => {
     let res = await fetch(`${srv.base}/v1/checks/run`, { method: 'POST', headers: auth });
     assert.equal(res.status, 200);
     let body = await jsonOf(res);
-    assert.deepEqual(body.checks.map((c: { name: string }) => c.name), ['skopeo', 'disk', 'registries']);
+    assert.deepEqual(
+      body.checks.map((c: { name: string }) => c.name),
+      ['skopeo', 'disk', 'registries'],
+    );
     assert.ok(body.checks.every((c: { observedAt: string | null }) => c.observedAt !== null));
-    res = await fetch(`${srv.base}/v1/checks/run`, { method: 'POST', headers: auth, body: JSON.stringify({ checks: ['disk'] }) });
+    res = await fetch(`${srv.base}/v1/checks/run`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ checks: ['disk'] }),
+    });
     body = await jsonOf(res);
-    assert.deepEqual(body.checks.map((c: { name: string }) => c.name), ['disk']);
+    assert.deepEqual(
+      body.checks.map((c: { name: string }) => c.name),
+      ['disk'],
+    );
     res = await fetch(`${srv.base}/v1/checks/run?checks=skopeo`, { method: 'POST', headers: auth });
-    assert.deepEqual((await jsonOf(res)).checks.map((c: { name: string }) => c.name), ['skopeo']);
+    assert.deepEqual(
+      (await jsonOf(res)).checks.map((c: { name: string }) => c.name),
+      ['skopeo'],
+    );
   });
 
   test('POST /v1/checks/run rejects unknown checks and malformed bodies', async () => {
-    for (const body of [JSON.stringify({ checks: ['nope'] }), JSON.stringify({ checks: 'disk' }), JSON.stringify([1]), '{"checks":', JSON.stringify({ other: 1 })]) {
+    for (const body of [
+      JSON.stringify({ checks: ['nope'] }),
+      JSON.stringify({ checks: 'disk' }),
+      JSON.stringify([1]),
+      '{"checks":',
+      JSON.stringify({ other: 1 }),
+    ]) {
       const res = await fetch(`${srv.base}/v1/checks/run`, { method: 'POST', headers: auth, body });
       assert.equal(res.status, 400, body);
       assert.ok(['unknown-check', 'invalid-body', 'invalid-json'].includes((await jsonOf(res)).error.code));
     }
-    const res = await fetch(`${srv.base}/v1/checks/run`, { method: 'POST', headers: { ...auth, 'content-type': 'text/plain' }, body: 'run please' });
+    const res = await fetch(`${srv.base}/v1/checks/run`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'text/plain' },
+      body: 'run please',
+    });
     assert.equal(res.status, 415);
     await res.body?.cancel();
   });
 
-  test('POST /v1/caches/quarantine hands the core\'s report back', async () => {
+  test("POST /v1/caches/quarantine hands the core's report back", async () => {
     const res = await fetch(`${srv.base}/v1/caches/quarantine`, { method: 'POST', headers: auth });
     assert.equal(res.status, 200);
-    assert.deepEqual(await jsonOf(res), { dryRun: false, skopeoVersion: null, results: [], interrupted: [], audit: [], exitCode: 0 });
+    assert.deepEqual(await jsonOf(res), {
+      dryRun: false,
+      skopeoVersion: null,
+      results: [],
+      interrupted: [],
+      audit: [],
+      exitCode: 0,
+    });
     assert.deepEqual(core.quarantineCalls, ['api']);
 
     // What it moved is counted in buildfleet_blobinfocache_quarantined_total.
-    const outcome = (path: string, result: QuarantineOutcome['result'], format: 'boltdb' | 'sqlite', verdict: 'corrupt' | 'healthy'): QuarantineOutcome => ({
-      path, formatByName: format, result, code: result, message: result, newPath: null, companions: [], holders: [], audit: [],
+    const outcome = (
+      path: string,
+      result: QuarantineOutcome['result'],
+      format: 'boltdb' | 'sqlite',
+      verdict: 'corrupt' | 'healthy',
+    ): QuarantineOutcome => ({
+      path,
+      formatByName: format,
+      result,
+      code: result,
+      message: result,
+      newPath: null,
+      companions: [],
+      holders: [],
+      audit: [],
       verdict: { path, format, verdict, problems: [], warnings: [], stats: {}, durationMs: 1 },
     });
-    core.quarantineReport = { dryRun: false, skopeoVersion: '1.9.3', interrupted: [], audit: [], results: [
-      outcome('/c/blob-info-cache-v1.boltdb', 'quarantined', 'boltdb', 'corrupt'),
-      outcome('/c/blob-info-cache-v1.sqlite', 'not-corrupt', 'sqlite', 'healthy'),
-    ], exitCode: 0 };
+    core.quarantineReport = {
+      dryRun: false,
+      skopeoVersion: '1.9.3',
+      interrupted: [],
+      audit: [],
+      results: [
+        outcome('/c/blob-info-cache-v1.boltdb', 'quarantined', 'boltdb', 'corrupt'),
+        outcome('/c/blob-info-cache-v1.sqlite', 'not-corrupt', 'sqlite', 'healthy'),
+      ],
+      exitCode: 0,
+    };
     const moved = await fetch(`${srv.base}/v1/caches/quarantine`, { method: 'POST', headers: auth });
     assert.equal(moved.status, 200);
     await moved.body?.cancel();
@@ -310,13 +398,20 @@ describe('mutating endpoints with a token file', () => {
     core.quarantineReport = { error: 'quarantine is not available: module missing' };
     const failed = await fetch(`${srv.base}/v1/caches/quarantine`, { method: 'POST', headers: auth });
     assert.equal(failed.status, 500);
-    assert.deepEqual((await jsonOf(failed)).error, { code: 'quarantine-unavailable', message: 'quarantine is not available: module missing' });
+    assert.deepEqual((await jsonOf(failed)).error, {
+      code: 'quarantine-unavailable',
+      message: 'quarantine is not available: module missing',
+    });
     core.quarantineReport = null;
   });
 
   test('POST and DELETE /v1/maintenance take the host out of rotation and back', async () => {
     await core.runChecks();
-    let res = await fetch(`${srv.base}/v1/maintenance`, { method: 'POST', headers: auth, body: JSON.stringify({ reason: 'kernel update', expiresInSeconds: 600 }) });
+    let res = await fetch(`${srv.base}/v1/maintenance`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ reason: 'kernel update', expiresInSeconds: 600 }),
+    });
     assert.equal(res.status, 200);
     const set = await jsonOf(res);
     assert.equal(set.maintenance.reason, 'kernel update');
@@ -330,7 +425,11 @@ describe('mutating endpoints with a token file', () => {
     assert.match(metrics, /^buildfleet_maintenance_enabled 1$/m);
 
     const at = new Date(Date.now() + 3600_000).toISOString();
-    res = await fetch(`${srv.base}/v1/maintenance`, { method: 'POST', headers: auth, body: JSON.stringify({ reason: 'disk swap', expiresAt: at }) });
+    res = await fetch(`${srv.base}/v1/maintenance`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ reason: 'disk swap', expiresAt: at }),
+    });
     assert.equal(res.status, 200);
     assert.equal((await jsonOf(res)).maintenance.expiresAt, at);
 
@@ -345,14 +444,30 @@ describe('mutating endpoints with a token file', () => {
   test('POST /v1/maintenance rejects bodies without a reason or a sane expiry', async () => {
     const past = new Date(Date.now() - 1000).toISOString();
     for (const body of [
-      {}, { reason: '' }, { reason: 'x' }, { reason: 'x', expiresInSeconds: 0 }, { reason: 'x', expiresInSeconds: -5 },
-      { reason: 'x', expiresInSeconds: '60' }, { reason: 'x', expiresAt: past }, { reason: 'x', expiresAt: 'tomorrow' },
-      { reason: 'x', expiresInSeconds: 60, expiresAt: past }, { reason: 'x', expiresInSeconds: 1e9 },
+      {},
+      { reason: '' },
+      { reason: 'x' },
+      { reason: 'x', expiresInSeconds: 0 },
+      { reason: 'x', expiresInSeconds: -5 },
+      { reason: 'x', expiresInSeconds: '60' },
+      { reason: 'x', expiresAt: past },
+      { reason: 'x', expiresAt: 'tomorrow' },
+      { reason: 'x', expiresInSeconds: 60, expiresAt: past },
+      { reason: 'x', expiresInSeconds: 1e9 },
       // Past the last JavaScript date: an invalid Date once slipped by the 30-day cap into a 500.
-      { reason: 'x', expiresInSeconds: 1e21 }, { reason: 'x', expiresInSeconds: 8.64e15 },
-      { reason: 'x', expiresInSeconds: 60, extra: true }, { reason: 7, expiresInSeconds: 60 }, [1, 2], 'text', null,
+      { reason: 'x', expiresInSeconds: 1e21 },
+      { reason: 'x', expiresInSeconds: 8.64e15 },
+      { reason: 'x', expiresInSeconds: 60, extra: true },
+      { reason: 7, expiresInSeconds: 60 },
+      [1, 2],
+      'text',
+      null,
     ]) {
-      const res = await fetch(`${srv.base}/v1/maintenance`, { method: 'POST', headers: auth, body: JSON.stringify(body) });
+      const res = await fetch(`${srv.base}/v1/maintenance`, {
+        method: 'POST',
+        headers: auth,
+        body: JSON.stringify(body),
+      });
       assert.equal(res.status, 400, JSON.stringify(body));
       assert.equal((await jsonOf(res)).error.code, 'invalid-maintenance', JSON.stringify(body));
     }
@@ -365,7 +480,10 @@ describe('mutating endpoints with a token file', () => {
     assert.equal(res.status, 413);
     assert.equal((await jsonOf(res)).error.code, 'body-too-large');
     // Chunked, without a Content-Length: the cap applies while reading.
-    const raw = await rawRequest(srv.port, `POST /v1/maintenance HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer secret-token-0123456789\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n${(70 * 1024).toString(16)}\r\n${'y'.repeat(70 * 1024)}\r\n0\r\n\r\n`);
+    const raw = await rawRequest(
+      srv.port,
+      `POST /v1/maintenance HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer secret-token-0123456789\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n${(70 * 1024).toString(16)}\r\n${'y'.repeat(70 * 1024)}\r\n0\r\n\r\n`,
+    );
     assert.match(raw, /^HTTP\/1\.1 413 /);
   });
 });
@@ -380,7 +498,8 @@ describe('token file', () => {
         assert.match(loaded.error, /chmod 600/);
       }
     }
-    for (const mode of [0o600, 0o400, 0o700]) assert.equal(loadBearerToken(tokenFile(`ok${mode.toString(8)}`, 'abc', mode)).ok, true);
+    for (const mode of [0o600, 0o400, 0o700])
+      assert.equal(loadBearerToken(tokenFile(`ok${mode.toString(8)}`, 'abc', mode)).ok, true);
   });
 
   test('refused when missing, empty, holding spaces, or not a file', () => {
@@ -416,10 +535,21 @@ describe('bad input never takes the server down', () => {
     const srv = await serveForTest(core);
     try {
       assert.match(await rawRequest(srv.port, 'GARBAGE\r\n\r\n'), /^HTTP\/1\.1 400 /);
-      assert.match(await rawRequest(srv.port, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20000)}\r\n\r\n`), /^HTTP\/1\.1 431 /);
+      assert.match(
+        await rawRequest(srv.port, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20000)}\r\n\r\n`),
+        /^HTTP\/1\.1 431 /,
+      );
       assert.match(await rawRequest(srv.port, Buffer.from([0, 1, 2, 255, 13, 10, 13, 10])), /^HTTP\/1\.1 400 /);
-      assert.match(await rawRequest(srv.port, 'GET /v1/preflight?checks=%E0%A4%A HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 400 /);
-      core.preflight = async () => { throw new Error('core exploded'); };
+      assert.match(
+        await rawRequest(
+          srv.port,
+          'GET /v1/preflight?checks=%E0%A4%A HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+        ),
+        /^HTTP\/1\.1 400 /,
+      );
+      core.preflight = async () => {
+        throw new Error('core exploded');
+      };
       const res = await fetch(`${srv.base}/v1/preflight`);
       assert.equal(res.status, 500);
       assert.equal((await jsonOf(res)).error.code, 'internal-error');
@@ -435,7 +565,10 @@ describe('bad input never takes the server down', () => {
     const srv = await serveForTest(core);
     try {
       const one = 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n';
-      const raw = await rawRequest(srv.port, one.repeat(5) + 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      const raw = await rawRequest(
+        srv.port,
+        one.repeat(5) + 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+      );
       assert.equal(raw.match(/HTTP\/1\.1 200 OK/g)?.length, 6);
       assert.match(raw, /Keep-Alive: timeout=5/);
     } finally {
@@ -448,15 +581,37 @@ test('listen addresses', () => {
   assert.deepEqual(parseListenAddress(':20580'), { ok: true, address: { host: undefined, port: 20580 } });
   assert.deepEqual(parseListenAddress('127.0.0.1:0'), { ok: true, address: { host: '127.0.0.1', port: 0 } });
   assert.deepEqual(parseListenAddress('[::1]:8080'), { ok: true, address: { host: '::1', port: 8080 } });
-  for (const bad of ['20580', '::1:80', 'host:99999', 'host:', 'a b:80', '[::1]80']) assert.equal(parseListenAddress(bad).ok, false, bad);
+  for (const bad of ['20580', '::1:80', 'host:99999', 'host:', 'a b:80', '[::1]80'])
+    assert.equal(parseListenAddress(bad).ok, false, bad);
 });
 
 test('optional TLS: the same API over HTTPS with the configured certificate', async (t) => {
   if (!needTools(t, 'openssl')) return;
   const key = join(scratch, 'tls.key');
   const cert = join(scratch, 'tls.crt');
-  const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key,
-    '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { encoding: 'utf8' });
+  const made = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { encoding: 'utf8' },
+  );
   assert.equal(made.status, 0, made.stderr);
   const { core } = threeChecks();
   const srv = await serveForTest(core, { tls: { cert: readFileSync(cert), key: readFileSync(key), ca: null } });
@@ -464,7 +619,9 @@ test('optional TLS: the same API over HTTPS with the configured certificate', as
     const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = httpsRequest(`${srv.base}/healthz`, { ca: readFileSync(cert) }, (res) => {
         let body = '';
-        res.on('data', (d) => { body += d; });
+        res.on('data', (d) => {
+          body += d;
+        });
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
       });
       req.on('error', reject);
@@ -512,7 +669,9 @@ test('closing lets a request in flight finish, then closes its keep-alive connec
   while ((core.runStarts.get('skopeo') ?? 0) < 2) await new Promise((r) => setTimeout(r, 10));
   const closed = srv.http.close(60_000);
   let closedYet = false;
-  void closed.then(() => { closedYet = true; });
+  void closed.then(() => {
+    closedYet = true;
+  });
   await new Promise((r) => setTimeout(r, 50));
   assert.equal(closedYet, false, 'the server waits for the request in flight');
   skopeo.release();

@@ -33,7 +33,10 @@ test('levels below the threshold are dropped; the level can change at run time, 
   log.info({ event: 'e' }, 'dropped');
   child.debug({ event: 'e' }, 'dropped');
   child.error({ event: 'e', n: 1 }, 'kept');
-  assert.deepEqual(lines.map((l) => l.msg), ['kept']);
+  assert.deepEqual(
+    lines.map((l) => l.msg),
+    ['kept'],
+  );
   assert.equal(lines[0].component, 'runner');
   log.level = 'debug';
   child.debug({ event: 'e' }, 'now kept');
@@ -63,15 +66,25 @@ test('on a journal stream every line starts with its syslog priority (journald r
   log.warn({ event: 'c' });
   log.info({ event: 'd' });
   log.debug({ event: 'e' });
-  assert.deepEqual(raw.map((l) => l.slice(0, 3)), ['<2>', '<3>', '<4>', '<6>', '<7>']);
+  assert.deepEqual(
+    raw.map((l) => l.slice(0, 3)),
+    ['<2>', '<3>', '<4>', '<6>', '<7>'],
+  );
   assert.equal(JSON.parse(raw[1].slice(3)).level, 'error', 'the JSON after the prefix still says the level');
-  assert.ok(raw.every((l) => l.endsWith('\n') && l.indexOf('\n') === l.length - 1), 'one line per write');
+  assert.ok(
+    raw.every((l) => l.endsWith('\n') && l.indexOf('\n') === l.length - 1),
+    'one line per write',
+  );
 });
 
 test('JOURNAL_STREAM counts only when it names stderr itself', () => {
   const stat = { dev: 2049n, ino: 123456789012n };
   assert.equal(journalStreamMatches('2049:123456789012', stat), true);
-  assert.equal(journalStreamMatches('2049:123456789013', stat), false, 'inherited by a child whose stderr is elsewhere');
+  assert.equal(
+    journalStreamMatches('2049:123456789013', stat),
+    false,
+    'inherited by a child whose stderr is elsewhere',
+  );
   assert.equal(journalStreamMatches(undefined, stat), false);
   assert.equal(journalStreamMatches('garbage', stat), false);
   assert.equal(journalStreamMatches('2049:123456789012', null), false);
@@ -90,7 +103,8 @@ test('a process picks the prefix from its own stderr and JOURNAL_STREAM', () => 
         const script = `import { createLogger } from ${JSON.stringify(new URL('../../agent/log.ts', import.meta.url).href)};
           createLogger({ level: 'info' }).error({ event: 'boom' }, 'went wrong');`;
         const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
-          stdio: ['ignore', 'ignore', fd], env: { ...process.env, JOURNAL_STREAM: stream(`${st.dev}:${st.ino}`) },
+          stdio: ['ignore', 'ignore', fd],
+          env: { ...process.env, JOURNAL_STREAM: stream(`${st.dev}:${st.ino}`) },
         });
         assert.equal(r.status, 0);
       } finally {
@@ -119,7 +133,8 @@ test('serve failing to start on a journal stream logs one prioritised line', () 
       try {
         const st = statSync(file, { bigint: true });
         const r = spawnSync(process.execPath, [bin, 'serve', '--config', join(dir, 'missing.yaml')], {
-          stdio: ['ignore', 'ignore', fd], env: { ...process.env, JOURNAL_STREAM: journal ? `${st.dev}:${st.ino}` : '' },
+          stdio: ['ignore', 'ignore', fd],
+          env: { ...process.env, JOURNAL_STREAM: journal ? `${st.dev}:${st.ino}` : '' },
         });
         return { status: r.status, text: readFileSync(file, 'utf8') };
       } finally {

@@ -87,42 +87,142 @@ const boltPath = '/var/lib/containers/cache/blob-info-cache-v1.boltdb';
 const sqlitePath = '/var/lib/containers/cache/blob-info-cache-v1.sqlite';
 
 const skopeoDetails: SkopeoCheckDetails = {
-  kind: 'skopeo', minVersion: '1.14.0', recommendedVersion: null, deny: [],
-  binaries: [{ binary: 'skopeo', path: '/usr/bin/skopeo', version: '1.9.3', commit: null, cacheFormat: 'boltdb', policySatisfied: false,
-    code: 'skopeo-below-minimum', error: '/usr/bin/skopeo: 1.9.3 is below 1.14.0' }],
+  kind: 'skopeo',
+  minVersion: '1.14.0',
+  recommendedVersion: null,
+  deny: [],
+  binaries: [
+    {
+      binary: 'skopeo',
+      path: '/usr/bin/skopeo',
+      version: '1.9.3',
+      commit: null,
+      cacheFormat: 'boltdb',
+      policySatisfied: false,
+      code: 'skopeo-below-minimum',
+      error: '/usr/bin/skopeo: 1.9.3 is below 1.14.0',
+    },
+  ],
 };
 const diskDetails: DiskCheckDetails = {
   kind: 'disk',
-  paths: [{ path: '/var/lib/containers', statPath: '/var/lib/containers', exists: true, mountpoint: '/', fsType: 'ext4',
-    availBytes: 5e9, sizeBytes: 2e10, filesFree: 100000, filesTotal: 200000, warnFree: '20%', criticalFree: '10%', status: 'ok', message: 'ok' }],
+  paths: [
+    {
+      path: '/var/lib/containers',
+      statPath: '/var/lib/containers',
+      exists: true,
+      mountpoint: '/',
+      fsType: 'ext4',
+      availBytes: 5e9,
+      sizeBytes: 2e10,
+      filesFree: 100000,
+      filesTotal: 200000,
+      warnFree: '20%',
+      criticalFree: '10%',
+      status: 'ok',
+      message: 'ok',
+    },
+  ],
 };
 const registryDetails = (withQuay: boolean): RegistryCheckDetails => ({
   kind: 'registry',
   registries: [
-    { name: 'harbor', url: 'https://harbor.example.com', success: true, reason: null, httpStatus: 401,
-      phases: { resolve: 0.001, connect: 0.002, tls: 0.01, total: 0.02 }, certNotAfter: Date.parse('2027-01-01T00:00:00.000Z') / 1000,
-      credentialsVerified: null, message: 'ok' },
-    ...(withQuay ? [{ name: 'quay', url: 'https://quay.example.com', success: false, reason: 'connect' as const, httpStatus: null,
-      phases: { resolve: 0.001, connect: null, tls: null, total: 0.003 }, certNotAfter: null, credentialsVerified: null, message: 'refused' }] : []),
+    {
+      name: 'harbor',
+      url: 'https://harbor.example.com',
+      success: true,
+      reason: null,
+      httpStatus: 401,
+      phases: { resolve: 0.001, connect: 0.002, tls: 0.01, total: 0.02 },
+      certNotAfter: Date.parse('2027-01-01T00:00:00.000Z') / 1000,
+      credentialsVerified: null,
+      message: 'ok',
+    },
+    ...(withQuay
+      ? [
+          {
+            name: 'quay',
+            url: 'https://quay.example.com',
+            success: false,
+            reason: 'connect' as const,
+            httpStatus: null,
+            phases: { resolve: 0.001, connect: null, tls: null, total: 0.003 },
+            certNotAfter: null,
+            credentialsVerified: null,
+            message: 'refused',
+          },
+        ]
+      : []),
   ],
 });
 const cache = (path: string, fields: Partial<BlobCacheDetail>): BlobCacheDetail => ({
-  path, dir: path.slice(0, path.lastIndexOf('/')), listedDir: null, formatByName: null, format: null, verdict: null, problems: [], warnings: [],
-  sizeBytes: null, verifyDurationMs: null, inUse: null, owner: { uid: 0, name: 'root' }, source: 'configured', companions: [],
-  refused: null, quarantine: null, verifiedAt: null, changedAt: null, unchanged: false,
-    effectiveVerdict: fields.verdict === 'healthy' || fields.verdict === 'corrupt' ? fields.verdict : fields.verdict || fields.refused ? 'unverified' : null,
-    unverifiedCause: null, busyRuns: 0, decidesAdmission: true, ...fields,
+  path,
+  dir: path.slice(0, path.lastIndexOf('/')),
+  listedDir: null,
+  formatByName: null,
+  format: null,
+  verdict: null,
+  problems: [],
+  warnings: [],
+  sizeBytes: null,
+  verifyDurationMs: null,
+  inUse: null,
+  owner: { uid: 0, name: 'root' },
+  source: 'configured',
+  companions: [],
+  refused: null,
+  quarantine: null,
+  verifiedAt: null,
+  changedAt: null,
+  unchanged: false,
+  effectiveVerdict:
+    fields.verdict === 'healthy' || fields.verdict === 'corrupt'
+      ? fields.verdict
+      : fields.verdict || fields.refused
+        ? 'unverified'
+        : null,
+  unverifiedCause: null,
+  busyRuns: 0,
+  decidesAdmission: true,
+  ...fields,
 });
 const cacheDetails = (withSqlite: boolean, quarantined: BlobCacheDetails['quarantined'] = []): BlobCacheDetails => ({
-  kind: 'blobinfocache', skopeoVersion: '1.9.3', cacheFormatInUse: 'boltdb', interrupted: [], audit: [],
+  kind: 'blobinfocache',
+  skopeoVersion: '1.9.3',
+  cacheFormatInUse: 'boltdb',
+  interrupted: [],
+  audit: [],
   caches: [
     // Damaged beyond recognition: the content says unknown, the name says boltdb.
-    cache(boltPath, { formatByName: 'boltdb', format: 'unknown', verdict: 'corrupt', problems: [{ code: 'page-type-invalid', page: 6, message: 'x' }],
-      sizeBytes: 32768, verifyDurationMs: 41, inUse: true,
-      verifiedAt: '2026-11-28T10:00:00.000Z', changedAt: '2026-11-28T09:59:58.500Z' }),
-    ...(withSqlite ? [cache(sqlitePath, { formatByName: 'sqlite', format: 'sqlite', verdict: 'healthy', sizeBytes: 8192, verifyDurationMs: 3, inUse: false })] : []),
+    cache(boltPath, {
+      formatByName: 'boltdb',
+      format: 'unknown',
+      verdict: 'corrupt',
+      problems: [{ code: 'page-type-invalid', page: 6, message: 'x' }],
+      sizeBytes: 32768,
+      verifyDurationMs: 41,
+      inUse: true,
+      verifiedAt: '2026-11-28T10:00:00.000Z',
+      changedAt: '2026-11-28T09:59:58.500Z',
+    }),
+    ...(withSqlite
+      ? [
+          cache(sqlitePath, {
+            formatByName: 'sqlite',
+            format: 'sqlite',
+            verdict: 'healthy',
+            sizeBytes: 8192,
+            verifyDurationMs: 3,
+            inUse: false,
+          }),
+        ]
+      : []),
     // Refused (a symlink): not verified, so no health series.
-    cache('/home/u/.local/share/containers/cache/blob-info-cache-v1.boltdb', { formatByName: 'boltdb', inUse: true, refused: 'symlink' }),
+    cache('/home/u/.local/share/containers/cache/blob-info-cache-v1.boltdb', {
+      formatByName: 'boltdb',
+      inUse: true,
+      refused: 'symlink',
+    }),
   ],
   quarantined,
   trigger: 'write',
@@ -132,8 +232,16 @@ const cacheDetails = (withSqlite: boolean, quarantined: BlobCacheDetails['quaran
 function fleetOfChecks() {
   const skopeo = controllableCheck('skopeo', 'host', critical('skopeo-below-minimum', '1.9.3 < 1.14.0', skopeoDetails));
   const disk = controllableCheck('disk', 'host', ok('fine', diskDetails));
-  const registries = controllableCheck('registries', 'shared', critical('registry-connect', 'quay: refused', registryDetails(true)));
-  const cache = controllableCheck('blobinfocache', 'host', critical('cache-corrupt', '1 of 2 corrupt', cacheDetails(true)));
+  const registries = controllableCheck(
+    'registries',
+    'shared',
+    critical('registry-connect', 'quay: refused', registryDetails(true)),
+  );
+  const cache = controllableCheck(
+    'blobinfocache',
+    'host',
+    critical('cache-corrupt', '1 of 2 corrupt', cacheDetails(true)),
+  );
   const core = new InMemoryCore([skopeo.check, disk.check, registries.check, cache.check]);
   return { core, skopeo, disk, registries, cache };
 }
@@ -160,8 +268,14 @@ describe('every metric of the conventions, from check details', () => {
       assert.ok(series.length > 0, `${name} has series`);
       for (const s of series) assert.deepEqual(Object.keys(s.labels).sort(), [...spec.labels].sort(), `${name} labels`);
     }
-    assert.ok(samples.some((s) => s.name === 'process_cpu_user_seconds_total'), 'default process metrics keep their names');
-    assert.ok(samples.some((s) => s.name.startsWith('nodejs_')), 'default nodejs metrics');
+    assert.ok(
+      samples.some((s) => s.name === 'process_cpu_user_seconds_total'),
+      'default process metrics keep their names',
+    );
+    assert.ok(
+      samples.some((s) => s.name.startsWith('nodejs_')),
+      'default nodejs metrics',
+    );
     assert.ok(!samples.some((s) => s.name.startsWith('buildfleet_process') || s.name.startsWith('buildfleet_nodejs')));
   });
 
@@ -192,9 +306,19 @@ describe('every metric of the conventions, from check details', () => {
     assert.equal(value('blobinfocache_verify_duration_seconds', { path: boltPath }), 0.041);
     assert.equal(value('blobinfocache_in_use', { path: boltPath }), 1);
     assert.equal(value('blobinfocache_in_use', { path: sqlitePath }), 0);
-    assert.equal(value('blobinfocache_last_verified_timestamp_seconds', { path: boltPath, format: 'boltdb' }), Date.parse('2026-11-28T10:00:00Z') / 1000);
-    assert.equal(value('blobinfocache_last_changed_timestamp_seconds', { path: boltPath, format: 'boltdb' }), Date.parse('2026-11-28T09:59:58.500Z') / 1000);
-    assert.equal(find(samples, 'blobinfocache_last_verified_timestamp_seconds', { path: sqlitePath }).length, 0, 'no time given, no series');
+    assert.equal(
+      value('blobinfocache_last_verified_timestamp_seconds', { path: boltPath, format: 'boltdb' }),
+      Date.parse('2026-11-28T10:00:00Z') / 1000,
+    );
+    assert.equal(
+      value('blobinfocache_last_changed_timestamp_seconds', { path: boltPath, format: 'boltdb' }),
+      Date.parse('2026-11-28T09:59:58.500Z') / 1000,
+    );
+    assert.equal(
+      find(samples, 'blobinfocache_last_verified_timestamp_seconds', { path: sqlitePath }).length,
+      0,
+      'no time given, no series',
+    );
     assert.equal(value('blobinfocache_verifications_total', { trigger: 'schedule' }), 7);
     assert.equal(value('blobinfocache_verifications_total', { trigger: 'write' }), 3);
     assert.equal(value('blobinfocache_verifications_total', { trigger: 'full' }), 0);
@@ -215,10 +339,17 @@ describe('every metric of the conventions, from check details', () => {
     assert.equal(value('registry_probe_success', { registry: 'harbor' }), 1);
     assert.equal(value('registry_probe_success', { registry: 'quay' }), 0);
     assert.equal(value('registry_probe_duration_seconds', { registry: 'harbor', phase: 'tls' }), 0.01);
-    assert.equal(find(samples, 'registry_probe_duration_seconds', { registry: 'quay' }).length, 2, 'phases that did not happen are absent');
+    assert.equal(
+      find(samples, 'registry_probe_duration_seconds', { registry: 'quay' }).length,
+      2,
+      'phases that did not happen are absent',
+    );
     assert.equal(value('registry_http_status_code', { registry: 'harbor' }), 401);
     assert.equal(find(samples, 'registry_http_status_code', { registry: 'quay' }).length, 0);
-    assert.equal(value('registry_tls_cert_expiry_timestamp_seconds', { registry: 'harbor' }), Date.parse('2027-01-01T00:00:00Z') / 1000);
+    assert.equal(
+      value('registry_tls_cert_expiry_timestamp_seconds', { registry: 'harbor' }),
+      Date.parse('2027-01-01T00:00:00Z') / 1000,
+    );
     assert.equal(value('registry_probe_failure_info', { registry: 'quay', reason: 'connect' }), 1);
     assert.equal(find(samples, 'registry_probe_failure_info', { registry: 'harbor' }).length, 0);
     assert.equal(value('config_reload_success'), 1);
@@ -229,7 +360,10 @@ describe('every metric of the conventions, from check details', () => {
     srv.metrics.recordConfigLoad(false, new Date('2026-11-28T11:00:00Z'));
     const { samples } = await scrape();
     assert.equal(find(samples, 'config_reload_success')[0].value, 0);
-    assert.equal(find(samples, 'config_last_reload_success_timestamp_seconds')[0].value, Date.parse('2026-11-28T10:00:00Z') / 1000);
+    assert.equal(
+      find(samples, 'config_last_reload_success_timestamp_seconds')[0].value,
+      Date.parse('2026-11-28T10:00:00Z') / 1000,
+    );
     srv.metrics.recordConfigLoad(true, new Date('2026-11-28T12:00:00Z'));
   });
 
@@ -238,7 +372,12 @@ describe('every metric of the conventions, from check details', () => {
     f.registries.set(ok('harbor fine', registryDetails(false)));
     await f.core.runChecks(['blobinfocache', 'registries']);
     const { samples } = await scrape();
-    for (const name of ['blobinfocache_healthy', 'blobinfocache_problems', 'blobinfocache_size_bytes', 'blobinfocache_in_use']) {
+    for (const name of [
+      'blobinfocache_healthy',
+      'blobinfocache_problems',
+      'blobinfocache_size_bytes',
+      'blobinfocache_in_use',
+    ]) {
       assert.equal(find(samples, name, { path: sqlitePath }).length, 0, name);
       assert.equal(find(samples, name, { path: boltPath }).length, 1, name);
     }
@@ -255,7 +394,11 @@ describe('every metric of the conventions, from check details', () => {
     let { samples } = await scrape();
     assert.equal(find(samples, 'blobinfocache_quarantined_total', { format: 'boltdb' })[0].value, 1);
     ({ samples } = await scrape());
-    assert.equal(find(samples, 'blobinfocache_quarantined_total', { format: 'boltdb' })[0].value, 1, 'a second scrape does not count again');
+    assert.equal(
+      find(samples, 'blobinfocache_quarantined_total', { format: 'boltdb' })[0].value,
+      1,
+      'a second scrape does not count again',
+    );
     await new Promise((r) => setTimeout(r, 5)); // a distinct observation time
     await f.core.runChecks(['blobinfocache']);
     ({ samples } = await scrape());
@@ -272,7 +415,8 @@ describe('every metric of the conventions, from check details', () => {
 });
 
 describe('OpenMetrics', () => {
-  const prometheusAccept = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
+  const prometheusAccept =
+    'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
 
   test('chosen when asked for, the text format otherwise', () => {
     assert.equal(chooseExpositionFormat(prometheusAccept), 'openmetrics');
@@ -315,12 +459,35 @@ test('details restored from a state file of unexpected shape drop their series i
   const odd = {
     binaries: { binaries: 'not a list' },
     disk: { paths: [{ path: 7 }, null, { path: '/x', availBytes: 'lots', status: 'ok' }] },
-    registry: { registries: [{ name: 'r', success: false, reason: 'Connection refused: ECONNREFUSED 10.0.0.1:443', phases: 'none' }] },
-    cache: { caches: [{ nopath: true }, { path: '/c', verdict: 'weird', problems: 'many' }, { path: '/d' }, { path: '/e', verdict: 'corrupt', problems: [{ code: 'x', message: 'y' }] }] },
+    registry: {
+      registries: [
+        { name: 'r', success: false, reason: 'Connection refused: ECONNREFUSED 10.0.0.1:443', phases: 'none' },
+      ],
+    },
+    cache: {
+      caches: [
+        { nopath: true },
+        { path: '/c', verdict: 'weird', problems: 'many' },
+        { path: '/d' },
+        { path: '/e', verdict: 'corrupt', problems: [{ code: 'x', message: 'y' }] },
+      ],
+    },
   };
-  const persisted = (details: unknown) => ({ scope: 'host', status: 'ok', rawStatus: 'ok', summary: 'odd', reasons: [], details,
-    observedAt: '2026-11-28T10:00:00.000Z', durationMs: 1, consecutiveFailures: 0 });
-  const loaded = parseStateText(JSON.stringify({ version: 1, checks: Object.fromEntries(Object.entries(odd).map(([k, v]) => [k, persisted(v)])) }), new Date('2026-11-28T10:01:00.000Z'));
+  const persisted = (details: unknown) => ({
+    scope: 'host',
+    status: 'ok',
+    rawStatus: 'ok',
+    summary: 'odd',
+    reasons: [],
+    details,
+    observedAt: '2026-11-28T10:00:00.000Z',
+    durationMs: 1,
+    consecutiveFailures: 0,
+  });
+  const loaded = parseStateText(
+    JSON.stringify({ version: 1, checks: Object.fromEntries(Object.entries(odd).map(([k, v]) => [k, persisted(v)])) }),
+    new Date('2026-11-28T10:01:00.000Z'),
+  );
   assert.equal(loaded.problem, null);
   const checks = Object.keys(odd).map((name) => controllableCheck(name, 'host', ok('odd')).check);
   const core = new InMemoryCore(checks);
@@ -331,7 +498,11 @@ test('details restored from a state file of unexpected shape drop their series i
   assert.equal(find(samples, 'skopeo_info').length, 0);
   assert.equal(find(samples, 'disk_avail_bytes').length, 0);
   assert.equal(find(samples, 'disk_size_bytes').length, 0, 'the path without numbers has no series');
-  assert.equal(find(samples, 'registry_probe_failure_info')[0].labels.reason, 'other', 'free text never becomes a label');
+  assert.equal(
+    find(samples, 'registry_probe_failure_info')[0].labels.reason,
+    'other',
+    'free text never becomes a label',
+  );
   // A verdict outside the set was looked at but not judged: not healthy, unverified (never absent).
   assert.equal(find(samples, 'blobinfocache_healthy', { path: '/c' })[0].value, 0, 'an unknown verdict is not healthy');
   assert.equal(find(samples, 'blobinfocache_verdict', { path: '/c', verdict: 'unverified' })[0].value, 1);
@@ -347,7 +518,7 @@ test('renders within the cache window share one rendering', async () => {
   const a = await metrics.render(undefined);
   const calls = f.core.preflightCalls;
   const b = await metrics.render(undefined);
-  assert.equal(a.body, b.body, "the same bytes");
+  assert.equal(a.body, b.body, 'the same bytes');
   assert.equal(f.core.preflightCalls, calls, 'served from the cache');
   const om = await metrics.render('application/openmetrics-text');
   assert.ok(om.body.toString().endsWith('# EOF\n'), 'each format has its own cache');
@@ -368,24 +539,42 @@ test('a real Prometheus scrapes /metrics as OpenMetrics without errors', async (
   await f.core.runChecks();
   const accepts: (string | undefined)[] = [];
   const inner = createAgentMetrics(f.core);
-  const recording = { ...inner, render: (accept: string | undefined) => { accepts.push(accept); return inner.render(accept); } };
+  const recording = {
+    ...inner,
+    render: (accept: string | undefined) => {
+      accepts.push(accept);
+      return inner.render(accept);
+    },
+  };
   const srv = await serveForTest(f.core, { metrics: recording });
   const dir = mkdtempSync(join(tmpdir(), 'bfa-prom-'));
   const webPort = await freePort();
-  writeFileSync(join(dir, 'prometheus.yml'), `global: { scrape_interval: 1s, scrape_timeout: 1s }
+  writeFileSync(
+    join(dir, 'prometheus.yml'),
+    `global: { scrape_interval: 1s, scrape_timeout: 1s }
 scrape_configs:
   - job_name: agent
     static_configs: [ { targets: ["127.0.0.1:${srv.port}"] } ]
-`);
-  const prom = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`,
-    `--web.listen-address=127.0.0.1:${webPort}`], { stdio: 'ignore' });
+`,
+  );
+  const prom = spawn(
+    'prometheus',
+    [
+      `--config.file=${join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${webPort}`,
+    ],
+    { stdio: 'ignore' },
+  );
   try {
     const api = `http://127.0.0.1:${webPort}/api/v1`;
     let target: { health: string; lastError: string } | undefined;
     for (let i = 0; i < 150 && target?.health !== 'up'; i++) {
       await new Promise((r) => setTimeout(r, 200));
       try {
-        const body = await (await fetch(`${api}/targets`)).json() as { data: { activeTargets: { health: string; lastError: string }[] } };
+        const body = (await (await fetch(`${api}/targets`)).json()) as {
+          data: { activeTargets: { health: string; lastError: string }[] };
+        };
         target = body.data.activeTargets[0];
       } catch {
         // not listening yet
@@ -393,10 +582,15 @@ scrape_configs:
     }
     assert.equal(target?.health, 'up', `scrape error: ${target?.lastError}`);
     assert.equal(target?.lastError, '');
-    assert.ok(accepts.some((a) => chooseExpositionFormat(a) === 'openmetrics'), `Prometheus asked for: ${accepts[0]}`);
+    assert.ok(
+      accepts.some((a) => chooseExpositionFormat(a) === 'openmetrics'),
+      `Prometheus asked for: ${accepts[0]}`,
+    );
     let result: unknown[] = [];
     for (let i = 0; i < 50 && result.length === 0; i++) {
-      const q = await (await fetch(`${api}/query?query=${encodeURIComponent('buildfleet_check_runs_total{check="disk"}')}`)).json() as { data: { result: unknown[] } };
+      const q = (await (
+        await fetch(`${api}/query?query=${encodeURIComponent('buildfleet_check_runs_total{check="disk"}')}`)
+      ).json()) as { data: { result: unknown[] } };
       result = q.data.result;
       if (result.length === 0) await new Promise((r) => setTimeout(r, 200));
     }

@@ -5,9 +5,17 @@ import type { CheckState } from '../../agent/core-types.ts';
 import { createRunner, type RunnerEntry } from '../../agent/runner.ts';
 import { FakeClock, FakeScheduler, settle } from './fake-clock.ts';
 
-const ok: CheckResult = { status: 'ok', summary: 'fine', reasons: [], details: { kind: 'skopeo', minVersion: '1.0.0', recommendedVersion: null, deny: [], binaries: [] } };
+const ok: CheckResult = {
+  status: 'ok',
+  summary: 'fine',
+  reasons: [],
+  details: { kind: 'skopeo', minVersion: '1.0.0', recommendedVersion: null, deny: [], binaries: [] },
+};
 const critical: CheckResult = {
-  status: 'critical', summary: 'broken', reasons: [{ code: 'thing-broken', message: 'the thing is broken' }], details: {},
+  status: 'critical',
+  summary: 'broken',
+  reasons: [{ code: 'thing-broken', message: 'the thing is broken' }],
+  details: {},
 };
 
 // A check whose runs the test finishes by hand: each run waits until the test resolves it.
@@ -75,15 +83,28 @@ describe('runner: results', () => {
     const { runner } = setup([entry(check)]);
     const state = await runner.run('a');
     assert.equal(state?.status, 'unknown');
-    assert.deepEqual(state?.reasons.map((r) => r.code), ['check-error']);
+    assert.deepEqual(
+      state?.reasons.map((r) => r.code),
+      ['check-error'],
+    );
     assert.match(state?.reasons[0].message ?? '', /boom/);
     assert.equal(state?.failures, 1);
     assert.equal(state?.timeouts, 0);
   });
 
   it('turns a synchronous throw and a malformed result into check-error too', async () => {
-    const syncThrow: Check = { name: 's', scope: 'host', run: () => { throw new Error('sync'); } };
-    const garbage: Check = { name: 'g', scope: 'host', run: async () => ({ status: 'fine' }) as unknown as CheckResult };
+    const syncThrow: Check = {
+      name: 's',
+      scope: 'host',
+      run: () => {
+        throw new Error('sync');
+      },
+    };
+    const garbage: Check = {
+      name: 'g',
+      scope: 'host',
+      run: async () => ({ status: 'fine' }) as unknown as CheckResult,
+    };
     const { runner } = setup([entry(syncThrow), entry(garbage)]);
     const [s, g] = await runner.runMany();
     assert.equal(s.status, 'unknown');
@@ -98,7 +119,9 @@ describe('runner: timeouts', () => {
     const { check, calls } = manualCheck('slow');
     const { runner, clock } = setup([entry(check, { timeoutSeconds: 5 })]);
     const box: { settled?: CheckState } = {};
-    void runner.run('slow').then((s) => { box.settled = s; });
+    void runner.run('slow').then((s) => {
+      box.settled = s;
+    });
     await clock.advance(4999);
     assert.equal(box.settled, undefined, 'not before the deadline');
     assert.equal(calls[0].ctx.signal.aborted, false);
@@ -160,11 +183,20 @@ describe('runner: single flight', () => {
     const persisted = scriptedCheck('persisted', [ok]);
     const clock = new FakeClock();
     const runner = createRunner([entry(fresh.check), entry(old.check), entry(persisted.check)], {
-      clock, scheduler: new FakeScheduler(), random: () => 0,
+      clock,
+      scheduler: new FakeScheduler(),
+      random: () => 0,
       initial: {
         persisted: {
-          scope: 'host', status: 'ok', rawStatus: 'ok', summary: 'from before', reasons: [], details: {},
-          observedAt: clock.now().toISOString(), durationMs: 1, consecutiveFailures: 0,
+          scope: 'host',
+          status: 'ok',
+          rawStatus: 'ok',
+          summary: 'from before',
+          reasons: [],
+          details: {},
+          observedAt: clock.now().toISOString(),
+          durationMs: 1,
+          consecutiveFailures: 0,
         },
       },
     });
@@ -189,7 +221,11 @@ describe('runner: damping', () => {
     assert.equal(first?.status, 'warning');
     assert.equal(first?.rawStatus, 'critical');
     assert.equal(first?.consecutiveFailures, 1);
-    assert.deepEqual(first?.reasons.map((r) => r.code), ['thing-broken'], 'the raw reasons are kept');
+    assert.deepEqual(
+      first?.reasons.map((r) => r.code),
+      ['thing-broken'],
+      'the raw reasons are kept',
+    );
     assert.match(first?.summary ?? '', /failure 1 of 2/);
     const second = await runner.run('reg');
     assert.equal(second?.status, 'critical');
@@ -211,7 +247,9 @@ describe('runner: damping', () => {
   it('damps unknown like critical, and not at all when damping is off', async () => {
     const damped = setup([entry(scriptedCheck('a', [new Error('x')]).check, { failuresBeforeCritical: 2 })]);
     assert.equal((await damped.runner.run('a'))?.status, 'warning');
-    const undamped = setup([entry(scriptedCheck('a', [critical]).check, { failuresBeforeCritical: 2 })], { damping: false });
+    const undamped = setup([entry(scriptedCheck('a', [critical]).check, { failuresBeforeCritical: 2 })], {
+      damping: false,
+    });
     assert.equal((await undamped.runner.run('a'))?.status, 'critical');
   });
 });
@@ -219,11 +257,16 @@ describe('runner: damping', () => {
 describe('runner: schedules', () => {
   it('runs every check once on start, then on each cron tick after a random jitter', async () => {
     const a = scriptedCheck('a', [ok]);
-    const { runner, scheduler, clock } = setup([entry(a.check, { schedule: '*/5 * * * *', jitterSeconds: 10 })], { random: () => 0.5 });
+    const { runner, scheduler, clock } = setup([entry(a.check, { schedule: '*/5 * * * *', jitterSeconds: 10 })], {
+      random: () => 0.5,
+    });
     runner.start();
     await settle();
     assert.equal(a.runs(), 1, 'the start run does not wait for cron');
-    assert.deepEqual(scheduler.jobs.map((j) => [j.name, j.cron]), [['a', '*/5 * * * *']]);
+    assert.deepEqual(
+      scheduler.jobs.map((j) => [j.name, j.cron]),
+      [['a', '*/5 * * * *']],
+    );
     scheduler.tick('a');
     await clock.advance(4999);
     assert.equal(a.runs(), 1, 'still inside the jitter delay (0.5 * 10 s)');
@@ -248,14 +291,20 @@ describe('runner: schedules', () => {
     runner.start();
     await settle();
     assert.equal(calls.length, 1);
-    assert.deepEqual(scheduler.jobs.map((j) => j.name), ['cache', 'cache (deep)']);
+    assert.deepEqual(
+      scheduler.jobs.map((j) => j.name),
+      ['cache', 'cache (deep)'],
+    );
     scheduler.tick('cache (deep)');
     await settle();
     assert.equal(deepCalls.length, 0, 'waits for the ordinary run in flight');
     calls[0].resolve(ok);
     await clock.advance(0);
     assert.equal(deepCalls.length, 1);
-    assert.deepEqual(seen.map((s) => s.summary), ['fine', 'deep']);
+    assert.deepEqual(
+      seen.map((s) => s.summary),
+      ['fine', 'deep'],
+    );
     await runner.stop();
   });
 
@@ -267,7 +316,10 @@ describe('runner: schedules', () => {
     assert.equal(calls.length, 1);
     await runner.stop();
     assert.equal(calls[0].ctx.signal.aborted, true);
-    assert.equal(scheduler.jobs.every((j) => j.stopped), true);
+    assert.equal(
+      scheduler.jobs.every((j) => j.stopped),
+      true,
+    );
     assert.equal(seen.length, 0, 'an aborted run does not overwrite the last verdict');
     assert.equal(runner.state('a')?.runs, 0);
     assert.equal(clock.pendingTimers(), 0, 'no timer keeps the process alive');
@@ -282,17 +334,39 @@ describe('runner: initial states', () => {
     const clock = new FakeClock();
     const persistedAt = new Date(clock.now().getTime() - 3600_000).toISOString();
     const runner = createRunner([entry(scriptedCheck('a', [ok]).check), entry(scriptedCheck('b', [ok]).check)], {
-      clock, scheduler: new FakeScheduler(),
+      clock,
+      scheduler: new FakeScheduler(),
       initial: {
         a: {
-          scope: 'host', status: 'critical', rawStatus: 'critical', summary: 'corrupt', reasons: critical.reasons,
-          details: {}, observedAt: persistedAt, durationMs: 3, consecutiveFailures: 4,
+          scope: 'host',
+          status: 'critical',
+          rawStatus: 'critical',
+          summary: 'corrupt',
+          reasons: critical.reasons,
+          details: {},
+          observedAt: persistedAt,
+          durationMs: 3,
+          consecutiveFailures: 4,
         },
       },
-      carried: [{
-        name: 'b', scope: 'shared', status: 'warning', rawStatus: 'warning', summary: 'carried', reasons: [], details: {},
-        observedAt: clock.now(), durationMs: 1, consecutiveFailures: 0, runs: 7, failures: 2, timeouts: 1, statusChanges: 3,
-      }],
+      carried: [
+        {
+          name: 'b',
+          scope: 'shared',
+          status: 'warning',
+          rawStatus: 'warning',
+          summary: 'carried',
+          reasons: [],
+          details: {},
+          observedAt: clock.now(),
+          durationMs: 1,
+          consecutiveFailures: 0,
+          runs: 7,
+          failures: 2,
+          timeouts: 1,
+          statusChanges: 3,
+        },
+      ],
     });
     const a = runner.state('a');
     assert.equal(a?.status, 'critical');
@@ -312,7 +386,18 @@ describe('runner: triggers and runs after a change', () => {
   it('tells the check what started it: schedule, request, full, write', async () => {
     const { check, calls } = manualCheck('a');
     const deep: CheckContext[] = [];
-    const { runner, scheduler } = setup([entry(check, { deep: { run: async (ctx) => { deep.push(ctx); return ok; }, schedule: '0 3 * * *', timeoutSeconds: 10 } })]);
+    const { runner, scheduler } = setup([
+      entry(check, {
+        deep: {
+          run: async (ctx) => {
+            deep.push(ctx);
+            return ok;
+          },
+          schedule: '0 3 * * *',
+          timeoutSeconds: 10,
+        },
+      }),
+    ]);
     runner.start();
     assert.equal(calls[0].ctx.trigger, 'schedule');
     calls[0].resolve(ok);

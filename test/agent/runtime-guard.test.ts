@@ -29,7 +29,9 @@ test('runtimeProblem: too old, no node:sqlite, or fine', () => {
 function oneLineExit2(r: ReturnType<typeof spawnSync>, what: string): void {
   assert.equal(r.status, 2, `${what}: ${r.stderr}`);
   assert.equal(String(r.stdout), '', `${what} printed to stdout`);
-  const lines = String(r.stderr).split('\n').filter((l) => l !== '');
+  const lines = String(r.stderr)
+    .split('\n')
+    .filter((l) => l !== '');
   assert.equal(lines.length, 1, `${what}: ${r.stderr}`);
   assert.match(lines[0], /^buildfleet-agent: Node\.js v\d+\.\d+\.\d+ (is too old|has no node:sqlite)/);
 }
@@ -41,24 +43,45 @@ test('the checkout CLI and the bundle on an old Node.js: one line, exit 2, nothi
   const work = mkdtempSync(join(tmpdir(), 'bfa-runtime-'));
   try {
     // `check` would run every check and `serve` would bind a port; neither may start.
-    for (const args of [['check', '--json'], ['serve', '--config', join(work, 'absent.yaml')], ['cache', 'check', '--json', join(work, 'x.boltdb')], ['version']]) {
-      oneLineExit2(spawnSync(oldNode, [join(repoRoot, 'agent/bin.mjs'), ...args], { encoding: 'utf8', timeout: 20_000 }), `checkout ${args.join(' ')}`);
+    for (const args of [
+      ['check', '--json'],
+      ['serve', '--config', join(work, 'absent.yaml')],
+      ['cache', 'check', '--json', join(work, 'x.boltdb')],
+      ['version'],
+    ]) {
+      oneLineExit2(
+        spawnSync(oldNode, [join(repoRoot, 'agent/bin.mjs'), ...args], { encoding: 'utf8', timeout: 20_000 }),
+        `checkout ${args.join(' ')}`,
+      );
     }
     const bundle = await bundleAgent({ outfile: join(work, 'buildfleet-agent.mjs') });
     assert.ok(bundle.ok, JSON.stringify(bundle));
-    oneLineExit2(spawnSync(oldNode, [join(work, 'buildfleet-agent.mjs'), 'check', '--json'], { encoding: 'utf8', timeout: 20_000 }), 'bundle check');
+    oneLineExit2(
+      spawnSync(oldNode, [join(work, 'buildfleet-agent.mjs'), 'check', '--json'], {
+        encoding: 'utf8',
+        timeout: 20_000,
+      }),
+      'bundle check',
+    );
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
 });
 
 test('Node.js 22 without node:sqlite: one line, exit 2', () => {
-  const r = spawnSync(process.execPath, ['--no-experimental-sqlite', join(repoRoot, 'agent/bin.mjs'), 'check', '--json'], { encoding: 'utf8', timeout: 20_000 });
+  const r = spawnSync(
+    process.execPath,
+    ['--no-experimental-sqlite', join(repoRoot, 'agent/bin.mjs'), 'check', '--json'],
+    { encoding: 'utf8', timeout: 20_000 },
+  );
   oneLineExit2(r, 'no sqlite');
 });
 
 test('the supported Node.js runs the verb as before', () => {
-  const r = spawnSync(process.execPath, [join(repoRoot, 'agent/bin.mjs'), 'version'], { encoding: 'utf8', timeout: 20_000 });
+  const r = spawnSync(process.execPath, [join(repoRoot, 'agent/bin.mjs'), 'version'], {
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /buildfleet-agent/);
 });

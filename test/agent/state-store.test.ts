@@ -3,7 +3,14 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createStateStore, emptyState, parseStateText, removeStaleStateTemps, stateDirProblem, type PersistedState } from '../../agent/state-store.ts';
+import {
+  createStateStore,
+  emptyState,
+  parseStateText,
+  removeStaleStateTemps,
+  stateDirProblem,
+  type PersistedState,
+} from '../../agent/state-store.ts';
 import { appendAuditRecord } from '../../agent/remediation/audit.ts';
 
 let root: string;
@@ -25,13 +32,33 @@ function sample(summary: string): PersistedState {
   return {
     checks: {
       blobcache: {
-        scope: 'host', status: 'critical', rawStatus: 'critical', summary,
-        reasons: [{ code: 'cache-corrupt', message: 'corrupt' }], details: { kind: 'blobinfocache', skopeoVersion: null, cacheFormatInUse: null, caches: [], quarantined: [], interrupted: [], audit: [],
-          trigger: 'schedule', verifications: { verified: { schedule: 0, write: 0, request: 0, full: 0 }, skippedUnchanged: 0 } },
-        observedAt: '2026-11-28T10:00:00.000Z', durationMs: 12, consecutiveFailures: 1,
+        scope: 'host',
+        status: 'critical',
+        rawStatus: 'critical',
+        summary,
+        reasons: [{ code: 'cache-corrupt', message: 'corrupt' }],
+        details: {
+          kind: 'blobinfocache',
+          skopeoVersion: null,
+          cacheFormatInUse: null,
+          caches: [],
+          quarantined: [],
+          interrupted: [],
+          audit: [],
+          trigger: 'schedule',
+          verifications: { verified: { schedule: 0, write: 0, request: 0, full: 0 }, skippedUnchanged: 0 },
+        },
+        observedAt: '2026-11-28T10:00:00.000Z',
+        durationMs: 12,
+        consecutiveFailures: 1,
       },
     },
-    maintenance: { reason: 'disk swap', since: '2026-11-28T09:00:00.000Z', expiresAt: '2026-11-28T12:00:00.000Z', by: 'api' },
+    maintenance: {
+      reason: 'disk swap',
+      since: '2026-11-28T09:00:00.000Z',
+      expiresAt: '2026-11-28T12:00:00.000Z',
+      by: 'api',
+    },
   };
 }
 
@@ -65,11 +92,14 @@ describe('state store', () => {
     writeFileSync(file, JSON.stringify({ version: 7, checks: {} }));
     assert.match(store.load(at).problem ?? '', /not a version 1 state file/);
     const good = sample('x');
-    writeFileSync(file, JSON.stringify({
-      version: 1,
-      checks: { ...good.checks, broken: { status: 'fine' } },
-      maintenance: { reason: 1 },
-    }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        version: 1,
+        checks: { ...good.checks, broken: { status: 'fine' } },
+        maintenance: { reason: 1 },
+      }),
+    );
     const loaded = store.load(at);
     assert.match(loaded.problem ?? '', /ignored malformed check entries: broken; maintenance dropped: reason must be/);
     assert.deepEqual(Object.keys(loaded.state.checks), ['blobcache']);
@@ -105,7 +135,11 @@ describe('state store', () => {
       assert.equal(statSync(join(older, 'state.json')).mode & 0o777, 0o600, 'the rewritten state.json');
 
       const auditDir = freshDir();
-      appendAuditRecord(auditDir, { time: '2026-11-28T10:00:00.000Z', action: 'retention-delete', actor: 'cli' } as Parameters<typeof appendAuditRecord>[1]);
+      appendAuditRecord(auditDir, {
+        time: '2026-11-28T10:00:00.000Z',
+        action: 'retention-delete',
+        actor: 'cli',
+      } as Parameters<typeof appendAuditRecord>[1]);
       assert.equal(statSync(auditDir).mode & 0o777, 0o700, 'a state directory the audit log creates');
       assert.equal(statSync(join(auditDir, 'audit.jsonl')).mode & 0o777, 0o600);
     } finally {
@@ -126,7 +160,10 @@ describe('state store', () => {
     const good = sample('x');
     const text = (over: Record<string, unknown>) => JSON.stringify({ version: 1, ...good, ...over });
     // A maintenance until year 9999 is cut to 30 days from now, and says so.
-    const forever = parseStateText(text({ maintenance: { ...good.maintenance, expiresAt: '9999-12-31T00:00:00.000Z' } }), at);
+    const forever = parseStateText(
+      text({ maintenance: { ...good.maintenance, expiresAt: '9999-12-31T00:00:00.000Z' } }),
+      at,
+    );
     assert.equal(forever.state.maintenance?.expiresAt, new Date(at.getTime() + 30 * 86400_000).toISOString());
     assert.match(forever.problem ?? '', /more than 30 days ahead; cut to/);
     for (const [maintenance, why] of [
@@ -139,7 +176,15 @@ describe('state store', () => {
       assert.equal(loaded.state.maintenance, null);
       assert.match(loaded.problem ?? '', why);
     }
-    const counters = parseStateText(text({ checks: { a: { ...good.checks.blobcache, consecutiveFailures: -1 }, b: { ...good.checks.blobcache, durationMs: 1e300 } } }), at);
+    const counters = parseStateText(
+      text({
+        checks: {
+          a: { ...good.checks.blobcache, consecutiveFailures: -1 },
+          b: { ...good.checks.blobcache, durationMs: 1e300 },
+        },
+      }),
+      at,
+    );
     assert.deepEqual(Object.keys(counters.state.checks), []);
     assert.match(counters.problem ?? '', /ignored malformed check entries: a, b/);
   });

@@ -19,19 +19,33 @@ test('build makes the c/image layout with every page shape the format has', asyn
   const layout = boltLayout(path);
   assert.ok(!(layout instanceof Error), String(layout));
   assert.equal(layout.pageSize, 4096);
-  const topLevel = new Set(layout.pages.filter((p) => p.refKind === 'bucket-root' && p.bucket.length === 1).map((p) => p.bucket[0]));
+  const topLevel = new Set(
+    layout.pages.filter((p) => p.refKind === 'bucket-root' && p.bucket.length === 1).map((p) => p.bucket[0]),
+  );
   for (const name of ['uncompressedDigest', 'digestByUncompressed', 'knownLocations', 'digestCompressor']) {
     assert.ok(topLevel.has(name), `top-level bucket ${name}`);
   }
   // A branch page below another branch page: at least three levels in one bucket.
-  assert.ok(layout.pages.some((p) => p.type === 'branch' && p.depth >= 1), 'multi-level branch pages');
-  assert.ok(layout.pages.some((p) => p.overflow > 0), 'overflow pages');
+  assert.ok(
+    layout.pages.some((p) => p.type === 'branch' && p.depth >= 1),
+    'multi-level branch pages',
+  );
+  assert.ok(
+    layout.pages.some((p) => p.overflow > 0),
+    'overflow pages',
+  );
   assert.ok(layout.free.length > 0, 'free pages in the freelist');
   assert.ok(layout.inline.length > 0, 'inline buckets');
-  assert.ok(layout.pages.some((p) => p.refKind === 'bucket-root' && p.bucket[0] === 'digestByUncompressed' && p.bucket.length === 2),
-    'real (non-inline) sub-buckets in digestByUncompressed');
-  assert.ok(layout.pages.some((p) => p.bucket.length === 4 && p.bucket[0] === 'knownLocations'),
-    'knownLocations/transport/scope/digest nesting with a real sub-bucket');
+  assert.ok(
+    layout.pages.some(
+      (p) => p.refKind === 'bucket-root' && p.bucket[0] === 'digestByUncompressed' && p.bucket.length === 2,
+    ),
+    'real (non-inline) sub-buckets in digestByUncompressed',
+  );
+  assert.ok(
+    layout.pages.some((p) => p.bucket.length === 4 && p.bucket[0] === 'knownLocations'),
+    'knownLocations/transport/scope/digest nesting with a real sub-bucket',
+  );
   const verdict = await referenceCheck(path);
   assert.equal(verdict.kind, 'clean', JSON.stringify(verdict));
 });

@@ -20,10 +20,13 @@ const peersPresent = ['skopeo', 'docker-registry', 'unshare'].every(hasTool) && 
 // What the machine's own cache looks like: entries with size and mtime.
 function snapshotSystemCache(): string {
   if (!existsSync(systemCacheDir)) return 'absent';
-  return readdirSync(systemCacheDir).sort().map((name) => {
-    const s = statSync(join(systemCacheDir, name));
-    return `${name}:${s.size}:${s.mtimeMs}`;
-  }).join(',');
+  return readdirSync(systemCacheDir)
+    .sort()
+    .map((name) => {
+      const s = statSync(join(systemCacheDir, name));
+      return `${name}:${s.size}:${s.mtimeMs}`;
+    })
+    .join(',');
 }
 
 describe('real skopeo 1.9.3 on the fixtures', () => {
@@ -50,7 +53,10 @@ describe('real skopeo 1.9.3 on the fixtures', () => {
   test('the bucket-root-is-freelist fixture makes skopeo panic the field way', async (t) => {
     if (!needTools(t, 'skopeo', 'docker-registry', 'unshare') || !needRoot(t) || !registry) return;
     const cacheDir = cacheWith('skopeo-1.9.3-bucket-root-is-freelist.boltdb');
-    const r = await runSkopeo(['copy', '--dest-tls-verify=false', image.reference, `docker://${registry.host}/panic/app:v1`], { cacheDir });
+    const r = await runSkopeo(
+      ['copy', '--dest-tls-verify=false', image.reference, `docker://${registry.host}/panic/app:v1`],
+      { cacheDir },
+    );
     assert.equal(r.timedOut, false);
     assert.equal(r.code, 2, r.stderr);
     // "panic: invalid page type: <freelist page id>: 10" (10 = hex of the freelist flag 0x10)
@@ -60,7 +66,10 @@ describe('real skopeo 1.9.3 on the fixtures', () => {
   test('a healthy copy of the same cache works and stays clean', async (t) => {
     if (!needTools(t, 'skopeo', 'docker-registry', 'unshare', 'go', 'prlimit') || !needRoot(t) || !registry) return;
     const cacheDir = cacheWith('skopeo-1.9.3-healthy.boltdb');
-    const r = await runSkopeo(['copy', '--dest-tls-verify=false', image.reference, `docker://${registry.host}/healthy/app:v1`], { cacheDir });
+    const r = await runSkopeo(
+      ['copy', '--dest-tls-verify=false', image.reference, `docker://${registry.host}/healthy/app:v1`],
+      { cacheDir },
+    );
     assert.equal(r.code, 0, r.stderr);
     const verdict = await referenceCheck(boltCacheFile(cacheDir));
     assert.equal(verdict.kind, 'clean', JSON.stringify(verdict));
@@ -71,8 +80,13 @@ describe('real skopeo 1.9.3 on the fixtures', () => {
     const reg = registry;
     const cacheDir = mkdtempSync(join(scratch, 'cache-'));
     const images = [1, 2, 3].map((seed) => writeOciImage(join(scratch, `parallel${seed}`), { seed: 100 + seed }));
-    const results = await Promise.all(images.map((im, i) =>
-      runSkopeo(['copy', '--dest-tls-verify=false', im.reference, `docker://${reg.host}/parallel/app${i}:v1`], { cacheDir })));
+    const results = await Promise.all(
+      images.map((im, i) =>
+        runSkopeo(['copy', '--dest-tls-verify=false', im.reference, `docker://${reg.host}/parallel/app${i}:v1`], {
+          cacheDir,
+        }),
+      ),
+    );
     for (const r of results) assert.equal(r.code, 0, r.stderr);
     const verdict = await referenceCheck(boltCacheFile(cacheDir));
     assert.equal(verdict.kind, 'clean', JSON.stringify(verdict));

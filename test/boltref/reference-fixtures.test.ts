@@ -84,7 +84,10 @@ describe('running the reference safely', () => {
     copyFileSync(join(fixtureDir, 'boltref-4096-healthy.boltdb'), path);
     // flock(1) takes the same whole-file flock bbolt uses; an exclusive holder blocks readers.
     // Its own process group, so the sleeping shell under flock dies with it.
-    const holder = spawn('flock', ['-x', path, '-c', 'echo locked; exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'], detached: true });
+    const holder = spawn('flock', ['-x', path, '-c', 'echo locked; exec sleep 60'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+      detached: true,
+    });
     try {
       await new Promise<void>((resolveLocked, reject) => {
         holder.stdout.on('data', () => resolveLocked());
@@ -102,10 +105,30 @@ describe('running the reference safely', () => {
 
   test('ways of dying are told apart', () => {
     assert.equal(classifyDeath('panic: invalid page type: 10: 10\n\ngoroutine 1 [running]:', 2, null), 'panic');
-    assert.equal(classifyDeath('unexpected fault address 0x7f\nfatal error: fault\n[signal SIGBUS: bus error]', 2, null), 'fault');
-    assert.equal(classifyDeath('panic: runtime error: invalid memory address or nil pointer dereference\n[signal SIGSEGV: segmentation violation]', 2, null), 'panic');
-    assert.equal(classifyDeath('runtime: out of memory: cannot allocate 17179869184-byte block\nfatal error: out of memory', 2, null), 'oom');
-    assert.equal(classifyDeath('runtime: goroutine stack exceeds 1000000000-byte limit\nfatal error: stack overflow', 2, null), 'fault');
+    assert.equal(
+      classifyDeath('unexpected fault address 0x7f\nfatal error: fault\n[signal SIGBUS: bus error]', 2, null),
+      'fault',
+    );
+    assert.equal(
+      classifyDeath(
+        'panic: runtime error: invalid memory address or nil pointer dereference\n[signal SIGSEGV: segmentation violation]',
+        2,
+        null,
+      ),
+      'panic',
+    );
+    assert.equal(
+      classifyDeath(
+        'runtime: out of memory: cannot allocate 17179869184-byte block\nfatal error: out of memory',
+        2,
+        null,
+      ),
+      'oom',
+    );
+    assert.equal(
+      classifyDeath('runtime: goroutine stack exceeds 1000000000-byte limit\nfatal error: stack overflow', 2, null),
+      'fault',
+    );
     assert.equal(classifyDeath('', null, 'SIGSEGV'), 'fault');
     assert.equal(classifyDeath('boltref check: bad flag', 1, null), 'tool-error');
   });

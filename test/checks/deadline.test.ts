@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { deadlineWithin } from '../../checks/deadline.ts';
 
-test('the run aborting aborts the deadline signal, with the run\'s reason', () => {
+test("the run aborting aborts the deadline signal, with the run's reason", () => {
   const run = new AbortController();
   const d = deadlineWithin(run.signal, 60_000);
   const why = new Error('agent stopping');
@@ -58,7 +58,10 @@ test('joins leave nothing behind after garbage collection', () => {
     }
     await new Promise((r) => setTimeout(r, 50));
     console.log(JSON.stringify({ grew: used() - before }));`;
-  const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   assert.equal(r.status, 0, r.stderr);
   const { grew } = JSON.parse(r.stdout) as { grew: number };
   assert.ok(grew < 2 * 1024 * 1024, `the heap grew by ${(grew / 1048576).toFixed(1)} MiB`);

@@ -3,12 +3,25 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statfsSync, writeFileSync, unlinkSync, readFileSync, existsSync, symlinkSync } from 'node:fs';
+import {
+  mkdtempSync,
+  rmSync,
+  statfsSync,
+  writeFileSync,
+  unlinkSync,
+  readFileSync,
+  existsSync,
+  symlinkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { needRoot, needTools } from '../support/tools.ts';
 import {
-  createDiskCheck, parseFreeThreshold, type DiskCheckDetails, type DiskCheckOptions, type DiskPathOptions,
+  createDiskCheck,
+  parseFreeThreshold,
+  type DiskCheckDetails,
+  type DiskCheckOptions,
+  type DiskPathOptions,
 } from '../../checks/disk.ts';
 import { statfsInChild } from '../../checks/disk/statfs-in-child.ts';
 import { mountOf, parseMountInfo } from '../../checks/disk/mount-table.ts';
@@ -52,12 +65,14 @@ test('thresholds parse as people write them', () => {
 });
 
 test('mountinfo: longest prefix wins, escapes decoded, stacked mounts take the top one', () => {
-  const table = parseMountInfo([
-    '22 1 8:1 / / rw - ext4 /dev/sda1 rw',
-    '30 22 0:40 / /var/lib rw - xfs /dev/sdb1 rw',
-    '31 22 0:41 / /mnt/with\\040space rw - tmpfs none rw',
-    '32 30 0:42 / /var/lib rw - overlay overlay rw',
-  ].join('\n'));
+  const table = parseMountInfo(
+    [
+      '22 1 8:1 / / rw - ext4 /dev/sda1 rw',
+      '30 22 0:40 / /var/lib rw - xfs /dev/sdb1 rw',
+      '31 22 0:41 / /mnt/with\\040space rw - tmpfs none rw',
+      '32 30 0:42 / /var/lib rw - overlay overlay rw',
+    ].join('\n'),
+  );
   assert.equal(mountOf('/var/lib/containers', table)?.fsType, 'overlay');
   assert.equal(mountOf('/var/library', table)?.mountpoint, '/');
   assert.equal(mountOf('/mnt/with space/x', table)?.fsType, 'tmpfs');
@@ -84,13 +99,19 @@ test('a real tmpfs filling up: ok, then warning, then critical', async (t) => {
     writeFileSync(filler, Buffer.alloc(5 * MiB));
     const half = await run(opts);
     assert.equal(half.status, 'warning', half.summary);
-    assert.deepEqual(half.reasons.map((r) => r.code), ['disk-free-low']);
+    assert.deepEqual(
+      half.reasons.map((r) => r.code),
+      ['disk-free-low'],
+    );
     assert.equal(reports(half)[0].availBytes, statfsSync(mountDir).bavail * truth.bsize);
 
     writeFileSync(filler, Buffer.alloc(7 * MiB));
     const full = await run(opts);
     assert.equal(full.status, 'critical', full.summary);
-    assert.deepEqual(full.reasons.map((r) => r.code), ['disk-free-critical']);
+    assert.deepEqual(
+      full.reasons.map((r) => r.code),
+      ['disk-free-critical'],
+    );
     assert.equal(reports(full)[0].status, 'critical');
   } finally {
     if (existsSync(filler)) unlinkSync(filler);
@@ -107,9 +128,15 @@ test('a real tmpfs out of inodes is critical even with space left', async (t) =>
       writeFileSync(file, '');
       created.push(file);
     }
-    const result = await run({ paths: [{ path: mountDir, warnFree: { percent: 1 }, criticalFree: { bytes: 1 } }], timeoutSeconds: 10 });
+    const result = await run({
+      paths: [{ path: mountDir, warnFree: { percent: 1 }, criticalFree: { bytes: 1 } }],
+      timeoutSeconds: 10,
+    });
     assert.equal(result.status, 'critical');
-    assert.deepEqual(result.reasons.map((r) => r.code), ['disk-inodes-exhausted']);
+    assert.deepEqual(
+      result.reasons.map((r) => r.code),
+      ['disk-inodes-exhausted'],
+    );
     assert.equal(reports(result)[0].filesFree, 0);
   } finally {
     for (const file of created) unlinkSync(file);
@@ -120,7 +147,10 @@ test('a path that does not exist is judged by its nearest existing parent, and s
   if (!needTools(t, 'mount', 'umount') || !needRoot(t)) return;
   assert.ok(mountDir, 'could not mount the test tmpfs');
   const missing = join(mountDir, 'not', 'created', 'yet');
-  const result = await run({ paths: [{ path: missing, warnFree: { percent: 1 }, criticalFree: { bytes: 1 } }], timeoutSeconds: 10 });
+  const result = await run({
+    paths: [{ path: missing, warnFree: { percent: 1 }, criticalFree: { bytes: 1 } }],
+    timeoutSeconds: 10,
+  });
   const [report] = reports(result);
   assert.equal(result.status, 'ok');
   assert.equal(report.exists, false);
@@ -136,9 +166,15 @@ test('a path whose stat fails for another reason than "missing" is critical with
     // A symlink loop: ELOOP even for root, and not a reason to walk up to a parent.
     const loop = join(dir, 'loop');
     symlinkSync(loop, loop);
-    const result = await run({ paths: [{ path: join(loop, 'inner'), warnFree: { percent: 1 }, criticalFree: { bytes: 1 } }], timeoutSeconds: 10 });
+    const result = await run({
+      paths: [{ path: join(loop, 'inner'), warnFree: { percent: 1 }, criticalFree: { bytes: 1 } }],
+      timeoutSeconds: 10,
+    });
     assert.equal(result.status, 'critical');
-    assert.deepEqual(result.reasons.map((r) => r.code), ['disk-stat-failed']);
+    assert.deepEqual(
+      result.reasons.map((r) => r.code),
+      ['disk-stat-failed'],
+    );
     assert.match(result.reasons[0].message, /ELOOP/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -151,18 +187,23 @@ test('a path whose stat fails for another reason than "missing" is critical with
 // stop waiting at the timeout; (2) the real child-process runner with a child that never answers
 // (exactly what a process blocked in statfs looks like from outside): it must be SIGKILLed.
 test('hung mount (injected statfs that never answers): critical at the timeout, other paths still measured', async () => {
-  const neverAnswers = (path: string, signal: AbortSignal) => (path === '/hung'
-    ? new Promise<never>(() => {})
-    : statfsInChild(path, signal));
-  const result = await run({
-    paths: [
-      { path: '/hung', warnFree: { percent: 1 }, criticalFree: { bytes: 1 } },
-      { path: tmpdir(), warnFree: { bytes: 0 }, criticalFree: { bytes: 0 } },
-    ],
-    timeoutSeconds: 1,
-  }, { statfs: neverAnswers });
+  const neverAnswers = (path: string, signal: AbortSignal) =>
+    path === '/hung' ? new Promise<never>(() => {}) : statfsInChild(path, signal);
+  const result = await run(
+    {
+      paths: [
+        { path: '/hung', warnFree: { percent: 1 }, criticalFree: { bytes: 1 } },
+        { path: tmpdir(), warnFree: { bytes: 0 }, criticalFree: { bytes: 0 } },
+      ],
+      timeoutSeconds: 1,
+    },
+    { statfs: neverAnswers },
+  );
   assert.equal(result.status, 'critical');
-  assert.deepEqual(result.reasons.map((r) => r.code), ['disk-stat-timeout']);
+  assert.deepEqual(
+    result.reasons.map((r) => r.code),
+    ['disk-stat-timeout'],
+  );
   assert.equal(reports(result)[1].status, 'ok');
   assert.ok((reports(result)[1].sizeBytes ?? 0) > 0);
 });
@@ -173,7 +214,8 @@ test('hung mount (statfs child that never answers): the child is killed and aban
   try {
     const controller = new AbortController();
     const pending = statfsInChild('/anything', controller.signal, () => ({
-      file: 'sh', args: ['-c', `echo $$ > ${pidFile}; exec sleep 600`],
+      file: 'sh',
+      args: ['-c', `echo $$ > ${pidFile}; exec sleep 600`],
     }));
     while (!existsSync(pidFile) || readFileSync(pidFile, 'utf8') === '') await new Promise((r) => setTimeout(r, 20));
     controller.abort();
@@ -182,7 +224,11 @@ test('hung mount (statfs child that never answers): the child is killed and aban
     const pid = Number(readFileSync(pidFile, 'utf8'));
     // SIGKILL is asynchronous: give the kernel a moment to reap, without timing anything.
     for (let i = 0; i < 100; i += 1) {
-      try { process.kill(pid, 0); } catch { break; }
+      try {
+        process.kill(pid, 0);
+      } catch {
+        break;
+      }
       await new Promise((r) => setTimeout(r, 20));
     }
     assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' });

@@ -22,17 +22,29 @@ import { startRegistry, type RunningRegistry } from '../support/registry.ts';
 import { makeExpiredServerCert, makeTestPki, opensslNotAfter, type TestPki } from '../support/tls.ts';
 import { startTokenServer, type TokenServer } from '../support/token-server.ts';
 import {
-  createRegistryCheck, parseAuthChallenge, credentialsFromAuthJson,
-  type RegistryCheckDetails, type RegistryCheckDeps, type RegistryTarget,
+  createRegistryCheck,
+  parseAuthChallenge,
+  credentialsFromAuthJson,
+  type RegistryCheckDetails,
+  type RegistryCheckDeps,
+  type RegistryTarget,
 } from '../../checks/registry.ts';
 import type { CheckResult } from '../../checks/types.ts';
 
 const target = (over: Partial<RegistryTarget> & { url: string }): RegistryTarget => ({
-  name: 'test', caFile: null, insecure: false, timeoutSeconds: 5, authFile: null, ...over,
+  name: 'test',
+  caFile: null,
+  insecure: false,
+  timeoutSeconds: 5,
+  authFile: null,
+  ...over,
 });
 
 async function probe(t: RegistryTarget, deps: RegistryCheckDeps = {}) {
-  const result = await createRegistryCheck({ targets: [t] }, deps).run({ signal: new AbortController().signal, now: () => new Date() });
+  const result = await createRegistryCheck({ targets: [t] }, deps).run({
+    signal: new AbortController().signal,
+    now: () => new Date(),
+  });
   return { result, report: (result.details as unknown as RegistryCheckDetails).registries[0] };
 }
 
@@ -50,32 +62,51 @@ after(async () => {
 
 function writeAuthJson(name: string, host: string, user: string, password: string): string {
   const file = join(dir, name);
-  writeFileSync(file, JSON.stringify({ auths: { [host]: { auth: Buffer.from(`${user}:${password}`).toString('base64') } } }));
+  writeFileSync(
+    file,
+    JSON.stringify({ auths: { [host]: { auth: Buffer.from(`${user}:${password}`).toString('base64') } } }),
+  );
   return file;
 }
 
 // --- pure parts ---------------------------------------------------------------------------
 
 test('WWW-Authenticate challenges parse', () => {
-  assert.deepEqual(parseAuthChallenge('Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull"'), {
-    scheme: 'bearer', params: { realm: 'https://auth.example/token', service: 'registry.example', scope: 'repository:a/b:pull' },
+  assert.deepEqual(
+    parseAuthChallenge(
+      'Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull"',
+    ),
+    {
+      scheme: 'bearer',
+      params: { realm: 'https://auth.example/token', service: 'registry.example', scope: 'repository:a/b:pull' },
+    },
+  );
+  assert.deepEqual(parseAuthChallenge('Basic realm="basic-realm"'), {
+    scheme: 'basic',
+    params: { realm: 'basic-realm' },
   });
-  assert.deepEqual(parseAuthChallenge('Basic realm="basic-realm"'), { scheme: 'basic', params: { realm: 'basic-realm' } });
-  assert.deepEqual(parseAuthChallenge('Bearer realm=plain, service="x\\"y"'), { scheme: 'bearer', params: { realm: 'plain', service: 'x"y' } });
+  assert.deepEqual(parseAuthChallenge('Bearer realm=plain, service="x\\"y"'), {
+    scheme: 'bearer',
+    params: { realm: 'plain', service: 'x"y' },
+  });
   assert.equal(parseAuthChallenge(undefined), null);
   assert.equal(parseAuthChallenge(''), null);
 });
 
 test('auth.json entries are found by host, bare host before per-namespace entries', () => {
   const b64 = (s: string) => Buffer.from(s).toString('base64');
-  const json = { auths: {
-    'reg.example:5000/team': { auth: b64('team:t') },
-    'https://reg.example:5000': { auth: b64('host:h') },
-    'other.example': { auth: b64('o:o') },
-  } };
+  const json = {
+    auths: {
+      'reg.example:5000/team': { auth: b64('team:t') },
+      'https://reg.example:5000': { auth: b64('host:h') },
+      'other.example': { auth: b64('o:o') },
+    },
+  };
   assert.deepEqual(credentialsFromAuthJson(json, 'reg.example:5000'), { username: 'host', password: 'h' });
-  assert.deepEqual(credentialsFromAuthJson({ auths: { 'reg.example:5000/team': { auth: b64('team:p:w') } } }, 'reg.example:5000'),
-    { username: 'team', password: 'p:w' });
+  assert.deepEqual(
+    credentialsFromAuthJson({ auths: { 'reg.example:5000/team': { auth: b64('team:p:w') } } }, 'reg.example:5000'),
+    { username: 'team', password: 'p:w' },
+  );
   assert.equal(credentialsFromAuthJson(json, 'reg.example'), null);
   assert.ok(credentialsFromAuthJson({}, 'x') instanceof Error);
   assert.ok(credentialsFromAuthJson({ auths: { x: { auth: b64('no-colon') } } }, 'x') instanceof Error);
@@ -94,7 +125,8 @@ test('plain http registry: reachable with 200, phases measured, no TLS', async (
   assert.equal(report.httpStatus, 200);
   assert.equal(report.certNotAfter, null);
   assert.equal(report.phases.tls, null);
-  for (const phase of ['resolve', 'connect', 'total'] as const) assert.equal(typeof report.phases[phase], 'number', phase);
+  for (const phase of ['resolve', 'connect', 'total'] as const)
+    assert.equal(typeof report.phases[phase], 'number', phase);
 });
 
 test('stopped registry: connect', async (t) => {
@@ -105,7 +137,10 @@ test('stopped registry: connect', async (t) => {
   assert.equal(result.status, 'critical');
   assert.equal(report.reason, 'connect');
   assert.match(report.message, /ECONNREFUSED/);
-  assert.deepEqual(result.reasons.map((r) => r.code), ['registry-unreachable']);
+  assert.deepEqual(
+    result.reasons.map((r) => r.code),
+    ['registry-unreachable'],
+  );
 });
 
 test('TLS from a test CA: ok with caFile, tls failure without it, ok with insecure; expiry reported', async (t) => {
@@ -119,7 +154,8 @@ test('TLS from a test CA: ok with caFile, tls failure without it, ok with insecu
   assert.equal(trusted.result.status, 'ok', trusted.report.message);
   assert.equal(trusted.report.httpStatus, 200);
   assert.equal(trusted.report.certNotAfter, notAfter);
-  for (const phase of ['resolve', 'connect', 'tls', 'total'] as const) assert.equal(typeof trusted.report.phases[phase], 'number', phase);
+  for (const phase of ['resolve', 'connect', 'tls', 'total'] as const)
+    assert.equal(typeof trusted.report.phases[phase], 'number', phase);
 
   // By name: resolved by an injected lookup (the name exists nowhere else), checked against the
   // certificate's DNS name, sent as SNI.
@@ -134,7 +170,10 @@ test('TLS from a test CA: ok with caFile, tls failure without it, ok with insecu
   const untrusted = await probe(target({ url: registry.url }));
   assert.equal(untrusted.result.status, 'critical');
   assert.equal(untrusted.report.reason, 'tls');
-  assert.deepEqual(untrusted.result.reasons.map((r) => r.code), ['registry-tls-failed']);
+  assert.deepEqual(
+    untrusted.result.reasons.map((r) => r.code),
+    ['registry-tls-failed'],
+  );
   assert.equal(untrusted.report.httpStatus, null);
   assert.equal(untrusted.report.certNotAfter, notAfter, 'the expiry is reported even when verification fails');
 
@@ -177,7 +216,11 @@ test('token auth: the challenge is reachable; good credentials get a token the r
   const tokens: TokenServer = await startTokenServer({ dir, users: { builder: 's3cret' } });
   cleanups.push(() => tokens.stop());
   const registry: RunningRegistry = await startRegistry({
-    extraConfig: { auth: { token: { realm: tokens.realm, service: tokens.service, issuer: tokens.issuer, rootcertbundle: tokens.certFile } } },
+    extraConfig: {
+      auth: {
+        token: { realm: tokens.realm, service: tokens.service, issuer: tokens.issuer, rootcertbundle: tokens.certFile },
+      },
+    },
   });
   cleanups.push(() => registry.stop());
 
@@ -186,21 +229,30 @@ test('token auth: the challenge is reachable; good credentials get a token the r
   assert.equal(anonymous.report.httpStatus, 401);
   assert.equal(anonymous.report.credentialsVerified, null);
 
-  const good = await probe(target({ url: registry.url, authFile: writeAuthJson('good.json', registry.host, 'builder', 's3cret') }));
+  const good = await probe(
+    target({ url: registry.url, authFile: writeAuthJson('good.json', registry.host, 'builder', 's3cret') }),
+  );
   assert.equal(good.result.status, 'ok', `${good.report.message}\n${registry.logs()}`);
   assert.equal(good.report.credentialsVerified, true);
   assert.equal(good.report.httpStatus, 200);
   assert.equal(tokens.issued(), 1);
 
   const refusedBefore = tokens.refused();
-  const wrong = await probe(target({ url: registry.url, authFile: writeAuthJson('wrong.json', registry.host, 'builder', 'guess') }));
+  const wrong = await probe(
+    target({ url: registry.url, authFile: writeAuthJson('wrong.json', registry.host, 'builder', 'guess') }),
+  );
   assert.equal(wrong.result.status, 'critical');
   assert.equal(wrong.report.reason, 'auth');
   assert.equal(wrong.report.credentialsVerified, false);
-  assert.deepEqual(wrong.result.reasons.map((r) => r.code), ['registry-auth-failed']);
+  assert.deepEqual(
+    wrong.result.reasons.map((r) => r.code),
+    ['registry-auth-failed'],
+  );
   assert.equal(tokens.refused(), refusedBefore + 1);
 
-  const otherHost = await probe(target({ url: registry.url, authFile: writeAuthJson('other.json', 'elsewhere.example', 'builder', 's3cret') }));
+  const otherHost = await probe(
+    target({ url: registry.url, authFile: writeAuthJson('other.json', 'elsewhere.example', 'builder', 's3cret') }),
+  );
   assert.equal(otherHost.result.status, 'ok');
   assert.equal(otherHost.report.credentialsVerified, null);
   assert.match(otherHost.report.message, /no entry for/);
@@ -213,7 +265,9 @@ test('htpasswd (basic) auth: the challenge is reachable; good credentials are ac
   if (!needTools(t, 'docker-registry', 'htpasswd')) return;
   const users = join(dir, 'htpasswd');
   execFileSync('htpasswd', ['-cbB', users, 'builder', 's3cret'], { stdio: 'ignore' });
-  const registry = await startRegistry({ extraConfig: { auth: { htpasswd: { realm: 'buildfleet-test', path: users } } } });
+  const registry = await startRegistry({
+    extraConfig: { auth: { htpasswd: { realm: 'buildfleet-test', path: users } } },
+  });
   cleanups.push(() => registry.stop());
 
   const anonymous = await probe(target({ url: registry.url }));
@@ -221,12 +275,16 @@ test('htpasswd (basic) auth: the challenge is reachable; good credentials are ac
   assert.equal(anonymous.report.httpStatus, 401);
   assert.match(anonymous.report.message, /basic challenge/);
 
-  const good = await probe(target({ url: registry.url, authFile: writeAuthJson('basic-good.json', registry.host, 'builder', 's3cret') }));
+  const good = await probe(
+    target({ url: registry.url, authFile: writeAuthJson('basic-good.json', registry.host, 'builder', 's3cret') }),
+  );
   assert.equal(good.result.status, 'ok', good.report.message);
   assert.equal(good.report.credentialsVerified, true);
   assert.equal(good.report.httpStatus, 200);
 
-  const wrong = await probe(target({ url: registry.url, authFile: writeAuthJson('basic-wrong.json', registry.host, 'builder', 'guess') }));
+  const wrong = await probe(
+    target({ url: registry.url, authFile: writeAuthJson('basic-wrong.json', registry.host, 'builder', 'guess') }),
+  );
   assert.equal(wrong.report.reason, 'auth');
   assert.equal(wrong.report.httpStatus, 401);
   assert.equal(wrong.report.credentialsVerified, false);
@@ -238,16 +296,22 @@ test('a port that accepts but never answers: timeout', async () => {
   const held: Socket[] = [];
   const silent: TcpServer = createTcpServer((socket) => held.push(socket));
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-  cleanups.push(() => new Promise<void>((resolve) => {
-    for (const socket of held) socket.destroy();
-    silent.close(() => resolve());
-  }));
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const socket of held) socket.destroy();
+        silent.close(() => resolve());
+      }),
+  );
   const { port } = silent.address() as AddressInfo;
   const { result, report } = await probe(target({ url: `http://127.0.0.1:${port}`, timeoutSeconds: 1 }));
   assert.equal(result.status, 'critical');
   assert.equal(report.reason, 'timeout');
   assert.equal(typeof report.phases.connect, 'number', 'the connection itself was made');
-  assert.deepEqual(result.reasons.map((r) => r.code), ['registry-unreachable']);
+  assert.deepEqual(
+    result.reasons.map((r) => r.code),
+    ['registry-unreachable'],
+  );
 });
 
 test('unexpected HTTP status (500) and a 401 without challenge: http_status', async () => {
@@ -261,7 +325,10 @@ test('unexpected HTTP status (500) and a 401 without challenge: http_status', as
   const broken = await probe(target({ url: `http://127.0.0.1:${port}/broken` }));
   assert.equal(broken.report.reason, 'http_status');
   assert.equal(broken.report.httpStatus, 500);
-  assert.deepEqual(broken.result.reasons.map((r) => r.code), ['registry-unexpected-status']);
+  assert.deepEqual(
+    broken.result.reasons.map((r) => r.code),
+    ['registry-unexpected-status'],
+  );
   const bare = await probe(target({ url: `http://127.0.0.1:${port}` }));
   assert.equal(bare.report.reason, 'http_status');
   assert.equal(bare.report.httpStatus, 401);
@@ -292,7 +359,9 @@ async function startNxdomainServer(): Promise<{ port: number; questions: string[
 
 test('a name that does not resolve: dns (through a local NXDOMAIN server, nothing sent off-box)', async () => {
   const dns = await startNxdomainServer();
-  cleanups.push(() => { dns.socket.close(); });
+  cleanups.push(() => {
+    dns.socket.close();
+  });
   const resolver = new Resolver({ timeout: 2000, tries: 1 });
   resolver.setServers([`127.0.0.1:${dns.port}`]);
   const lookup = async (name: string) => ({ address: (await resolver.resolve4(name))[0], family: 4 });
@@ -302,7 +371,10 @@ test('a name that does not resolve: dns (through a local NXDOMAIN server, nothin
   assert.match(report.message, /ENOTFOUND/);
   assert.equal(report.phases.connect, null);
   assert.deepEqual(dns.questions, ['no-such-registry.buildfleet.invalid']);
-  assert.deepEqual(result.reasons.map((r) => r.code), ['registry-unreachable']);
+  assert.deepEqual(
+    result.reasons.map((r) => r.code),
+    ['registry-unreachable'],
+  );
 });
 
 test('several targets: each reported, critical when any fails, scope shared', async () => {
@@ -316,15 +388,23 @@ test('several targets: each reported, critical when any fails, scope shared', as
       probeServer.close(() => resolve(p));
     });
   });
-  const check = createRegistryCheck({ targets: [
-    target({ name: 'up', url: `http://127.0.0.1:${port}` }),
-    target({ name: 'down', url: `http://127.0.0.1:${closedPort}` }),
-  ] });
+  const check = createRegistryCheck({
+    targets: [
+      target({ name: 'up', url: `http://127.0.0.1:${port}` }),
+      target({ name: 'down', url: `http://127.0.0.1:${closedPort}` }),
+    ],
+  });
   assert.equal(check.scope, 'shared');
   assert.equal(check.name, 'registry');
   const result: CheckResult = await check.run({ signal: new AbortController().signal, now: () => new Date() });
   const registries = (result.details as unknown as RegistryCheckDetails).registries;
-  assert.deepEqual(registries.map((r) => [r.name, r.success, r.reason]), [['up', true, null], ['down', false, 'connect']]);
+  assert.deepEqual(
+    registries.map((r) => [r.name, r.success, r.reason]),
+    [
+      ['up', true, null],
+      ['down', false, 'connect'],
+    ],
+  );
   assert.equal(result.status, 'critical');
   assert.match(result.summary, /1 of 2/);
 });

@@ -34,8 +34,14 @@ test('the bundle requires built-ins, carries only the prom-client parts it uses,
   assert.deepEqual(esmBuiltins, ['node:module', 'node:path', 'node:url']);
 
   const promInputs = built.inputs.filter((f) => f.includes('node_modules/prom-client/'));
-  assert.ok(promInputs.some((f) => f.endsWith('lib/registry.js')), promInputs.join('\n'));
-  assert.ok(promInputs.some((f) => f.endsWith('lib/defaultMetrics.js')), promInputs.join('\n'));
+  assert.ok(
+    promInputs.some((f) => f.endsWith('lib/registry.js')),
+    promInputs.join('\n'),
+  );
+  assert.ok(
+    promInputs.some((f) => f.endsWith('lib/defaultMetrics.js')),
+    promInputs.join('\n'),
+  );
   for (const unused of ['lib/pushgateway.js', 'lib/cluster.js', 'index.js']) {
     assert.ok(!promInputs.some((f) => f.endsWith(`prom-client/${unused}`)), `prom-client/${unused} is in the bundle`);
   }
@@ -45,12 +51,24 @@ test('the bundle requires built-ins, carries only the prom-client parts it uses,
   // prom-client's default metrics from the parts the bundle carries.
   const port = await freePort();
   const config = join(work, 'config.yaml');
-  writeFileSync(config, [
-    `listen: "127.0.0.1:${port}"`, `stateDir: ${join(work, 'state')}`, 'logLevel: warn', 'checks:',
-    '  blobinfocache:', `    dirs: [${join(work, 'caches')}]`, '    discoverUsers: false',
-    '  disk:', `    paths: [{ path: ${work} }]`, '',
-  ].join('\n'));
-  const child = spawn(process.execPath, ['--jitless', outfile, 'serve', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  writeFileSync(
+    config,
+    [
+      `listen: "127.0.0.1:${port}"`,
+      `stateDir: ${join(work, 'state')}`,
+      'logLevel: warn',
+      'checks:',
+      '  blobinfocache:',
+      `    dirs: [${join(work, 'caches')}]`,
+      '    discoverUsers: false',
+      '  disk:',
+      `    paths: [{ path: ${work} }]`,
+      '',
+    ].join('\n'),
+  );
+  const child = spawn(process.execPath, ['--jitless', outfile, 'serve', '--config', config], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   daemon = child;
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
@@ -58,8 +76,13 @@ test('the bundle requires built-ins, carries only the prom-client parts it uses,
   for (const deadline = Date.now() + 20_000; Date.now() < deadline && child.exitCode === null;) {
     try {
       const res = await fetch(`http://127.0.0.1:${port}/metrics`);
-      if (res.ok) { metrics = await res.text(); break; }
-    } catch { /* not listening yet */ }
+      if (res.ok) {
+        metrics = await res.text();
+        break;
+      }
+    } catch {
+      /* not listening yet */
+    }
     await sleep(100);
   }
   assert.doesNotMatch(stderr, /WebAssembly|undici/);

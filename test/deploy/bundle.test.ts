@@ -3,7 +3,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -54,7 +63,9 @@ test('the bundle holds every verb module and runs with no node_modules', async (
 
   // Every module the verbs table loads lazily must be inside, not left as a runtime import.
   const cliSource = readFileSync(join(repoRoot, 'agent/cli.ts'), 'utf8');
-  const lazy = [...cliSource.matchAll(/import\(\s*['"](\.\/cli\/[^'"]+)['"]\s*\)/g)].map((m) => `agent/${m[1].slice(2)}`);
+  const lazy = [...cliSource.matchAll(/import\(\s*['"](\.\/cli\/[^'"]+)['"]\s*\)/g)].map(
+    (m) => `agent/${m[1].slice(2)}`,
+  );
   assert.ok(lazy.length > 0, 'found no lazily imported verb modules in agent/cli.ts');
   for (const mod of lazy) assert.ok(built.inputs.includes(mod), `${mod} is not in the bundle`);
 
@@ -100,22 +111,35 @@ test('cache verification in the bundle runs the bundle itself as its child proce
   // `<bundle> cache check` (agent/cache-verify-child.ts).
   const cacheDir = join(work, 'cache');
   mkdirSync(cacheDir);
-  copyFileSync(join(repoRoot, 'test/fixtures/bolt/skopeo-1.9.3-bucket-root-is-freelist.boltdb'), join(cacheDir, 'blob-info-cache-v1.boltdb'));
+  copyFileSync(
+    join(repoRoot, 'test/fixtures/bolt/skopeo-1.9.3-bucket-root-is-freelist.boltdb'),
+    join(cacheDir, 'blob-info-cache-v1.boltdb'),
+  );
   const config = join(work, 'config.yaml');
-  writeFileSync(config, [
-    `stateDir: ${join(work, 'state')}`,
-    'checks:',
-    '  blobinfocache:',
-    `    dirs: [${cacheDir}]`,
-    '    discoverUsers: false',
-    '',
-  ].join('\n'));
+  writeFileSync(
+    config,
+    [
+      `stateDir: ${join(work, 'state')}`,
+      'checks:',
+      '  blobinfocache:',
+      `    dirs: [${cacheDir}]`,
+      '    discoverUsers: false',
+      '',
+    ].join('\n'),
+  );
   const r = run(nodeBin, [built.outfile, 'check', '--json', '--only', 'blobinfocache', '--config', config], work);
   assert.equal(r.status, 1, `check should refuse (exit 1):\n${r.stderr}\n${r.stdout}`);
   const text = r.stdout;
-  assert.doesNotMatch(text, /verify-process-failed|verify-timeout/, 'the verification child did not run from the bundle');
+  assert.doesNotMatch(
+    text,
+    /verify-process-failed|verify-timeout/,
+    'the verification child did not run from the bundle',
+  );
   const preflight = JSON.parse(text) as { reasons: { code: string }[] };
-  assert.ok(preflight.reasons.some((x) => x.code === 'cache-corrupt'), text);
+  assert.ok(
+    preflight.reasons.some((x) => x.code === 'cache-corrupt'),
+    text,
+  );
 });
 
 test('npm pack + npm install -g runs the bundle through the package bin', (t) => {
@@ -124,7 +148,11 @@ test('npm pack + npm install -g runs the bundle through the package bin', (t) =>
   const binPath = typeof pkg.bin === 'string' ? pkg.bin : pkg.bin?.['buildfleet-agent'];
   assert.equal(binPath, bundleRelPath, `package.json "bin" must be { "buildfleet-agent": "${bundleRelPath}" }`);
   assert.ok(pkg.files?.includes(bundleRelPath), `package.json "files" must list "${bundleRelPath}"`);
-  assert.match(pkg.scripts?.prepack ?? '', /deploy\/build-bundle\.ts/, 'package.json needs "prepack": "node deploy/build-bundle.ts"');
+  assert.match(
+    pkg.scripts?.prepack ?? '',
+    /deploy\/build-bundle\.ts/,
+    'package.json needs "prepack": "node deploy/build-bundle.ts"',
+  );
 
   const work = bareTempDir('bfa-npm-');
   t.after(() => rmSync(work, { recursive: true, force: true }));
@@ -132,9 +160,14 @@ test('npm pack + npm install -g runs the bundle through the package bin', (t) =>
   // directory goes first here so the installed shebang (`env node`) finds Node 22 as well.
   // An empty npm cache of the test's own and --offline below: the install may not reach a
   // registry or lean on what this machine happened to cache, as on a host with no network.
-  const env = { ...process.env, PATH: `${dirname(nodeBin)}:${join(repoRoot, 'node_modules/.bin')}:${process.env.PATH ?? ''}`,
+  const env = {
+    ...process.env,
+    PATH: `${dirname(nodeBin)}:${join(repoRoot, 'node_modules/.bin')}:${process.env.PATH ?? ''}`,
     npm_config_cache: mkdtempSync(join(work, 'npm-cache-')),
-    npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' };
+    npm_config_update_notifier: 'false',
+    npm_config_fund: 'false',
+    npm_config_audit: 'false',
+  };
 
   const packed = run('npm', ['pack', '--json', '--pack-destination', work], repoRoot, env);
   assert.equal(packed.status, 0, `npm pack failed:\n${packed.stderr}`);
@@ -144,15 +177,26 @@ test('npm pack + npm install -g runs the bundle through the package bin', (t) =>
 
   const listing = run('tar', ['-tzf', tarball], work).stdout.split('\n');
   // The bundle holds its libraries: the packed package must not make an install fetch them.
-  const packedPkg = JSON.parse(run('tar', ['-xzOf', tarball, 'package/package.json'], work).stdout) as Record<string, unknown>;
+  const packedPkg = JSON.parse(run('tar', ['-xzOf', tarball, 'package/package.json'], work).stdout) as Record<
+    string,
+    unknown
+  >;
   for (const field of ['dependencies', 'optionalDependencies', 'peerDependencies', 'bundleDependencies']) {
     assert.equal(packedPkg[field], undefined, `the packed package.json declares ${field}: the bundle loads none`);
   }
   assert.ok(listing.includes(`package/${bundleRelPath}`), `tarball lacks ${bundleRelPath}:\n${listing.join('\n')}`);
-  assert.ok(!listing.some((f) => f.endsWith('.ts')), 'the tarball ships TypeScript sources; "files" should keep them out');
+  assert.ok(
+    !listing.some((f) => f.endsWith('.ts')),
+    'the tarball ships TypeScript sources; "files" should keep them out',
+  );
 
   const prefix = join(work, 'prefix');
-  const installed = run('npm', ['install', '-g', '--offline', '--no-audit', '--no-fund', '--prefix', prefix, tarball], work, env);
+  const installed = run(
+    'npm',
+    ['install', '-g', '--offline', '--no-audit', '--no-fund', '--prefix', prefix, tarball],
+    work,
+    env,
+  );
   assert.equal(installed.status, 0, `npm install -g failed:\n${installed.stderr}`);
 
   const bin = join(prefix, 'bin', 'buildfleet-agent');

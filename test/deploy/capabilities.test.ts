@@ -5,7 +5,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../../deploy/build-bundle.ts';
@@ -24,7 +36,10 @@ function unitBoundingSet(): string {
 
 // A user's home with a rootless cache directory (0700, owned by the user) and a passwd file
 // naming that home, so the agent discovers it the way it discovers real users.
-function userHome(t: { after: (fn: () => void) => void }, fixture: string): { root: string; cacheFile: string; agentArgs: string[] } {
+function userHome(
+  t: { after: (fn: () => void) => void },
+  fixture: string,
+): { root: string; cacheFile: string; agentArgs: string[] } {
   const root = mkdtempSync(join(tmpdir(), 'bfa-caps-'));
   t.after(() => rmSync(root, { recursive: true, force: true }));
   chmodSync(root, 0o755);
@@ -34,7 +49,14 @@ function userHome(t: { after: (fn: () => void) => void }, fixture: string): { ro
   chmodSync(join(root, 'home'), 0o755);
   const cacheFile = join(cacheDir, cacheName);
   copyFileSync(join(repoRoot, 'test/fixtures/bolt', fixture), cacheFile);
-  for (const p of [join(root, 'home', 'u'), join(home, '.local'), join(home, '.local/share'), join(home, '.local/share/containers'), cacheDir, cacheFile]) {
+  for (const p of [
+    join(root, 'home', 'u'),
+    join(home, '.local'),
+    join(home, '.local/share'),
+    join(home, '.local/share/containers'),
+    cacheDir,
+    cacheFile,
+  ]) {
     chownSync(p, nobody, nobody);
   }
   for (const d of [home, cacheDir]) chmodSync(d, 0o700);
@@ -42,13 +64,23 @@ function userHome(t: { after: (fn: () => void) => void }, fixture: string): { ro
   writeFileSync(join(root, 'passwd'), `u:x:${nobody}:${nobody}::${home}:/bin/sh\n`);
   mkdirSync(join(root, 'state'));
   mkdirSync(join(root, 'rootcache'));
-  const agentArgs = ['--state-dir', join(root, 'state'), '--dir', join(root, 'rootcache'), '--passwd', join(root, 'passwd')];
+  const agentArgs = [
+    '--state-dir',
+    join(root, 'state'),
+    '--dir',
+    join(root, 'rootcache'),
+    '--passwd',
+    join(root, 'passwd'),
+  ];
   return { root, cacheFile, agentArgs };
 }
 
 function agentWithCaps(bounding: string, args: string[], cwd: string): { status: number | null; out: string } {
-  const r = spawnSync('setpriv', ['--no-new-privs', `--bounding-set=${bounding}`, '--', process.execPath, join(repoRoot, 'agent/bin.ts'), ...args],
-    { cwd, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(
+    'setpriv',
+    ['--no-new-privs', `--bounding-set=${bounding}`, '--', process.execPath, join(repoRoot, 'agent/bin.ts'), ...args],
+    { cwd, encoding: 'utf8', timeout: 60_000 },
+  );
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
@@ -87,9 +119,14 @@ test("with the unit's capabilities the agent sees a user's process holding the c
   if (!needRoot(t) || !needTools(t, 'setpriv', 'skopeo')) return;
   const { root, cacheFile, agentArgs } = userHome(t, 'skopeo-1.9.3-bucket-root-is-freelist.boltdb');
   // A process of the user keeps the cache open, as a running `skopeo copy` would.
-  const holder = spawn('sh', ['-c', 'exec 3<"$1"; echo ready; exec sleep 60', 'sh', cacheFile],
-    { uid: nobody, gid: nobody, stdio: ['ignore', 'pipe', 'inherit'] });
-  t.after(() => { holder.kill('SIGKILL'); });
+  const holder = spawn('sh', ['-c', 'exec 3<"$1"; echo ready; exec sleep 60', 'sh', cacheFile], {
+    uid: nobody,
+    gid: nobody,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  t.after(() => {
+    holder.kill('SIGKILL');
+  });
   await new Promise<void>((resolve, reject) => {
     holder.stdout.once('data', () => resolve());
     holder.once('exit', (code) => reject(new Error(`holder exited early (${code})`)));

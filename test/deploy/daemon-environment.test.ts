@@ -10,7 +10,9 @@ const root = join(import.meta.dirname, '../..');
 describe('the daemon starts with the same environment everywhere', () => {
   it('npm start sets it before running the daemon', () => {
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-    const env = Object.entries(daemonEnvironment).map(([k, v]) => `${k}=${v}`).join(' ');
+    const env = Object.entries(daemonEnvironment)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ');
     assert.equal(pkg.scripts.start, `${env} node agent/bin.mjs serve`);
   });
 

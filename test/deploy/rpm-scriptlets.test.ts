@@ -6,7 +6,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../../deploy/build-bundle.ts';
@@ -15,7 +24,11 @@ import { needRoot, needTools } from '../support/tools.ts';
 type Scriptlet = 'POSTIN' | 'PREUN' | 'POSTUN';
 
 function scriptlet(tag: Scriptlet): string {
-  const r = spawnSync('rpmspec', ['-q', '--define', 'pkg_version 0.0.0', '--qf', `%{${tag}}`, join(repoRoot, 'deploy/rpm/buildfleet-agent.spec')], { encoding: 'utf8' });
+  const r = spawnSync(
+    'rpmspec',
+    ['-q', '--define', 'pkg_version 0.0.0', '--qf', `%{${tag}}`, join(repoRoot, 'deploy/rpm/buildfleet-agent.spec')],
+    { encoding: 'utf8' },
+  );
   assert.equal(r.status, 0, r.stderr);
   return r.stdout;
 }
@@ -29,17 +42,28 @@ interface Outcome {
 }
 
 // Runs one scriptlet with argument $1 in a scratch namespace and reports what it did.
-function runScriptlet(work: string, tag: Scriptlet, arg: number, opts: { systemdVersion: number; nodeVersion: string | null; sqlite?: boolean; realNode?: string }): Outcome {
+function runScriptlet(
+  work: string,
+  tag: Scriptlet,
+  arg: number,
+  opts: { systemdVersion: number; nodeVersion: string | null; sqlite?: boolean; realNode?: string },
+): Outcome {
   const stub = mkdtempSync(join(work, `bin-${tag}-${arg}-${opts.systemdVersion}-`));
   const log = join(stub, 'systemctl.log');
-  writeFileSync(join(stub, 'systemctl'), `#!/bin/sh\necho "$*" >> "${log}"\n[ "$1" = --version ] && echo "systemd ${opts.systemdVersion} (stand-in)"\nexit 0\n`);
+  writeFileSync(
+    join(stub, 'systemctl'),
+    `#!/bin/sh\necho "$*" >> "${log}"\n[ "$1" = --version ] && echo "systemd ${opts.systemdVersion} (stand-in)"\nexit 0\n`,
+  );
   chmodSync(join(stub, 'systemctl'), 0o755);
   // `node` as the scriptlet finds it on PATH: a real binary (a symlink to it), a stand-in that
   // prints a version and loads node:sqlite or not, or none at all.
   if (opts.realNode !== undefined) {
     symlinkSync(opts.realNode, join(stub, 'node'));
   } else if (opts.nodeVersion !== null) {
-    writeFileSync(join(stub, 'node'), `#!/bin/sh\n[ "$1" = --version ] && { echo ${opts.nodeVersion}; exit 0; }\n[ "$1" = -e ] && exit ${opts.sqlite === false ? 1 : 0}\nexit 9\n`);
+    writeFileSync(
+      join(stub, 'node'),
+      `#!/bin/sh\n[ "$1" = --version ] && { echo ${opts.nodeVersion}; exit 0; }\n[ "$1" = -e ] && exit ${opts.sqlite === false ? 1 : 0}\nexit 9\n`,
+    );
     chmodSync(join(stub, 'node'), 0o755);
   } else {
     writeFileSync(join(stub, 'node'), '#!/bin/sh\nexit 127\n');
@@ -61,13 +85,33 @@ function runScriptlet(work: string, tag: Scriptlet, arg: number, opts: { systemd
     '  stat -c mode=%a /var/lib/containers/cache 2>/dev/null || echo mode=none; } > "$5"',
     'exit $status',
   ].join('\n');
-  const r = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', inNamespace, 'ns',
-    join(repoRoot, 'deploy/systemd/el7-compat.conf'), stub, scriptlet(tag), String(arg), report], { encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(
+    'unshare',
+    [
+      '-m',
+      '--propagation',
+      'private',
+      'sh',
+      '-c',
+      inNamespace,
+      'ns',
+      join(repoRoot, 'deploy/systemd/el7-compat.conf'),
+      stub,
+      scriptlet(tag),
+      String(arg),
+      report,
+    ],
+    { encoding: 'utf8', timeout: 30_000 },
+  );
   const facts = existsSync(report) ? readFileSync(report, 'utf8') : '';
   return {
     status: r.status,
     stderr: r.stderr,
-    systemctlCalls: existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter((l) => l !== '') : [],
+    systemctlCalls: existsSync(log)
+      ? readFileSync(log, 'utf8')
+          .split('\n')
+          .filter((l) => l !== '')
+      : [],
     dropInInstalled: /dropin=yes/.test(facts),
     rootCacheMode: /mode=(\d+)/.exec(facts)?.[1] ?? null,
   };
@@ -82,7 +126,7 @@ function setup(t: { after: (fn: () => void) => void }): string {
 const ready = (t: Parameters<typeof needRoot>[0]): boolean =>
   needRoot(t) && needTools(t, 'rpmspec', 'unshare', 'mount') && existsSync('/etc/systemd/system');
 
-test('%post on CentOS 7 (systemd 219) installs the compat drop-in and creates root\'s cache directory', (t) => {
+test("%post on CentOS 7 (systemd 219) installs the compat drop-in and creates root's cache directory", (t) => {
   if (!ready(t)) return;
   const r = runScriptlet(setup(t), 'POSTIN', 1, { systemdVersion: 219, nodeVersion: 'v22.23.3' });
   assert.equal(r.status, 0, r.stderr);
@@ -90,7 +134,10 @@ test('%post on CentOS 7 (systemd 219) installs the compat drop-in and creates ro
   assert.equal(r.rootCacheMode, '700');
   assert.equal(r.stderr, '', 'a usable Node gives no warning');
   assert.ok(r.systemctlCalls.includes('daemon-reload'), r.systemctlCalls.join('\n'));
-  assert.ok(!r.systemctlCalls.some((c) => /\b(enable|start|preset)\b/.test(c)), `installing must not enable or start: ${r.systemctlCalls}`);
+  assert.ok(
+    !r.systemctlCalls.some((c) => /\b(enable|start|preset)\b/.test(c)),
+    `installing must not enable or start: ${r.systemctlCalls}`,
+  );
 });
 
 test('%post on current systemd installs no drop-in, and warns when Node is missing or too old', (t) => {
@@ -121,14 +168,18 @@ test('%post takes Node >= 22.13 with node:sqlite exactly, and says what is wrong
   assert.match(post('v22.13.0', false), /'node' \(v22\.13\.0\) cannot load node:sqlite/);
 });
 
-test('%post with the real Node binaries: the project\'s Node 22 passes, the system\'s older Node warns', (t) => {
+test("%post with the real Node binaries: the project's Node 22 passes, the system's older Node warns", (t) => {
   if (!ready(t)) return;
   const work = setup(t);
   const node22 = realpathSync(process.execPath);
   const ok = runScriptlet(work, 'POSTIN', 1, { systemdVersion: 252, nodeVersion: null, realNode: node22 });
   assert.equal(ok.status, 0, ok.stderr);
   assert.equal(ok.stderr, '', `Node ${process.version} is usable`);
-  const older = ['/usr/bin/node', '/usr/local/bin/node'].find((p) => existsSync(p) && spawnSync(p, ['-p', 'process.versions.node.split(".")[0] < 22'], { encoding: 'utf8' }).stdout.trim() === 'true');
+  const older = ['/usr/bin/node', '/usr/local/bin/node'].find(
+    (p) =>
+      existsSync(p) &&
+      spawnSync(p, ['-p', 'process.versions.node.split(".")[0] < 22'], { encoding: 'utf8' }).stdout.trim() === 'true',
+  );
   if (older === undefined) return; // only where the machine has an older system Node (this one has 20)
   const warned = runScriptlet(work, 'POSTIN', 2, { systemdVersion: 252, nodeVersion: null, realNode: older });
   assert.match(warned.stderr, /needs Node\.js >= 22\.13; 'node' gives 'v(1\d|2[01])\./);

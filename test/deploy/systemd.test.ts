@@ -22,7 +22,10 @@ function serviceDirectives(text: string): Map<string, string[]> {
     const line = raw.trim();
     if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
     const header = /^\[(.+)\]$/.exec(line);
-    if (header) { section = header[1]; continue; }
+    if (header) {
+      section = header[1];
+      continue;
+    }
     if (section !== 'Service') continue;
     const eq = line.indexOf('=');
     const key = line.slice(0, eq);
@@ -60,7 +63,9 @@ test('the CentOS 7 drop-in parses on top of the unit', (t) => {
   const r = spawnSync('systemd-analyze', ['verify', '--man=no', copy], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   // MemoryLimit= is the only way to cap memory on systemd 219; newer systemd says it is deprecated.
-  const complaints = r.stderr.split('\n').filter((l) => l.trim() !== '' && !/MemoryLimit=.*deprecated|please use MemoryMax=/.test(l));
+  const complaints = r.stderr
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !/MemoryLimit=.*deprecated|please use MemoryMax=/.test(l));
   assert.deepEqual(complaints, []);
   const dropIn = serviceDirectives(readFileSync(el7DropInPath, 'utf8'));
   assert.deepEqual(dropIn.get('SystemCallFilter'), [''], 'the drop-in must reset the filter systemd 219 cannot parse');
@@ -82,16 +87,34 @@ test('the unit has the sandboxing and capabilities the docs describe', () => {
   assert.deepEqual(one('ReadWritePaths').split(/\s+/).sort(), ['-/home', '-/var/lib/containers/cache']);
   assert.equal(one('StateDirectory'), 'buildfleet-agent');
   assert.equal(one('StateDirectoryMode'), '0700');
-  for (const key of ['NoNewPrivileges', 'PrivateTmp', 'PrivateDevices', 'ProtectKernelTunables', 'ProtectKernelModules',
-    'ProtectKernelLogs', 'ProtectControlGroups', 'RestrictNamespaces', 'RestrictSUIDSGID', 'LockPersonality']) {
+  for (const key of [
+    'NoNewPrivileges',
+    'PrivateTmp',
+    'PrivateDevices',
+    'ProtectKernelTunables',
+    'ProtectKernelModules',
+    'ProtectKernelLogs',
+    'ProtectControlGroups',
+    'RestrictNamespaces',
+    'RestrictSUIDSGID',
+    'LockPersonality',
+  ]) {
     assert.equal(one(key), 'yes', `${key}=yes`);
   }
   assert.deepEqual(one('CapabilityBoundingSet').split(/\s+/).sort(), ['CAP_DAC_OVERRIDE', 'CAP_SYS_PTRACE']);
   assert.equal(one('AmbientCapabilities'), '');
-  assert.deepEqual(one('RestrictAddressFamilies').split(/\s+/).sort(), ['AF_INET', 'AF_INET6', 'AF_NETLINK', 'AF_UNIX']);
+  assert.deepEqual(one('RestrictAddressFamilies').split(/\s+/).sort(), [
+    'AF_INET',
+    'AF_INET6',
+    'AF_NETLINK',
+    'AF_UNIX',
+  ]);
   const filters = d.get('SystemCallFilter') ?? [];
   assert.ok(filters.includes('@system-service'), 'allow list @system-service');
-  assert.ok(filters.some((f) => f.startsWith('~') && f.includes('@debug') && f.includes('@privileged')), 'ptrace() and privileged calls denied');
+  assert.ok(
+    filters.some((f) => f.startsWith('~') && f.includes('@debug') && f.includes('@privileged')),
+    'ptrace() and privileged calls denied',
+  );
   assert.match(one('MemoryMax'), /^\d+[KMG]$/);
   // V8 needs writable+executable memory; this one would kill the agent at its first JIT.
   assert.ok(!d.has('MemoryDenyWriteExecute'), 'MemoryDenyWriteExecute breaks V8');

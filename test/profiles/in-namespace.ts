@@ -3,7 +3,19 @@
 // one JSON document. Nothing outside this mount namespace is touched.
 // Usage: node test/profiles/in-namespace.ts PROFILE-NAME
 import { spawnSync, execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, existsSync, lchownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  existsSync,
+  lchownSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +27,9 @@ const entry = join(repoRoot, 'agent/bin.mjs');
 const profile = profiles.find((p) => p.name === process.argv[2]);
 if (!profile) throw new Error(`no profile ${process.argv[2]}`);
 
-const mount = (...args: string[]): void => { execFileSync('mount', args, { stdio: 'inherit' }); };
+const mount = (...args: string[]): void => {
+  execFileSync('mount', args, { stdio: 'inherit' });
+};
 // Mode 0755: a tmpfs root is 1777 by default, which no root-owned link may sit under.
 for (const dir of ['/home', '/var/lib', '/srv']) mount('-t', 'tmpfs', '-o', 'mode=0755,size=256m', 'tmpfs', dir);
 const etc = mkdtempSync(join(tmpdir(), 'bfa-profile-etc-'));
@@ -58,7 +72,11 @@ for (const e of profile.entries) build(e);
 
 // The CLI as an operator runs it; skopeo is the machine's real one (1.9.3: bolt in use).
 function cli(node: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(node, [entry, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, BUILDFLEET_REQUIRE_TOOLS: undefined } });
+  const r = spawnSync(node, [entry, ...args], {
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { ...process.env, BUILDFLEET_REQUIRE_TOOLS: undefined },
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -80,7 +98,9 @@ if (profile.quarantine) {
   const movedTo: Record<string, { uid: number; name: string }[]> = {};
   for (const p of profile.quarantine.moved) {
     const dir = dirname(p);
-    movedTo[p] = readdirSync(dir).filter((n) => n.includes('.corrupt-')).map((n) => ({ name: n, uid: lstatSync(join(dir, n)).uid }));
+    movedTo[p] = readdirSync(dir)
+      .filter((n) => n.includes('.corrupt-'))
+      .map((n) => ({ name: n, uid: lstatSync(join(dir, n)).uid }));
   }
   result.quarantine = quarantine;
   result.movedTo = movedTo;

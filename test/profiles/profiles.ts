@@ -81,9 +81,7 @@ const rocky9 = [
 ];
 
 // What every build host has once skopeo is installed: the system storage directory.
-const storage: Entry[] = [
-  { path: '/var/lib/containers', kind: 'dir', uid: 0, mode: 0o755 },
-];
+const storage: Entry[] = [{ path: '/var/lib/containers', kind: 'dir', uid: 0, mode: 0o755 }];
 
 const builders = [
   'jenkins:x:1001:1001:Jenkins:/var/lib/jenkins:/bin/bash',
@@ -124,10 +122,31 @@ export const profiles: Profile[] = [
     entries: [
       ...storage,
       ...userCache('/var/lib/jenkins', 1001),
-      { path: '/var/lib/jenkins/.local/share/containers/cache/blob-info-cache-v1.boltdb', kind: 'file', uid: 1001, gid: 1001, mode: 0o600, content: healthyBolt },
+      {
+        path: '/var/lib/jenkins/.local/share/containers/cache/blob-info-cache-v1.boltdb',
+        kind: 'file',
+        uid: 1001,
+        gid: 1001,
+        mode: 0o600,
+        content: healthyBolt,
+      },
       ...userCache('/home/gitlab-runner', 1002),
-      { path: '/home/gitlab-runner/.local/share/containers/cache/blob-info-cache-v1.boltdb', kind: 'file', uid: 1002, gid: 1002, mode: 0o600, content: healthyBolt },
-      { path: '/home/gitlab-runner/.local/share/containers/cache/blob-info-cache-v1.sqlite', kind: 'file', uid: 1002, gid: 1002, mode: 0o600, content: 'sqlite' },
+      {
+        path: '/home/gitlab-runner/.local/share/containers/cache/blob-info-cache-v1.boltdb',
+        kind: 'file',
+        uid: 1002,
+        gid: 1002,
+        mode: 0o600,
+        content: healthyBolt,
+      },
+      {
+        path: '/home/gitlab-runner/.local/share/containers/cache/blob-info-cache-v1.sqlite',
+        kind: 'file',
+        uid: 1002,
+        gid: 1002,
+        mode: 0o600,
+        content: 'sqlite',
+      },
     ],
     expect: accepted,
   },
@@ -138,12 +157,30 @@ export const profiles: Profile[] = [
     entries: [
       ...storage,
       ...userCache('/var/lib/jenkins', 1001),
-      { path: '/var/lib/jenkins/.local/share/containers/cache/blob-info-cache-v1.boltdb', kind: 'file', uid: 1001, gid: 1001, mode: 0o600, content: healthyBolt },
+      {
+        path: '/var/lib/jenkins/.local/share/containers/cache/blob-info-cache-v1.boltdb',
+        kind: 'file',
+        uid: 1001,
+        gid: 1001,
+        mode: 0o600,
+        content: healthyBolt,
+      },
       ...userCache('/home/gitlab-runner', 1002),
-      { path: '/home/gitlab-runner/.local/share/containers/cache/blob-info-cache-v1.boltdb', kind: 'file', uid: 1002, gid: 1002, mode: 0o600, content: corruptBolt },
+      {
+        path: '/home/gitlab-runner/.local/share/containers/cache/blob-info-cache-v1.boltdb',
+        kind: 'file',
+        uid: 1002,
+        gid: 1002,
+        mode: 0o600,
+        content: corruptBolt,
+      },
     ],
     expect: { decision: 'refuse', reasons: ['cache-corrupt'], blobinfocache: 'critical' },
-    quarantine: { moved: ['/home/gitlab-runner/.local/share/containers/cache/blob-info-cache-v1.boltdb'], untouched: ['/var/lib/jenkins/.local/share/containers/cache/blob-info-cache-v1.boltdb'], after: accepted },
+    quarantine: {
+      moved: ['/home/gitlab-runner/.local/share/containers/cache/blob-info-cache-v1.boltdb'],
+      untouched: ['/var/lib/jenkins/.local/share/containers/cache/blob-info-cache-v1.boltdb'],
+      after: accepted,
+    },
   },
   {
     name: 'storage-on-data-disk',
@@ -153,7 +190,13 @@ export const profiles: Profile[] = [
       { path: '/srv/data', kind: 'dir', uid: 0, mode: 0o755 },
       { path: '/srv/data/containers', kind: 'dir', uid: 0, mode: 0o700 },
       { path: '/srv/data/containers/cache', kind: 'dir', uid: 0, mode: 0o700 },
-      { path: '/srv/data/containers/cache/blob-info-cache-v1.boltdb', kind: 'file', uid: 0, mode: 0o600, content: corruptBolt },
+      {
+        path: '/srv/data/containers/cache/blob-info-cache-v1.boltdb',
+        kind: 'file',
+        uid: 0,
+        mode: 0o600,
+        content: corruptBolt,
+      },
       { path: '/var/lib/containers', kind: 'link', target: '/srv/data/containers' },
     ],
     expect: { decision: 'refuse', reasons: ['cache-corrupt'], blobinfocache: 'critical' },
@@ -171,7 +214,13 @@ export const profiles: Profile[] = [
       { path: '/home/mallory/.local', kind: 'dir', uid: 3000, gid: 3000, mode: 0o755 },
       { path: '/home/mallory/.local/share', kind: 'dir', uid: 3000, gid: 3000, mode: 0o755 },
       { path: '/home/mallory/.local/share/containers', kind: 'dir', uid: 3000, gid: 3000, mode: 0o700 },
-      { path: '/home/mallory/.local/share/containers/cache', kind: 'link', uid: 3000, gid: 3000, target: '/srv/secret' },
+      {
+        path: '/home/mallory/.local/share/containers/cache',
+        kind: 'link',
+        uid: 3000,
+        gid: 3000,
+        target: '/srv/secret',
+      },
     ],
     // Never read with root's rights: mallory herself cannot reach it, so it is no cache of hers.
     expect: accepted,
@@ -185,7 +234,14 @@ export const profiles: Profile[] = [
     entries: [
       ...storage,
       ...userCache('/home/ldapbuild', 5000),
-      { path: '/home/ldapbuild/.local/share/containers/cache/blob-info-cache-v1.boltdb', kind: 'file', uid: 5000, gid: 5000, mode: 0o600, content: corruptBolt },
+      {
+        path: '/home/ldapbuild/.local/share/containers/cache/blob-info-cache-v1.boltdb',
+        kind: 'file',
+        uid: 5000,
+        gid: 5000,
+        mode: 0o600,
+        content: corruptBolt,
+      },
     ],
     expect: { decision: 'refuse', reasons: ['cache-corrupt'], blobinfocache: 'critical' },
   },
@@ -197,7 +253,14 @@ export const profiles: Profile[] = [
     entries: [
       ...storage,
       ...userCache('/home/gitlab-runner', 1002),
-      { path: '/home/gitlab-runner/.local/share/containers/cache/blob-info-cache-v1.boltdb', kind: 'file', uid: 1002, gid: 1002, mode: 0o600, content: corruptBolt },
+      {
+        path: '/home/gitlab-runner/.local/share/containers/cache/blob-info-cache-v1.boltdb',
+        kind: 'file',
+        uid: 1002,
+        gid: 1002,
+        mode: 0o600,
+        content: corruptBolt,
+      },
     ],
     expect: { decision: 'accept', reasons: [], blobinfocache: 'warning' },
   },
@@ -205,7 +268,17 @@ export const profiles: Profile[] = [
     name: 'old-node',
     what: 'the agent started by the system Node.js (20 here, 18 on Debian): one line, exit 2, nothing judged',
     passwd: centos7,
-    entries: [...storage, { path: '/var/lib/containers/cache', kind: 'dir', uid: 0, mode: 0o700 }, { path: '/var/lib/containers/cache/blob-info-cache-v1.boltdb', kind: 'file', uid: 0, mode: 0o600, content: healthyBolt }],
+    entries: [
+      ...storage,
+      { path: '/var/lib/containers/cache', kind: 'dir', uid: 0, mode: 0o700 },
+      {
+        path: '/var/lib/containers/cache/blob-info-cache-v1.boltdb',
+        kind: 'file',
+        uid: 0,
+        mode: 0o600,
+        content: healthyBolt,
+      },
+    ],
     expect: { decision: 'refuse', reasons: [], blobinfocache: 'unknown' },
     oldNode: true,
   },

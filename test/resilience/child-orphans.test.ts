@@ -79,22 +79,35 @@ test('a statfs helper that hangs: aborting it leaves nothing behind', async () =
   assert.deepEqual(await survivors(arg), []);
 });
 
-test('a cache verification past its check\'s deadline is stopped then, with its children', { timeout: 60_000 }, async () => {
-  const arg = marker();
-  const script = hangingScript('verify', arg);
-  // The backstop is an hour: only the check's own deadline (the signal) can end this run.
-  const verifier = createChildVerifier({ maxVerifySeconds: 3600, snapshotRoot: () => join(scratch, 'snapshots'), command: { file: script, args: [] } });
-  try {
-    const deadline = AbortSignal.timeout(1000);
-    const started = performance.now();
-    const verdict = await verifier.verify('/var/lib/containers/cache/blob-info-cache-v1.boltdb', { signal: deadline });
-    assert.ok(performance.now() - started < 60_000);
-    assert.equal(verdict.verdict, 'unreadable');
-    assert.deepEqual(verdict.problems.map((p) => p.code), [verifyProcessCodes.timeout]);
-    assert.deepEqual(await survivors(arg), []);
-    // The child's private snapshot directory went with it.
-    assert.deepEqual(readdirSync(join(scratch, 'snapshots')), []);
-  } finally {
-    await verifier.close();
-  }
-});
+test(
+  "a cache verification past its check's deadline is stopped then, with its children",
+  { timeout: 60_000 },
+  async () => {
+    const arg = marker();
+    const script = hangingScript('verify', arg);
+    // The backstop is an hour: only the check's own deadline (the signal) can end this run.
+    const verifier = createChildVerifier({
+      maxVerifySeconds: 3600,
+      snapshotRoot: () => join(scratch, 'snapshots'),
+      command: { file: script, args: [] },
+    });
+    try {
+      const deadline = AbortSignal.timeout(1000);
+      const started = performance.now();
+      const verdict = await verifier.verify('/var/lib/containers/cache/blob-info-cache-v1.boltdb', {
+        signal: deadline,
+      });
+      assert.ok(performance.now() - started < 60_000);
+      assert.equal(verdict.verdict, 'unreadable');
+      assert.deepEqual(
+        verdict.problems.map((p) => p.code),
+        [verifyProcessCodes.timeout],
+      );
+      assert.deepEqual(await survivors(arg), []);
+      // The child's private snapshot directory went with it.
+      assert.deepEqual(readdirSync(join(scratch, 'snapshots')), []);
+    } finally {
+      await verifier.close();
+    }
+  },
+);

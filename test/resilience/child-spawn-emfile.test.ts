@@ -24,7 +24,9 @@ const moduleUrl = (rel: string): string => JSON.stringify(pathToFileURL(join(roo
 test('with every descriptor taken, each child the agent starts fails cleanly', (t) => {
   if (!needTools(t, 'prlimit')) return;
   const helper = join(scratch, 'exhaust.ts');
-  writeFileSync(helper, `
+  writeFileSync(
+    helper,
+    `
 import { openSync } from 'node:fs';
 import { statfsInChild } from ${moduleUrl('checks/disk/statfs-in-child.ts')};
 import { runSkopeoVersion } from ${moduleUrl('checks/skopeo/run-version.ts')};
@@ -40,7 +42,8 @@ const out = {
 };
 await verifier.close();
 process.stdout.write(JSON.stringify(out));
-`);
+`,
+  );
   const r = spawnSync('prlimit', ['--nofile=64:64', process.execPath, helper], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(r.status, 0, `the process died: ${r.stderr}`);
   const out = JSON.parse(r.stdout);
@@ -51,7 +54,10 @@ process.stdout.write(JSON.stringify(out));
   assert.equal(out.skopeo.code, 'skopeo-failed');
   assert.match(out.skopeo.message, /EMFILE/);
   assert.equal(out.verify.verdict, 'unreadable');
-  assert.deepEqual(out.verify.problems.map((p: { code: string }) => p.code), ['verify-process-failed']);
+  assert.deepEqual(
+    out.verify.problems.map((p: { code: string }) => p.code),
+    ['verify-process-failed'],
+  );
   assert.match(out.verify.problems[0].message, /EMFILE/);
 });
 
@@ -73,7 +79,9 @@ test('the daemon with its descriptors exhausted: checks fail, the daemon lives a
   const skopeo = join(root, 'test/fixtures/fake-skopeo/skopeo-1.14.0-with-commit');
   const everySecond = '* * * * * *';
   const configFile = join(dir, 'config.yaml');
-  writeFileSync(configFile, `listen: "127.0.0.1:0"
+  writeFileSync(
+    configFile,
+    `listen: "127.0.0.1:0"
 stateDir: ${join(dir, 'state')}
 checks:
   skopeo: { binaries: [${skopeo}], schedule: "${everySecond}", jitterSeconds: 0, failuresBeforeCritical: 1 }
@@ -84,7 +92,8 @@ checks:
     failuresBeforeCritical: 1
     paths: [{ path: ${dir}, warnFree: "0%", criticalFree: "0%" }]
   registries: { enabled: false }
-`);
+`,
+  );
   const agent = await startBundledAgent({ bundle: join(root, 'agent/bin.ts'), configFile });
   t.after(() => agent.stop());
   const pid = String(agent.process.pid);
@@ -96,7 +105,9 @@ checks:
 
   // No descriptor can be opened now: fds 0-2 are taken and the soft limit is 3 (the hard limit
   // stays: raising it back would need CAP_SYS_RESOURCE).
-  const limits = spawnSync('prlimit', [`--pid=${pid}`, '--nofile', '--output=SOFT,HARD', '--noheadings'], { encoding: 'utf8' });
+  const limits = spawnSync('prlimit', [`--pid=${pid}`, '--nofile', '--output=SOFT,HARD', '--noheadings'], {
+    encoding: 'utf8',
+  });
   const [soft, hard] = limits.stdout.trim().split(/\s+/);
   const lowered = spawnSync('prlimit', [`--pid=${pid}`, `--nofile=3:${hard}`], { encoding: 'utf8' });
   assert.equal(lowered.status, 0, lowered.stderr);
@@ -108,18 +119,31 @@ checks:
   assert.equal(agent.process.signalCode, null, `the daemon was killed:\n${agent.logTail()}`);
   // /healthz may say 503 for a moment: the state writes failed with EMFILE too, and it says so
   // until one succeeds (the next verdict change, once descriptors are back).
-  const health = await pollUntil('/healthz to answer 200', async () => {
-    const res = await fetch(`${agent.base}/healthz`);
-    return res.status === 200 ? { done: true, value: res.status } : { done: false, seen: `${res.status} ${await res.text()}` };
-  }, { timeoutMs: 15_000 });
+  const health = await pollUntil(
+    '/healthz to answer 200',
+    async () => {
+      const res = await fetch(`${agent.base}/healthz`);
+      return res.status === 200
+        ? { done: true, value: res.status }
+        : { done: false, seen: `${res.status} ${await res.text()}` };
+    },
+    { timeoutMs: 15_000 },
+  );
   assert.equal(health, 200);
   const after = await metrics();
   assert.ok(failuresOf(after, 'disk') > before.disk, `disk failures ${before.disk} -> ${failuresOf(after, 'disk')}`);
-  assert.ok(failuresOf(after, 'skopeo') > before.skopeo, `skopeo failures ${before.skopeo} -> ${failuresOf(after, 'skopeo')}`);
+  assert.ok(
+    failuresOf(after, 'skopeo') > before.skopeo,
+    `skopeo failures ${before.skopeo} -> ${failuresOf(after, 'skopeo')}`,
+  );
   // And it recovers: the next runs succeed again.
-  await pollUntil('the disk check to be ok again', async () => {
-    const body = await jsonOf(await fetch(`${agent.base}/v1/preflight`));
-    const disk = body.checks.find((c: { name: string }) => c.name === 'disk');
-    return disk?.status === 'ok' ? { done: true, value: disk } : { done: false, seen: disk };
-  }, { timeoutMs: 10_000 });
+  await pollUntil(
+    'the disk check to be ok again',
+    async () => {
+      const body = await jsonOf(await fetch(`${agent.base}/v1/preflight`));
+      const disk = body.checks.find((c: { name: string }) => c.name === 'disk');
+      return disk?.status === 'ok' ? { done: true, value: disk } : { done: false, seen: disk };
+    },
+    { timeoutMs: 10_000 },
+  );
 });

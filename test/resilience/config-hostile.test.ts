@@ -37,15 +37,28 @@ function assertOneLineErrors(stderr: string, what: RegExp): void {
 test('an alias bomb or an out-of-range timeout stops serve and config check with exit 2 and one line', () => {
   const cases = [
     { file: join(scratch, 'bomb.yaml'), text: aliasBomb(), what: /bomb\.yaml: YAML: .*alias/ },
-    { file: join(scratch, 'timer.yaml'), text: 'checks: { skopeo: { timeoutSeconds: 2147484 } }\n', what: /checks\.skopeo\.timeoutSeconds: must be at most 86400/ },
+    {
+      file: join(scratch, 'timer.yaml'),
+      text: 'checks: { skopeo: { timeoutSeconds: 2147484 } }\n',
+      what: /checks\.skopeo\.timeoutSeconds: must be at most 86400/,
+    },
   ];
   for (const c of cases) {
     writeFileSync(c.file, c.text);
-    for (const verb of [['serve', '--listen', '127.0.0.1:0'], ['config', 'check']]) {
-      const r = spawnSync(process.execPath, [bundle, ...verb, '--config', c.file], { encoding: 'utf8', timeout: 30_000 });
+    for (const verb of [
+      ['serve', '--listen', '127.0.0.1:0'],
+      ['config', 'check'],
+    ]) {
+      const r = spawnSync(process.execPath, [bundle, ...verb, '--config', c.file], {
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
       assert.equal(r.status, 2, `${verb[0]} ${c.file}: exit ${r.status}\n${r.stderr.slice(0, 2000)}`);
       // serve also logs its refusal as a JSON line; the plain lines are the contract.
-      const plain = r.stderr.split('\n').filter((l) => !l.startsWith('{')).join('\n');
+      const plain = r.stderr
+        .split('\n')
+        .filter((l) => !l.startsWith('{'))
+        .join('\n');
       assertOneLineErrors(plain, c.what);
     }
   }
@@ -58,11 +71,15 @@ test('SIGHUP with an alias bomb: still serving on the last good config, the fail
   try {
     writeFileSync(files.configFile, aliasBomb());
     agent.process.kill('SIGHUP');
-    const health = await pollUntil('configReloadOk to turn false', async () => {
-      const res = await fetch(`${agent.base}/healthz`);
-      const h = await res.json() as { configReloadOk: boolean; status: string };
-      return h.configReloadOk ? { done: false, seen: h } : { done: true, value: h };
-    }, { timeoutMs: 10_000 });
+    const health = await pollUntil(
+      'configReloadOk to turn false',
+      async () => {
+        const res = await fetch(`${agent.base}/healthz`);
+        const h = (await res.json()) as { configReloadOk: boolean; status: string };
+        return h.configReloadOk ? { done: false, seen: h } : { done: true, value: h };
+      },
+      { timeoutMs: 10_000 },
+    );
     assert.equal(health.status, 'ok', 'the agent itself still works');
     await new Promise((r) => setTimeout(r, 300));
     const failures = agent.logs.filter((l) => l.event === 'config-reload-failed');
@@ -75,10 +92,14 @@ test('SIGHUP with an alias bomb: still serving on the last good config, the fail
 
     writeFileSync(files.configFile, good);
     agent.process.kill('SIGHUP');
-    await pollUntil('configReloadOk to turn true', async () => {
-      const h = await (await fetch(`${agent.base}/healthz`)).json() as { configReloadOk: boolean };
-      return h.configReloadOk ? { done: true, value: h } : { done: false, seen: h };
-    }, { timeoutMs: 10_000 });
+    await pollUntil(
+      'configReloadOk to turn true',
+      async () => {
+        const h = (await (await fetch(`${agent.base}/healthz`)).json()) as { configReloadOk: boolean };
+        return h.configReloadOk ? { done: true, value: h } : { done: false, seen: h };
+      },
+      { timeoutMs: 10_000 },
+    );
   } finally {
     const stopped = await agent.stop();
     assert.equal(stopped.code, 0, agent.logTail());

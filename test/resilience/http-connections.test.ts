@@ -54,8 +54,10 @@ describe('connections', { concurrency: 2 }, () => {
       const descriptors = agent.openDescriptors();
       assert.ok(descriptors < 700, `the agent holds ${descriptors} descriptors (cap 512 connections + 32 reserve)`);
       // What crashed the agent: a check that spawns a child while descriptors are exhausted.
-      const res = await fetch(`${agent.base}/v1/preflight?max_age=0&checks=disk`, { signal: AbortSignal.timeout(20_000) });
-      const body = await res.json() as { checks: { name: string; status: string; observedAt: string | null }[] };
+      const res = await fetch(`${agent.base}/v1/preflight?max_age=0&checks=disk`, {
+        signal: AbortSignal.timeout(20_000),
+      });
+      const body = (await res.json()) as { checks: { name: string; status: string; observedAt: string | null }[] };
       assert.equal(body.checks[0].status, 'ok', JSON.stringify(body.checks[0]));
       assert.ok(agent.alive(), agent.logTail());
       const probes = await probeHealthz(agent.base, 100);
@@ -64,11 +66,19 @@ describe('connections', { concurrency: 2 }, () => {
       // The target is 100 ms (bench/ measures it on a quiet machine: docs/benchmarks.md); CI
       // shares 2 cores with the rest of the suite, so this asserts "no waiting for a slot"
       // (before the cap: 1-8 s, or no answer at all) with room for a loaded machine.
-      assert.ok(p99 <= 250, `/healthz p99 ${p99.toFixed(1)} ms under the flood (median ${percentile(probes.times, 50).toFixed(1)})`);
+      assert.ok(
+        p99 <= 250,
+        `/healthz p99 ${p99.toFixed(1)} ms under the flood (median ${percentile(probes.times, 50).toFixed(1)})`,
+      );
       const rss = agent.rssMiB();
-      t.diagnostic(`descriptors ${descriptors}, /healthz p50 ${percentile(probes.times, 50).toFixed(1)} ms p99 ${p99.toFixed(1)} ms, RSS ${rss.toFixed(1)} MiB`);
+      t.diagnostic(
+        `descriptors ${descriptors}, /healthz p50 ${percentile(probes.times, 50).toFixed(1)} ms p99 ${p99.toFixed(1)} ms, RSS ${rss.toFixed(1)} MiB`,
+      );
       assert.ok(rss < 150, `RSS ${rss.toFixed(1)} MiB`);
-      assert.ok(agent.logs.every((l) => l.event !== 'http-server-error' || !String(l.err).includes('EMFILE')), 'no accept failed for lack of descriptors');
+      assert.ok(
+        agent.logs.every((l) => l.event !== 'http-server-error' || !String(l.err).includes('EMFILE')),
+        'no accept failed for lack of descriptors',
+      );
     } finally {
       for (const s of sockets) s.destroy();
       const stopped = await agent.stop();
@@ -86,7 +96,9 @@ describe('connections', { concurrency: 2 }, () => {
       assert.ok(headers && body);
       headers.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
       timers.push(setInterval(() => headers.write('X-Slow: 1\r\n'), 1000));
-      body.write(`POST /v1/maintenance HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{`);
+      body.write(
+        `POST /v1/maintenance HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{`,
+      );
       timers.push(setInterval(() => body.write(' '), 1000));
       const cut = Promise.all([closedWithin(headers, 40_000), closedWithin(body, 40_000)]);
 
@@ -101,7 +113,9 @@ describe('connections', { concurrency: 2 }, () => {
         let sent = 0;
         const frame = Buffer.from(`10000\r\n${'y'.repeat(0x10000)}\r\n`);
         let open = true;
-        s.on('close', () => { open = false; });
+        s.on('close', () => {
+          open = false;
+        });
         const pump = (): void => {
           while (open && sent < 200 * 1024 * 1024) {
             sent += frame.length;

@@ -21,7 +21,10 @@ export async function buildBundle(dir: string): Promise<string> {
 export const token = 'resilience-token-5d1c0e9a7b3f';
 
 // A scratch directory holding a config, a token file and a fake skopeo that answers at once.
-export function writeAgentFiles(dir: string, o: { stateDir?: string; extra?: string } = {}): { configFile: string; stateDir: string } {
+export function writeAgentFiles(
+  dir: string,
+  o: { stateDir?: string; extra?: string } = {},
+): { configFile: string; stateDir: string } {
   mkdirSync(dir, { recursive: true });
   const skopeo = join(dir, 'skopeo');
   writeFileSync(skopeo, '#!/bin/sh\necho "skopeo version 1.16.0"\n');
@@ -31,7 +34,9 @@ export function writeAgentFiles(dir: string, o: { stateDir?: string; extra?: str
   chmodSync(tokenFile, 0o600);
   const stateDir = o.stateDir ?? join(dir, 'state');
   const configFile = join(dir, 'config.yaml');
-  writeFileSync(configFile, `listen: "127.0.0.1:0"
+  writeFileSync(
+    configFile,
+    `listen: "127.0.0.1:0"
 stateDir: ${stateDir}
 auth: { tokenFile: ${tokenFile} }
 checks:
@@ -42,7 +47,8 @@ checks:
     schedule: "0 0 1 1 *"
     jitterSeconds: 0
     paths: [{ path: ${dir}, warnFree: "0%", criticalFree: "0%" }]
-${o.extra ?? ''}`);
+${o.extra ?? ''}`,
+  );
   return { configFile, stateDir };
 }
 
@@ -63,9 +69,17 @@ export interface RunningAgent {
 // Starts the bundle; `nofile` runs it under that descriptor limit (via the shell's ulimit, so
 // the agent process itself is the one limited). Resolves once it logged daemon-started, or
 // with the exit when it stopped before (for start-up refusals, `expectExit`).
-export async function startAgent(bundle: string, configFile: string, o: { nofile?: number; expectExit?: boolean } = {}): Promise<RunningAgent> {
+export async function startAgent(
+  bundle: string,
+  configFile: string,
+  o: { nofile?: number; expectExit?: boolean } = {},
+): Promise<RunningAgent> {
   const command = o.nofile
-    ? spawn('sh', ['-c', `ulimit -n ${o.nofile} && exec "$0" "$@"`, process.execPath, bundle, 'serve', '--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'] })
+    ? spawn(
+        'sh',
+        ['-c', `ulimit -n ${o.nofile} && exec "$0" "$@"`, process.execPath, bundle, 'serve', '--config', configFile],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      )
     : spawn(process.execPath, [bundle, 'serve', '--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
   const logs: LogLine[] = [];
   let raw = '';
@@ -88,7 +102,11 @@ export async function startAgent(bundle: string, configFile: string, o: { nofile
     command.on('exit', (code, signal) => resolve({ code, signal }));
   });
   const alive = () => command.exitCode === null && command.signalCode === null;
-  const logTail = (n = 30) => logs.slice(-n).map((l) => JSON.stringify(l)).join('\n');
+  const logTail = (n = 30) =>
+    logs
+      .slice(-n)
+      .map((l) => JSON.stringify(l))
+      .join('\n');
   const stop = async () => {
     if (alive()) {
       command.kill('SIGTERM');
@@ -101,22 +119,34 @@ export async function startAgent(bundle: string, configFile: string, o: { nofile
   };
   const procFile = (name: string) => `/proc/${command.pid}/${name}`;
   const agent: Omit<RunningAgent, 'base' | 'port'> = {
-    process: command, logs, stderr: () => raw, logTail, alive, stop, exited,
+    process: command,
+    logs,
+    stderr: () => raw,
+    logTail,
+    alive,
+    stop,
+    exited,
     rssMiB: () => {
       const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(procFile('status'), 'utf8'));
       return m ? Number(m[1]) / 1024 : NaN;
     },
     openDescriptors: () => readdirSync(procFile('fd')).length, // as the kernel counts them
   };
-  const started = await pollUntil('the agent to log daemon-started', async () => {
-    if (!alive()) return { done: true, value: null };
-    const line = logs.find((l) => l.event === 'daemon-started');
-    return line ? { done: true, value: line } : { done: false, seen: logTail(5) };
-  }, { timeoutMs: 20_000, intervalMs: 50 });
+  const started = await pollUntil(
+    'the agent to log daemon-started',
+    async () => {
+      if (!alive()) return { done: true, value: null };
+      const line = logs.find((l) => l.event === 'daemon-started');
+      return line ? { done: true, value: line } : { done: false, seen: logTail(5) };
+    },
+    { timeoutMs: 20_000, intervalMs: 50 },
+  );
   if (started === null) {
     await exited;
     if (o.expectExit) return { ...agent, base: '', port: 0 };
-    throw new Error(`the agent exited (${command.exitCode ?? command.signalCode}) before serving:\n${raw.slice(-3000)}`);
+    throw new Error(
+      `the agent exited (${command.exitCode ?? command.signalCode}) before serving:\n${raw.slice(-3000)}`,
+    );
   }
   const listen = String(started.listen);
   return { ...agent, base: `http://${listen}`, port: Number(listen.split(':').pop()) };
@@ -130,7 +160,10 @@ export async function probeHealthz(base: string, count: number): Promise<{ times
   for (let i = 0; i < count; i++) {
     const t0 = performance.now();
     try {
-      const res = await fetch(`${base}/healthz`, { headers: { connection: 'close' }, signal: AbortSignal.timeout(5000) });
+      const res = await fetch(`${base}/healthz`, {
+        headers: { connection: 'close' },
+        signal: AbortSignal.timeout(5000),
+      });
       await res.body?.cancel();
       if (res.status !== 200) failures.push(`status ${res.status}`);
     } catch (err) {

@@ -23,11 +23,19 @@ const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/js
 
 test('bad requests get a small 4xx, never a 500, and the agent keeps serving', async () => {
   for (const expiresInSeconds of [1e21, 8.64e15, 2592001]) {
-    const res = await fetch(`${agent.base}/v1/maintenance`, { method: 'POST', headers: auth, body: JSON.stringify({ reason: 'x', expiresInSeconds }) });
+    const res = await fetch(`${agent.base}/v1/maintenance`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ reason: 'x', expiresInSeconds }),
+    });
     assert.equal(res.status, 400, `expiresInSeconds ${expiresInSeconds}`);
     assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'invalid-maintenance');
   }
-  const run = await fetch(`${agent.base}/v1/checks/run`, { method: 'POST', headers: auth, body: JSON.stringify({ checks: Array(8000).fill('disk') }) });
+  const run = await fetch(`${agent.base}/v1/checks/run`, {
+    method: 'POST',
+    headers: auth,
+    body: JSON.stringify({ checks: Array(8000).fill('disk') }),
+  });
   assert.equal(run.status, 200);
   const text = await run.text();
   assert.equal((JSON.parse(text) as { checks: unknown[] }).checks.length, 1);
@@ -40,5 +48,8 @@ test('bad requests get a small 4xx, never a 500, and the agent keeps serving', a
   }
   assert.ok(agent.alive());
   assert.deepEqual((await probeHealthz(agent.base, 5)).failures, []);
-  assert.ok(agent.logs.every((l) => l.event !== 'http-handler-failed'), agent.logTail());
+  assert.ok(
+    agent.logs.every((l) => l.event !== 'http-handler-failed'),
+    agent.logTail(),
+  );
 });

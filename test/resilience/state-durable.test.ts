@@ -29,7 +29,11 @@ test('a failed state write fails the request (nothing changed), shows on /health
     // file goes makes every state write fail, as a full or read-only disk does.
     const blocker = join(files.stateDir, `.state.json.${agent.process.pid}.tmp`);
     mkdirSync(blocker);
-    const refused = await fetch(`${agent.base}/v1/maintenance`, { method: 'POST', headers: auth, body: JSON.stringify({ reason: 'kernel update', expiresInSeconds: 3600 }) });
+    const refused = await fetch(`${agent.base}/v1/maintenance`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ reason: 'kernel update', expiresInSeconds: 3600 }),
+    });
     assert.equal(refused.status, 503);
     const error = (await json(refused)).error;
     assert.equal(error.code, 'state-write-failed');
@@ -41,13 +45,21 @@ test('a failed state write fails the request (nothing changed), shows on /health
     assert.equal(preflight.maintenance, null, 'the refused maintenance is not in force');
 
     rmSync(blocker, { recursive: true });
-    await pollUntil('a retried write to clear the problem', async () => {
-      const res = await fetch(`${agent.base}/healthz`);
-      const h = await json(res);
-      return res.status === 200 ? { done: true, value: h } : { done: false, seen: h };
-    }, { timeoutMs: 20_000, intervalMs: 500 });
+    await pollUntil(
+      'a retried write to clear the problem',
+      async () => {
+        const res = await fetch(`${agent.base}/healthz`);
+        const h = await json(res);
+        return res.status === 200 ? { done: true, value: h } : { done: false, seen: h };
+      },
+      { timeoutMs: 20_000, intervalMs: 500 },
+    );
     assert.equal(agent.logs.filter((l) => l.event === 'state-write-failed').length, 1, 'logged once per failing spell');
-    const set = await fetch(`${agent.base}/v1/maintenance`, { method: 'POST', headers: auth, body: JSON.stringify({ reason: 'kernel update', expiresInSeconds: 3600 }) });
+    const set = await fetch(`${agent.base}/v1/maintenance`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ reason: 'kernel update', expiresInSeconds: 3600 }),
+    });
     assert.equal(set.status, 200);
     await set.body?.cancel();
   } finally {
@@ -79,13 +91,31 @@ test('restored state meets the rules of new input: a maintenance until 9999 is c
   const files = writeAgentFiles(join(scratch, 'restore'));
   mkdirSync(files.stateDir, { recursive: true });
   const now = Date.now();
-  writeFileSync(join(files.stateDir, 'state.json'), JSON.stringify({
-    version: 1,
-    checks: {
-      disk: { scope: 'host', status: 'ok', rawStatus: 'ok', summary: 'x', reasons: [], details: {}, observedAt: new Date(now).toISOString(), durationMs: -5, consecutiveFailures: 0 },
-    },
-    maintenance: { reason: 'forever', since: new Date(now).toISOString(), expiresAt: '9999-12-31T23:59:59.000Z', by: 'api' },
-  }));
+  writeFileSync(
+    join(files.stateDir, 'state.json'),
+    JSON.stringify({
+      version: 1,
+      checks: {
+        disk: {
+          scope: 'host',
+          status: 'ok',
+          rawStatus: 'ok',
+          summary: 'x',
+          reasons: [],
+          details: {},
+          observedAt: new Date(now).toISOString(),
+          durationMs: -5,
+          consecutiveFailures: 0,
+        },
+      },
+      maintenance: {
+        reason: 'forever',
+        since: new Date(now).toISOString(),
+        expiresAt: '9999-12-31T23:59:59.000Z',
+        by: 'api',
+      },
+    }),
+  );
   writeFileSync(join(files.stateDir, '.state.json.4000000.tmp'), '{"version": 1, "chec');
   const agent = await startAgent(bundle, files.configFile);
   try {
@@ -94,8 +124,14 @@ test('restored state meets the rules of new input: a maintenance until 9999 is c
     const ends = Date.parse(p.maintenance.expiresAt);
     assert.ok(ends <= Date.now() + 30 * 86400_000 && ends > now + 29 * 86400_000, p.maintenance.expiresAt);
     const warning = agent.logs.find((l) => l.event === 'state-file-unusable');
-    assert.match(String(warning?.problem), /ignored malformed check entries: disk; maintenance expiry 9999-12-31T23:59:59\.000Z is more than 30 days ahead/);
-    assert.ok(!existsSync(join(files.stateDir, '.state.json.4000000.tmp')), `left: ${readdirSync(files.stateDir).join(', ')}`);
+    assert.match(
+      String(warning?.problem),
+      /ignored malformed check entries: disk; maintenance expiry 9999-12-31T23:59:59\.000Z is more than 30 days ahead/,
+    );
+    assert.ok(
+      !existsSync(join(files.stateDir, '.state.json.4000000.tmp')),
+      `left: ${readdirSync(files.stateDir).join(', ')}`,
+    );
   } finally {
     await agent.stop();
   }

@@ -5,7 +5,18 @@
 // claimed page that nothing reaches and nothing frees is "unreachable unfreed", so corrupt.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, copyFileSync, fstatSync, mkdtempSync, openSync, readSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  fstatSync,
+  mkdtempSync,
+  openSync,
+  readSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { scratchReadAt } from '../../checks/blobcache/file-source.ts';
@@ -26,7 +37,8 @@ function truncateToLargest(path: string, sizes: number[]): number {
       truncateSync(path, size);
       return size;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EFBIG' && (err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'EFBIG' && (err as NodeJS.ErrnoException).code !== 'EINVAL')
+        throw err;
     }
   }
   throw new Error(`${dir} holds no sparse file of ${sizes.at(-1)} bytes`);
@@ -50,11 +62,15 @@ for (const { label, sizes, claim } of [
     let reads = 0;
     let bytesRead = 0;
     const inner = scratchReadAt(fd);
-    const verdict = verifyBoltSource((offset, length) => {
-      reads++;
-      bytesRead += length;
-      return inner(offset, length);
-    }, () => fstatSync(fd).size, { maxAttempts: 1 });
+    const verdict = verifyBoltSource(
+      (offset, length) => {
+        reads++;
+        bytesRead += length;
+        return inner(offset, length);
+      },
+      () => fstatSync(fd).size,
+      { maxAttempts: 1 },
+    );
     closeSync(fd);
 
     assert.equal(verdict.verdict, 'corrupt');
@@ -76,28 +92,35 @@ for (const { label, sizes, claim } of [
   });
 }
 
-test('a node claiming 2^32 overflow pages in a file claiming 16 TiB is refused before its pages are counted', { timeout: 60_000 }, () => {
-  const path = join(dir, 'huge-overflow.boltdb');
-  copyFileSync(fixture, path);
-  claimPages(path, 2 ** 32);
-  truncateToLargest(path, [16 * tib, 16 * tib - 4096]);
-  // The root bucket's root page (of both metas): its overflow count (u32 at offset 12 of the
-  // page) set to the most.
-  const fd = openSync(path, 'r+');
-  const roots = [0, 1].map((slot) => {
-    const meta = Buffer.alloc(64);
-    readSync(fd, meta, 0, 64, slot * 4096 + 16);
-    return Number(meta.readBigUInt64LE(16));
-  });
-  const count = Buffer.alloc(4);
-  count.writeUInt32LE(0xffffffff);
-  for (const root of roots) writeSync(fd, count, 0, 4, root * 4096 + 12);
-  closeSync(fd);
-  const before = process.memoryUsage().arrayBuffers;
-  const verdict = verifyBoltFileSync(path);
-  assert.equal(verdict.verdict, 'corrupt');
-  assert.ok(verdict.problems.some((p) => p.code === 'node-too-large' && roots.includes(p.page!)), JSON.stringify(verdict.problems.slice(0, 3)));
-  // Marking 2^32 pages would have allocated gigabytes of page sets.
-  assert.ok(process.memoryUsage().arrayBuffers - before < 64 << 20);
-  rmSync(path);
-});
+test(
+  'a node claiming 2^32 overflow pages in a file claiming 16 TiB is refused before its pages are counted',
+  { timeout: 60_000 },
+  () => {
+    const path = join(dir, 'huge-overflow.boltdb');
+    copyFileSync(fixture, path);
+    claimPages(path, 2 ** 32);
+    truncateToLargest(path, [16 * tib, 16 * tib - 4096]);
+    // The root bucket's root page (of both metas): its overflow count (u32 at offset 12 of the
+    // page) set to the most.
+    const fd = openSync(path, 'r+');
+    const roots = [0, 1].map((slot) => {
+      const meta = Buffer.alloc(64);
+      readSync(fd, meta, 0, 64, slot * 4096 + 16);
+      return Number(meta.readBigUInt64LE(16));
+    });
+    const count = Buffer.alloc(4);
+    count.writeUInt32LE(0xffffffff);
+    for (const root of roots) writeSync(fd, count, 0, 4, root * 4096 + 12);
+    closeSync(fd);
+    const before = process.memoryUsage().arrayBuffers;
+    const verdict = verifyBoltFileSync(path);
+    assert.equal(verdict.verdict, 'corrupt');
+    assert.ok(
+      verdict.problems.some((p) => p.code === 'node-too-large' && roots.includes(p.page!)),
+      JSON.stringify(verdict.problems.slice(0, 3)),
+    );
+    // Marking 2^32 pages would have allocated gigabytes of page sets.
+    assert.ok(process.memoryUsage().arrayBuffers - before < 64 << 20);
+    rmSync(path);
+  },
+);

@@ -47,9 +47,13 @@ function branchKeyPos(b: Buffer, pageAt: number, i: number): { keyAt: number; ks
 
 export const targetedDamages: Damage[] = [
   {
-    name: 'bucket-root-is-freelist', expect: 'page-type-invalid',
+    name: 'bucket-root-is-freelist',
+    expect: 'page-type-invalid',
     apply: (src, l, rng) => {
-      const p = pick(pagesOf(l, (x) => x.refKind === 'bucket-root'), rng);
+      const p = pick(
+        pagesOf(l, (x) => x.refKind === 'bucket-root'),
+        rng,
+      );
       if (!p) return null;
       const b = Buffer.from(src);
       u64(b, p.refAt, l.freelistPage);
@@ -57,9 +61,13 @@ export const targetedDamages: Damage[] = [
     },
   },
   {
-    name: 'branch-child-is-freelist', expect: 'page-type-invalid',
+    name: 'branch-child-is-freelist',
+    expect: 'page-type-invalid',
     apply: (src, l, rng) => {
-      const p = pick(pagesOf(l, (x) => x.refKind === 'branch-child'), rng);
+      const p = pick(
+        pagesOf(l, (x) => x.refKind === 'branch-child'),
+        rng,
+      );
       if (!p) return null;
       const b = Buffer.from(src);
       u64(b, p.refAt, l.freelistPage);
@@ -67,7 +75,8 @@ export const targetedDamages: Damage[] = [
     },
   },
   {
-    name: 'meta-root-is-freelist', expect: 'page-type-invalid',
+    name: 'meta-root-is-freelist',
+    expect: 'page-type-invalid',
     apply: (src, l) => {
       const b = Buffer.from(src);
       rewriteMeta(b, l, l.chosen, 16, l.freelistPage);
@@ -75,7 +84,8 @@ export const targetedDamages: Damage[] = [
     },
   },
   {
-    name: 'branch-child-shared', expect: 'page-multiply-referenced',
+    name: 'branch-child-shared',
+    expect: 'page-multiply-referenced',
     apply: (src, l) => {
       const kids = pagesOf(l, (x) => x.refKind === 'branch-child');
       const a = kids.find((k) => kids.some((o) => o.refFrom === k.refFrom && o.refElem === k.refElem + 1));
@@ -87,9 +97,13 @@ export const targetedDamages: Damage[] = [
     },
   },
   {
-    name: 'branch-child-points-at-ancestor', expect: 'page-multiply-referenced',
+    name: 'branch-child-points-at-ancestor',
+    expect: 'page-multiply-referenced',
     apply: (src, l, rng) => {
-      const p = pick(pagesOf(l, (x) => x.refKind === 'branch-child'), rng);
+      const p = pick(
+        pagesOf(l, (x) => x.refKind === 'branch-child'),
+        rng,
+      );
       if (!p) return null;
       const b = Buffer.from(src);
       u64(b, p.refAt, p.refFrom); // a cycle: the branch becomes its own child
@@ -97,9 +111,13 @@ export const targetedDamages: Damage[] = [
     },
   },
   {
-    name: 'branch-child-beyond-hwm', expect: 'page-out-of-bounds',
+    name: 'branch-child-beyond-hwm',
+    expect: 'page-out-of-bounds',
     apply: (src, l, rng) => {
-      const p = pick(pagesOf(l, (x) => x.refKind === 'branch-child'), rng);
+      const p = pick(
+        pagesOf(l, (x) => x.refKind === 'branch-child'),
+        rng,
+      );
       if (!p) return null;
       const b = Buffer.from(src);
       u64(b, p.refAt, l.metas[l.chosen].hwm + 3);
@@ -107,16 +125,21 @@ export const targetedDamages: Damage[] = [
     },
   },
   {
-    name: 'truncated-before-reachable-pages', expect: 'page-beyond-eof',
+    name: 'truncated-before-reachable-pages',
+    expect: 'page-beyond-eof',
     apply: (src, l) => {
       const top = Math.max(...l.pages.map((p) => p.id + p.overflow));
       return Buffer.from(src.subarray(0, pageOffset(l, top)));
     },
   },
   {
-    name: 'leaf-page-zeroed', expect: 'page-type-invalid',
+    name: 'leaf-page-zeroed',
+    expect: 'page-type-invalid',
     apply: (src, l, rng) => {
-      const p = pick(pagesOf(l, (x) => x.type === 'leaf' && x.refKind !== 'meta-root'), rng);
+      const p = pick(
+        pagesOf(l, (x) => x.type === 'leaf' && x.refKind !== 'meta-root'),
+        rng,
+      );
       if (!p) return null;
       const b = Buffer.from(src);
       b.fill(0, pageOffset(l, p.id), pageOffset(l, p.id) + l.pageSize);
@@ -124,9 +147,13 @@ export const targetedDamages: Damage[] = [
     },
   },
   {
-    name: 'page-header-id-wrong', expect: 'page-id-mismatch',
+    name: 'page-header-id-wrong',
+    expect: 'page-id-mismatch',
     apply: (src, l, rng) => {
-      const p = pick(pagesOf(l, (x) => x.type === 'leaf'), rng);
+      const p = pick(
+        pagesOf(l, (x) => x.type === 'leaf'),
+        rng,
+      );
       if (!p) return null;
       const b = Buffer.from(src);
       u64(b, pageOffset(l, p.id), p.id + 1000);
@@ -134,9 +161,13 @@ export const targetedDamages: Damage[] = [
     },
   },
   {
-    name: 'leaf-element-pos-outside-page', expect: 'element-out-of-page',
+    name: 'leaf-element-pos-outside-page',
+    expect: 'element-out-of-page',
     apply: (src, l, rng) => {
-      const p = pick(pagesOf(l, (x) => x.type === 'leaf' && x.count > 0 && x.overflow === 0), rng);
+      const p = pick(
+        pagesOf(l, (x) => x.type === 'leaf' && x.count > 0 && x.overflow === 0),
+        rng,
+      );
       if (!p) return null;
       const b = Buffer.from(src);
       b.writeUInt32LE(l.pageSize * 3, pageOffset(l, p.id) + 16 + 4); // element 0 pos
@@ -144,9 +175,13 @@ export const targetedDamages: Damage[] = [
     },
   },
   {
-    name: 'leaf-count-exceeds-page', expect: 'element-count-invalid',
+    name: 'leaf-count-exceeds-page',
+    expect: 'element-count-invalid',
     apply: (src, l, rng) => {
-      const p = pick(pagesOf(l, (x) => x.type === 'leaf' && x.overflow === 0), rng);
+      const p = pick(
+        pagesOf(l, (x) => x.type === 'leaf' && x.overflow === 0),
+        rng,
+      );
       if (!p) return null;
       const b = Buffer.from(src);
       b.writeUInt16LE(0xfffe, pageOffset(l, p.id) + 10);
@@ -154,7 +189,8 @@ export const targetedDamages: Damage[] = [
     },
   },
   {
-    name: 'freelist-entry-duplicated', expect: 'freelist-duplicate',
+    name: 'freelist-entry-duplicated',
+    expect: 'freelist-duplicate',
     apply: (src, l) => {
       if (l.freelistCount < 2 || l.freelistCount >= 0xffff) return null;
       const b = Buffer.from(src);
@@ -163,9 +199,13 @@ export const targetedDamages: Damage[] = [
     },
   },
   {
-    name: 'freelist-lists-reachable-page', expect: 'page-reachable-freed',
+    name: 'freelist-lists-reachable-page',
+    expect: 'page-reachable-freed',
     apply: (src, l, rng) => {
-      const p = pick(pagesOf(l, (x) => x.type === 'leaf'), rng);
+      const p = pick(
+        pagesOf(l, (x) => x.type === 'leaf'),
+        rng,
+      );
       if (!p || l.freelistCount < 1) return null;
       const b = Buffer.from(src);
       u64(b, l.freelistAt, p.id);
@@ -173,7 +213,8 @@ export const targetedDamages: Damage[] = [
     },
   },
   {
-    name: 'freelist-entry-dropped', expect: 'page-unreachable-unfreed',
+    name: 'freelist-entry-dropped',
+    expect: 'page-unreachable-unfreed',
     apply: (src, l) => {
       if (l.freelistCount < 1 || l.freelistCount >= 0xffff) return null;
       const b = Buffer.from(src);
@@ -182,7 +223,8 @@ export const targetedDamages: Damage[] = [
     },
   },
   {
-    name: 'leaf-keys-swapped', expect: 'key-order',
+    name: 'leaf-keys-swapped',
+    expect: 'key-order',
     apply: (src, l, rng) => {
       const candidates = pagesOf(l, (x) => x.type === 'leaf' && x.count >= 2 && x.overflow === 0).filter((p) => {
         const at = pageOffset(l, p.id);
@@ -201,9 +243,13 @@ export const targetedDamages: Damage[] = [
     },
   },
   {
-    name: 'branch-separator-above-child-keys', expect: 'key-out-of-range',
+    name: 'branch-separator-above-child-keys',
+    expect: 'key-out-of-range',
     apply: (src, l, rng) => {
-      const p = pick(pagesOf(l, (x) => x.type === 'branch' && x.count >= 3), rng);
+      const p = pick(
+        pagesOf(l, (x) => x.type === 'branch' && x.count >= 3),
+        rng,
+      );
       if (!p) return null;
       const b = Buffer.from(src);
       const at = pageOffset(l, p.id);
@@ -220,7 +266,8 @@ export const targetedDamages: Damage[] = [
     },
   },
   {
-    name: 'inline-bucket-page-flags-branch', expect: 'inline-bucket-invalid',
+    name: 'inline-bucket-page-flags-branch',
+    expect: 'inline-bucket-invalid',
     apply: (src, l, rng) => {
       const ib = pick(l.inline, rng);
       if (!ib) return null;
@@ -230,7 +277,8 @@ export const targetedDamages: Damage[] = [
     },
   },
   {
-    name: 'meta-torn', expect: 'healthy:meta-torn',
+    name: 'meta-torn',
+    expect: 'healthy:meta-torn',
     apply: (src, l) => {
       const b = Buffer.from(src);
       b[l.chosen * l.pageSize + 16 + 48] ^= 0xff; // txid byte; checksum no longer matches
@@ -238,7 +286,8 @@ export const targetedDamages: Damage[] = [
     },
   },
   {
-    name: 'both-metas-torn', expect: 'no-valid-meta',
+    name: 'both-metas-torn',
+    expect: 'no-valid-meta',
     apply: (src, l) => {
       const b = Buffer.from(src);
       b[16 + 48] ^= 0xff;
@@ -268,7 +317,10 @@ export function randomDamage(src: Buffer, l: BoltLayout, rng: () => number): { n
     return { name: `header-or-element-byte-${at - pageOffset(l, p.id)}-of-page-${p.id}`, bytes: b };
   }
   if (kind === 2) {
-    const p = pick(l.pages.filter((x) => x.refKind !== 'meta-root'), rng)!;
+    const p = pick(
+      l.pages.filter((x) => x.refKind !== 'meta-root'),
+      rng,
+    )!;
     const to = int(hwm + 4);
     u64(b, p.refAt, to);
     return { name: `ref-to-page-${p.id}-redirected-to-${to}`, bytes: b };
@@ -315,7 +367,10 @@ export interface DamageBase {
 }
 
 // Builds each named database with real bbolt (test/boltref) in `dir` and maps its layout.
-export async function buildDamageBases(dir: string, specs: readonly (readonly [string, BuildBoltDbOptions])[]): Promise<DamageBase[]> {
+export async function buildDamageBases(
+  dir: string,
+  specs: readonly (readonly [string, BuildBoltDbOptions])[],
+): Promise<DamageBase[]> {
   const bases: DamageBase[] = [];
   for (const [name, opts] of specs) {
     const path = join(dir, `${name}.boltdb`);

@@ -38,7 +38,9 @@ export function ensureBoltref(): string {
   const temp = `${boltrefBinary}.${process.pid}.tmp`;
   const r = spawnSync('go', ['build', '-o', temp, './test/boltref'], { cwd: repoRoot, env: goEnv, encoding: 'utf8' });
   if (r.status !== 0) {
-    throw new Error(`building boltref failed (is golang-github-coreos-bbolt-dev installed?):\n${r.stderr}${r.error ?? ''}`);
+    throw new Error(
+      `building boltref failed (is golang-github-coreos-bbolt-dev installed?):\n${r.stderr}${r.error ?? ''}`,
+    );
   }
   renameSync(temp, boltrefBinary);
   return boltrefBinary;
@@ -161,8 +163,19 @@ export function referenceCheck(path: string, options: ReferenceCheckOptions = {}
     child.on('close', (exitCode, signal) => {
       clearTimeout(timer);
       const base: ReferenceVerdict = {
-        kind: 'tool-error', open: null, checkErrors: progressCheckErrors(stderr), fullRead: null, keys: 0, buckets: 0,
-        orderViolations: [], lookupMisses: [], txid: null, exitCode, signal, stderr: stderr.slice(-stderrKeep), durationMs: Date.now() - started,
+        kind: 'tool-error',
+        open: null,
+        checkErrors: progressCheckErrors(stderr),
+        fullRead: null,
+        keys: 0,
+        buckets: 0,
+        orderViolations: [],
+        lookupMisses: [],
+        txid: null,
+        exitCode,
+        signal,
+        stderr: stderr.slice(-stderrKeep),
+        durationMs: Date.now() - started,
       };
       if (timedOut) return resolvePromise({ ...base, kind: 'timeout' });
       if (exitCode === 0) {
@@ -173,11 +186,21 @@ export function referenceCheck(path: string, options: ReferenceCheckOptions = {}
           return resolvePromise(base);
         }
         const verdict: ReferenceVerdict = {
-          ...base, open: parsed.open, checkErrors: parsed.checkErrors, fullRead: parsed.fullRead, keys: parsed.keys,
-          buckets: parsed.buckets, orderViolations: parsed.orderViolations, lookupMisses: parsed.lookupMisses, txid: parsed.txid,
+          ...base,
+          open: parsed.open,
+          checkErrors: parsed.checkErrors,
+          fullRead: parsed.fullRead,
+          keys: parsed.keys,
+          buckets: parsed.buckets,
+          orderViolations: parsed.orderViolations,
+          lookupMisses: parsed.lookupMisses,
+          txid: parsed.txid,
         };
         if (parsed.open !== 'ok') return resolvePromise({ ...verdict, kind: 'open-error' });
-        const clean = parsed.checkErrorCount === 0 && parsed.fullRead === 'ok' && parsed.orderViolations.length === 0 &&
+        const clean =
+          parsed.checkErrorCount === 0 &&
+          parsed.fullRead === 'ok' &&
+          parsed.orderViolations.length === 0 &&
           parsed.lookupMisses.length === 0;
         return resolvePromise({ ...verdict, kind: clean ? 'clean' : 'problems' });
       }
@@ -208,10 +231,23 @@ export interface BuildBoltDbOptions {
 
 export type BuildBoltDbResult =
   // bytes: the file's size; usedBytes: high-water mark x page size (bbolt grows files ahead).
-  | { ok: true; path: string; bytes: number; usedBytes: number; pageSize: number; images: number; blobs: number; txs: number; seconds: number }
+  | {
+      ok: true;
+      path: string;
+      bytes: number;
+      usedBytes: number;
+      pageSize: number;
+      images: number;
+      blobs: number;
+      txs: number;
+      seconds: number;
+    }
   | { ok: false; error: string };
 
-function runToEnd(args: string[], timeoutMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+function runToEnd(
+  args: string[],
+  timeoutMs: number,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
   return new Promise((resolvePromise) => {
     const child = spawn(ensureBoltref(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -230,9 +266,15 @@ function runToEnd(args: string[], timeoutMs: number): Promise<{ code: number | n
 export async function buildBoltDb(path: string, options: BuildBoltDbOptions = {}): Promise<BuildBoltDbResult> {
   const args = ['build', '-out', path];
   const flags: [keyof BuildBoltDbOptions, string][] = [
-    ['seed', '-seed'], ['images', '-images'], ['blobsPerImage', '-blobs'], ['pageSize', '-page-size'],
-    ['targetMB', '-target-mb'], ['largeValues', '-large-values'], ['deleteEvery', '-delete-every'],
-    ['batch', '-batch'], ['fill', '-fill'],
+    ['seed', '-seed'],
+    ['images', '-images'],
+    ['blobsPerImage', '-blobs'],
+    ['pageSize', '-page-size'],
+    ['targetMB', '-target-mb'],
+    ['largeValues', '-large-values'],
+    ['deleteEvery', '-delete-every'],
+    ['batch', '-batch'],
+    ['fill', '-fill'],
   ];
   for (const [key, flag] of flags) {
     const value = options[key];
@@ -267,7 +309,10 @@ export interface WriteLoopExit {
 }
 
 // A process that commits like containers/image: open (LOCK_EX, wait forever), one Update, close.
-export function startWriteLoop(path: string, options: WriteLoopOptions = {}): { child: ChildProcess; exit: Promise<WriteLoopExit> } {
+export function startWriteLoop(
+  path: string,
+  options: WriteLoopOptions = {},
+): { child: ChildProcess; exit: Promise<WriteLoopExit> } {
   const args = ['write-loop', '-db', path, `-iterations=${options.iterations ?? 100}`];
   if (options.durationMs !== undefined) args.push(`-duration=${options.durationMs}ms`);
   if (options.seed !== undefined) args.push(`-seed=${options.seed}`);

@@ -29,16 +29,37 @@ export interface Browser {
 
 export async function launchChromium(timeoutMs = 20_000): Promise<Browser> {
   const profile = mkdtempSync(join(tmpdir(), 'bfa-chromium-'));
-  const child: ChildProcess = spawn(chromiumBinary, [
-    '--headless=new', '--no-sandbox', '--disable-gpu', '--remote-debugging-port=0', '--remote-debugging-address=127.0.0.1',
-    `--user-data-dir=${profile}`, '--no-first-run', '--no-default-browser-check', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--disable-default-apps', '--disable-extensions', '--metrics-recording-only',
-    '--disable-domain-reliability', '--disable-features=Translate,OptimizationHints,MediaRouter,AutofillServerCommunication',
-    '--hide-scrollbars', '--force-color-profile=srgb', 'about:blank',
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn(
+    chromiumBinary,
+    [
+      '--headless=new',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--remote-debugging-port=0',
+      '--remote-debugging-address=127.0.0.1',
+      `--user-data-dir=${profile}`,
+      '--no-first-run',
+      '--no-default-browser-check',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-default-apps',
+      '--disable-extensions',
+      '--metrics-recording-only',
+      '--disable-domain-reliability',
+      '--disable-features=Translate,OptimizationHints,MediaRouter,AutofillServerCommunication',
+      '--hide-scrollbars',
+      '--force-color-profile=srgb',
+      'about:blank',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   const endpoint = await new Promise<string>((resolve, reject) => {
     let text = '';
-    const timer = setTimeout(() => reject(new Error(`chromium did not start within ${timeoutMs} ms:\n${text}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`chromium did not start within ${timeoutMs} ms:\n${text}`)),
+      timeoutMs,
+    );
     child.stderr?.on('data', (chunk: Buffer) => {
       text += chunk.toString();
       const m = /DevTools listening on (ws:\/\/\S+)/.exec(text);
@@ -63,7 +84,14 @@ export async function launchChromium(timeoutMs = 20_000): Promise<Browser> {
   const pending = new Map<number, Pending>();
   const listeners = new Set<(msg: { method: string; sessionId?: string; params?: unknown }) => void>();
   ws.addEventListener('message', (ev) => {
-    const msg = JSON.parse(String(ev.data)) as { id?: number; result?: Record<string, unknown>; error?: { message: string }; method?: string; sessionId?: string; params?: unknown };
+    const msg = JSON.parse(String(ev.data)) as {
+      id?: number;
+      result?: Record<string, unknown>;
+      error?: { message: string };
+      method?: string;
+      sessionId?: string;
+      params?: unknown;
+    };
     if (msg.id !== undefined) {
       const p = pending.get(msg.id);
       pending.delete(msg.id);
@@ -98,24 +126,44 @@ export async function launchChromium(timeoutMs = 20_000): Promise<Browser> {
   return {
     async tab() {
       const { targetId } = await send('Target.createTarget', { url: 'about:blank' });
-      const { sessionId } = await send('Target.attachToTarget', { targetId, flatten: true }) as { sessionId: string };
+      const { sessionId } = (await send('Target.attachToTarget', { targetId, flatten: true })) as { sessionId: string };
       await send('Page.enable', {}, sessionId);
       return {
         async open(url, width, height = 900) {
-          await send('Emulation.setDeviceMetricsOverride', { width, height, deviceScaleFactor: 1, mobile: width < 600 }, sessionId);
+          await send(
+            'Emulation.setDeviceMetricsOverride',
+            { width, height, deviceScaleFactor: 1, mobile: width < 600 },
+            sessionId,
+          );
           const loaded = waitFor('Page.loadEventFired', sessionId);
           await send('Page.navigate', { url }, sessionId);
           await loaded;
         },
         async evaluate<T>(expression: string) {
-          const r = await send('Runtime.evaluate', { expression, returnByValue: true }, sessionId) as { result: { value: T }; exceptionDetails?: { text: string } };
+          const r = (await send('Runtime.evaluate', { expression, returnByValue: true }, sessionId)) as {
+            result: { value: T };
+            exceptionDetails?: { text: string };
+          };
           if (r.exceptionDetails) throw new Error(`${expression}: ${r.exceptionDetails.text}`);
           return r.result.value;
         },
         async screenshot() {
-          const metrics = await send('Page.getLayoutMetrics', {}, sessionId) as { cssContentSize: { width: number; height: number }; cssLayoutViewport: { clientWidth: number } };
-          const clip = { x: 0, y: 0, width: metrics.cssLayoutViewport.clientWidth, height: Math.ceil(metrics.cssContentSize.height), scale: 1 };
-          const r = await send('Page.captureScreenshot', { format: 'png', captureBeyondViewport: true, clip }, sessionId) as { data: string };
+          const metrics = (await send('Page.getLayoutMetrics', {}, sessionId)) as {
+            cssContentSize: { width: number; height: number };
+            cssLayoutViewport: { clientWidth: number };
+          };
+          const clip = {
+            x: 0,
+            y: 0,
+            width: metrics.cssLayoutViewport.clientWidth,
+            height: Math.ceil(metrics.cssContentSize.height),
+            scale: 1,
+          };
+          const r = (await send(
+            'Page.captureScreenshot',
+            { format: 'png', captureBeyondViewport: true, clip },
+            sessionId,
+          )) as { data: string };
           return Buffer.from(r.data, 'base64');
         },
       };
@@ -125,8 +173,14 @@ export async function launchChromium(timeoutMs = 20_000): Promise<Browser> {
       ws.close();
       if (child.exitCode === null) {
         await new Promise((resolve) => {
-          const timer = setTimeout(() => { child.kill('SIGKILL'); resolve(null); }, 3000);
-          child.once('exit', () => { clearTimeout(timer); resolve(null); });
+          const timer = setTimeout(() => {
+            child.kill('SIGKILL');
+            resolve(null);
+          }, 3000);
+          child.once('exit', () => {
+            clearTimeout(timer);
+            resolve(null);
+          });
         });
       }
       rmSync(profile, { recursive: true, force: true });

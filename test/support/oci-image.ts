@@ -81,28 +81,39 @@ export function writeOciImage(dir: string, options: OciImageOptions): OciImage {
     layerDigests.push(digest);
     layerDescriptors.push({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest, size: gz.length });
   }
-  const config = Buffer.from(JSON.stringify({
-    architecture: 'amd64',
-    os: 'linux',
-    created: '2024-01-01T00:00:00Z',
-    config: { Labels: { 'buildfleet.test.seed': String(options.seed) } },
-    rootfs: { type: 'layers', diff_ids: diffIds },
-    history: diffIds.map((_, i) => ({ created: '2024-01-01T00:00:00Z', created_by: `layer ${i}` })),
-  }));
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      created: '2024-01-01T00:00:00Z',
+      config: { Labels: { 'buildfleet.test.seed': String(options.seed) } },
+      rootfs: { type: 'layers', diff_ids: diffIds },
+      history: diffIds.map((_, i) => ({ created: '2024-01-01T00:00:00Z', created_by: `layer ${i}` })),
+    }),
+  );
   const configDigest = writeBlob(dir, config);
-  const manifest = Buffer.from(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length },
-    layers: layerDescriptors,
-  }));
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length },
+      layers: layerDescriptors,
+    }),
+  );
   const manifestDigest = writeBlob(dir, manifest);
-  writeFileSync(join(dir, 'index.json'), JSON.stringify({
-    schemaVersion: 2,
-    manifests: [{
-      mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: manifestDigest, size: manifest.length,
-      annotations: { 'org.opencontainers.image.ref.name': tag },
-    }],
-  }));
+  writeFileSync(
+    join(dir, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [
+        {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          digest: manifestDigest,
+          size: manifest.length,
+          annotations: { 'org.opencontainers.image.ref.name': tag },
+        },
+      ],
+    }),
+  );
   return { dir, tag, reference: `oci:${dir}:${tag}`, manifestDigest, configDigest, layerDigests, diffIds };
 }

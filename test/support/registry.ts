@@ -92,7 +92,9 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Runn
   const configFile = join(configDir, 'config.yml');
   writeFileSync(configFile, stringify(config));
 
-  const child = spawn(options.binary ?? 'docker-registry', ['serve', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(options.binary ?? 'docker-registry', ['serve', configFile], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   const keep = (d: Buffer) => (output = (output + d.toString('utf8')).slice(-64 * 1024));
   child.stdout?.on('data', keep);

@@ -42,11 +42,25 @@ export function runSkopeo(args: string[], options: SkopeoRunOptions): Promise<Sk
   const policyFile = join(policyDir, 'policy.json');
   writeFileSync(policyFile, JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
   const command = [
-    '-m', '--propagation', 'private', 'sh', '-c', script, 'sh', systemCacheDir, options.cacheDir,
-    options.binary ?? 'skopeo', '--policy', policyFile, ...args,
+    '-m',
+    '--propagation',
+    'private',
+    'sh',
+    '-c',
+    script,
+    'sh',
+    systemCacheDir,
+    options.cacheDir,
+    options.binary ?? 'skopeo',
+    '--policy',
+    policyFile,
+    ...args,
   ];
   return new Promise((resolveRun) => {
-    const child = spawn('unshare', command, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
+    const child = spawn('unshare', command, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...options.env },
+    });
     let stdout = '';
     let stderr = '';
     let timedOut = false;

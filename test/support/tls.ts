@@ -18,25 +18,93 @@ function openssl(args: string[], cwd: string): string {
 const ecKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
 
 // Writes ca.pem/ca.key and server.pem/server.key into `dir`.
-export function makeTestPki(dir: string, hosts: { dns: string[]; ip: string[] } = { dns: ['localhost'], ip: ['127.0.0.1'] }): TestPki {
-  openssl(['req', '-x509', ...ecKey, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2',
-    '-subj', '/CN=buildfleet test CA',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
-  openssl(['req', ...ecKey, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=buildfleet test registry'], dir);
+export function makeTestPki(
+  dir: string,
+  hosts: { dns: string[]; ip: string[] } = { dns: ['localhost'], ip: ['127.0.0.1'] },
+): TestPki {
+  openssl(
+    [
+      'req',
+      '-x509',
+      ...ecKey,
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.pem',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=buildfleet test CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ],
+    dir,
+  );
+  openssl(
+    ['req', ...ecKey, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=buildfleet test registry'],
+    dir,
+  );
   const san = [...hosts.dns.map((h) => `DNS:${h}`), ...hosts.ip.map((h) => `IP:${h}`)].join(',');
-  writeFileSync(join(dir, 'server.ext'), [
-    `subjectAltName=${san}`, 'basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature',
-    'extendedKeyUsage=serverAuth', '',
-  ].join('\n'));
-  openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
-    '-out', 'server.pem', '-days', '1', '-extfile', 'server.ext'], dir);
-  return { caFile: join(dir, 'ca.pem'), caKeyFile: join(dir, 'ca.key'), certFile: join(dir, 'server.pem'), keyFile: join(dir, 'server.key') };
+  writeFileSync(
+    join(dir, 'server.ext'),
+    [
+      `subjectAltName=${san}`,
+      'basicConstraints=CA:FALSE',
+      'keyUsage=critical,digitalSignature',
+      'extendedKeyUsage=serverAuth',
+      '',
+    ].join('\n'),
+  );
+  openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'server.pem',
+      '-days',
+      '1',
+      '-extfile',
+      'server.ext',
+    ],
+    dir,
+  );
+  return {
+    caFile: join(dir, 'ca.pem'),
+    caKeyFile: join(dir, 'ca.key'),
+    certFile: join(dir, 'server.pem'),
+    keyFile: join(dir, 'server.key'),
+  };
 }
 
 // A self-signed RSA certificate and key (RS256 token signing), `<name>.pem` and `<name>.key`.
 export function makeSigningCert(dir: string, name: string): { certFile: string; keyFile: string } {
-  openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.pem`,
-    '-days', '1', '-subj', `/CN=${name}`], dir);
+  openssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.pem`,
+      '-days',
+      '1',
+      '-subj',
+      `/CN=${name}`,
+    ],
+    dir,
+  );
   return { certFile: join(dir, `${name}.pem`), keyFile: join(dir, `${name}.key`) };
 }
 
@@ -49,15 +117,48 @@ export function opensslNotAfter(certFile: string): number {
 // A server certificate from the same CA, for the same names, that expired in 2020 (only
 // `openssl ca` can set past validity dates in OpenSSL 3.0). Needs makeTestPki(dir) first.
 export function makeExpiredServerCert(dir: string): { certFile: string; keyFile: string } {
-  writeFileSync(join(dir, 'ca.cnf'), [
-    '[ ca ]', 'default_ca = test_ca', '[ test_ca ]', 'database = index.txt', 'new_certs_dir = .',
-    'serial = ca.srl', 'default_md = sha256', 'policy = any', 'unique_subject = no',
-    '[ any ]', 'commonName = supplied', '',
-  ].join('\n'));
+  writeFileSync(
+    join(dir, 'ca.cnf'),
+    [
+      '[ ca ]',
+      'default_ca = test_ca',
+      '[ test_ca ]',
+      'database = index.txt',
+      'new_certs_dir = .',
+      'serial = ca.srl',
+      'default_md = sha256',
+      'policy = any',
+      'unique_subject = no',
+      '[ any ]',
+      'commonName = supplied',
+      '',
+    ].join('\n'),
+  );
   writeFileSync(join(dir, 'index.txt'), '');
-  openssl(['ca', '-batch', '-config', 'ca.cnf', '-cert', 'ca.pem', '-keyfile', 'ca.key', '-in', 'server.csr',
-    '-out', 'expired.pem', '-startdate', '20200101000000Z', '-enddate', '20200102000000Z',
-    '-extfile', 'server.ext', '-notext'], dir);
+  openssl(
+    [
+      'ca',
+      '-batch',
+      '-config',
+      'ca.cnf',
+      '-cert',
+      'ca.pem',
+      '-keyfile',
+      'ca.key',
+      '-in',
+      'server.csr',
+      '-out',
+      'expired.pem',
+      '-startdate',
+      '20200101000000Z',
+      '-enddate',
+      '20200102000000Z',
+      '-extfile',
+      'server.ext',
+      '-notext',
+    ],
+    dir,
+  );
   return { certFile: join(dir, 'expired.pem'), keyFile: join(dir, 'server.key') };
 }
 
@@ -65,8 +166,29 @@ export function makeExpiredServerCert(dir: string): { certFile: string; keyFile:
 // `<name>.pem` and `<name>.key`, for servers that require client certificates.
 export function makeClientCert(dir: string, name: string): { certFile: string; keyFile: string } {
   openssl(['req', ...ecKey, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`], dir);
-  writeFileSync(join(dir, `${name}.ext`), ['basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature', 'extendedKeyUsage=clientAuth', ''].join('\n'));
-  openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
-    '-out', `${name}.pem`, '-days', '1', '-extfile', `${name}.ext`], dir);
+  writeFileSync(
+    join(dir, `${name}.ext`),
+    ['basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature', 'extendedKeyUsage=clientAuth', ''].join('\n'),
+  );
+  openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      `${name}.pem`,
+      '-days',
+      '1',
+      '-extfile',
+      `${name}.ext`,
+    ],
+    dir,
+  );
   return { certFile: join(dir, `${name}.pem`), keyFile: join(dir, `${name}.key`) };
 }

@@ -46,7 +46,9 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
   const issuer = opts.issuer ?? 'buildfleet-test-token-server';
   const { certFile, keyFile } = makeSigningCert(opts.dir, 'token-signer');
   const key = createPrivateKey(readFileSync(keyFile));
-  const certDer = readFileSync(certFile, 'utf8').replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
+  const certDer = readFileSync(certFile, 'utf8')
+    .replace(/-----[^-]+-----/g, '')
+    .replace(/\s+/g, '');
   let issued = 0;
   let refused = 0;
 
@@ -56,26 +58,40 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
     const [user, password] = basic === undefined ? [] : Buffer.from(basic, 'base64').toString().split(/:(.*)/s);
     if (url.pathname !== '/token' || user === undefined || opts.users[user] !== password) {
       refused += 1;
-      res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="buildfleet test token server"', 'Content-Type': 'application/json' });
+      res.writeHead(401, {
+        'WWW-Authenticate': 'Basic realm="buildfleet test token server"',
+        'Content-Type': 'application/json',
+      });
       res.end('{"details":"incorrect username or password"}');
       return;
     }
     const now = Math.floor(Date.now() / 1000);
     const header = { typ: 'JWT', alg: 'RS256', x5c: [certDer] };
     const claims = {
-      iss: issuer, sub: user, aud: url.searchParams.get('service') ?? service,
-      exp: now + 300, nbf: now - 10, iat: now, jti: randomUUID(), access: accessOf(url.searchParams.get('scope')),
+      iss: issuer,
+      sub: user,
+      aud: url.searchParams.get('service') ?? service,
+      exp: now + 300,
+      nbf: now - 10,
+      iat: now,
+      jti: randomUUID(),
+      access: accessOf(url.searchParams.get('scope')),
     };
     const signingInput = `${base64url(JSON.stringify(header))}.${base64url(JSON.stringify(claims))}`;
     const token = `${signingInput}.${base64url(sign('sha256', Buffer.from(signingInput), key))}`;
     issued += 1;
     res.writeHead(200, { 'Content-Type': 'application/json' });
-    res.end(JSON.stringify({ token, access_token: token, expires_in: 300, issued_at: new Date(now * 1000).toISOString() }));
+    res.end(
+      JSON.stringify({ token, access_token: token, expires_in: 300, issued_at: new Date(now * 1000).toISOString() }),
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    realm: `http://127.0.0.1:${port}/token`, service, issuer, certFile,
+    realm: `http://127.0.0.1:${port}/token`,
+    service,
+    issuer,
+    certFile,
     issued: () => issued,
     refused: () => refused,
     stop: () => new Promise((resolve) => server.close(() => resolve())),

@@ -65,6 +65,8 @@ export function statusBadge(status: string, label = status): string {
 export function stackTable(caption: string, headers: string[], rows: string[][]): string {
   if (rows.length === 0) return '';
   const head = headers.map((h) => `<th scope="col">${e(h)}</th>`).join('');
-  const body = rows.map((r) => `<tr>${r.map((cell, i) => `<td data-label="${e(headers[i])}">${cell}</td>`).join('')}</tr>`).join('\n');
+  const body = rows
+    .map((r) => `<tr>${r.map((cell, i) => `<td data-label="${e(headers[i])}">${cell}</td>`).join('')}</tr>`)
+    .join('\n');
   return `<table class="stack"><caption>${e(caption)}</caption><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
 }

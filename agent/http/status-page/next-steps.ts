@@ -17,17 +17,27 @@ export function nextStep(code: string, ctx: PageContext): string {
   if (code === 'cache-corrupt') {
     return `Move it aside: ${cmd('sudo buildfleet-agent cache quarantine')} on the host, or ${post('/v1/caches/quarantine')}. skopeo starts a fresh cache.`;
   }
-  if (code === 'cache-corrupt-orphan') return `Not blocking: the installed skopeo no longer uses this format. Remove it when convenient: ${cmd('sudo buildfleet-agent cache quarantine PATH')}.`;
+  if (code === 'cache-corrupt-orphan')
+    return `Not blocking: the installed skopeo no longer uses this format. Remove it when convenient: ${cmd('sudo buildfleet-agent cache quarantine PATH')}.`;
   if (code === 'cache-busy') return 'Nothing to do: a writer kept it busy; it is checked again on the next run.';
-  if (code === 'cache-unreadable' || code === 'cache-refused') return `Check the path's owner, permissions and links (${cmd('ls -la DIR')}); the agent follows only links root owns.`;
-  if (code.startsWith('quarantine-')) return `See why the move did not happen: ${cmd('sudo buildfleet-agent cache quarantine --dry-run')}.`;
-  if (code.startsWith('skopeo-')) return `Install a skopeo that meets the version policy (${cmd('skopeo --version')}; the policy is in the skopeo section below).`;
-  if (code === 'disk-free-low' || code === 'disk-free-critical') return `Free space on that filesystem (${cmd('df -h PATH')}; e.g. ${cmd('podman system prune')}).`;
-  if (code === 'disk-inodes-exhausted') return `Free inodes on that filesystem (${cmd('df -i PATH')}; many small files, e.g. old build trees).`;
-  if (code.startsWith('disk-stat')) return `The filesystem does not answer (a hung network mount?): ${cmd('stat PATH')}, ${cmd('mount')}.`;
-  if (code.startsWith('registry-')) return `Shared dependency: every host sees it, so this host only degrades. Check the registry: ${cmd('curl -v URL/v2/')}.`;
+  if (code === 'cache-unreadable' || code === 'cache-refused')
+    return `Check the path's owner, permissions and links (${cmd('ls -la DIR')}); the agent follows only links root owns.`;
+  if (code.startsWith('quarantine-'))
+    return `See why the move did not happen: ${cmd('sudo buildfleet-agent cache quarantine --dry-run')}.`;
+  if (code.startsWith('skopeo-'))
+    return `Install a skopeo that meets the version policy (${cmd('skopeo --version')}; the policy is in the skopeo section below).`;
+  if (code === 'disk-free-low' || code === 'disk-free-critical')
+    return `Free space on that filesystem (${cmd('df -h PATH')}; e.g. ${cmd('podman system prune')}).`;
+  if (code === 'disk-inodes-exhausted')
+    return `Free inodes on that filesystem (${cmd('df -i PATH')}; many small files, e.g. old build trees).`;
+  if (code.startsWith('disk-stat'))
+    return `The filesystem does not answer (a hung network mount?): ${cmd('stat PATH')}, ${cmd('mount')}.`;
+  if (code.startsWith('registry-'))
+    return `Shared dependency: every host sees it, so this host only degrades. Check the registry: ${cmd('curl -v URL/v2/')}.`;
   if (code === 'not-yet-checked') return `Wait for the first run, or run the checks now: ${post('/v1/checks/run')}.`;
-  if (code === 'maintenance') return `End maintenance: ${cmd(`curl -X DELETE -H ${token} ${ctx.base}/v1/maintenance`)}.`;
-  if (code.startsWith('check-')) return `The check itself failed; see the agent's log: ${cmd('journalctl -u buildfleet-agent -n 50')}.`;
+  if (code === 'maintenance')
+    return `End maintenance: ${cmd(`curl -X DELETE -H ${token} ${ctx.base}/v1/maintenance`)}.`;
+  if (code.startsWith('check-'))
+    return `The check itself failed; see the agent's log: ${cmd('journalctl -u buildfleet-agent -n 50')}.`;
   return `See docs/problem-codes.md for ${cmd(code)}.`;
 }

@@ -51,11 +51,16 @@ export function readPageHeader(bytes: Uint8Array): PageHeader {
 
 export function pageTypeName(flags: number): string {
   switch (flags) {
-    case flagBranch: return 'branch';
-    case flagLeaf: return 'leaf';
-    case flagMeta: return 'meta';
-    case flagFreelist: return 'freelist';
-    default: return `unknown<${flags.toString(16).padStart(2, '0')}>`;
+    case flagBranch:
+      return 'branch';
+    case flagLeaf:
+      return 'leaf';
+    case flagMeta:
+      return 'meta';
+    case flagFreelist:
+      return 'freelist';
+    default:
+      return `unknown<${flags.toString(16).padStart(2, '0')}>`;
   }
 }
 
@@ -131,7 +136,8 @@ export const branchChildOffset = (el: number): number => el + 8;
 export const pageFlagsAt = (dv: DataView, base: number): number => dv.getUint16(base + 8, true);
 export const pageCountAt = (dv: DataView, base: number): number => dv.getUint16(base + 10, true);
 // A bucket value whose root page id is 0 holds its page inline, after the 16-byte header.
-export const bucketIsInline = (dv: DataView, value: number): boolean => dv.getUint32(value, true) === 0 && dv.getUint32(value + 4, true) === 0;
+export const bucketIsInline = (dv: DataView, value: number): boolean =>
+  dv.getUint32(value, true) === 0 && dv.getUint32(value + 4, true) === 0;
 export const bucketRootOffset = (value: number): number => value;
 
 // Freelist page ids: the count lives in the header, or (escape) in the first u64.

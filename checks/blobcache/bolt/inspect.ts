@@ -25,7 +25,15 @@ function printable(name: Uint8Array): string {
 }
 
 function collector(limits: BoltInspectLimits): Collector {
-  const root: InspectionNode = { name: '', kind: 'bucket', keys: 0, subBuckets: 0, children: [], subtreeKeys: 0, subtreeBuckets: 0 };
+  const root: InspectionNode = {
+    name: '',
+    kind: 'bucket',
+    keys: 0,
+    subBuckets: 0,
+    children: [],
+    subtreeKeys: 0,
+    subtreeBuckets: 0,
+  };
   // Per bucket id: the node its counts go to (its own, or the nearest shown ancestor's when it is
   // folded), whether that node is its own, its depth, and the shown nodes above it.
   const nodeOf: InspectionNode[] = [root];
@@ -42,7 +50,15 @@ function collector(limits: BoltInspectLimits): Collector {
       for (const a of parentChain) a.subtreeBuckets = (a.subtreeBuckets ?? 0) + 1;
       const canShow = ownNode[parent] && d <= limits.maxDepth && parentNode.children !== undefined;
       if (canShow && parentNode.children!.length < limits.maxChildren) {
-        const node: InspectionNode = { name: printable(name), kind: 'bucket', keys: 0, subBuckets: 0, inline, subtreeKeys: 0, subtreeBuckets: 0 };
+        const node: InspectionNode = {
+          name: printable(name),
+          kind: 'bucket',
+          keys: 0,
+          subBuckets: 0,
+          inline,
+          subtreeKeys: 0,
+          subtreeBuckets: 0,
+        };
         if (d < limits.maxDepth) node.children = [];
         const holds = d === 1 ? cimageBucketPurpose(node.name) : undefined;
         if (holds) node.holds = holds;
@@ -72,7 +88,12 @@ function collector(limits: BoltInspectLimits): Collector {
   };
 }
 
-export function inspectBoltSource(path: string, readAt: ReadAt, fileSize: number, limits: Partial<BoltInspectLimits> = {}): CacheInspection {
+export function inspectBoltSource(
+  path: string,
+  readAt: ReadAt,
+  fileSize: number,
+  limits: Partial<BoltInspectLimits> = {},
+): CacheInspection {
   const started = performance.now();
   let current: Collector | null = null;
   const lim = { ...defaultLimits, ...limits };

@@ -83,28 +83,65 @@ export function readBoltMetas(readAt: ReadAt, fileSize: number): MetaReading | M
   if (!sawMagic) {
     return {
       kind: 'not-bolt',
-      problems: [{ code: 'not-a-cache', message: 'not a bolt database (no bolt magic in either meta page) and not SQLite' }],
+      problems: [
+        { code: 'not-a-cache', message: 'not a bolt database (no bolt magic in either meta page) and not SQLite' },
+      ],
     };
   }
   if (fileSize < minFileSize) {
-    return { kind: 'corrupt', problems: [{ code: 'file-too-small', message: `file is ${fileSize} bytes; a bolt database is at least ${minFileSize} (bbolt: "invalid database")` }] };
+    return {
+      kind: 'corrupt',
+      problems: [
+        {
+          code: 'file-too-small',
+          message: `file is ${fileSize} bytes; a bolt database is at least ${minFileSize} (bbolt: "invalid database")`,
+        },
+      ],
+    };
   }
   if (pageSize === 0) {
     return {
       kind: 'corrupt',
-      problems: [{ code: 'no-valid-meta', page: 0, message: `neither meta page is valid (meta 0: ${faultText[slot0.fault ?? 'unreadable']}; no valid meta 1 found); bbolt refuses to open the file` }],
+      problems: [
+        {
+          code: 'no-valid-meta',
+          page: 0,
+          message: `neither meta page is valid (meta 0: ${faultText[slot0.fault ?? 'unreadable']}; no valid meta 1 found); bbolt refuses to open the file`,
+        },
+      ],
     };
   }
   if (!validPageSize(pageSize)) {
-    return { kind: 'corrupt', problems: [{ code: 'meta-page-size-invalid', page: 0, message: `meta page size ${pageSize} is not a power of two between ${minPageSize} and ${maxPageSize}` }] };
+    return {
+      kind: 'corrupt',
+      problems: [
+        {
+          code: 'meta-page-size-invalid',
+          page: 0,
+          message: `meta page size ${pageSize} is not a power of two between ${minPageSize} and ${maxPageSize}`,
+        },
+      ],
+    };
   }
   if (fileSize < 2 * pageSize) {
-    return { kind: 'corrupt', pageSize, problems: [{ code: 'file-too-small', message: `file is ${fileSize} bytes, smaller than the two meta pages (${2 * pageSize}); bbolt: "file size too small"` }] };
+    return {
+      kind: 'corrupt',
+      pageSize,
+      problems: [
+        {
+          code: 'file-too-small',
+          message: `file is ${fileSize} bytes, smaller than the two meta pages (${2 * pageSize}); bbolt: "file size too small"`,
+        },
+      ],
+    };
   }
 
   const slot1 = readSlot(readAt, pageSize);
   if (slot1 instanceof Error) return { kind: 'io-error', problems: [{ code: 'io-error', message: slot1.message }] };
-  const slots: [MetaSlot, MetaSlot] = [{ meta: slot0.meta, fault: slot0.fault }, { meta: slot1.meta, fault: slot1.fault }];
+  const slots: [MetaSlot, MetaSlot] = [
+    { meta: slot0.meta, fault: slot0.fault },
+    { meta: slot1.meta, fault: slot1.fault },
+  ];
   const fingerprint = Buffer.concat([slot0.bytes, slot1.bytes]);
 
   const valid = slots.map((s) => s.fault === null && s.meta !== null);
@@ -112,10 +149,13 @@ export function readBoltMetas(readAt: ReadAt, fileSize: number): MetaReading | M
     return {
       kind: 'corrupt',
       pageSize,
-      problems: [{
-        code: 'no-valid-meta', page: 0,
-        message: `neither meta page is valid (meta 0: ${faultText[slot0.fault ?? 'unreadable']}; meta 1: ${faultText[slot1.fault ?? 'unreadable']}); bbolt refuses to open the file`,
-      }],
+      problems: [
+        {
+          code: 'no-valid-meta',
+          page: 0,
+          message: `neither meta page is valid (meta 0: ${faultText[slot0.fault ?? 'unreadable']}; meta 1: ${faultText[slot1.fault ?? 'unreadable']}); bbolt refuses to open the file`,
+        },
+      ],
     };
   }
   // bbolt's db.meta(): the higher txid if it validates, else the other one.
@@ -126,15 +166,23 @@ export function readBoltMetas(readAt: ReadAt, fileSize: number): MetaReading | M
   const other = chosen === 0 ? 1 : 0;
   if (!valid[other]) {
     warnings.push({
-      code: 'meta-torn', page: other,
+      code: 'meta-torn',
+      page: other,
       message: `meta page ${other} is invalid (${faultText[slots[other].fault ?? 'unreadable']}); bbolt uses meta ${chosen} (txid ${slots[chosen].meta!.txid}) — the state an interrupted commit leaves, repaired by the next write`,
     });
   }
   const meta = slots[chosen].meta!;
   if (valid[0] && valid[1] && slots[0].meta!.pageSize !== slots[1].meta!.pageSize) {
     return {
-      kind: 'corrupt', pageSize,
-      problems: [{ code: 'meta-page-size-mismatch', page: 1, message: `meta 0 says page size ${slots[0].meta!.pageSize}, meta 1 says ${slots[1].meta!.pageSize}` }],
+      kind: 'corrupt',
+      pageSize,
+      problems: [
+        {
+          code: 'meta-page-size-mismatch',
+          page: 1,
+          message: `meta 0 says page size ${slots[0].meta!.pageSize}, meta 1 says ${slots[1].meta!.pageSize}`,
+        },
+      ],
     };
   }
   return { kind: 'ok', pageSize, slots, chosen, meta, fingerprint, warnings };

@@ -35,13 +35,22 @@ export function createPageMarks(): PageMarks {
       }
       chunk[id & inChunk] = 1;
     },
-    chunkIndexes: () => Object.keys(chunks).map(Number).sort((x, y) => x - y),
+    chunkIndexes: () =>
+      Object.keys(chunks)
+        .map(Number)
+        .sort((x, y) => x - y),
   };
 }
 
 // The ids in [from, to) in neither set: how many, and the first `limit` of them in ascending
 // order. Work is bounded by the marked chunks, whatever the range.
-export function unmarkedIds(a: PageMarks, b: PageMarks, from: number, to: number, limit: number): { count: number; first: number[] } {
+export function unmarkedIds(
+  a: PageMarks,
+  b: PageMarks,
+  from: number,
+  to: number,
+  limit: number,
+): { count: number; first: number[] } {
   const first: number[] = [];
   let count = 0;
   const unmarkedRun = (start: number, end: number): void => {

@@ -16,7 +16,12 @@ export function verifyBoltFileSync(path: string, opts: BoltVerifyOptions = {}): 
 
 // Verifies a file the caller opened (and closes): the dispatcher detects the format and
 // verifies through the same descriptor, so both look at the same inode.
-export function verifyBoltOpened(path: string, opened: OpenedCacheFile, opts: BoltVerifyOptions, startedAt: number): CacheVerdict {
+export function verifyBoltOpened(
+  path: string,
+  opened: OpenedCacheFile,
+  opts: BoltVerifyOptions,
+  startedAt: number,
+): CacheVerdict {
   const result = verifyBoltSource(scratchReadAt(opened.fd), opened.currentSize, opts);
   return { path, ...result, durationMs: Math.round((performance.now() - startedAt) * 100) / 100 };
 }

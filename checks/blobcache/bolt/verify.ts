@@ -34,7 +34,11 @@ function sleepSync(ms: number): void {
 
 // `size` is a function for live files: it is asked after the metas are read, because a writer
 // grows the file before it writes the meta that refers to the new pages.
-export function verifyBoltSource(readAt: ReadAt, size: number | (() => number), opts: BoltVerifyOptions = {}): BoltVerification {
+export function verifyBoltSource(
+  readAt: ReadAt,
+  size: number | (() => number),
+  opts: BoltVerifyOptions = {},
+): BoltVerification {
   const sizeNow = typeof size === 'number' ? () => size : size;
   const initialSize = sizeNow();
   const maxAttempts = opts.maxAttempts ?? 5;
@@ -44,7 +48,9 @@ export function verifyBoltSource(readAt: ReadAt, size: number | (() => number), 
 
   if (initialSize === 0) {
     return {
-      format: 'empty', verdict: 'healthy', problems: [],
+      format: 'empty',
+      verdict: 'healthy',
+      problems: [],
       warnings: [{ code: 'empty-file', message: 'zero-length file; bbolt initialises it on the next write' }],
       stats: { sizeBytes: 0 },
     };
@@ -58,7 +64,11 @@ export function verifyBoltSource(readAt: ReadAt, size: number | (() => number), 
       // A meta may be torn because a writer is writing it right now: look again before judging.
       const again = readBoltMetas(readAt, sizeNow());
       const stable = again.kind === before.kind && JSON.stringify(again.problems) === JSON.stringify(before.problems);
-      if (!stable && attempt < maxAttempts) { sleepSync(delay); delay *= 2; continue; }
+      if (!stable && attempt < maxAttempts) {
+        sleepSync(delay);
+        delay *= 2;
+        continue;
+      }
       return {
         format: before.kind === 'not-bolt' ? 'unknown' : 'boltdb',
         verdict: before.kind === 'io-error' ? 'unreadable' : stable ? 'corrupt' : 'busy',
@@ -72,13 +82,22 @@ export function verifyBoltSource(readAt: ReadAt, size: number | (() => number), 
     const after = readBoltMetas(readAt, fileSize);
     const unchanged = after.kind === 'ok' && after.fingerprint.equals(before.fingerprint);
     const stats: CacheStats = {
-      pageSize: before.pageSize, pages: Number(before.meta.pgid), txid: Number(before.meta.txid),
-      buckets: walk.buckets, keys: walk.keys, sizeBytes: fileSize, attempts: attempt,
+      pageSize: before.pageSize,
+      pages: Number(before.meta.pgid),
+      txid: Number(before.meta.txid),
+      buckets: walk.buckets,
+      keys: walk.keys,
+      sizeBytes: fileSize,
+      attempts: attempt,
     };
     if (walk.timedOut) {
       return {
-        format: 'boltdb', verdict: 'busy', problems: [],
-        warnings: [{ code: 'time-limit', message: `verification stopped after ${opts.timeLimitMs} ms before the walk finished` }],
+        format: 'boltdb',
+        verdict: 'busy',
+        problems: [],
+        warnings: [
+          { code: 'time-limit', message: `verification stopped after ${opts.timeLimitMs} ms before the walk finished` },
+        ],
         stats,
       };
     }
@@ -87,15 +106,27 @@ export function verifyBoltSource(readAt: ReadAt, size: number | (() => number), 
       return {
         format: 'boltdb',
         verdict: io ? 'unreadable' : walk.problems.length > 0 ? 'corrupt' : 'healthy',
-        problems: walk.problems, warnings: walk.warnings, stats,
+        problems: walk.problems,
+        warnings: walk.warnings,
+        stats,
       };
     }
-    if (attempt < maxAttempts) { sleepSync(delay); delay *= 2; }
+    if (attempt < maxAttempts) {
+      sleepSync(delay);
+      delay *= 2;
+    }
     if (deadline !== undefined && performance.now() > deadline) break;
   }
   return {
-    format: 'boltdb', verdict: 'busy', problems: [],
-    warnings: [{ code: 'concurrent-writes', message: `writers committed during each of ${maxAttempts} attempts; no consistent read (the next run tries again)` }],
+    format: 'boltdb',
+    verdict: 'busy',
+    problems: [],
+    warnings: [
+      {
+        code: 'concurrent-writes',
+        message: `writers committed during each of ${maxAttempts} attempts; no consistent read (the next run tries again)`,
+      },
+    ],
     stats: { sizeBytes: sizeNow(), attempts: maxAttempts },
   };
 }

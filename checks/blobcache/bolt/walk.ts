@@ -15,9 +15,31 @@ import type { ReadAt } from '../file-source.ts';
 import type { CacheProblem } from '../verdict.ts';
 import type { MetaReading } from './meta.ts';
 import {
-  branchChildOffset, branchElementSize, branchKeySize, branchKeyStart, bucketHeaderSize, bucketIsInline, bucketRootOffset,
-  dataView, elementOffset, flagBranch, flagFreelist, flagLeaf, freelistLayout, leafElementSize, leafFlagBucket, leafFlags,
-  leafKeySize, leafKeyStart, leafValueSize, noFreelist, pageCountAt, pageFlagsAt, pageHeaderSize, pageIdAt, pageTypeName,
+  branchChildOffset,
+  branchElementSize,
+  branchKeySize,
+  branchKeyStart,
+  bucketHeaderSize,
+  bucketIsInline,
+  bucketRootOffset,
+  dataView,
+  elementOffset,
+  flagBranch,
+  flagFreelist,
+  flagLeaf,
+  freelistLayout,
+  leafElementSize,
+  leafFlagBucket,
+  leafFlags,
+  leafKeySize,
+  leafKeyStart,
+  leafValueSize,
+  noFreelist,
+  pageCountAt,
+  pageFlagsAt,
+  pageHeaderSize,
+  pageIdAt,
+  pageTypeName,
   readPageHeader,
 } from './format.ts';
 import { createPageMarks, unmarkedIds } from './page-marks.ts';
@@ -113,14 +135,19 @@ export function walkBoltTree(
   const warnings: CacheProblem[] = [...reading.warnings];
   let overflowProblems = 0;
   const problem = (code: string, message: string, page?: number): void => {
-    if (problems.length < limits.maxProblems) problems.push(page === undefined ? { code, message } : { code, page, message });
+    if (problems.length < limits.maxProblems)
+      problems.push(page === undefined ? { code, message } : { code, page, message });
     else overflowProblems++;
   };
 
   const filePages = Math.floor(fileSize / pageSize);
   let hwm: number;
   if (meta.pgid > BigInt(maxSafePgid)) {
-    problem('meta-hwm-invalid', `meta ${reading.chosen} high-water mark ${meta.pgid} is absurd for a ${fileSize}-byte file`, reading.chosen);
+    problem(
+      'meta-hwm-invalid',
+      `meta ${reading.chosen} high-water mark ${meta.pgid} is absurd for a ${fileSize}-byte file`,
+      reading.chosen,
+    );
     hwm = filePages;
   } else {
     hwm = Number(meta.pgid);
@@ -142,7 +169,11 @@ export function walkBoltTree(
     }
     if (id >= filePages) {
       beyondEof++;
-      problem('page-beyond-eof', `${what} is page ${id}, past the end of the file (${filePages} pages): bbolt faults (SIGBUS) reading it`, id);
+      problem(
+        'page-beyond-eof',
+        `${what} is page ${id}, past the end of the file (${filePages} pages): bbolt faults (SIGBUS) reading it`,
+        id,
+      );
       return false;
     }
     return true;
@@ -161,7 +192,11 @@ export function walkBoltTree(
   const readSpan = (id: number, first: Uint8Array, spanBytes: number, where: () => string): Buffer | null => {
     if (spanBytes === pageSize) return asBuffer(first);
     if (spanBytes > maxSpanBytes) {
-      problem('node-too-large', `${where()}: a node of ${spanBytes} bytes (${spanBytes / pageSize} pages); containers/image never writes values this large`, id);
+      problem(
+        'node-too-large',
+        `${where()}: a node of ${spanBytes} bytes (${spanBytes / pageSize} pages); containers/image never writes values this large`,
+        id,
+      );
       return null;
     }
     const whole = readAt(id * pageSize, spanBytes);
@@ -175,7 +210,11 @@ export function walkBoltTree(
   // --- freelist -------------------------------------------------------------------------
   const freelistPersisted = meta.freelist !== noFreelist;
   if (!freelistPersisted) {
-    warnings.push({ code: 'freelist-not-persisted', message: 'the freelist is not persisted (NoFreelistSync); bbolt rebuilds it on open and a read-write open writes it back' });
+    warnings.push({
+      code: 'freelist-not-persisted',
+      message:
+        'the freelist is not persisted (NoFreelistSync); bbolt rebuilds it on open and a read-write open writes it back',
+    });
   } else {
     const fid = toPageId(meta.freelist);
     if (fid < 2) {
@@ -192,10 +231,15 @@ export function walkBoltTree(
 
   function readFreelist(fid: number, header: ReturnType<typeof readPageHeader>, first: Uint8Array): void {
     if (header.flags !== flagFreelist) {
-      problem('freelist-page-invalid', `the freelist page ${fid} has type ${pageTypeName(header.flags)}; bbolt panics "invalid freelist page: ${fid}, page type is ${pageTypeName(header.flags)}"`, fid);
+      problem(
+        'freelist-page-invalid',
+        `the freelist page ${fid} has type ${pageTypeName(header.flags)}; bbolt panics "invalid freelist page: ${fid}, page type is ${pageTypeName(header.flags)}"`,
+        fid,
+      );
       return;
     }
-    if (header.id !== BigInt(fid)) problem('page-id-mismatch', `the freelist page ${fid} says it is page ${header.id}`, fid);
+    if (header.id !== BigInt(fid))
+      problem('page-id-mismatch', `the freelist page ${fid} says it is page ${header.id}`, fid);
     const spanPages = header.overflow + 1;
     for (let k = 0; k < spanPages; k++) {
       const id = fid + k;
@@ -203,7 +247,8 @@ export function walkBoltTree(
         usable(id, `overflow page ${k} of the freelist page ${fid}`);
         return;
       }
-      if (reached.has(id)) problem('page-multiply-referenced', `page ${id} is referenced twice (freelist overflow)`, id);
+      if (reached.has(id))
+        problem('page-multiply-referenced', `page ${id} is referenced twice (freelist overflow)`, id);
       reached.add(id);
     }
     const spanBytes = spanPages * pageSize;
@@ -211,7 +256,11 @@ export function walkBoltTree(
     if (span === null) return;
     const { first: idsAt, count } = freelistLayout(header, dataView(span));
     if (count > BigInt((spanBytes - idsAt) / 8)) {
-      problem('freelist-count-invalid', `the freelist page ${fid} claims ${count} free ids, but its ${spanPages} page(s) hold at most ${Math.floor((spanBytes - idsAt) / 8)}`, fid);
+      problem(
+        'freelist-count-invalid',
+        `the freelist page ${fid} claims ${count} free ids, but its ${spanPages} page(s) hold at most ${Math.floor((spanBytes - idsAt) / 8)}`,
+        fid,
+      );
       return;
     }
     const n = Number(count);
@@ -225,16 +274,25 @@ export function walkBoltTree(
         if (outOfRange++ === 0) firstOut = id;
         continue;
       }
-      if (id >= known) { freePastEnd++; continue; } // free and past the end of the file: nothing reads it
-      if (free.has(id)) problem('freelist-duplicate', `page ${id} is listed twice in the freelist ("already freed")`, id);
+      if (id >= known) {
+        freePastEnd++;
+        continue;
+      } // free and past the end of the file: nothing reads it
+      if (free.has(id))
+        problem('freelist-duplicate', `page ${id} is listed twice in the freelist ("already freed")`, id);
       free.add(id);
     }
     if (outOfRange > 0) {
-      problem('freelist-entry-out-of-range', `the freelist lists ${outOfRange} page id(s) outside [2, ${hwm}), e.g. ${firstOut}; a writer would hand out pages that overlap the metas or lie past the high-water mark`, fid);
+      problem(
+        'freelist-entry-out-of-range',
+        `the freelist lists ${outOfRange} page id(s) outside [2, ${hwm}), e.g. ${firstOut}; a writer would hand out pages that overlap the metas or lie past the high-water mark`,
+        fid,
+      );
     }
     // The freelist page itself may not be listed as free.
     for (let k = 0; k < spanPages && fid + k < known; k++) {
-      if (free.has(fid + k)) problem('page-reachable-freed', `the freelist's own page ${fid + k} is listed as free`, fid + k);
+      if (free.has(fid + k))
+        problem('page-reachable-freed', `the freelist's own page ${fid + k} is listed as free`, fid + k);
     }
   }
 
@@ -277,7 +335,9 @@ export function walkBoltTree(
     }
   };
   const fromOf = (task: PageTask): string =>
-    task.fromElem < 0 ? `the root of ${pathOf(task.bucket)}` : `element ${task.fromElem} of branch page ${task.fromPage}`;
+    task.fromElem < 0
+      ? `the root of ${pathOf(task.bucket)}`
+      : `element ${task.fromElem} of branch page ${task.fromPage}`;
 
   // A page reference about to be followed. Out-of-range ids are reported here, where the raw
   // u64 is at hand: bbolt 1.3.6 computes id × pageSize in 64 bits, so an id whose high bits
@@ -288,7 +348,11 @@ export function walkBoltTree(
     const raw = dv.getBigUint64(at, true);
     const wrapped = ((raw * BigInt(pageSize)) & 0xffffffffffffffffn) / BigInt(pageSize);
     if (wrapped < BigInt(hwm) && wrapped !== raw) {
-      problem('page-id-wraps', `${what()} is page ${raw}, beyond the high-water mark ${hwm}; bbolt 1.3.6 wraps ${raw} × ${pageSize} onto page ${wrapped}, bbolt ≥1.3.7 panics`, Number(wrapped));
+      problem(
+        'page-id-wraps',
+        `${what()} is page ${raw}, beyond the high-water mark ${hwm}; bbolt 1.3.6 wraps ${raw} × ${pageSize} onto page ${wrapped}, bbolt ≥1.3.7 panics`,
+        Number(wrapped),
+      );
       // Walk on where 1.3.6 lands, so the rest of the tree is judged as that reader sees it.
       return Number(wrapped);
     } else {
@@ -297,7 +361,20 @@ export function walkBoltTree(
     return -1;
   };
 
-  const rootTask: PageTask = { pgid: 0, bucket: 0, bucketDepth: 0, treeDepth: 0, loBuf: null, loS: 0, loE: 0, hiBuf: null, hiS: 0, hiE: 0, fromPage: -1, fromElem: -1 };
+  const rootTask: PageTask = {
+    pgid: 0,
+    bucket: 0,
+    bucketDepth: 0,
+    treeDepth: 0,
+    loBuf: null,
+    loS: 0,
+    loE: 0,
+    hiBuf: null,
+    hiS: 0,
+    hiE: 0,
+    fromPage: -1,
+    fromElem: -1,
+  };
   observer?.bucket(0, -1, new Uint8Array(0), false);
   {
     const metaBytes = Buffer.alloc(8);
@@ -307,10 +384,22 @@ export function walkBoltTree(
   }
 
   // Opens the bucket whose value is buf[vs, ve) and whose name is buf[ks, ke).
-  const openBucket = (buf: Buffer, dv: DataView, ks: number, ke: number, vs: number, ve: number, task: PageTask, where: () => string): void => {
+  const openBucket = (
+    buf: Buffer,
+    dv: DataView,
+    ks: number,
+    ke: number,
+    vs: number,
+    ve: number,
+    task: PageTask,
+    where: () => string,
+  ): void => {
     buckets++;
     if (ve - vs < bucketHeaderSize) {
-      problem('bucket-value-invalid', `${where()}: sub-bucket "${printableName(buf.subarray(ks, ke))}" has a ${ve - vs}-byte value, shorter than a bucket header`);
+      problem(
+        'bucket-value-invalid',
+        `${where()}: sub-bucket "${printableName(buf.subarray(ks, ke))}" has a ${ve - vs}-byte value, shorter than a bucket header`,
+      );
       return;
     }
     const id = nextBucketId++;
@@ -335,7 +424,14 @@ export function walkBoltTree(
   // An inline bucket: a complete leaf page image inside its parent's value, buf[start, end).
   // bbolt's check skips these; a damaged one still panics skopeo on lookup, so we check it like
   // a leaf.
-  const walkInline = (buf: Buffer, dv: DataView, start: number, end: number, bucket: number, bucketDepth: number): void => {
+  const walkInline = (
+    buf: Buffer,
+    dv: DataView,
+    start: number,
+    end: number,
+    bucket: number,
+    bucketDepth: number,
+  ): void => {
     const where = (): string => `inline ${pathOf(bucket)}`;
     if (end - start < pageHeaderSize) {
       problem('inline-bucket-invalid', `${where()}: ${end - start} bytes, too short for a page header`);
@@ -343,11 +439,17 @@ export function walkBoltTree(
     }
     const flags = pageFlagsAt(dv, start);
     if (flags !== flagLeaf && ambiguousFlags(flags)) {
-      problem('page-flags-ambiguous', `${where()}: the inline page has flags 0x${flags.toString(16)}; bbolt 1.3.6 tests bits and may read it, bbolt ≥1.3.7 panics "invalid page type"`);
+      problem(
+        'page-flags-ambiguous',
+        `${where()}: the inline page has flags 0x${flags.toString(16)}; bbolt 1.3.6 tests bits and may read it, bbolt ≥1.3.7 panics "invalid page type"`,
+      );
       return;
     }
     if (flags !== flagLeaf) {
-      problem('inline-bucket-invalid', `${where()}: the inline page has type ${pageTypeName(flags)}, not leaf; bbolt panics "invalid page type: 0: ${flags.toString(16)}" or reads garbage`);
+      problem(
+        'inline-bucket-invalid',
+        `${where()}: the inline page has type ${pageTypeName(flags)}, not leaf; bbolt panics "invalid page type: 0: ${flags.toString(16)}" or reads garbage`,
+      );
       return;
     }
     walkLeaf(buf, dv, start, end, pageCountAt(dv, start), { ...rootTask, bucket, bucketDepth }, where, undefined);
@@ -355,7 +457,16 @@ export function walkBoltTree(
 
   // Leaf elements of the page image at buf[base, limit): bounds, key order, sub-buckets. Keys
   // are compared in place (no copies): this loop runs once per key of the file.
-  const walkLeaf = (buf: Buffer, dv: DataView, base: number, limit: number, count: number, task: PageTask, where: () => string, page: number | undefined): void => {
+  const walkLeaf = (
+    buf: Buffer,
+    dv: DataView,
+    base: number,
+    limit: number,
+    count: number,
+    task: PageTask,
+    where: () => string,
+    page: number | undefined,
+  ): void => {
     const dataStart = base + pageHeaderSize + count * leafElementSize;
     if (dataStart > limit) {
       problem('element-count-invalid', `${where()}: ${count} leaf elements do not fit in ${limit - base} bytes`, page);
@@ -371,7 +482,11 @@ export function walkBoltTree(
       const ke = ks + leafKeySize(dv, el);
       const ve = ke + leafValueSize(dv, el);
       if (ks < dataStart || ve > limit) {
-        problem('element-out-of-page', `${where()}: leaf element ${i} has key/value bytes [${ks - base}, ${ve - base}) outside its ${limit - base}-byte page`, page);
+        problem(
+          'element-out-of-page',
+          `${where()}: leaf element ${i} has key/value bytes [${ks - base}, ${ve - base}) outside its ${limit - base}-byte page`,
+          page,
+        );
         ps = -1;
         continue;
       }
@@ -390,20 +505,41 @@ export function walkBoltTree(
   };
 
   const checkKeyOrder = (
-    buf: Buffer, ks: number, ke: number, ps: number, pe: number, i: number, count: number, task: PageTask,
-    where: () => string, page: number | undefined, orderCode: 'key-order' | 'branch-key-order',
+    buf: Buffer,
+    ks: number,
+    ke: number,
+    ps: number,
+    pe: number,
+    i: number,
+    count: number,
+    task: PageTask,
+    where: () => string,
+    page: number | undefined,
+    orderCode: 'key-order' | 'branch-key-order',
   ): void => {
     // Leaf keys out of order lose keys to every reader; separator keys out of order in a branch
     // misroute lookups (bbolt 1.4's check reports it, 1.3.6's does not): two codes.
     if (ps >= 0 && compareRanges(buf, ks, ke, buf, ps, pe) !== 1) {
-      problem(orderCode, `${where()}: key ${i} (${printableName(buf.subarray(ks, ke))}) is not greater than key ${i - 1} (${printableName(buf.subarray(ps, pe))}); bbolt's binary search misses keys`, page);
+      problem(
+        orderCode,
+        `${where()}: key ${i} (${printableName(buf.subarray(ks, ke))}) is not greater than key ${i - 1} (${printableName(buf.subarray(ps, pe))}); bbolt's binary search misses keys`,
+        page,
+      );
     }
     // Against the separator keys of the branch above (bbolt 1.4 checks this, 1.3.6 does not).
     if (i === 0 && task.loBuf && compareRanges(buf, ks, ke, task.loBuf, task.loS, task.loE) < 0) {
-      problem('key-out-of-range', `${where()}: first key ${printableName(buf.subarray(ks, ke))} sorts before its branch separator ${printableName(task.loBuf.subarray(task.loS, task.loE))} (${fromOf(task)})`, page);
+      problem(
+        'key-out-of-range',
+        `${where()}: first key ${printableName(buf.subarray(ks, ke))} sorts before its branch separator ${printableName(task.loBuf.subarray(task.loS, task.loE))} (${fromOf(task)})`,
+        page,
+      );
     }
     if (i === count - 1 && task.hiBuf && compareRanges(buf, ks, ke, task.hiBuf, task.hiS, task.hiE) >= 0) {
-      problem('key-out-of-range', `${where()}: last key ${printableName(buf.subarray(ks, ke))} is not below the next branch separator ${printableName(task.hiBuf.subarray(task.hiS, task.hiE))} (${fromOf(task)})`, page);
+      problem(
+        'key-out-of-range',
+        `${where()}: last key ${printableName(buf.subarray(ks, ke))} is not below the next branch separator ${printableName(task.hiBuf.subarray(task.hiS, task.hiE))} (${fromOf(task)})`,
+        page,
+      );
     }
   };
 
@@ -434,7 +570,11 @@ export function walkBoltTree(
       const ke = ks + branchKeySize(dv, el);
       const keyOk = ks >= dataStart && ke <= spanBytes;
       if (!keyOk) {
-        problem('element-out-of-page', `${where()}: branch element ${i} has key bytes [${ks}, ${ke}) outside its ${spanBytes}-byte page`, page);
+        problem(
+          'element-out-of-page',
+          `${where()}: branch element ${i} has key bytes [${ks}, ${ke}) outside its ${spanBytes}-byte page`,
+          page,
+        );
       } else {
         checkKeyOrder(buf, ks, ke, ps, pe, i, count, task, where, page, 'branch-key-order');
       }
@@ -442,13 +582,26 @@ export function walkBoltTree(
       pe = ke;
       const child = followable(dv, branchChildOffset(el), () => `element ${i} of branch page ${page}`);
       const kid: PageTask = {
-        pgid: child, bucket: task.bucket, bucketDepth: task.bucketDepth, treeDepth: task.treeDepth + 1,
-        loBuf: keyOk ? buf : task.loBuf, loS: keyOk ? ks : task.loS, loE: keyOk ? ke : task.loE,
-        hiBuf: task.hiBuf, hiS: task.hiS, hiE: task.hiE, fromPage: page, fromElem: i,
+        pgid: child,
+        bucket: task.bucket,
+        bucketDepth: task.bucketDepth,
+        treeDepth: task.treeDepth + 1,
+        loBuf: keyOk ? buf : task.loBuf,
+        loS: keyOk ? ks : task.loS,
+        loE: keyOk ? ke : task.loE,
+        hiBuf: task.hiBuf,
+        hiS: task.hiS,
+        hiE: task.hiE,
+        fromPage: page,
+        fromElem: i,
       };
       // Each child's upper bound is the next separator.
       const prevKid = kids[kids.length - 1];
-      if (prevKid && keyOk) { prevKid.hiBuf = buf; prevKid.hiS = ks; prevKid.hiE = ke; }
+      if (prevKid && keyOk) {
+        prevKid.hiBuf = buf;
+        prevKid.hiS = ks;
+        prevKid.hiE = ke;
+      }
       kids.push(kid);
     }
     // Pushed in reverse so the walk visits children in key order.
@@ -464,31 +617,59 @@ export function walkBoltTree(
     const id = task.pgid;
     const where = (): string => `page ${id} (${pathOf(task.bucket)})`;
     if (id < 2) {
-      problem('page-type-invalid', `${fromOf(task)} points at meta page ${id}; bbolt panics "invalid page type: ${id}: 4"`, id);
+      problem(
+        'page-type-invalid',
+        `${fromOf(task)} points at meta page ${id}; bbolt panics "invalid page type: ${id}: 4"`,
+        id,
+      );
       continue;
     }
     if (id >= filePages && !usable(id, fromOf(task))) continue;
     const got = readSpanHeader(id);
-    if (got instanceof Error) { problem('io-error', `${where()}: ${got.message}`, id); continue; }
+    if (got instanceof Error) {
+      problem('io-error', `${where()}: ${got.message}`, id);
+      continue;
+    }
     const { header, first } = got;
     // The type comes first: a reference to the freelist page is the field's skopeo panic, even
     // though that page is also "reached" as the freelist.
     if (header.flags !== flagBranch && header.flags !== flagLeaf && ambiguousFlags(header.flags)) {
-      problem('page-flags-ambiguous', `${where()}: flags 0x${header.flags.toString(16)} mix a node type with other bits; bbolt 1.3.6 reads it as ${header.flags & flagBranch ? 'branch' : 'leaf'}, bbolt ≥1.3.7 panics "invalid page type"`, id);
+      problem(
+        'page-flags-ambiguous',
+        `${where()}: flags 0x${header.flags.toString(16)} mix a node type with other bits; bbolt 1.3.6 reads it as ${header.flags & flagBranch ? 'branch' : 'leaf'}, bbolt ≥1.3.7 panics "invalid page type"`,
+        id,
+      );
       continue;
     }
     if (header.flags !== flagBranch && header.flags !== flagLeaf) {
-      problem('page-type-invalid', `${fromOf(task)} points at page ${id}, which is a ${pageTypeName(header.flags)} page, not branch or leaf; skopeo panics "invalid page type: ${header.id}: ${header.flags.toString(16)}"`, id);
+      problem(
+        'page-type-invalid',
+        `${fromOf(task)} points at page ${id}, which is a ${pageTypeName(header.flags)} page, not branch or leaf; skopeo panics "invalid page type: ${header.id}: ${header.flags.toString(16)}"`,
+        id,
+      );
       continue;
     }
     if (reached.has(id)) {
-      problem('page-multiply-referenced', `page ${id} is referenced again by ${fromOf(task)} (a cycle, or two parents sharing a page)`, id);
+      problem(
+        'page-multiply-referenced',
+        `page ${id} is referenced again by ${fromOf(task)} (a cycle, or two parents sharing a page)`,
+        id,
+      );
       continue;
     }
     reached.add(id);
-    if (free.has(id)) problem('page-reachable-freed', `${where()} is referenced by ${fromOf(task)} but listed in the freelist: the next writer will overwrite it`, id);
+    if (free.has(id))
+      problem(
+        'page-reachable-freed',
+        `${where()} is referenced by ${fromOf(task)} but listed in the freelist: the next writer will overwrite it`,
+        id,
+      );
     if (header.id !== BigInt(id)) {
-      problem('page-id-mismatch', `${where()}: page header says it is page ${header.id}; the page was overwritten or misplaced (bbolt ≥1.3.7 panics "Page expected to be: ${id}, but self identifies as ${header.id}")`, id);
+      problem(
+        'page-id-mismatch',
+        `${where()}: page header says it is page ${header.id}; the page was overwritten or misplaced (bbolt ≥1.3.7 panics "Page expected to be: ${id}, but self identifies as ${header.id}")`,
+        id,
+      );
     }
     // A span too large to read is reported before its pages are marked: an overflow count of
     // 2^32 - 1 over a sparse file that claims terabytes would otherwise mark billions of pages.
@@ -500,9 +681,14 @@ export function walkBoltTree(
     let spanOk = true;
     for (let k = 1; k <= header.overflow; k++) {
       const oid = id + k;
-      if (!usable(oid, `overflow page ${k} of page ${id}`)) { spanOk = false; break; }
-      if (reached.has(oid)) problem('page-multiply-referenced', `page ${oid} (overflow of page ${id}) is also used elsewhere`, oid);
-      if (free.has(oid)) problem('page-reachable-freed', `page ${oid} (overflow of page ${id}) is listed in the freelist`, oid);
+      if (!usable(oid, `overflow page ${k} of page ${id}`)) {
+        spanOk = false;
+        break;
+      }
+      if (reached.has(oid))
+        problem('page-multiply-referenced', `page ${oid} (overflow of page ${id}) is also used elsewhere`, oid);
+      if (free.has(oid))
+        problem('page-reachable-freed', `page ${oid} (overflow of page ${id}) is listed in the freelist`, oid);
       reached.add(oid);
     }
     if (!spanOk) continue;
@@ -518,7 +704,12 @@ export function walkBoltTree(
     // Listed in order while the list has room, counted after (as problem() would).
     if (freelistPersisted) {
       const lost = unmarkedIds(reached, free, 2, known, Math.max(0, limits.maxProblems - problems.length));
-      for (const id of lost.first) problem('page-unreachable-unfreed', `page ${id} is neither reachable nor free (leaked, or its parent lost)`, id);
+      for (const id of lost.first)
+        problem(
+          'page-unreachable-unfreed',
+          `page ${id} is neither reachable nor free (leaked, or its parent lost)`,
+          id,
+        );
       overflowProblems += lost.count - lost.first.length;
     }
     // Pages between the end of the file and the high-water mark: harmless when all are free (a
@@ -527,9 +718,15 @@ export function walkBoltTree(
       const missing = hwm - filePages;
       const notFree = freelistPersisted ? missing - freePastEnd : 0;
       if (notFree > 0 || beyondEof > 0) {
-        problem('file-truncated', `the file holds ${filePages} pages but the meta's high-water mark is ${hwm}: ${missing} page(s) are missing, ${Math.max(notFree, 0)} of them not free`);
+        problem(
+          'file-truncated',
+          `the file holds ${filePages} pages but the meta's high-water mark is ${hwm}: ${missing} page(s) are missing, ${Math.max(notFree, 0)} of them not free`,
+        );
       } else {
-        warnings.push({ code: 'file-shorter-than-hwm', message: `the file holds ${filePages} pages, the high-water mark is ${hwm}; the missing pages are all free` });
+        warnings.push({
+          code: 'file-shorter-than-hwm',
+          message: `the file holds ${filePages} pages, the high-water mark is ${hwm}; the missing pages are all free`,
+        });
       }
     }
   }

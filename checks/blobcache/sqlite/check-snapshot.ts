@@ -50,7 +50,9 @@ function pageOf(message: string): number | undefined {
 // index entries that disagree with their table are index-mismatch, everything else is the
 // b-tree, freelist or record structure.
 export function classifyCheckMessage(message: string): CacheProblem {
-  const code = /wrong # of entries in index|missing from index|non-unique entry in index/.test(message) ? 'index-mismatch' : 'sqlite-malformed';
+  const code = /wrong # of entries in index|missing from index|non-unique entry in index/.test(message)
+    ? 'index-mismatch'
+    : 'sqlite-malformed';
   const page = pageOf(message);
   return page === undefined ? { code, message } : { code, page, message };
 }
@@ -75,7 +77,10 @@ function errorProblem(err: unknown, path: string, what: string): { problem: Cach
   if (malformed?.code === 'header-invalid') {
     // Say what is wrong with the header when our parser can tell.
     const parsed = parseDatabaseHeader(readHead(path, 100).bytes);
-    return { problem: parsed.ok ? malformed : { code: 'header-invalid', message: `${what}: ${parsed.reason}` }, unreadable: false };
+    return {
+      problem: parsed.ok ? malformed : { code: 'header-invalid', message: `${what}: ${parsed.reason}` },
+      unreadable: false,
+    };
   }
   if (malformed) return { problem: malformed, unreadable: false };
   return { problem: { code: 'snapshot-failed', message: `${what}: ${(err as Error).message}` }, unreadable: true };
@@ -87,10 +92,18 @@ function truncation(path: string, opts: CheckOptions): CacheProblem | undefined 
   const parsed = parseDatabaseHeader(bytes);
   if (!parsed.ok) return { code: 'header-invalid', message: parsed.reason };
   const h = parsed.header;
-  if (size % h.pageSize !== 0) return { code: 'truncated', message: `file size ${size} is not a multiple of the page size ${h.pageSize} (a partial last page)` };
+  if (size % h.pageSize !== 0)
+    return {
+      code: 'truncated',
+      message: `file size ${size} is not a multiple of the page size ${h.pageSize} (a partial last page)`,
+    };
   const filePages = size / h.pageSize;
   if (!opts.expectWal && h.sizeValid && h.pagesInHeader > filePages) {
-    return { code: 'truncated', page: filePages + 1, message: `header records ${h.pagesInHeader} pages but the file holds ${filePages}` };
+    return {
+      code: 'truncated',
+      page: filePages + 1,
+      message: `header records ${h.pagesInHeader} pages but the file holds ${filePages}`,
+    };
   }
   return undefined;
 }
@@ -106,17 +119,21 @@ function locateDamage(db: DatabaseSync): CacheProblem[] {
     return found;
   }
   for (const item of items) {
-    const sql = item.type === 'table'
-      // NOT INDEXED and a per-row condition force a walk of the table's own b-tree (a bare
-      // count(*) may be answered from a smaller index).
-      ? `SELECT count(*) AS n FROM ${quoteIdentifier(item.name)} NOT INDEXED WHERE typeof(rowid) <> 'x'`
-      : `SELECT count(*) AS n FROM ${quoteIdentifier(item.table)} INDEXED BY ${quoteIdentifier(item.name)}`;
+    const sql =
+      item.type === 'table'
+        ? // NOT INDEXED and a per-row condition force a walk of the table's own b-tree (a bare
+          // count(*) may be answered from a smaller index).
+          `SELECT count(*) AS n FROM ${quoteIdentifier(item.name)} NOT INDEXED WHERE typeof(rowid) <> 'x'`
+        : `SELECT count(*) AS n FROM ${quoteIdentifier(item.table)} INDEXED BY ${quoteIdentifier(item.name)}`;
     try {
       db.prepare(sql).get();
     } catch (err) {
       // Only damage counts; a query this tree does not support (WITHOUT ROWID) says nothing.
       if ((((err as { errcode?: number }).errcode ?? -1) & 0xff) !== sqliteCorrupt) continue;
-      found.push({ code: 'sqlite-malformed', message: `${item.type} ${item.name} cannot be read: ${(err as Error).message}` });
+      found.push({
+        code: 'sqlite-malformed',
+        message: `${item.type} ${item.name} cannot be read: ${(err as Error).message}`,
+      });
     }
   }
   return found;
@@ -147,7 +164,13 @@ export function checkSnapshotDatabase(path: string, opts: CheckOptions, visit?: 
   }
 }
 
-function checkOpened(db: DatabaseSync, path: string, opts: CheckOptions, out: SnapshotCheck, visit?: SnapshotVisitor): SnapshotCheck {
+function checkOpened(
+  db: DatabaseSync,
+  path: string,
+  opts: CheckOptions,
+  out: SnapshotCheck,
+  visit?: SnapshotVisitor,
+): SnapshotCheck {
   {
     db.exec('PRAGMA busy_timeout=0');
     // The first read takes the lock and recovers: hot journal rolled back, WAL replayed.
@@ -173,7 +196,9 @@ function checkOpened(db: DatabaseSync, path: string, opts: CheckOptions, out: Sn
     out.pages = Number(db.prepare('PRAGMA page_count').get()?.page_count);
     try {
       const rows = db.prepare(`PRAGMA ${opts.full ? 'integrity_check' : 'quick_check'}(${maxReportedRows})`).all();
-      const lines = rows.flatMap((r) => String(Object.values(r)[0]).split('\n')).filter((l) => l !== 'ok' && !l.startsWith('*** in database'));
+      const lines = rows
+        .flatMap((r) => String(Object.values(r)[0]).split('\n'))
+        .filter((l) => l !== 'ok' && !l.startsWith('*** in database'));
       for (const line of lines) out.problems.push(classifyCheckMessage(line));
     } catch (err) {
       const e = errorProblem(err, path, opts.full ? 'integrity_check' : 'quick_check');
@@ -186,9 +211,18 @@ function checkOpened(db: DatabaseSync, path: string, opts: CheckOptions, out: Sn
       out.problems.push(errorProblem(err, path, 'reading the schema').problem);
       return out;
     }
-    if (out.schema.kind === 'not-a-cache') out.problems.push({ code: 'not-a-cache', message: `a valid SQLite database but not a blob-info cache: ${out.schema.reason}` });
-    if (out.schema.kind === 'incomplete') out.problems.push({ code: 'schema-incomplete', message: `containers/image schema incomplete: ${out.schema.reason}` });
-    if (out.schema.kind === 'empty') out.warnings.push({ code: 'schema-empty', message: 'no tables yet: the next skopeo creates the schema' });
+    if (out.schema.kind === 'not-a-cache')
+      out.problems.push({
+        code: 'not-a-cache',
+        message: `a valid SQLite database but not a blob-info cache: ${out.schema.reason}`,
+      });
+    if (out.schema.kind === 'incomplete')
+      out.problems.push({
+        code: 'schema-incomplete',
+        message: `containers/image schema incomplete: ${out.schema.reason}`,
+      });
+    if (out.schema.kind === 'empty')
+      out.warnings.push({ code: 'schema-empty', message: 'no tables yet: the next skopeo creates the schema' });
     if (out.schema.kind === 'cache' || out.schema.kind === 'incomplete') {
       out.tables = out.schema.tables.length;
       let rows = 0;

@@ -18,13 +18,17 @@ export interface DatabaseHeader {
 export type HeaderResult = { ok: true; header: DatabaseHeader } | { ok: false; reason: string };
 
 export function hasSqliteMagic(bytes: Uint8Array): boolean {
-  return bytes.length >= sqliteMagic.length && Buffer.from(bytes.buffer, bytes.byteOffset, sqliteMagic.length).equals(sqliteMagic);
+  return (
+    bytes.length >= sqliteMagic.length &&
+    Buffer.from(bytes.buffer, bytes.byteOffset, sqliteMagic.length).equals(sqliteMagic)
+  );
 }
 
 // Decodes and checks the fields SQLite itself refuses a file for (btree.c lockBtree): page
 // size, versions, payload fractions. `reason` is what an operator reads.
 export function parseDatabaseHeader(bytes: Uint8Array): HeaderResult {
-  if (bytes.length < databaseHeaderSize) return { ok: false, reason: `header is ${bytes.length} bytes, needs ${databaseHeaderSize}` };
+  if (bytes.length < databaseHeaderSize)
+    return { ok: false, reason: `header is ${bytes.length} bytes, needs ${databaseHeaderSize}` };
   if (!hasSqliteMagic(bytes)) return { ok: false, reason: 'no "SQLite format 3" magic string' };
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, databaseHeaderSize);
   const raw = b.readUInt16BE(16);
@@ -34,17 +38,26 @@ export function parseDatabaseHeader(bytes: Uint8Array): HeaderResult {
   }
   const writeVersion = b[18];
   const readVersion = b[19];
-  if (readVersion > 2 || writeVersion < 1) return { ok: false, reason: `file format versions ${writeVersion}/${readVersion} are not 1 or 2` };
+  if (readVersion > 2 || writeVersion < 1)
+    return { ok: false, reason: `file format versions ${writeVersion}/${readVersion} are not 1 or 2` };
   const reservedBytes = b[20];
-  if (pageSize - reservedBytes < 480) return { ok: false, reason: `reserved space ${reservedBytes} leaves too little of a ${pageSize}-byte page` };
-  if (b[21] !== 64 || b[22] !== 32 || b[23] !== 32) return { ok: false, reason: 'payload fractions (offsets 21-23) are not 64/32/32' };
+  if (pageSize - reservedBytes < 480)
+    return { ok: false, reason: `reserved space ${reservedBytes} leaves too little of a ${pageSize}-byte page` };
+  if (b[21] !== 64 || b[22] !== 32 || b[23] !== 32)
+    return { ok: false, reason: 'payload fractions (offsets 21-23) are not 64/32/32' };
   const changeCounter = b.readUInt32BE(24);
   const versionValidFor = b.readUInt32BE(92);
   const pagesInHeader = b.readUInt32BE(28);
   return {
     ok: true,
     header: {
-      pageSize, writeVersion, readVersion, reservedBytes, changeCounter, pagesInHeader, versionValidFor,
+      pageSize,
+      writeVersion,
+      readVersion,
+      reservedBytes,
+      changeCounter,
+      pagesInHeader,
+      versionValidFor,
       sizeValid: pagesInHeader > 0 && versionValidFor === changeCounter,
     },
   };

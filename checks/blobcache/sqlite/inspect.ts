@@ -16,14 +16,23 @@ function countRows(db: DatabaseSync, sql: string): number {
 function buildTree(db: DatabaseSync, schema: SchemaJudgement): InspectionNode[] {
   const tables = schema.items.filter((i) => i.type === 'table');
   return tables.map((t) => {
-    const node: InspectionNode = { name: t.name, kind: 'table', keys: countRows(db, `SELECT count(*) AS n FROM ${quoteIdentifier(t.name)}`) };
-    if (Object.hasOwn(cacheTables, t.name)) node.holds = `${cacheTables[t.name].holds} (containers/image ${cacheTables[t.name].since}+)`;
+    const node: InspectionNode = {
+      name: t.name,
+      kind: 'table',
+      keys: countRows(db, `SELECT count(*) AS n FROM ${quoteIdentifier(t.name)}`),
+    };
+    if (Object.hasOwn(cacheTables, t.name))
+      node.holds = `${cacheTables[t.name].holds} (containers/image ${cacheTables[t.name].since}+)`;
     const indexes = schema.items.filter((i) => i.type === 'index' && i.table === t.name);
     if (indexes.length > 0) {
       node.children = indexes.map((ix) => {
         const child: InspectionNode = {
-          name: ix.name, kind: 'index',
-          keys: countRows(db, `SELECT count(*) AS n FROM ${quoteIdentifier(t.name)} INDEXED BY ${quoteIdentifier(ix.name)}`),
+          name: ix.name,
+          kind: 'index',
+          keys: countRows(
+            db,
+            `SELECT count(*) AS n FROM ${quoteIdentifier(t.name)} INDEXED BY ${quoteIdentifier(ix.name)}`,
+          ),
         };
         if (Object.hasOwn(cacheIndexes, ix.name)) child.holds = cacheIndexes[ix.name];
         else if (ix.name.startsWith('sqlite_autoindex_')) child.holds = 'primary-key index';
@@ -36,11 +45,15 @@ function buildTree(db: DatabaseSync, schema: SchemaJudgement): InspectionNode[] 
 
 export async function inspectSqliteFile(path: string, opts: SqliteVerifyOptions = {}): Promise<CacheInspection> {
   let tree: InspectionNode[] = [];
-  const verdict = await inTurn(path, () => verifySqliteFileWith(path, opts, (db, schema) => {
-    tree = buildTree(db, schema);
-  }));
+  const verdict = await inTurn(path, () =>
+    verifySqliteFileWith(path, opts, (db, schema) => {
+      tree = buildTree(db, schema);
+    }),
+  );
   // A damaged file shows its problems instead of a tree; a sound database that is not a
   // cache still shows what it holds, which tells an operator what it is.
-  const showTree = verdict.verdict === 'healthy' || verdict.problems.every((p) => p.code === 'not-a-cache' || p.code === 'schema-incomplete');
+  const showTree =
+    verdict.verdict === 'healthy' ||
+    verdict.problems.every((p) => p.code === 'not-a-cache' || p.code === 'schema-incomplete');
   return { path, format: verdict.format, verdict, tree: showTree ? tree : [] };
 }

@@ -45,7 +45,14 @@ export function parseJournal(bytes: Uint8Array): JournalState {
   if (b.length < headerBytes || !b.subarray(0, 8).equals(journalMagic)) return { kind: 'headerless' };
   const sectorSize = b.readUInt32BE(20);
   const pageSize = b.readUInt32BE(24);
-  if (!isPowerOfTwo(pageSize) || pageSize < 512 || pageSize > 65536 || !isPowerOfTwo(sectorSize) || sectorSize < 32 || sectorSize > maxSectorSize) {
+  if (
+    !isPowerOfTwo(pageSize) ||
+    pageSize < 512 ||
+    pageSize > 65536 ||
+    !isPowerOfTwo(sectorSize) ||
+    sectorSize < 32 ||
+    sectorSize > maxSectorSize
+  ) {
     return { kind: 'invalid', reason: `journal header has page size ${pageSize} and sector size ${sectorSize}` };
   }
   const nonce = b.readUInt32BE(12);

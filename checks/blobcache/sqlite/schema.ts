@@ -11,23 +11,28 @@ export interface CacheTable {
 
 export const cacheTables: Record<string, CacheTable> = {
   DigestUncompressedPairs: {
-    since: '5.28', columns: ['anyDigest', 'uncompressedDigest'],
+    since: '5.28',
+    columns: ['anyDigest', 'uncompressedDigest'],
     holds: 'blob digest (possibly compressed) -> digest of its uncompressed form',
   },
   DigestCompressors: {
-    since: '5.28', columns: ['digest', 'compressor'],
+    since: '5.28',
+    columns: ['digest', 'compressor'],
     holds: 'blob digest -> compressor that produced it (gzip, zstd, uncompressed, ...)',
   },
   KnownLocations: {
-    since: '5.28', columns: ['transport', 'scope', 'digest', 'location', 'time'],
+    since: '5.28',
+    columns: ['transport', 'scope', 'digest', 'location', 'time'],
     holds: 'where a blob was seen: transport, repository scope and digest -> location and when',
   },
   DigestTOCUncompressedPairs: {
-    since: '5.32.1', columns: ['tocDigest', 'uncompressedDigest'],
+    since: '5.32.1',
+    columns: ['tocDigest', 'uncompressedDigest'],
     holds: 'TOC digest of a zstd:chunked / eStargz layer -> uncompressed digest',
   },
   DigestSpecificVariantCompressors: {
-    since: '5.32.1', columns: ['digest', 'specificVariantCompressor', 'specificVariantAnnotations'],
+    since: '5.32.1',
+    columns: ['digest', 'specificVariantCompressor', 'specificVariantAnnotations'],
     holds: 'blob digest -> compressor variant and its annotations',
   },
 };
@@ -54,7 +59,9 @@ export function quoteIdentifier(name: string): string {
 }
 
 export function readSchemaItems(db: DatabaseSync): SchemaItem[] {
-  return db.prepare('SELECT type, name, tbl_name AS tbl FROM sqlite_schema ORDER BY rowid').all()
+  return db
+    .prepare('SELECT type, name, tbl_name AS tbl FROM sqlite_schema ORDER BY rowid')
+    .all()
     .map((r) => ({ type: String(r.type), name: String(r.name), table: String(r.tbl) }));
 }
 
@@ -72,11 +79,20 @@ export function judgeSchema(db: DatabaseSync): SchemaJudgement {
     return { kind: 'not-a-cache', reason: `none of containers/image's tables; found ${shown}`, items };
   }
   for (const name of known) {
-    const columns = new Set(db.prepare(`PRAGMA table_info(${quoteIdentifier(name)})`).all().map((r) => String(r.name)));
+    const columns = new Set(
+      db
+        .prepare(`PRAGMA table_info(${quoteIdentifier(name)})`)
+        .all()
+        .map((r) => String(r.name)),
+    );
     const missing = cacheTables[name].columns.filter((c) => !columns.has(c));
-    if (missing.length > 0) return { kind: 'not-a-cache', reason: `table ${name} lacks column(s) ${missing.join(', ')}`, items };
+    if (missing.length > 0)
+      return { kind: 'not-a-cache', reason: `table ${name} lacks column(s) ${missing.join(', ')}`, items };
   }
-  const missingBase = Object.entries(cacheTables).filter(([n, t]) => t.since === '5.28' && !known.includes(n)).map(([n]) => n);
-  if (missingBase.length > 0) return { kind: 'incomplete', reason: `table(s) ${missingBase.join(', ')} missing`, tables: known, items };
+  const missingBase = Object.entries(cacheTables)
+    .filter(([n, t]) => t.since === '5.28' && !known.includes(n))
+    .map(([n]) => n);
+  if (missingBase.length > 0)
+    return { kind: 'incomplete', reason: `table(s) ${missingBase.join(', ')} missing`, tables: known, items };
   return { kind: 'cache', tables: known, items };
 }

@@ -37,7 +37,19 @@
 // snapshot never takes more disk than the live file's data; and before copying, the free space
 // of the snapshot directory is compared with what the copy can take.
 import { DatabaseSync } from 'node:sqlite';
-import { closeSync, constants, fstatSync, ftruncateSync, lstatSync, mkdtempSync, openSync, readSync, rmSync, statfsSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  ftruncateSync,
+  lstatSync,
+  mkdtempSync,
+  openSync,
+  readSync,
+  rmSync,
+  statfsSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isOpenFailure, openCacheFile, type OpenedCacheFile } from '../file-source.ts';
@@ -144,7 +156,14 @@ function fingerprintPath(path: string, headBytes: number): FileFingerprint {
 }
 
 function sameFingerprint(a: FileFingerprint, b: FileFingerprint): boolean {
-  return a.exists === b.exists && a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.head === b.head;
+  return (
+    a.exists === b.exists &&
+    a.dev === b.dev &&
+    a.ino === b.ino &&
+    a.size === b.size &&
+    a.mtimeNs === b.mtimeNs &&
+    a.head === b.head
+  );
 }
 
 // The live database through our descriptor: what the copy reads.
@@ -214,7 +233,12 @@ function copyWholeFile(src: string, dst: string): 'copied' | 'vanished' | { refu
   }
 }
 
-async function copyUnderSharedLock(db: DatabaseSync, live: OpenedCacheFile, dbPath: string, opts: SnapshotOptions): Promise<Attempt> {
+async function copyUnderSharedLock(
+  db: DatabaseSync,
+  live: OpenedCacheFile,
+  dbPath: string,
+  opts: SnapshotOptions,
+): Promise<Attempt> {
   // Called with SHARED held.
   let holdStart = performance.now();
   const first = fingerprintLive(live);
@@ -231,15 +255,22 @@ async function copyUnderSharedLock(db: DatabaseSync, live: OpenedCacheFile, dbPa
         releaseShared(db);
         await sleep(1);
         const again = acquireShared(db);
-        if (again === 'busy') return { kind: 'busy', code: 'lock-timeout', message: `no SHARED lock within ${opts.busyTimeoutMs} ms while copying` };
+        if (again === 'busy')
+          return {
+            kind: 'busy',
+            code: 'lock-timeout',
+            message: `no SHARED lock within ${opts.busyTimeoutMs} ms while copying`,
+          };
         if (again !== 'held') return { kind: 'retry', why: 'database state changed while copying' };
         holdStart = performance.now();
         const now = fingerprintLive(live);
-        if (now.size !== first.size || now.head !== first.head) return { kind: 'retry', why: 'a writer committed while copying' };
+        if (now.size !== first.size || now.head !== first.head)
+          return { kind: 'retry', why: 'a writer committed while copying' };
       }
     }
     const last = fingerprintLive(live);
-    if (last.size !== first.size || last.head !== first.head) return { kind: 'retry', why: 'a writer committed while copying' };
+    if (last.size !== first.size || last.head !== first.head)
+      return { kind: 'retry', why: 'a writer committed while copying' };
     ftruncateSync(out, length);
     return { kind: 'taken', method: 'shared-lock', journal: false, wal: false };
   } finally {
@@ -250,7 +281,13 @@ async function copyUnderSharedLock(db: DatabaseSync, live: OpenedCacheFile, dbPa
 
 // Copies the database and the named companions with no lock, accepted only if nothing
 // changed meanwhile; `stillSame` is an extra condition checked after the copy.
-async function copyWithoutLock(path: string, dir: string, companions: string[], method: SnapshotMethod, stillSame: () => boolean): Promise<Attempt> {
+async function copyWithoutLock(
+  path: string,
+  dir: string,
+  companions: string[],
+  method: SnapshotMethod,
+  stillSame: () => boolean,
+): Promise<Attempt> {
   const names = ['', ...companions];
   let before = names.map((s) => fingerprintPath(path + s, 100));
   const newest = Math.max(...before.filter((f) => f.exists).map((f) => Number(f.mtimeNs / 1000000n)));
@@ -274,7 +311,8 @@ async function copyWithoutLock(path: string, dir: string, companions: string[], 
     if (copied !== 'copied') return { kind: 'unreadable', code: 'companion-refused', message: copied.refused };
   }
   const after = names.map((s) => fingerprintPath(path + s, 100));
-  if (!after.every((f, i) => sameFingerprint(f, before[i])) || !stillSame()) return { kind: 'retry', why: 'files changed while copying' };
+  if (!after.every((f, i) => sameFingerprint(f, before[i])) || !stillSame())
+    return { kind: 'retry', why: 'files changed while copying' };
   const copied = (suffix: string) => names.some((s, i) => s === suffix && before[i].exists);
   return { kind: 'taken', method, journal: copied('-journal'), wal: copied('-wal') };
 }
@@ -321,7 +359,12 @@ async function attemptOnce(path: string, live: OpenedCacheFile, dir: string, opt
   try {
     db.exec(`PRAGMA busy_timeout=${Math.max(0, Math.floor(opts.busyTimeoutMs))}`);
     const lock = acquireShared(db);
-    if (lock === 'busy') return { kind: 'busy', code: 'lock-timeout', message: `${path} stayed locked by a writer for more than ${opts.busyTimeoutMs} ms` };
+    if (lock === 'busy')
+      return {
+        kind: 'busy',
+        code: 'lock-timeout',
+        message: `${path} stayed locked by a writer for more than ${opts.busyTimeoutMs} ms`,
+      };
     if (lock === 'hot-journal') {
       return copyWithoutLock(path, dir, ['-journal'], 'hot-journal', () => {
         const again = acquireShared(db);
@@ -374,7 +417,10 @@ export async function takeSnapshot(path: string, opts: SnapshotOptions): Promise
     const free = (opts.freeBytes ?? statfsFreeBytes)(dir);
     if (free < need + reserveBytes) {
       return {
-        kind: 'unreadable', code: 'snapshot-no-space', attempts: 0, liveSize,
+        kind: 'unreadable',
+        code: 'snapshot-no-space',
+        attempts: 0,
+        liveSize,
         message: `${path}: no room for a private copy in ${opts.snapshotDir} (${free} bytes free, the copy may take ${need} plus ${reserveBytes} kept free)`,
       };
     }
@@ -391,7 +437,13 @@ export async function takeSnapshot(path: string, opts: SnapshotOptions): Promise
         sameFile = false;
       }
       if (result.kind === 'taken' && sameFile) {
-        const snapshot: Snapshot = { dir, dbPath: join(dir, snapshotName), method: result.method, attempts: attempt, liveSize };
+        const snapshot: Snapshot = {
+          dir,
+          dbPath: join(dir, snapshotName),
+          method: result.method,
+          attempts: attempt,
+          liveSize,
+        };
         if (result.journal) snapshot.journalPath = `${snapshot.dbPath}-journal`;
         if (result.wal) snapshot.walPath = `${snapshot.dbPath}-wal`;
         taken = true;
@@ -401,9 +453,21 @@ export async function takeSnapshot(path: string, opts: SnapshotOptions): Promise
       lastWhy = result.kind === 'retry' ? result.why : `${path} was replaced while copying`;
       await sleep(5 * attempt);
     }
-    return { kind: 'busy', code: 'changed-during-copy', message: `${path}: no consistent copy in ${opts.maxAttempts} attempts (${lastWhy})`, attempts: opts.maxAttempts, liveSize };
+    return {
+      kind: 'busy',
+      code: 'changed-during-copy',
+      message: `${path}: no consistent copy in ${opts.maxAttempts} attempts (${lastWhy})`,
+      attempts: opts.maxAttempts,
+      liveSize,
+    };
   } catch (err) {
-    return { kind: 'unreadable', code: 'snapshot-failed', message: `could not copy ${path} to a private snapshot: ${(err as Error).message}`, attempts: 0, liveSize };
+    return {
+      kind: 'unreadable',
+      code: 'snapshot-failed',
+      message: `could not copy ${path} to a private snapshot: ${(err as Error).message}`,
+      attempts: 0,
+      liveSize,
+    };
   } finally {
     live.close();
     if (dir !== undefined && !taken) removeSnapshotDir(dir);

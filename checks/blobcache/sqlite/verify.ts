@@ -51,54 +51,127 @@ function judgeCompanions(snapshot: Snapshot): Companions {
   if (snapshot.journalPath) {
     const journal = parseJournal(readFileSync(snapshot.journalPath));
     if (journal.kind === 'headerless') {
-      out.warnings.push({ code: 'journal-discarded', message: 'a hot journal without a valid header: the next writer deletes it without rolling anything back' });
+      out.warnings.push({
+        code: 'journal-discarded',
+        message: 'a hot journal without a valid header: the next writer deletes it without rolling anything back',
+      });
     } else if (journal.kind === 'invalid') {
-      out.problems.push({ code: 'journal-invalid', message: `hot journal the next writer cannot roll back (${journal.reason}); skopeo will fall back to a memory-only cache` });
+      out.problems.push({
+        code: 'journal-invalid',
+        message: `hot journal the next writer cannot roll back (${journal.reason}); skopeo will fall back to a memory-only cache`,
+      });
     } else if (journal.kind === 'hot') {
       out.rolledIn = journal.records.length > 0;
       const own = head.ok ? journalBelongs(journal, head.header, page1) : { belongs: true as const };
       if (own.belongs) {
-        out.warnings.push({ code: 'hot-journal-recovered', message: `a crashed writer's journal: the next writer rolls back ${journal.records.length} page(s); the verdict is on the rolled-back state` });
+        out.warnings.push({
+          code: 'hot-journal-recovered',
+          message: `a crashed writer's journal: the next writer rolls back ${journal.records.length} page(s); the verdict is on the rolled-back state`,
+        });
       } else {
-        out.problems.push({ code: 'stale-journal', message: `the -journal beside the database belongs to another database (${own.reason}); recovery would roll its pages into this one` });
+        out.problems.push({
+          code: 'stale-journal',
+          message: `the -journal beside the database belongs to another database (${own.reason}); recovery would roll its pages into this one`,
+        });
       }
     }
   }
   if (snapshot.walPath) {
     const wal = parseWal(readFileSync(snapshot.walPath));
     if (wal.kind === 'inert') {
-      if (readFileSync(snapshot.walPath).length > 0) out.warnings.push({ code: 'wal-ignored', message: `a -wal file SQLite will not replay (${wal.reason})` });
+      if (readFileSync(snapshot.walPath).length > 0)
+        out.warnings.push({ code: 'wal-ignored', message: `a -wal file SQLite will not replay (${wal.reason})` });
     } else {
       out.rolledIn = true;
       const own = head.ok ? walBelongs(wal, head.header) : { belongs: true as const };
       if (own.belongs) {
-        out.warnings.push({ code: 'wal-recovered', message: `${wal.committedFrames} committed WAL frame(s) not yet checkpointed; the verdict includes them` });
+        out.warnings.push({
+          code: 'wal-recovered',
+          message: `${wal.committedFrames} committed WAL frame(s) not yet checkpointed; the verdict includes them`,
+        });
       } else {
-        out.problems.push({ code: 'stale-wal', message: `the -wal beside the database belongs to another database (${own.reason}); recovery would replay its pages into this one` });
+        out.problems.push({
+          code: 'stale-wal',
+          message: `the -wal beside the database belongs to another database (${own.reason}); recovery would replay its pages into this one`,
+        });
       }
     }
   }
   return out;
 }
 
-function verdictOf(path: string, format: CacheFormat, verdict: CacheVerdictKind, problems: CacheProblem[], warnings: CacheProblem[], stats: CacheStats, started: number): CacheVerdict {
-  return { path, format, verdict, problems, warnings, stats, durationMs: Math.round((performance.now() - started) * 10) / 10 };
+function verdictOf(
+  path: string,
+  format: CacheFormat,
+  verdict: CacheVerdictKind,
+  problems: CacheProblem[],
+  warnings: CacheProblem[],
+  stats: CacheStats,
+  started: number,
+): CacheVerdict {
+  return {
+    path,
+    format,
+    verdict,
+    problems,
+    warnings,
+    stats,
+    durationMs: Math.round((performance.now() - started) * 10) / 10,
+  };
 }
 
-export async function verifySqliteFileWith(path: string, opts: SqliteVerifyOptions, visit?: SnapshotVisitor): Promise<CacheVerdict> {
+export async function verifySqliteFileWith(
+  path: string,
+  opts: SqliteVerifyOptions,
+  visit?: SnapshotVisitor,
+): Promise<CacheVerdict> {
   const started = performance.now();
   try {
     const opened = openCacheFile(path);
-    if (isOpenFailure(opened)) return verdictOf(path, 'unknown', 'unreadable', [{ code: opened.code, message: opened.message }], [], {}, started);
+    if (isOpenFailure(opened))
+      return verdictOf(
+        path,
+        'unknown',
+        'unreadable',
+        [{ code: opened.code, message: opened.message }],
+        [],
+        {},
+        started,
+      );
     const size = opened.stat.size;
     const head = opened.readAt(0, 100);
     opened.close();
-    if (head instanceof Error) return verdictOf(path, 'unknown', 'unreadable', [{ code: 'io-error', message: `${path}: ${head.message}` }], [], { sizeBytes: size }, started);
+    if (head instanceof Error)
+      return verdictOf(
+        path,
+        'unknown',
+        'unreadable',
+        [{ code: 'io-error', message: `${path}: ${head.message}` }],
+        [],
+        { sizeBytes: size },
+        started,
+      );
     if (size === 0) {
-      return verdictOf(path, 'empty', 'healthy', [], [{ code: 'empty-file', message: 'zero-length file: SQLite initialises it on the next write' }], { sizeBytes: 0 }, started);
+      return verdictOf(
+        path,
+        'empty',
+        'healthy',
+        [],
+        [{ code: 'empty-file', message: 'zero-length file: SQLite initialises it on the next write' }],
+        { sizeBytes: 0 },
+        started,
+      );
     }
     if (!hasSqliteMagic(head)) {
-      return verdictOf(path, 'unknown', 'corrupt', [{ code: 'not-a-cache', message: 'not an SQLite database (no "SQLite format 3" header)' }], [], { sizeBytes: size }, started);
+      return verdictOf(
+        path,
+        'unknown',
+        'corrupt',
+        [{ code: 'not-a-cache', message: 'not an SQLite database (no "SQLite format 3" header)' }],
+        [],
+        { sizeBytes: size },
+        started,
+      );
     }
     const taken = await takeSnapshot(path, {
       busyTimeoutMs: opts.busyTimeoutMs ?? sqliteVerifyDefaults.busyTimeoutMs,
@@ -107,7 +180,15 @@ export async function verifySqliteFileWith(path: string, opts: SqliteVerifyOptio
       snapshotDir: opts.snapshotDir ?? tmpdir(),
     });
     if (taken.kind !== 'taken') {
-      return verdictOf(path, 'sqlite', taken.kind, [{ code: taken.code, message: taken.message }], [], { sizeBytes: taken.liveSize ?? size, attempts: taken.attempts }, started);
+      return verdictOf(
+        path,
+        'sqlite',
+        taken.kind,
+        [{ code: taken.code, message: taken.message }],
+        [],
+        { sizeBytes: taken.liveSize ?? size, attempts: taken.attempts },
+        started,
+      );
     }
     const snap = taken.snapshot;
     try {
@@ -116,14 +197,34 @@ export async function verifySqliteFileWith(path: string, opts: SqliteVerifyOptio
       for (const companion of [snap.journalPath, snap.walPath]) {
         if (companion === undefined || statSync(companion).size <= maxCompanionBytes) continue;
         const message = `${path}: its ${companion.endsWith('-wal') ? '-wal' : '-journal'} is ${statSync(companion).size} bytes, more than the ${maxCompanionBytes} the verifier reads`;
-        return verdictOf(path, 'sqlite', 'unreadable', [{ code: 'companion-too-large', message }], [], { sizeBytes: snap.liveSize, attempts: snap.attempts }, started);
+        return verdictOf(
+          path,
+          'sqlite',
+          'unreadable',
+          [{ code: 'companion-too-large', message }],
+          [],
+          { sizeBytes: snap.liveSize, attempts: snap.attempts },
+          started,
+        );
       }
       const companions = judgeCompanions(snap);
       const alonePath = join(snap.dir, 'alone.sqlite');
       if (companions.rolledIn) copySnapshotFile(snap.dbPath, alonePath);
-      const checked = checkSnapshotDatabase(snap.dbPath, { full: opts.full === true || companions.rolledIn, expectWal: snap.walPath !== undefined }, visit);
-      const stats: CacheStats = { pageSize: checked.pageSize, pages: checked.pages, tables: checked.tables, rows: checked.rows, sizeBytes: snap.liveSize, attempts: snap.attempts };
-      if (checked.unreadable) return verdictOf(path, 'sqlite', 'unreadable', [checked.unreadable], companions.warnings, stats, started);
+      const checked = checkSnapshotDatabase(
+        snap.dbPath,
+        { full: opts.full === true || companions.rolledIn, expectWal: snap.walPath !== undefined },
+        visit,
+      );
+      const stats: CacheStats = {
+        pageSize: checked.pageSize,
+        pages: checked.pages,
+        tables: checked.tables,
+        rows: checked.rows,
+        sizeBytes: snap.liveSize,
+        attempts: snap.attempts,
+      };
+      if (checked.unreadable)
+        return verdictOf(path, 'sqlite', 'unreadable', [checked.unreadable], companions.warnings, stats, started);
       const problems = [...companions.problems, ...checked.problems];
       // Backstop for what headers cannot tell: the database alone is sound, but with the
       // journal or WAL rolled in it is not, so that companion came from another database.
@@ -132,11 +233,22 @@ export async function verifySqliteFileWith(path: string, opts: SqliteVerifyOptio
         const alone = checkSnapshotDatabase(alonePath, { full: true, expectWal: false });
         if (!alone.unreadable && alone.problems.length === 0) {
           const which = snap.journalPath ? 'stale-journal' : 'stale-wal';
-          problems.unshift({ code: which, message: `the database alone is consistent, but recovering it with its ${snap.journalPath ? '-journal' : '-wal'} damages it: that file belongs to another database` });
+          problems.unshift({
+            code: which,
+            message: `the database alone is consistent, but recovering it with its ${snap.journalPath ? '-journal' : '-wal'} damages it: that file belongs to another database`,
+          });
           companions.warnings.length = 0;
         }
       }
-      return verdictOf(path, 'sqlite', problems.length > 0 ? 'corrupt' : 'healthy', problems, [...companions.warnings, ...checked.warnings], stats, started);
+      return verdictOf(
+        path,
+        'sqlite',
+        problems.length > 0 ? 'corrupt' : 'healthy',
+        problems,
+        [...companions.warnings, ...checked.warnings],
+        stats,
+        started,
+      );
     } finally {
       removeSnapshotDir(snap.dir);
     }
@@ -145,7 +257,15 @@ export async function verifySqliteFileWith(path: string, opts: SqliteVerifyOptio
     // for faults of the agent and never judges the content (the check counts it as unverified).
     const malformed = malformationOf(err, `verifying ${path}`);
     if (malformed) return verdictOf(path, 'sqlite', 'corrupt', [malformed], [], {}, started);
-    return verdictOf(path, 'sqlite', 'unreadable', [{ code: 'internal-error', message: `verifying ${path} failed: ${(err as Error).message}` }], [], {}, started);
+    return verdictOf(
+      path,
+      'sqlite',
+      'unreadable',
+      [{ code: 'internal-error', message: `verifying ${path} failed: ${(err as Error).message}` }],
+      [],
+      {},
+      started,
+    );
   }
 }
 

@@ -21,7 +21,14 @@ export type WalState =
     };
 
 // wal.c walChecksumBytes: pairs of 32-bit words, in the byte order the magic number selects.
-function walChecksum(b: Buffer, start: number, end: number, s0: number, s1: number, bigEndian: boolean): [number, number] {
+function walChecksum(
+  b: Buffer,
+  start: number,
+  end: number,
+  s0: number,
+  s1: number,
+  bigEndian: boolean,
+): [number, number] {
   for (let i = start; i < end; i += 8) {
     const x0 = bigEndian ? b.readUInt32BE(i) : b.readUInt32LE(i);
     const x1 = bigEndian ? b.readUInt32BE(i + 4) : b.readUInt32LE(i + 4);
@@ -32,15 +39,18 @@ function walChecksum(b: Buffer, start: number, end: number, s0: number, s1: numb
 }
 
 export function parseWal(bytes: Uint8Array): WalState {
-  if (bytes.length < walHeaderBytes) return { kind: 'inert', reason: `${bytes.length} bytes, shorter than a WAL header` };
+  if (bytes.length < walHeaderBytes)
+    return { kind: 'inert', reason: `${bytes.length} bytes, shorter than a WAL header` };
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
   const magic = b.readUInt32BE(0);
   if (magic !== walMagicLE && magic !== walMagicBE) return { kind: 'inert', reason: 'no WAL magic number' };
   const bigEndian = magic === walMagicBE;
   const pageSize = b.readUInt32BE(8) === 1 ? 65536 : b.readUInt32BE(8);
-  if (pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) !== 0) return { kind: 'inert', reason: `WAL page size ${pageSize} is invalid` };
+  if (pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) !== 0)
+    return { kind: 'inert', reason: `WAL page size ${pageSize} is invalid` };
   let [s0, s1] = walChecksum(b, 0, 24, 0, 0, bigEndian);
-  if (s0 !== b.readUInt32BE(24) || s1 !== b.readUInt32BE(28)) return { kind: 'inert', reason: 'WAL header checksum does not match' };
+  if (s0 !== b.readUInt32BE(24) || s1 !== b.readUInt32BE(28))
+    return { kind: 'inert', reason: 'WAL header checksum does not match' };
   const salt1 = b.readUInt32BE(16);
   const salt2 = b.readUInt32BE(20);
   const frameSize = frameHeaderBytes + pageSize;
@@ -66,7 +76,13 @@ export function parseWal(bytes: Uint8Array): WalState {
   }
   if (committedFrames === 0) return { kind: 'inert', reason: 'no committed frame' };
   return {
-    kind: 'frames', pageSize, checkpointSeq: b.readUInt32BE(12), salt1, salt2, committedFrames,
-    pagesTouched: [...touched].sort((x, y) => x - y), databasePagesAfterCommit,
+    kind: 'frames',
+    pageSize,
+    checkpointSeq: b.readUInt32BE(12),
+    salt1,
+    salt2,
+    committedFrames,
+    pagesTouched: [...touched].sort((x, y) => x - y),
+    databasePagesAfterCommit,
   };
 }

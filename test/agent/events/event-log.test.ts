@@ -15,11 +15,12 @@ test('the file stays under its cap, keeps the newest events, and a restart conti
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const maxBytes = 4096;
   const log = createEventLog({ stateDir: dir, now, log: silentLogger(), maxBytes });
-  for (let i = 0; i < 200; i += 1) log.record({ type: 'maintenance-set', reason: `reason ${i}`, by: 'api', expiresAt: now().toISOString() });
+  for (let i = 0; i < 200; i += 1)
+    log.record({ type: 'maintenance-set', reason: `reason ${i}`, by: 'api', expiresAt: now().toISOString() });
   assert.equal(await log.flushed(), null);
   const st = statSync(join(dir, eventsFileName));
   const size = st.size;
-  assert.equal(st.mode & 0o777, 0o600, 'root\'s business only, like the state file');
+  assert.equal(st.mode & 0o777, 0o600, "root's business only, like the state file");
   assert.ok(size <= maxBytes, `file ${size} bytes, cap ${maxBytes}`);
   assert.equal(log.counts().get('maintenance-set'), 200);
 
@@ -37,11 +38,28 @@ test('a damaged or foreign line is dropped and named; the rest is kept', async (
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, eventsFileName);
   const log = createEventLog({ stateDir: dir, now, log: silentLogger() });
-  log.record({ type: 'status-changed', check: 'disk', from: 'ok', to: 'critical', summary: 'full', reasons: [{ code: 'disk-free-critical', message: 'full' }] });
+  log.record({
+    type: 'status-changed',
+    check: 'disk',
+    from: 'ok',
+    to: 'critical',
+    summary: 'full',
+    reasons: [{ code: 'disk-free-critical', message: 'full' }],
+  });
   await log.flushed();
-  appendFileSync(file, '{"id": 7, "time": "2026-12-03T03:00:00Z", "type": "status-changed", "check": "disk", "from": "fine"}\nnot json\n');
-  writeFileSync(file, readFileSync(file, 'utf8') + '{"id":8,"time":"2026-12-03T03:00:01.000Z","type":"maintenance-cleared","reason":"r","by":"expired"}\n');
+  appendFileSync(
+    file,
+    '{"id": 7, "time": "2026-12-03T03:00:00Z", "type": "status-changed", "check": "disk", "from": "fine"}\nnot json\n',
+  );
+  writeFileSync(
+    file,
+    readFileSync(file, 'utf8') +
+      '{"id":8,"time":"2026-12-03T03:00:01.000Z","type":"maintenance-cleared","reason":"r","by":"expired"}\n',
+  );
   const again = createEventLog({ stateDir: dir, now, log: silentLogger() });
   assert.match(again.loadProblem ?? '', /ignored 2 line/);
-  assert.deepEqual(again.query({}).events.map((e) => e.type), ['status-changed', 'maintenance-cleared']);
+  assert.deepEqual(
+    again.query({}).events.map((e) => e.type),
+    ['status-changed', 'maintenance-cleared'],
+  );
 });

@@ -13,13 +13,25 @@ after(() => closers.forEach((c) => c()));
 async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<FleetTarget> {
   const server = createHttpServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  closers.push(() => { server.closeAllConnections(); server.close(); });
+  closers.push(() => {
+    server.closeAllConnections();
+    server.close();
+  });
   const p = parseTarget(`127.0.0.1:${(server.address() as AddressInfo).port}`);
   assert.ok(p.ok);
   return p.target;
 }
 
-const preflight = (decision: string) => JSON.stringify({ decision, host: 'x', agentVersion: '0.1.0', evaluatedAt: '', reasons: [], maintenance: null, checks: [] });
+const preflight = (decision: string) =>
+  JSON.stringify({
+    decision,
+    host: 'x',
+    agentVersion: '0.1.0',
+    evaluatedAt: '',
+    reasons: [],
+    maintenance: null,
+    checks: [],
+  });
 
 test('passes ?max_age on, asks without keep-alive, takes a well-formed answer', async () => {
   let seen: IncomingMessage | null = null;
@@ -37,7 +49,10 @@ test('passes ?max_age on, asks without keep-alive, takes a well-formed answer', 
 test('an answer whose status and decision disagree is not trusted', async () => {
   const t = await serve((_req, res) => res.writeHead(200).end(preflight('refuse')));
   const a = await askAgent(t, { timeoutMs: 5000, maxAgeSeconds: null });
-  assert.ok(!a.ok && a.error === 'bad-answer' && /HTTP 200 does not match decision "refuse"/.test(a.message), JSON.stringify(a));
+  assert.ok(
+    !a.ok && a.error === 'bad-answer' && /HTTP 200 does not match decision "refuse"/.test(a.message),
+    JSON.stringify(a),
+  );
 });
 
 test('JSON that is not a preflight, an oversized body, an agent error status', async () => {
@@ -47,9 +62,14 @@ test('JSON that is not a preflight, an oversized body, an agent error status', a
   const big = await serve((_req, res) => res.writeHead(200).end(`"${'x'.repeat(20_000)}"`));
   const b = await askAgent(big, { timeoutMs: 5000, maxAgeSeconds: null, maxBodyBytes: 1000 });
   assert.ok(!b.ok && b.error === 'bad-answer' && /larger than 1000 bytes/.test(b.message), JSON.stringify(b));
-  const badQuery = await serve((_req, res) => res.writeHead(400).end('{"error":{"code":"invalid-max-age","message":"m"}}'));
+  const badQuery = await serve((_req, res) =>
+    res.writeHead(400).end('{"error":{"code":"invalid-max-age","message":"m"}}'),
+  );
   const c = await askAgent(badQuery, { timeoutMs: 5000, maxAgeSeconds: 1 });
-  assert.ok(!c.ok && c.error === 'unexpected-status' && c.httpStatus === 400 && /invalid-max-age/.test(c.message), JSON.stringify(c));
+  assert.ok(
+    !c.ok && c.error === 'unexpected-status' && c.httpStatus === 400 && /invalid-max-age/.test(c.message),
+    JSON.stringify(c),
+  );
 });
 
 test('something that does not speak HTTP is a bad answer', async () => {

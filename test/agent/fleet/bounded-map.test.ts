@@ -24,7 +24,10 @@ test('never more than the limit in flight, results in item order', async () => {
     for (const release of batch) release();
     released += batch.length;
   }
-  assert.deepEqual(await done, items.map((i) => i * 2));
+  assert.deepEqual(
+    await done,
+    items.map((i) => i * 2),
+  );
   assert.equal(maxInFlight, 7);
 });
 

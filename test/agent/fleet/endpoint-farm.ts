@@ -22,14 +22,28 @@ export interface Farm {
 
 function preflightBody(kind: 'accept' | 'refuse' | 'degraded', index: number, ageSeconds: number): string {
   const reasons =
-    kind === 'refuse' ? [{ check: 'blobinfocache', code: 'cache-corrupt', message: '1 of 2 caches corrupt' }]
-      : kind === 'degraded' ? [{ check: 'registry', code: 'registry-unreachable', message: 'harbor: connect ECONNREFUSED' }]
+    kind === 'refuse'
+      ? [{ check: 'blobinfocache', code: 'cache-corrupt', message: '1 of 2 caches corrupt' }]
+      : kind === 'degraded'
+        ? [{ check: 'registry', code: 'registry-unreachable', message: 'harbor: connect ECONNREFUSED' }]
         : [];
   const check = (name: string, status: string, scope: string, age: number) => ({
-    name, status, scope, summary: '', observedAt: new Date(Date.now() - age * 1000).toISOString(), ageSeconds: age, durationMs: 3, details: {},
+    name,
+    status,
+    scope,
+    summary: '',
+    observedAt: new Date(Date.now() - age * 1000).toISOString(),
+    ageSeconds: age,
+    durationMs: 3,
+    details: {},
   });
   return JSON.stringify({
-    decision: kind, host: `farm-${index}`, agentVersion: '0.1.0', evaluatedAt: new Date().toISOString(), reasons, maintenance: null,
+    decision: kind,
+    host: `farm-${index}`,
+    agentVersion: '0.1.0',
+    evaluatedAt: new Date().toISOString(),
+    reasons,
+    maintenance: null,
     checks: [
       check('blobinfocache', kind === 'refuse' ? 'critical' : 'ok', 'host', 1),
       check('registry', kind === 'degraded' ? 'critical' : 'ok', 'shared', ageSeconds),
@@ -53,9 +67,14 @@ export async function startFarm(kinds: EndpointKind[]): Promise<Farm> {
     }
     const server = createServer((req, res) => {
       switch (kind) {
-        case 'accept': case 'refuse': case 'degraded': {
+        case 'accept':
+        case 'refuse':
+        case 'degraded': {
           const body = preflightBody(kind, index, ageSeconds);
-          res.writeHead(statusOf[kind], { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+          res.writeHead(statusOf[kind], {
+            'Content-Type': 'application/json',
+            'Content-Length': Buffer.byteLength(body),
+          });
           res.end(body);
           return;
         }
@@ -88,10 +107,12 @@ export async function startFarm(kinds: EndpointKind[]): Promise<Farm> {
     endpoints,
     maxOpenConnections: () => maxOpen,
     close: async () => {
-      await Promise.all(servers.map((s) => {
-        s.closeAllConnections();
-        return new Promise((resolve) => s.close(resolve));
-      }));
+      await Promise.all(
+        servers.map((s) => {
+          s.closeAllConnections();
+          return new Promise((resolve) => s.close(resolve));
+        }),
+      );
     },
   };
 }

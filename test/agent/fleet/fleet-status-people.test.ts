@@ -25,7 +25,9 @@ before(async () => {
   const core = new InMemoryCore([disk.check, skopeo.check]);
   await core.runChecks();
   await core.setMaintenance({ reason: 'kernel update', expiresAt: new Date(Date.now() + 3600_000), by: 'api' });
-  srv = await serveForTest(core, { tls: { cert: readFileSync(pki.certFile), key: readFileSync(pki.keyFile), ca: null } });
+  srv = await serveForTest(core, {
+    tls: { cert: readFileSync(pki.certFile), key: readFileSync(pki.keyFile), ca: null },
+  });
 });
 
 after(async () => {
@@ -33,7 +35,10 @@ after(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-function fleetStatus(args: string[], until?: (stdout: string) => boolean): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function fleetStatus(
+  args: string[],
+  until?: (stdout: string) => boolean,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [agentBin, 'fleet', 'status', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -41,12 +46,16 @@ function fleetStatus(args: string[], until?: (stdout: string) => boolean): Promi
     stdout += d.toString();
     if (until?.(stdout)) child.kill('SIGTERM');
   });
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
   const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  return new Promise((resolve) => child.on('close', (code) => {
-    clearTimeout(killer);
-    resolve({ code, stdout, stderr });
-  }));
+  return new Promise((resolve) =>
+    child.on('close', (code) => {
+      clearTimeout(killer);
+      resolve({ code, stdout, stderr });
+    }),
+  );
 }
 
 test('an HTTPS agent asked with --ca-file shows its maintenance reason and warnings; without the CA it cannot be asked', async (t) => {
@@ -66,12 +75,15 @@ test('an HTTPS agent asked with --ca-file shows its maintenance reason and warni
   assert.equal(plain.code, 4, 'plain HTTP to an HTTPS agent gets no preflight answer');
 });
 
-test('--watch redraws every period until stopped, and exits with the last sweep\'s code', async (t) => {
+test("--watch redraws every period until stopped, and exits with the last sweep's code", async (t) => {
   if (!needTools(t, 'openssl')) return;
   const address = srv!.base.replace('https://', '');
   const sweeps = (out: string) => out.match(/^fleet status at /gm)?.length ?? 0;
   const started = performance.now();
-  const run = await fleetStatus(['--watch', '1', '--ca-file', pki!.caFile, address], (out) => sweeps(out) >= 3 && out.trimEnd().endsWith('no answer'));
+  const run = await fleetStatus(
+    ['--watch', '1', '--ca-file', pki!.caFile, address],
+    (out) => sweeps(out) >= 3 && out.trimEnd().endsWith('no answer'),
+  );
   assert.equal(sweeps(run.stdout), 3, run.stdout);
   assert.ok(performance.now() - started >= 2000, 'one period between sweeps');
   assert.equal(run.code, 1, run.stderr);

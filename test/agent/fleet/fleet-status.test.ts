@@ -17,21 +17,37 @@ import { startFarm, type EndpointKind, type Farm } from './endpoint-farm.ts';
 import { closedPorts } from './closed-ports.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'bfa-fleet-'));
-const agents: Record<'accepting' | 'refusing' | 'degraded', RealAgent | null> = { accepting: null, refusing: null, degraded: null };
+const agents: Record<'accepting' | 'refusing' | 'degraded', RealAgent | null> = {
+  accepting: null,
+  refusing: null,
+  degraded: null,
+};
 let farm: Farm;
 
 const kinds: EndpointKind[] = [
-  ...Array<EndpointKind>(60).fill('accept'), ...Array<EndpointKind>(30).fill('refuse'), ...Array<EndpointKind>(20).fill('degraded'),
-  ...Array<EndpointKind>(40).fill('slow'), ...Array<EndpointKind>(20).fill('dead'), ...Array<EndpointKind>(10).fill('bad-json'),
-  ...Array<EndpointKind>(10).fill('hang-up'), ...Array<EndpointKind>(10).fill('not-found'),
+  ...Array<EndpointKind>(60).fill('accept'),
+  ...Array<EndpointKind>(30).fill('refuse'),
+  ...Array<EndpointKind>(20).fill('degraded'),
+  ...Array<EndpointKind>(40).fill('slow'),
+  ...Array<EndpointKind>(20).fill('dead'),
+  ...Array<EndpointKind>(10).fill('bad-json'),
+  ...Array<EndpointKind>(10).fill('hang-up'),
+  ...Array<EndpointKind>(10).fill('not-found'),
 ];
 // Interleaved so every round of the sweep meets every kind.
-const shuffled = kinds.map((k, i) => ({ k, key: (i * 7919) % kinds.length })).sort((a, b) => a.key - b.key).map((x) => x.k);
+const shuffled = kinds
+  .map((k, i) => ({ k, key: (i * 7919) % kinds.length }))
+  .sort((a, b) => a.key - b.key)
+  .map((x) => x.k);
 
 const expected: Record<EndpointKind, { state: string; error: string | null }> = {
-  accept: { state: 'accept', error: null }, refuse: { state: 'refuse', error: null }, degraded: { state: 'degraded', error: null },
-  slow: { state: 'no-answer', error: 'timeout' }, dead: { state: 'no-answer', error: 'unreachable' },
-  'bad-json': { state: 'no-answer', error: 'bad-json' }, 'hang-up': { state: 'no-answer', error: 'connection-lost' },
+  accept: { state: 'accept', error: null },
+  refuse: { state: 'refuse', error: null },
+  degraded: { state: 'degraded', error: null },
+  slow: { state: 'no-answer', error: 'timeout' },
+  dead: { state: 'no-answer', error: 'unreachable' },
+  'bad-json': { state: 'no-answer', error: 'bad-json' },
+  'hang-up': { state: 'no-answer', error: 'connection-lost' },
   'not-found': { state: 'no-answer', error: 'unexpected-status' },
 };
 
@@ -50,12 +66,26 @@ before(async () => {
   const started = await Promise.all([
     startRealAgent(scratch, 'accepting', diskOnly),
     // The real skopeo of this machine (1.9.3) is below the default minimum 1.14.0.
-    startRealAgent(scratch, 'refusing', diskOnly.replace('  skopeo: { enabled: false }', `  skopeo: { minVersion: "1.14.0", schedule: "${neverSchedule}", jitterSeconds: 0 }`)),
-    startRealAgent(scratch, 'degraded', diskOnly.replace('  registries: { enabled: false }', `  registries:
+    startRealAgent(
+      scratch,
+      'refusing',
+      diskOnly.replace(
+        '  skopeo: { enabled: false }',
+        `  skopeo: { minVersion: "1.14.0", schedule: "${neverSchedule}", jitterSeconds: 0 }`,
+      ),
+    ),
+    startRealAgent(
+      scratch,
+      'degraded',
+      diskOnly.replace(
+        '  registries: { enabled: false }',
+        `  registries:
     schedule: "${neverSchedule}"
     jitterSeconds: 0
     failuresBeforeCritical: 1
-    targets: [ { name: loopback, url: "http://127.0.0.1:${registryPort}", timeoutSeconds: 2 } ]`)),
+    targets: [ { name: loopback, url: "http://127.0.0.1:${registryPort}", timeoutSeconds: 2 } ]`,
+      ),
+    ),
   ]);
   [agents.accepting, agents.refusing, agents.degraded] = started;
 });
@@ -66,23 +96,44 @@ after(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-interface Run { code: number | null; signal: string | null; stdout: string; stderr: string; wallMs: number }
+interface Run {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  wallMs: number;
+}
 
 function fleetStatus(args: string[], budgetMs: number): Promise<Run> {
   const started = performance.now();
   const child = spawn(process.execPath, [agentBin, 'fleet', 'status', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
   const killer = setTimeout(() => child.kill('SIGKILL'), budgetMs);
-  return new Promise((resolve) => child.on('close', (code, signal) => {
-    clearTimeout(killer);
-    resolve({ code, signal, stdout, stderr, wallMs: performance.now() - started });
-  }));
+  return new Promise((resolve) =>
+    child.on('close', (code, signal) => {
+      clearTimeout(killer);
+      resolve({ code, signal, stdout, stderr, wallMs: performance.now() - started });
+    }),
+  );
 }
 
-interface JsonRow { target: string; state: string; decision: string | null; error: string | null; failingChecks: string[]; reasons: { code: string }[]; oldestResultAgeSeconds: number | null; labels: Record<string, string> }
+interface JsonRow {
+  target: string;
+  state: string;
+  decision: string | null;
+  error: string | null;
+  failingChecks: string[];
+  reasons: { code: string }[];
+  oldestResultAgeSeconds: number | null;
+  labels: Record<string, string>;
+}
 
 test('200 fake agents and 3 real ones: every target once, right decision or error, within the budget', async (t) => {
   if (!needTools(t, 'skopeo')) return;
@@ -97,8 +148,21 @@ test('200 fake agents and 3 real ones: every target once, right decision or erro
   // The documented bound plus generous slack for starting Node; a sequential sweep would need
   // 40 slow endpoints * 2 s = 80 s, far beyond it.
   const budgetMs = Math.ceil(n / concurrency) * timeoutSeconds * 1000 + 15_000;
-  const run = await fleetStatus(['--json', '--concurrency', String(concurrency), '--timeout', String(timeoutSeconds),
-    '--targets', targetsFile, '--file-sd', fileSd, ...real], budgetMs);
+  const run = await fleetStatus(
+    [
+      '--json',
+      '--concurrency',
+      String(concurrency),
+      '--timeout',
+      String(timeoutSeconds),
+      '--targets',
+      targetsFile,
+      '--file-sd',
+      fileSd,
+      ...real,
+    ],
+    budgetMs,
+  );
 
   assert.equal(run.signal, null, `killed at the budget of ${budgetMs} ms: ${run.stderr}`);
   assert.equal(run.code, 4, `some agents do not answer: ${run.stderr}`);
@@ -110,7 +174,12 @@ test('200 fake agents and 3 real ones: every target once, right decision or erro
   assert.ok(farm.maxOpenConnections() < 2 * concurrency, `${farm.maxOpenConnections()} connections open at once`);
   assert.ok(farm.maxOpenConnections() >= 2, 'the sweep asked agents in parallel');
 
-  const doc = JSON.parse(run.stdout) as { summary: Record<string, number>; agents: JsonRow[]; concurrency: number; timeoutSeconds: number };
+  const doc = JSON.parse(run.stdout) as {
+    summary: Record<string, number>;
+    agents: JsonRow[];
+    concurrency: number;
+    timeoutSeconds: number;
+  };
   assert.equal(doc.concurrency, concurrency);
   assert.equal(doc.timeoutSeconds, timeoutSeconds);
   assert.equal(doc.agents.length, n);
@@ -133,17 +202,29 @@ test('200 fake agents and 3 real ones: every target once, right decision or erro
   const refusing = byTarget.get(real[1])!;
   assert.equal(refusing.state, 'refuse', JSON.stringify(refusing));
   assert.deepEqual(refusing.failingChecks, ['skopeo']);
-  assert.ok(refusing.reasons.some((r) => r.code === 'skopeo-below-minimum'), JSON.stringify(refusing.reasons));
+  assert.ok(
+    refusing.reasons.some((r) => r.code === 'skopeo-below-minimum'),
+    JSON.stringify(refusing.reasons),
+  );
   const degraded = byTarget.get(real[2])!;
   assert.equal(degraded.state, 'degraded', JSON.stringify(degraded));
   assert.deepEqual(degraded.failingChecks, ['registry']);
 
   const count = (state: string) => farm.endpoints.filter((e) => expected[e.kind].state === state).length;
-  assert.deepEqual(doc.summary, { total: n, accept: count('accept') + 1, degraded: count('degraded') + 1, refuse: count('refuse') + 1, noAnswer: count('no-answer') });
+  assert.deepEqual(doc.summary, {
+    total: n,
+    accept: count('accept') + 1,
+    degraded: count('degraded') + 1,
+    refuse: count('refuse') + 1,
+    noAnswer: count('no-answer'),
+  });
   // Problems first: no answer, refuse, degraded, then accept.
   const rank = { 'no-answer': 0, refuse: 1, degraded: 2, accept: 3 } as Record<string, number>;
   const ranks = doc.agents.map((r) => rank[r.state]);
-  assert.deepEqual(ranks, [...ranks].sort((a, b) => a - b));
+  assert.deepEqual(
+    ranks,
+    [...ranks].sort((a, b) => a - b),
+  );
 
   // file_sd: every target once, answering or not, the input's labels kept; nothing left behind.
   const groups = JSON.parse(readFileSync(fileSd, 'utf8')) as { targets: string[]; labels: Record<string, string> }[];
@@ -158,7 +239,14 @@ test('200 fake agents and 3 real ones: every target once, right decision or erro
 
 test('the table: problems first, one line per target; exit 4, 1, 3 by the worst agent, 0 only when all accept', async () => {
   const pick = (kind: EndpointKind) => farm.endpoints.find((e) => e.kind === kind)!.address;
-  const targets = [pick('accept'), pick('slow'), pick('refuse'), pick('dead'), pick('degraded'), agents.accepting!.address];
+  const targets = [
+    pick('accept'),
+    pick('slow'),
+    pick('refuse'),
+    pick('dead'),
+    pick('degraded'),
+    agents.accepting!.address,
+  ];
   const run = await fleetStatus(['--timeout', '2', ...targets], 30_000);
   assert.equal(run.code, 4, run.stderr);
   const lines = run.stdout.trim().split('\n');

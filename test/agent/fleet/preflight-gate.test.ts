@@ -39,17 +39,29 @@ before(async () => {
     fakeRequests.push(req.url ?? '');
     if (mode === 'hang') return;
     if (mode === 'not-found') return void res.writeHead(404).end('{"error":{"code":"not-found","message":"m"}}');
-    if (mode === 'impostor') return void res.writeHead(200, { 'Content-Type': 'text/html' }).end('<html>welcome to nginx</html>');
-    res.writeHead(429, { 'Content-Type': 'application/json', 'Retry-After': '60' }).end(JSON.stringify({
-      decision: 'degraded', host: 'fake', agentVersion: '0.1.0', evaluatedAt: '', maintenance: null, checks: [],
-      reasons: [{ check: 'registry', code: 'registry-unreachable', message: 'harbor: connect ECONNREFUSED' }],
-    }));
+    if (mode === 'impostor')
+      return void res.writeHead(200, { 'Content-Type': 'text/html' }).end('<html>welcome to nginx</html>');
+    res.writeHead(429, { 'Content-Type': 'application/json', 'Retry-After': '60' }).end(
+      JSON.stringify({
+        decision: 'degraded',
+        host: 'fake',
+        agentVersion: '0.1.0',
+        evaluatedAt: '',
+        maintenance: null,
+        checks: [],
+        reasons: [{ check: 'registry', code: 'registry-unreachable', message: 'harbor: connect ECONNREFUSED' }],
+      }),
+    );
   });
   await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
   fakeUrl = `http://127.0.0.1:${(fake.address() as AddressInfo).port}`;
   [accepting, refusing] = await Promise.all([
     startRealAgent(scratch, 'gate-accepting', checks('{ enabled: false }')),
-    startRealAgent(scratch, 'gate-refusing', checks(`{ minVersion: "1.14.0", schedule: "${neverSchedule}", jitterSeconds: 0 }`)),
+    startRealAgent(
+      scratch,
+      'gate-refusing',
+      checks(`{ minVersion: "1.14.0", schedule: "${neverSchedule}", jitterSeconds: 0 }`),
+    ),
   ]);
 });
 
@@ -60,17 +72,29 @@ after(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-function runGate(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stderr: string; stdout: string }> {
-  const child = spawn('dash', [gate, ...args], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function runGate(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stderr: string; stdout: string }> {
+  const child = spawn('dash', [gate, ...args], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
   const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  return new Promise((resolve) => child.on('close', (code) => {
-    clearTimeout(killer);
-    resolve({ code, stderr, stdout });
-  }));
+  return new Promise((resolve) =>
+    child.on('close', (code) => {
+      clearTimeout(killer);
+      resolve({ code, stderr, stdout });
+    }),
+  );
 }
 
 test('accept: exit 0 (and silent with --quiet)', async (t) => {
@@ -136,7 +160,13 @@ test('agent down, hanging, or not an agent: exit 4 (fail-closed), or 0 with a wa
 
 test('usage errors exit 2', async (t) => {
   if (!needTools(t, 'dash', 'curl')) return;
-  for (const args of [['--timeout', 'soon'], ['--degraded', 'maybe'], ['--agent-down', 'open'], ['--bogus'], ['--url']]) {
+  for (const args of [
+    ['--timeout', 'soon'],
+    ['--degraded', 'maybe'],
+    ['--agent-down', 'open'],
+    ['--bogus'],
+    ['--url'],
+  ]) {
     const r = await runGate(args);
     assert.equal(r.code, 2, args.join(' '));
   }
@@ -147,14 +177,16 @@ test('usage errors exit 2', async (t) => {
 
 // An agent on HTTPS with a test CA that requires client certificates (tls.clientCAFile): the
 // gate reaches it only with --cacert and a client certificate; without either it cannot ask (4).
-test('https: --cacert trusts the agent\'s CA, --cert/--key answer its client-certificate demand', async (t) => {
+test("https: --cacert trusts the agent's CA, --cert/--key answer its client-certificate demand", async (t) => {
   if (!needTools(t, 'dash', 'curl', 'openssl')) return;
   const dir = join(scratch, 'tls');
   mkdirSync(dir);
   const pki = makeTestPki(dir);
   const client = makeClientCert(dir, 'jenkins');
   const tlsYaml = `tls:\n  certFile: ${pki.certFile}\n  keyFile: ${pki.keyFile}\n  clientCAFile: ${pki.caFile}\n`;
-  const agent = await startRealAgent(scratch, 'gate-tls', `${checks('{ enabled: false }')}${tlsYaml}`, { https: { ca: pki.caFile, cert: client.certFile, key: client.keyFile } });
+  const agent = await startRealAgent(scratch, 'gate-tls', `${checks('{ enabled: false }')}${tlsYaml}`, {
+    https: { ca: pki.caFile, cert: client.certFile, key: client.keyFile },
+  });
   try {
     const url = `https://${agent.address}`;
     const untrusted = await runGate(['--url', url]);
@@ -162,11 +194,21 @@ test('https: --cacert trusts the agent\'s CA, --cert/--key answer its client-cer
     assert.match(untrusted.stderr, /certificate/i);
     const noClientCert = await runGate(['--url', url, '--cacert', pki.caFile]);
     assert.equal(noClientCert.code, 4, noClientCert.stderr);
-    const ok = await runGate(['--url', url, '--cert', client.certFile, '--key', client.keyFile], { BUILDFLEET_GATE_CACERT: pki.caFile });
+    const ok = await runGate(['--url', url, '--cert', client.certFile, '--key', client.keyFile], {
+      BUILDFLEET_GATE_CACERT: pki.caFile,
+    });
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stderr, /accept: this host may build/);
-    assert.equal((await runGate(['--url', url, '--cacert', pki.caFile, '--cert', client.certFile])).code, 2, '--cert without --key');
-    assert.equal((await runGate(['--url', url, '--cacert', join(dir, 'no-such.pem')])).code, 2, 'an unreadable CA file');
+    assert.equal(
+      (await runGate(['--url', url, '--cacert', pki.caFile, '--cert', client.certFile])).code,
+      2,
+      '--cert without --key',
+    );
+    assert.equal(
+      (await runGate(['--url', url, '--cacert', join(dir, 'no-such.pem')])).code,
+      2,
+      'an unreadable CA file',
+    );
   } finally {
     await agent.stop();
   }

@@ -19,12 +19,26 @@ export interface RealAgent {
 export const neverSchedule = '0 0 1 1 *';
 
 // `https`: the agent serves TLS (a tls: section at the end of checksYaml); how to reach it.
-export interface HttpsClient { ca: string; cert?: string; key?: string }
+export interface HttpsClient {
+  ca: string;
+  cert?: string;
+  key?: string;
+}
 
-export async function startRealAgent(dir: string, name: string, checksYaml: string, opts: { https?: HttpsClient } = {}): Promise<RealAgent> {
+export async function startRealAgent(
+  dir: string,
+  name: string,
+  checksYaml: string,
+  opts: { https?: HttpsClient } = {},
+): Promise<RealAgent> {
   const configFile = join(dir, `${name}.yaml`);
-  writeFileSync(configFile, `listen: "127.0.0.1:0"\nstateDir: ${join(dir, `${name}-state`)}\nlogLevel: info\nchecks:\n${checksYaml}`);
-  const child = spawn(process.execPath, [agentBin, 'serve', '--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+  writeFileSync(
+    configFile,
+    `listen: "127.0.0.1:0"\nstateDir: ${join(dir, `${name}-state`)}\nlogLevel: info\nchecks:\n${checksYaml}`,
+  );
+  const child = spawn(process.execPath, [agentBin, 'serve', '--config', configFile], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const address = await new Promise<string>((resolve, reject) => {
     let buffered = '';
@@ -40,7 +54,8 @@ export async function startRealAgent(dir: string, name: string, checksYaml: stri
     });
   });
   const agent = {
-    child, address,
+    child,
+    address,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       return exited;
@@ -53,13 +68,21 @@ export async function startRealAgent(dir: string, name: string, checksYaml: stri
 async function preflightOf(address: string, https: HttpsClient | undefined): Promise<{ reasons: { code: string }[] }> {
   if (!https) return (await (await fetch(`http://${address}/v1/preflight`)).json()) as { reasons: { code: string }[] };
   return new Promise((resolve, reject) => {
-    const req = httpsRequest(`https://${address}/v1/preflight`, {
-      ca: readFileSync(https.ca), cert: https.cert ? readFileSync(https.cert) : undefined, key: https.key ? readFileSync(https.key) : undefined,
-    }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => { body += d.toString(); });
-      res.on('end', () => resolve(JSON.parse(body) as { reasons: { code: string }[] }));
-    });
+    const req = httpsRequest(
+      `https://${address}/v1/preflight`,
+      {
+        ca: readFileSync(https.ca),
+        cert: https.cert ? readFileSync(https.cert) : undefined,
+        key: https.key ? readFileSync(https.key) : undefined,
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => {
+          body += d.toString();
+        });
+        res.on('end', () => resolve(JSON.parse(body) as { reasons: { code: string }[] }));
+      },
+    );
     req.on('error', reject);
     req.end();
   });

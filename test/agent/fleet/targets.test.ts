@@ -19,8 +19,14 @@ test('host, host:port, IPv6 in brackets, pasted http:// URLs', () => {
 
 test('bad targets are errors naming the text', () => {
   for (const [text, why] of [
-    ['build 07', /not a host name/], ['build-07:0', /port must be 1-65535/], ['build-07:http', /port/],
-    ['::1', /needs brackets/], ['[::1', /without "]"/], ['[::1]x', /expected ":PORT"/], ['https://build-07', /HTTPS/], ['', /empty/],
+    ['build 07', /not a host name/],
+    ['build-07:0', /port must be 1-65535/],
+    ['build-07:http', /port/],
+    ['::1', /needs brackets/],
+    ['[::1', /without "]"/],
+    ['[::1]x', /expected ":PORT"/],
+    ['https://build-07', /HTTPS/],
+    ['', /empty/],
   ] as const) {
     const p = parseTarget(text);
     assert.equal(p.ok, false, text);
@@ -31,22 +37,36 @@ test('bad targets are errors naming the text', () => {
 test('a plain targets file: one per line, comments, duplicates asked once', () => {
   const r = parseTargetsFile('# dc1\nbuild-01\n  build-02:20581  # spare\n\nbuild-01:20580\n', 'hosts.txt');
   assert.ok(r.ok);
-  assert.deepEqual(r.targets.map((t) => t.address), ['build-01:20580', 'build-02:20581']);
+  assert.deepEqual(
+    r.targets.map((t) => t.address),
+    ['build-01:20580', 'build-02:20581'],
+  );
 });
 
 test('file_sd YAML and JSON: targets and labels', () => {
-  const yaml = parseTargetsFile('- targets: [build-01:20580, build-02:20580]\n  labels: { site: dc1 }\n- targets: [build-101]\n', 'dc.yml');
+  const yaml = parseTargetsFile(
+    '- targets: [build-01:20580, build-02:20580]\n  labels: { site: dc1 }\n- targets: [build-101]\n',
+    'dc.yml',
+  );
   assert.ok(yaml.ok);
-  assert.deepEqual(yaml.targets.map((t) => [t.address, t.labels]), [
-    ['build-01:20580', { site: 'dc1' }], ['build-02:20580', { site: 'dc1' }], ['build-101:20580', {}],
-  ]);
+  assert.deepEqual(
+    yaml.targets.map((t) => [t.address, t.labels]),
+    [
+      ['build-01:20580', { site: 'dc1' }],
+      ['build-02:20580', { site: 'dc1' }],
+      ['build-101:20580', {}],
+    ],
+  );
   const json = parseTargetsFile('[{"targets":["10.0.0.1:20580"],"labels":{"pool":"x64"}}]', 'dc.json');
   assert.ok(json.ok);
   assert.deepEqual(json.targets[0].labels, { pool: 'x64' });
 });
 
 test('bad file_sd documents list every problem', () => {
-  const r = parseTargetsFile('- targets: build-01\n- targets: [ok-host]\n  labels: { "bad-name": x, n: 1 }\n  extra: 1\n', 'dc.yml');
+  const r = parseTargetsFile(
+    '- targets: build-01\n- targets: [ok-host]\n  labels: { "bad-name": x, n: 1 }\n  extra: 1\n',
+    'dc.yml',
+  );
   assert.equal(r.ok, false);
   if (r.ok) return;
   assert.equal(r.errors.length, 4, r.errors.join('\n'));

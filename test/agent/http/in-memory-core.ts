@@ -7,7 +7,15 @@ import { createEventLog } from '../../../agent/events/event-log.ts';
 import { silentLogger } from '../../../agent/log.ts';
 import { describeSchedule, type CheckSchedule } from '../../../agent/check-schedules.ts';
 import type { AgentEvent, EventQuery, EventType } from '../../../agent/events/types.ts';
-import type { AgentCore, CheckState, Maintenance, Preflight, QuarantineAnswer, RefreshOptions, StateWriteRefusal } from '../../../agent/core-types.ts';
+import type {
+  AgentCore,
+  CheckState,
+  Maintenance,
+  Preflight,
+  QuarantineAnswer,
+  RefreshOptions,
+  StateWriteRefusal,
+} from '../../../agent/core-types.ts';
 
 export interface TestCheck {
   name: string;
@@ -35,9 +43,20 @@ export class InMemoryCore implements AgentCore {
     this.eventLog = createEventLog({ stateDir: null, now, log: silentLogger() });
     for (const c of checks) {
       this.stateByName.set(c.name, {
-        name: c.name, scope: c.scope, status: 'unknown', rawStatus: 'unknown', summary: 'not yet checked',
-        reasons: [], details: {}, observedAt: null, durationMs: 0, consecutiveFailures: 0,
-        runs: 0, failures: 0, timeouts: 0, statusChanges: 0,
+        name: c.name,
+        scope: c.scope,
+        status: 'unknown',
+        rawStatus: 'unknown',
+        summary: 'not yet checked',
+        reasons: [],
+        details: {},
+        observedAt: null,
+        durationMs: 0,
+        consecutiveFailures: 0,
+        runs: 0,
+        failures: 0,
+        timeouts: 0,
+        statusChanges: 0,
       });
     }
   }
@@ -57,17 +76,27 @@ export class InMemoryCore implements AgentCore {
     if (!check) return Promise.resolve();
     this.runStarts.set(name, (this.runStarts.get(name) ?? 0) + 1);
     const started = Date.now();
-    const p = check.run().then((r) => {
-      const prev = this.stateByName.get(name) as CheckState;
-      const failed = r.status !== 'ok';
-      this.stateByName.set(name, {
-        ...prev, status: r.status, rawStatus: r.status, summary: r.summary, reasons: r.reasons, details: r.details,
-        observedAt: this.now(), durationMs: Date.now() - started,
-        consecutiveFailures: failed ? prev.consecutiveFailures + 1 : 0,
-        runs: prev.runs + 1, failures: prev.failures + (failed ? 1 : 0),
-        statusChanges: prev.statusChanges + (prev.status !== r.status ? 1 : 0),
-      });
-    }).finally(() => this.inFlight.delete(name));
+    const p = check
+      .run()
+      .then((r) => {
+        const prev = this.stateByName.get(name) as CheckState;
+        const failed = r.status !== 'ok';
+        this.stateByName.set(name, {
+          ...prev,
+          status: r.status,
+          rawStatus: r.status,
+          summary: r.summary,
+          reasons: r.reasons,
+          details: r.details,
+          observedAt: this.now(),
+          durationMs: Date.now() - started,
+          consecutiveFailures: failed ? prev.consecutiveFailures + 1 : 0,
+          runs: prev.runs + 1,
+          failures: prev.failures + (failed ? 1 : 0),
+          statusChanges: prev.statusChanges + (prev.status !== r.status ? 1 : 0),
+        });
+      })
+      .finally(() => this.inFlight.delete(name));
     this.inFlight.set(name, p);
     return p;
   }
@@ -77,10 +106,14 @@ export class InMemoryCore implements AgentCore {
     const names = opts.names ?? this.checkNames();
     if (opts.maxAgeSeconds !== undefined) {
       const limit = opts.maxAgeSeconds * 1000;
-      await Promise.all(names.filter((n) => {
-        const s = this.stateByName.get(n) as CheckState;
-        return s.observedAt === null || this.now().getTime() - s.observedAt.getTime() >= limit;
-      }).map((n) => this.runOne(n)));
+      await Promise.all(
+        names
+          .filter((n) => {
+            const s = this.stateByName.get(n) as CheckState;
+            return s.observedAt === null || this.now().getTime() - s.observedAt.getTime() >= limit;
+          })
+          .map((n) => this.runOne(n)),
+      );
     }
     return this.evaluate(names);
   }
@@ -93,7 +126,8 @@ export class InMemoryCore implements AgentCore {
     const notChecked = states.filter((s) => s.observedAt === null);
     if (notChecked.length > 0) {
       decision = 'refuse';
-      for (const s of notChecked) reasons.push({ check: s.name, code: 'not-yet-checked', message: `${s.name} has not run yet` });
+      for (const s of notChecked)
+        reasons.push({ check: s.name, code: 'not-yet-checked', message: `${s.name} has not run yet` });
     } else {
       for (const s of states) {
         if (s.status !== 'critical') continue;
@@ -107,13 +141,21 @@ export class InMemoryCore implements AgentCore {
       reasons.push({ check: 'maintenance', code: 'maintenance', message: this.maint.reason });
     }
     return {
-      decision, host: 'test-host', agentVersion: '0.0.0-test', evaluatedAt: now.toISOString(), reasons,
+      decision,
+      host: 'test-host',
+      agentVersion: '0.0.0-test',
+      evaluatedAt: now.toISOString(),
+      reasons,
       maintenance: this.maint,
       checks: states.map((s) => ({
-        name: s.name, status: s.status as CheckStatus, scope: s.scope, summary: s.summary,
+        name: s.name,
+        status: s.status as CheckStatus,
+        scope: s.scope,
+        summary: s.summary,
         observedAt: s.observedAt?.toISOString() ?? null,
         ageSeconds: s.observedAt === null ? null : (now.getTime() - s.observedAt.getTime()) / 1000,
-        durationMs: s.durationMs, details: s.details,
+        durationMs: s.durationMs,
+        details: s.details,
       })),
     };
   }
@@ -131,7 +173,11 @@ export class InMemoryCore implements AgentCore {
   // Set to make the next maintenance change fail as a state write would (durable or not at all).
   stateWriteFailure: StateWriteRefusal | null = null;
 
-  async setMaintenance(m: { reason: string; expiresAt: Date; by: string }): Promise<{ ok: true; maintenance: Maintenance } | StateWriteRefusal> {
+  async setMaintenance(m: {
+    reason: string;
+    expiresAt: Date;
+    by: string;
+  }): Promise<{ ok: true; maintenance: Maintenance } | StateWriteRefusal> {
     if (this.stateWriteFailure) return this.stateWriteFailure;
     this.maint = { reason: m.reason, since: this.now().toISOString(), expiresAt: m.expiresAt.toISOString(), by: m.by };
     this.eventLog.record({ type: 'maintenance-set', reason: m.reason, by: m.by, expiresAt: this.maint.expiresAt });
@@ -161,7 +207,16 @@ export class InMemoryCore implements AgentCore {
 
   async quarantine(actor: 'api' | 'daemon' | 'cli'): Promise<QuarantineAnswer> {
     this.quarantineCalls.push(actor);
-    return this.quarantineReport ?? { dryRun: false, skopeoVersion: null, results: [], interrupted: [], audit: [], exitCode: 0 };
+    return (
+      this.quarantineReport ?? {
+        dryRun: false,
+        skopeoVersion: null,
+        results: [],
+        interrupted: [],
+        audit: [],
+        exitCode: 0,
+      }
+    );
   }
 
   configReloadOk(): boolean {
@@ -176,7 +231,8 @@ export function controllableCheck(name: string, scope: CheckScope, initial: Chec
   let release: () => void = () => {};
   return {
     check: {
-      name, scope,
+      name,
+      scope,
       run: async () => {
         if (gate) await gate;
         return result;
@@ -186,7 +242,9 @@ export function controllableCheck(name: string, scope: CheckScope, initial: Chec
       result = r;
     },
     hold() {
-      gate = new Promise((resolve) => { release = resolve; });
+      gate = new Promise((resolve) => {
+        release = resolve;
+      });
     },
     release() {
       gate = null;
@@ -195,7 +253,15 @@ export function controllableCheck(name: string, scope: CheckScope, initial: Chec
   };
 }
 
-export const ok = (summary = 'fine', details: CheckDetails = {}): CheckResult => ({ status: 'ok', summary, reasons: [], details });
+export const ok = (summary = 'fine', details: CheckDetails = {}): CheckResult => ({
+  status: 'ok',
+  summary,
+  reasons: [],
+  details,
+});
 export const critical = (code: string, message: string, details: CheckDetails = {}): CheckResult => ({
-  status: 'critical', summary: message, reasons: [{ code, message }], details,
+  status: 'critical',
+  summary: message,
+  reasons: [{ code, message }],
+  details,
 });

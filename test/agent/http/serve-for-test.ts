@@ -1,6 +1,11 @@
 // Starts the agent's real HTTP server on 127.0.0.1 with an in-memory core, for the HTTP and
 // metrics tests. Returns the base URL and a stop function.
-import { createAgentHttpServer, type AgentHealth, type ServerLimits, type TlsFiles } from '../../../agent/http/server.ts';
+import {
+  createAgentHttpServer,
+  type AgentHealth,
+  type ServerLimits,
+  type TlsFiles,
+} from '../../../agent/http/server.ts';
 import type { ConnectionBudget } from '../../../agent/http/connection-budget.ts';
 import type { BearerToken } from '../../../agent/http/auth.ts';
 import { createAgentMetrics, type AgentMetrics } from '../../../agent/metrics.ts';
@@ -12,14 +17,17 @@ export interface LogLine {
   msg?: string;
 }
 
-export async function serveForTest(core: AgentCore, opts: {
-  token?: BearerToken | null;
-  health?: () => AgentHealth;
-  tls?: TlsFiles;
-  metrics?: AgentMetrics;
-  limits?: Partial<ServerLimits>;
-  connections?: ConnectionBudget;
-} = {}) {
+export async function serveForTest(
+  core: AgentCore,
+  opts: {
+    token?: BearerToken | null;
+    health?: () => AgentHealth;
+    tls?: TlsFiles;
+    metrics?: AgentMetrics;
+    limits?: Partial<ServerLimits>;
+    connections?: ConnectionBudget;
+  } = {},
+) {
   const logs: LogLine[] = [];
   const metrics = opts.metrics ?? createAgentMetrics(core);
   const http = createAgentHttpServer({

@@ -27,14 +27,19 @@ test('the status page of every state reads right at 390 and 1280 px, without sid
       for (const width of [390, 1280]) {
         await tab.open(`${srv.base}/`, width);
         const seen = await tab.evaluate<{ text: string; scrollWidth: number; innerWidth: number; scripts: number }>(
-          '({ text: document.body.innerText, scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth, scripts: document.scripts.length })');
+          '({ text: document.body.innerText, scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth, scripts: document.scripts.length })',
+        );
         const where = `${state.name} at ${width} px`;
         // A phone-emulating viewport grows to fit content that is too wide (innerWidth > width),
         // so both are checked: the viewport stayed the screen's width and nothing scrolls beyond.
         assert.equal(seen.innerWidth, width, `${where}: the page is wider than the screen`);
-        assert.ok(seen.scrollWidth <= seen.innerWidth, `${where}: the page scrolls sideways (${seen.scrollWidth} > ${seen.innerWidth})`);
+        assert.ok(
+          seen.scrollWidth <= seen.innerWidth,
+          `${where}: the page scrolls sideways (${seen.scrollWidth} > ${seen.innerWidth})`,
+        );
         assert.equal(seen.scripts, 0, `${where}: no script`);
-        for (const text of state.expect) assert.ok(seen.text.includes(text), `${where}: "${text}" missing from\n${seen.text}`);
+        for (const text of state.expect)
+          assert.ok(seen.text.includes(text), `${where}: "${text}" missing from\n${seen.text}`);
         writeFileSync(join(artifacts, `${state.name}-${width}.png`), await tab.screenshot());
       }
     } finally {

@@ -15,7 +15,21 @@ const node = path.join(repo, 'node_modules/.bin/node');
 function cli(s: Scratch, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(
     node,
-    [path.join(repo, 'agent/bin.ts'), 'cache', 'quarantine', '--dir', s.cacheDir, '--no-users', '--passwd', s.passwd, '--state-dir', s.stateDir, '--skopeo', '/nonexistent/skopeo', ...args],
+    [
+      path.join(repo, 'agent/bin.ts'),
+      'cache',
+      'quarantine',
+      '--dir',
+      s.cacheDir,
+      '--no-users',
+      '--passwd',
+      s.passwd,
+      '--state-dir',
+      s.stateDir,
+      '--skopeo',
+      '/nonexistent/skopeo',
+      ...args,
+    ],
     { encoding: 'utf8' },
   );
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -24,7 +38,10 @@ function cli(s: Scratch, ...args: string[]): { status: number | null; stdout: st
 test('--help describes the verb and exits 0', () => {
   const r = spawnSync(node, [path.join(repo, 'agent/bin.ts'), 'cache', 'quarantine', '--help'], { encoding: 'utf8' });
   assert.equal(r.status, 0);
-  assert.match(r.stdout, /^Usage: buildfleet-agent cache quarantine \[FILE\.\.\.\] \[--config FILE\] \[--dry-run\] \[--json\] \[--state-dir DIR\]/);
+  assert.match(
+    r.stdout,
+    /^Usage: buildfleet-agent cache quarantine \[FILE\.\.\.\] \[--config FILE\] \[--dry-run\] \[--json\] \[--state-dir DIR\]/,
+  );
 });
 
 test('a usage error exits 2', (t) => {
@@ -96,7 +113,26 @@ test('a FILE reached through a symlinked directory is refused', (t) => {
   writeCorrupt(s.bolt);
   const link = path.join(s.root, 'link-to-cache');
   symlinkSync(s.cacheDir, link);
-  const r = spawnSync(node, [path.join(repo, 'agent/bin.ts'), 'cache', 'quarantine', '--dir', link, '--no-users', '--passwd', s.passwd, '--state-dir', s.stateDir, '--skopeo', '/nonexistent', '--json', path.join(link, path.basename(s.bolt))], { encoding: 'utf8' });
+  const r = spawnSync(
+    node,
+    [
+      path.join(repo, 'agent/bin.ts'),
+      'cache',
+      'quarantine',
+      '--dir',
+      link,
+      '--no-users',
+      '--passwd',
+      s.passwd,
+      '--state-dir',
+      s.stateDir,
+      '--skopeo',
+      '/nonexistent',
+      '--json',
+      path.join(link, path.basename(s.bolt)),
+    ],
+    { encoding: 'utf8' },
+  );
   assert.equal(r.status, 1, r.stdout + r.stderr);
   const [res] = JSON.parse(r.stdout).results;
   assert.equal(res.result, 'refused');
@@ -121,12 +157,27 @@ test('the installed skopeo version is recorded in the audit line', (t) => {
   t.after(s.cleanup);
   writeCorrupt(s.bolt);
   const printed = /^skopeo version (\S+)/.exec(spawnSync('skopeo', ['--version'], { encoding: 'utf8' }).stdout)?.[1];
-  const r = spawnSync(node, [path.join(repo, 'agent/bin.ts'), 'cache', 'quarantine', '--dir', s.cacheDir, '--no-users', '--passwd', s.passwd, '--state-dir', s.stateDir], { encoding: 'utf8' });
+  const r = spawnSync(
+    node,
+    [
+      path.join(repo, 'agent/bin.ts'),
+      'cache',
+      'quarantine',
+      '--dir',
+      s.cacheDir,
+      '--no-users',
+      '--passwd',
+      s.passwd,
+      '--state-dir',
+      s.stateDir,
+    ],
+    { encoding: 'utf8' },
+  );
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assert.equal(readAuditRecords(s.stateDir)[0].skopeoVersion, printed);
 });
 
-test('--config: dirs, stateDir and keep come from the daemon\'s config; a move the daemon left half-done is finished', async () => {
+test("--config: dirs, stateDir and keep come from the daemon's config; a move the daemon left half-done is finished", async () => {
   const s = makeScratch();
   try {
     const { statSync } = await import('node:fs');
@@ -134,26 +185,44 @@ test('--config: dirs, stateDir and keep come from the daemon\'s config; a move t
     const { lstatIdentity } = await import('../../../lib/file-identity.ts');
     const daemonState = path.join(s.root, 'daemon-state');
     const config = path.join(s.root, 'config.yaml');
-    writeFileSync(config, `stateDir: ${daemonState}\nchecks:\n  blobinfocache:\n    dirs: [${s.cacheDir}]\n    discoverUsers: false\n    keep: 1\n  skopeo:\n    binaries: [/nonexistent/skopeo]\n`);
+    writeFileSync(
+      config,
+      `stateDir: ${daemonState}\nchecks:\n  blobinfocache:\n    dirs: [${s.cacheDir}]\n    discoverUsers: false\n    keep: 1\n  skopeo:\n    binaries: [/nonexistent/skopeo]\n`,
+    );
     // The daemon crashed between writing its intent and moving the file.
     writeCorrupt(s.bolt);
     const st = statSync(s.cacheDir, { bigint: true });
     const newName = `${path.basename(s.bolt)}.corrupt-20261128T100000Z`;
     writeIntent(daemonState, {
-      id: 'daemon-intent', createdAt: '2026-11-28T10:00:00.000Z', actor: 'daemon', dir: s.cacheDir,
-      dirDev: st.dev.toString(), dirIno: st.ino.toString(), dirUid: Number(st.uid),
+      id: 'daemon-intent',
+      createdAt: '2026-11-28T10:00:00.000Z',
+      actor: 'daemon',
+      dir: s.cacheDir,
+      dirDev: st.dev.toString(),
+      dirIno: st.ino.toString(),
+      dirUid: Number(st.uid),
       main: { name: path.basename(s.bolt), newName, identity: lstatIdentity(s.bolt)! },
-      companions: [], problems: ['not-a-cache'], skopeoVersion: '1.9.3',
+      companions: [],
+      problems: ['not-a-cache'],
+      skopeoVersion: '1.9.3',
     });
-    const r = spawnSync(node, [path.join(repo, 'agent/bin.ts'), 'cache', 'quarantine', '--config', config, '--passwd', s.passwd, '--json'], { encoding: 'utf8' });
+    const r = spawnSync(
+      node,
+      [path.join(repo, 'agent/bin.ts'), 'cache', 'quarantine', '--config', config, '--passwd', s.passwd, '--json'],
+      { encoding: 'utf8' },
+    );
     assert.equal(r.status, 0, r.stderr);
     const report = JSON.parse(r.stdout);
     assert.equal(report.interrupted[0]?.result, 'completed', r.stdout);
     assert.deepEqual(readdirSync(s.cacheDir), [newName]);
-    assert.equal(readAuditRecords(daemonState).length, 1, 'audited in the config\'s stateDir');
+    assert.equal(readAuditRecords(daemonState).length, 1, "audited in the config's stateDir");
     assert.equal(existsSync(s.stateDir), false, 'nothing written to any other state directory');
     // A config file named but missing is an error (exit 2), not the built-in defaults.
-    const missing = spawnSync(node, [path.join(repo, 'agent/bin.ts'), 'cache', 'quarantine', '--config', path.join(s.root, 'absent.yaml')], { encoding: 'utf8' });
+    const missing = spawnSync(
+      node,
+      [path.join(repo, 'agent/bin.ts'), 'cache', 'quarantine', '--config', path.join(s.root, 'absent.yaml')],
+      { encoding: 'utf8' },
+    );
     assert.equal(missing.status, 2, missing.stderr);
   } finally {
     s.cleanup();

@@ -1,7 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chownSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  existsSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { once } from 'node:events';
 import { assessCache, quarantineCache } from '../../../agent/remediation/quarantine.ts';
@@ -96,7 +107,10 @@ test('SQLite companions move with the database, keeping SQLite suffixes after th
     const deps = depsFor(s);
     const out = await quarantineCache(await assessCache(findCache(await discoverScratch(s), s.sqlite), deps), deps);
     assert.equal(out.result, 'quarantined', out.message);
-    assert.deepEqual(readdirSync(s.cacheDir).sort(), [path.basename(out.newPath!), ...companions.map((c) => `${path.basename(out.newPath!)}${c}`)].sort());
+    assert.deepEqual(
+      readdirSync(s.cacheDir).sort(),
+      [path.basename(out.newPath!), ...companions.map((c) => `${path.basename(out.newPath!)}${c}`)].sort(),
+    );
     for (const suffix of companions) assert.equal(lstatSync(`${out.newPath}${suffix}`).ino, inodes.get(suffix));
     const [r] = readAuditRecords(s.stateDir);
     assert.deepEqual(r.companions.map((c) => c.path).sort(), companions.map((c) => `${s.sqlite}${c}`).sort());
@@ -293,7 +307,9 @@ test('the file replaced after the confirming verification (just before the renam
 });
 
 async function holdOpen(file: string): Promise<{ pid: number; stop: () => Promise<void> }> {
-  const child = spawn('sh', ['-c', 'exec 3<"$1"; echo ready; exec sleep 60 3<&3', 'sh', file], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn('sh', ['-c', 'exec 3<"$1"; echo ready; exec sleep 60 3<&3', 'sh', file], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   await once(child.stdout!, 'data');
   return {
     pid: child.pid!,
@@ -316,7 +332,10 @@ test('a cache a process holds open is skipped as busy, and moved once it is clos
     const out = await quarantineCache(await assessCache(cache, deps), deps);
     assert.equal(out.result, 'busy');
     assert.equal(out.code, 'file-open');
-    assert.ok(out.holders.some((h) => h.pid === holder.pid), JSON.stringify(out.holders));
+    assert.ok(
+      out.holders.some((h) => h.pid === holder.pid),
+      JSON.stringify(out.holders),
+    );
     assert.match(out.message, new RegExp(`\\[${holder.pid}\\]`));
     assert.ok(existsSync(s.bolt));
     await holder.stop();
@@ -373,7 +392,10 @@ test('the audit log is JSON lines appended in order', async () => {
     const lines = readFileSync(path.join(s.stateDir, 'audit.jsonl'), 'utf8').trimEnd().split('\n');
     assert.equal(lines.length, 2);
     const records = lines.map((l) => JSON.parse(l));
-    assert.deepEqual(records.map((r) => r.action), ['quarantine', 'quarantine']);
+    assert.deepEqual(
+      records.map((r) => r.action),
+      ['quarantine', 'quarantine'],
+    );
     assert.equal(lstatSync(path.join(s.stateDir, 'audit.jsonl')).mode & 0o777, 0o600);
   } finally {
     s.cleanup();

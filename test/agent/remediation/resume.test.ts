@@ -31,7 +31,10 @@ test('a half-done move whose main file changed afterwards is abandoned: nothing 
     assert.match(r.message, /changed or disappeared since it was verified; already moved: .*-journal/);
     assert.ok(existsSync(s.sqlite));
     assert.deepEqual(listIntents(s.stateDir).intents, []);
-    assert.deepEqual(readAuditRecords(s.stateDir).map((a) => a.action), ['quarantine-abandoned']);
+    assert.deepEqual(
+      readAuditRecords(s.stateDir).map((a) => a.action),
+      ['quarantine-abandoned'],
+    );
   } finally {
     s.cleanup();
   }
@@ -43,7 +46,12 @@ test('a dry run only reports a half-done move', async () => {
     writeCorrupt(s.sqlite);
     writeFileSync(`${s.sqlite}-wal`, 'wal');
     await interruptAfter('intent-written', s);
-    const [r] = resumeInterruptedQuarantines({ stateDir: s.stateDir, actor: 'cli', now: () => new Date(), dryRun: true });
+    const [r] = resumeInterruptedQuarantines({
+      stateDir: s.stateDir,
+      actor: 'cli',
+      now: () => new Date(),
+      dryRun: true,
+    });
     assert.equal(r.result, 'pending');
     assert.equal(listIntents(s.stateDir).intents.length, 1);
     assert.deepEqual(readdirSync(s.cacheDir).sort(), [path.basename(s.sqlite), `${path.basename(s.sqlite)}-wal`]);
@@ -93,7 +101,8 @@ test('an intent whose writer is still running is left to it (in progress), not r
     const deps = depsFor(s, {
       afterStep: (st) => {
         // Another run (the daemon's check, say) looks while this move is in flight.
-        if (st === 'intent-written') seen = resumeInterruptedQuarantines({ stateDir: s.stateDir, actor: 'daemon', now: () => new Date() });
+        if (st === 'intent-written')
+          seen = resumeInterruptedQuarantines({ stateDir: s.stateDir, actor: 'daemon', now: () => new Date() });
       },
     });
     const out = await quarantineCache(await assessCache(findCache(await discoverScratch(s), s.sqlite), deps), deps);
@@ -101,7 +110,11 @@ test('an intent whose writer is still running is left to it (in progress), not r
     assert.equal(seen.length, 1);
     assert.equal(seen[0].result, 'in-progress');
     assert.match(seen[0].message, new RegExp(`pid ${process.pid}`));
-    assert.deepEqual(readAuditRecords(s.stateDir).map((a) => a.action), ['quarantine'], 'moved and recorded once');
+    assert.deepEqual(
+      readAuditRecords(s.stateDir).map((a) => a.action),
+      ['quarantine'],
+      'moved and recorded once',
+    );
   } finally {
     s.cleanup();
   }
@@ -116,7 +129,12 @@ test('half-written intent records of killed moves are removed once stale; a fres
     writeFileSync(path.join(dir, '.writing-now.tmp'), '{"id":');
     const old = new Date(Date.now() - 10 * 60_000);
     utimesSync(path.join(dir, '.killed-move.tmp'), old, old);
-    const dry = resumeInterruptedQuarantines({ stateDir: s.stateDir, actor: 'cli', now: () => new Date(), dryRun: true });
+    const dry = resumeInterruptedQuarantines({
+      stateDir: s.stateDir,
+      actor: 'cli',
+      now: () => new Date(),
+      dryRun: true,
+    });
     assert.deepEqual(dry, []);
     assert.equal(readdirSync(dir).length, 2, 'a dry run changes nothing');
     resumeInterruptedQuarantines({ stateDir: s.stateDir, actor: 'daemon', now: () => new Date() });

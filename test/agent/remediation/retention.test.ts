@@ -12,12 +12,26 @@ function copy(stamp: string, bytes: number): QuarantinedCopy {
 }
 
 test('planRetention keeps the newest N within the byte budget, and always the newest', () => {
-  const copies = [copy('20261101T000000Z', 10), copy('20261103T000000Z', 10), copy('20261102T000000Z', 10), copy('20261104T000000Z', 10)];
+  const copies = [
+    copy('20261101T000000Z', 10),
+    copy('20261103T000000Z', 10),
+    copy('20261102T000000Z', 10),
+    copy('20261104T000000Z', 10),
+  ];
   const byCount = planRetention(copies, 3, 1000);
-  assert.deepEqual(byCount.keep.map((c) => c.stamp), ['20261104T000000Z', '20261103T000000Z', '20261102T000000Z']);
-  assert.deepEqual(byCount.remove.map((c) => c.stamp), ['20261101T000000Z']);
+  assert.deepEqual(
+    byCount.keep.map((c) => c.stamp),
+    ['20261104T000000Z', '20261103T000000Z', '20261102T000000Z'],
+  );
+  assert.deepEqual(
+    byCount.remove.map((c) => c.stamp),
+    ['20261101T000000Z'],
+  );
   const byBytes = planRetention(copies, 3, 25);
-  assert.deepEqual(byBytes.keep.map((c) => c.stamp), ['20261104T000000Z', '20261103T000000Z']);
+  assert.deepEqual(
+    byBytes.keep.map((c) => c.stamp),
+    ['20261104T000000Z', '20261103T000000Z'],
+  );
   const tiny = planRetention([copy('20261104T000000Z', 500)], 3, 1);
   assert.equal(tiny.keep.length, 1, 'the newest copy is kept even over budget');
 });
@@ -39,23 +53,32 @@ test('after a move, older quarantined copies beyond `keep` are deleted (with the
     const out = await quarantineCache(await assessCache(findCache(await discoverScratch(s), s.sqlite), deps), deps);
     assert.equal(out.result, 'quarantined', out.message);
     const left = readdirSync(s.cacheDir).sort();
-    assert.deepEqual(left, [
-      path.basename(out.newPath!),
-      `${base}.corrupt-20261103T000000Z`,
-      `${base}.corrupt-20261103T000000Z-journal`,
-      `${base}.corrupt-20261104T000000Z`,
-      `${base}.corrupt-20261104T000000Z-journal`,
-      `${base}.corrupt-notastamp`,
-      'other.corrupt-20261101T000000Z',
-    ].sort());
+    assert.deepEqual(
+      left,
+      [
+        path.basename(out.newPath!),
+        `${base}.corrupt-20261103T000000Z`,
+        `${base}.corrupt-20261103T000000Z-journal`,
+        `${base}.corrupt-20261104T000000Z`,
+        `${base}.corrupt-20261104T000000Z-journal`,
+        `${base}.corrupt-notastamp`,
+        'other.corrupt-20261101T000000Z',
+      ].sort(),
+    );
     const deletions = readAuditRecords(s.stateDir).filter((r) => r.action === 'retention-delete');
-    assert.deepEqual(deletions.map((d) => path.basename(d.path)).sort(), [`${base}.corrupt-20261101T000000Z`, `${base}.corrupt-20261102T000000Z`]);
+    assert.deepEqual(deletions.map((d) => path.basename(d.path)).sort(), [
+      `${base}.corrupt-20261101T000000Z`,
+      `${base}.corrupt-20261102T000000Z`,
+    ]);
     for (const d of deletions) {
       assert.equal(d.newPath, null);
       assert.equal(d.companions.length, 1);
       assert.equal(existsSync(d.companions[0].path), false);
     }
-    assert.deepEqual(out.audit.map((r) => r.action), ['quarantine', 'retention-delete', 'retention-delete']);
+    assert.deepEqual(
+      out.audit.map((r) => r.action),
+      ['quarantine', 'retention-delete', 'retention-delete'],
+    );
   } finally {
     s.cleanup();
   }

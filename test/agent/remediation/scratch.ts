@@ -52,7 +52,12 @@ export function writeCorrupt(p: string, seed = 1): void {
 }
 
 export async function discoverScratch(s: Scratch, extra: { users?: boolean } = {}): Promise<DiscoveredCache[]> {
-  return discoverCaches({ dirs: [s.cacheDir], discoverUsers: extra.users ?? false, cacheFormatInUse: null, passwdPath: s.passwd });
+  return discoverCaches({
+    dirs: [s.cacheDir],
+    discoverUsers: extra.users ?? false,
+    cacheFormatInUse: null,
+    passwdPath: s.passwd,
+  });
 }
 
 export function findCache(caches: readonly DiscoveredCache[], p: string): DiscoveredCache {

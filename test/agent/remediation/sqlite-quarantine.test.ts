@@ -9,7 +9,13 @@ import { assessCache, quarantineCache } from '../../../agent/remediation/quarant
 import { readAuditRecords } from '../../../agent/remediation/audit.ts';
 import { createCacheFixture } from '../../fixtures/sqlite/blob-info-cache.ts';
 import { startFixtureChild } from '../../fixtures/sqlite/children.ts';
-import { garbleSchemaSql, pagesOf, randomPagesBehindHeader, smashPage, smashPage1BtreeHeader } from '../../fixtures/sqlite/damage.ts';
+import {
+  garbleSchemaSql,
+  pagesOf,
+  randomPagesBehindHeader,
+  smashPage,
+  smashPage1BtreeHeader,
+} from '../../fixtures/sqlite/damage.ts';
 import { depsFor, discoverScratch, findCache, makeScratch } from './scratch.ts';
 
 async function crashedWriter(db: string): Promise<void> {
@@ -29,8 +35,14 @@ test('a stale journal beside a replaced database: corrupt, and both move togethe
     const deps = depsFor(s);
     const out = await quarantineCache(await assessCache(findCache(await discoverScratch(s), s.sqlite), deps), deps);
     assert.equal(out.result, 'quarantined', out.message);
-    assert.ok(out.verdict!.problems.some((p) => p.code === 'stale-journal'), JSON.stringify(out.verdict!.problems));
-    assert.deepEqual(readdirSync(s.cacheDir).sort(), [path.basename(out.newPath!), `${path.basename(out.newPath!)}-journal`]);
+    assert.ok(
+      out.verdict!.problems.some((p) => p.code === 'stale-journal'),
+      JSON.stringify(out.verdict!.problems),
+    );
+    assert.deepEqual(readdirSync(s.cacheDir).sort(), [
+      path.basename(out.newPath!),
+      `${path.basename(out.newPath!)}-journal`,
+    ]);
     assert.equal(lstatSync(`${out.newPath}-journal`).ino, journalIno);
     // The evidence is intact: the quarantined pair still shows the stale journal.
     const again = await verifyCacheFile(out.newPath!);

@@ -4,9 +4,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, copyFileSync, openSync, readFileSync, renameSync, statSync, writeSync, type BigIntStats } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeSync,
+  type BigIntStats,
+} from 'node:fs';
 import path from 'node:path';
-import { createBlobCacheCheck, type BlobCacheCheckOptions, type BlobCacheDetails } from '../../../checks/blobcache/check.ts';
+import {
+  createBlobCacheCheck,
+  type BlobCacheCheckOptions,
+  type BlobCacheDetails,
+} from '../../../checks/blobcache/check.ts';
 import { verifyCacheFile } from '../../../checks/blobcache/verify.ts';
 import { isStampFailure, readChangeStamp, type ChangeStamp } from '../../../checks/blobcache/change-stamp.ts';
 import { createCacheVerdictMemory, type CacheVerdictMemory } from '../../../checks/blobcache/verdict-memory.ts';
@@ -20,21 +33,40 @@ const healthyBolt = path.join(import.meta.dirname, '../../fixtures/bolt/boltref-
 // The real verifier, counted.
 function countingVerify(): { verify: BlobCacheCheckOptions['verify']; calls: () => number } {
   let n = 0;
-  return { verify: (p, o) => { n++; return verifyCacheFile(p, o); }, calls: () => n };
+  return {
+    verify: (p, o) => {
+      n++;
+      return verifyCacheFile(p, o);
+    },
+    calls: () => n,
+  };
 }
 
 // A clock 5 s ahead of the files' ctimes, so stamps read now count as settled.
 const later = (): Date => new Date(Date.now() + 5000);
 
-function options(s: Scratch, memory: CacheVerdictMemory, verify: BlobCacheCheckOptions['verify'], over: Partial<BlobCacheCheckOptions> = {}): BlobCacheCheckOptions {
+function options(
+  s: Scratch,
+  memory: CacheVerdictMemory,
+  verify: BlobCacheCheckOptions['verify'],
+  over: Partial<BlobCacheCheckOptions> = {},
+): BlobCacheCheckOptions {
   return {
-    dirs: [s.cacheDir], discoverUsers: false,
-    verify, skopeoInfo: async () => ({ skopeoVersion: '1.9.3', cacheFormatInUse: 'boltdb' }),
-    passwdPath: s.passwd, memory, ...over,
+    dirs: [s.cacheDir],
+    discoverUsers: false,
+    verify,
+    skopeoInfo: async () => ({ skopeoVersion: '1.9.3', cacheFormatInUse: 'boltdb' }),
+    passwdPath: s.passwd,
+    memory,
+    ...over,
   };
 }
 
-async function runOnce(opts: BlobCacheCheckOptions, trigger: CheckTrigger = 'schedule', now: () => Date = later): Promise<BlobCacheDetails> {
+async function runOnce(
+  opts: BlobCacheCheckOptions,
+  trigger: CheckTrigger = 'schedule',
+  now: () => Date = later,
+): Promise<BlobCacheDetails> {
   const r = await createBlobCacheCheck(opts).run({ signal: new AbortController().signal, now, trigger });
   return r.details as unknown as BlobCacheDetails;
 }
@@ -42,7 +74,10 @@ async function runOnce(opts: BlobCacheCheckOptions, trigger: CheckTrigger = 'sch
 // Puts atime and mtime back to the nanosecond (utimes from JS numbers rounds them).
 function restoreTimes(file: string, st: BigIntStats): void {
   const ts = (ns: bigint): string => `@${ns / 1_000_000_000n}.${(ns % 1_000_000_000n).toString().padStart(9, '0')}`;
-  for (const [flag, ns] of [['-a', st.atimeNs], ['-m', st.mtimeNs]] as const) {
+  for (const [flag, ns] of [
+    ['-a', st.atimeNs],
+    ['-m', st.mtimeNs],
+  ] as const) {
     const r = spawnSync('touch', [flag, '-d', ts(ns), file]);
     assert.equal(r.status, 0, String(r.stderr));
   }
@@ -81,8 +116,14 @@ test('an unchanged healthy cache keeps its verdict without a verification; the v
     assert.equal(second.caches[0].verdict, 'healthy');
     assert.equal(second.caches[0].unchanged, true);
     assert.equal(second.caches[0].verifiedAt, first.caches[0].verifiedAt);
-    assert.equal(Date.parse(second.caches[0].changedAt!), Number(statSync(s.bolt, { bigint: true }).ctimeNs / 1_000_000n));
-    assert.deepEqual(second.verifications, { verified: { schedule: 1, write: 0, request: 0, full: 0 }, skippedUnchanged: 1 });
+    assert.equal(
+      Date.parse(second.caches[0].changedAt!),
+      Number(statSync(s.bolt, { bigint: true }).ctimeNs / 1_000_000n),
+    );
+    assert.deepEqual(second.verifications, {
+      verified: { schedule: 1, write: 0, request: 0, full: 0 },
+      skippedUnchanged: 1,
+    });
     assert.equal(second.trigger, 'request');
   } finally {
     s.cleanup();

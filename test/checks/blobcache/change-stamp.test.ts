@@ -3,7 +3,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, copyFileSync, openSync, renameSync, statSync, symlinkSync, writeFileSync, writeSync, type BigIntStats } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  openSync,
+  renameSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+  writeSync,
+  type BigIntStats,
+} from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { isStampFailure, readChangeStamp, type ChangeStamp } from '../../../checks/blobcache/change-stamp.ts';
@@ -14,7 +24,10 @@ const healthyBolt = path.join(import.meta.dirname, '../../fixtures/bolt/boltref-
 
 function restoreTimes(file: string, st: BigIntStats): void {
   const ts = (ns: bigint): string => `@${ns / 1_000_000_000n}.${(ns % 1_000_000_000n).toString().padStart(9, '0')}`;
-  for (const [flag, ns] of [['-a', st.atimeNs], ['-m', st.mtimeNs]] as const) {
+  for (const [flag, ns] of [
+    ['-a', st.atimeNs],
+    ['-m', st.mtimeNs],
+  ] as const) {
     const r = spawnSync('touch', [flag, '-d', ts(ns), file]);
     assert.equal(r.status, 0, String(r.stderr));
   }

@@ -2,7 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { busyRunsKept, createBlobCacheCheck, summariseForUser, type BlobCacheCheckOptions, type BlobCacheDetails } from '../../../checks/blobcache/check.ts';
+import {
+  busyRunsKept,
+  createBlobCacheCheck,
+  summariseForUser,
+  type BlobCacheCheckOptions,
+  type BlobCacheDetails,
+} from '../../../checks/blobcache/check.ts';
 import { verifyCacheFile } from '../../../checks/blobcache/verify.ts';
 import type { CheckResult } from '../../../checks/types.ts';
 import { readAuditRecords } from '../../../agent/remediation/audit.ts';
@@ -24,8 +30,14 @@ function options(s: Scratch, over: TestOptions = {}): BlobCacheCheckOptions {
     skopeoInfo: async () => ({ skopeoVersion: '1.9.3', cacheFormatInUse: 'boltdb' }),
     passwdPath: s.passwd,
     remediation: createCacheRemediation({
-      moves: autoQuarantine, actor: 'daemon', stateDir: s.stateDir, keep: 3, maxQuarantineBytes: 1 << 30,
-      verify, verifyOptions: { full: false }, now: () => new Date('2026-11-28T10:15:00Z'),
+      moves: autoQuarantine,
+      actor: 'daemon',
+      stateDir: s.stateDir,
+      keep: 3,
+      maxQuarantineBytes: 1 << 30,
+      verify,
+      verifyOptions: { full: false },
+      now: () => new Date('2026-11-28T10:15:00Z'),
     }),
     ...rest,
   };
@@ -81,10 +93,16 @@ test('a corrupt cache in use: critical with cache-corrupt, nothing moved without
     writeCorrupt(s.bolt);
     const r = await run(options(s));
     assert.equal(r.status, 'critical');
-    assert.deepEqual(r.reasons.map((x) => x.code), ['cache-corrupt']);
+    assert.deepEqual(
+      r.reasons.map((x) => x.code),
+      ['cache-corrupt'],
+    );
     assert.match(r.reasons[0].message, new RegExp(`${s.bolt} is corrupt \\(not-a-cache\\)`));
     assert.equal(r.d.caches[0].verdict, 'corrupt');
-    assert.deepEqual(r.d.caches[0].problems.map((p) => p.code), ['not-a-cache']);
+    assert.deepEqual(
+      r.d.caches[0].problems.map((p) => p.code),
+      ['not-a-cache'],
+    );
     assert.equal(r.d.caches[0].problems[0].message.includes('/proc/self/fd'), false, 'messages name the real path');
     assert.ok(existsSync(s.bolt));
   } finally {
@@ -98,7 +116,10 @@ test('autoQuarantine moves a corrupt cache aside, checks again, and reports ok w
     writeCorrupt(s.bolt);
     const r = await run(options(s, { autoQuarantine: true }));
     assert.equal(r.status, 'ok');
-    assert.deepEqual(r.reasons.map((x) => x.code), ['cache-quarantined']);
+    assert.deepEqual(
+      r.reasons.map((x) => x.code),
+      ['cache-quarantined'],
+    );
     assert.equal(r.d.caches[0].verdict, null, 'nothing at the path any more');
     assert.equal(r.d.caches[0].quarantine?.result, 'quarantined');
     assert.equal(r.d.quarantined.length, 1);
@@ -118,9 +139,17 @@ test('a corrupt orphan (format the installed skopeo no longer uses) is a warning
   const s = makeScratch();
   try {
     writeCorrupt(s.bolt);
-    const r = await run(options(s, { autoQuarantine: true, skopeoInfo: async () => ({ skopeoVersion: '1.14.0', cacheFormatInUse: 'sqlite' }) }));
+    const r = await run(
+      options(s, {
+        autoQuarantine: true,
+        skopeoInfo: async () => ({ skopeoVersion: '1.14.0', cacheFormatInUse: 'sqlite' }),
+      }),
+    );
     assert.equal(r.status, 'warning');
-    assert.deepEqual(r.reasons.map((x) => x.code), ['cache-corrupt-orphan']);
+    assert.deepEqual(
+      r.reasons.map((x) => x.code),
+      ['cache-corrupt-orphan'],
+    );
     assert.equal(r.d.caches[0].inUse, false);
     assert.ok(existsSync(s.bolt));
   } finally {
@@ -139,9 +168,16 @@ test('an unreadable verdict is unknown with cache-unverified and its cause (faul
       [{ code: 'internal-error', message: 'TypeError' }, 'agent-fault'],
     ] as const;
     for (const [problem, cause] of causes) {
-      const r = await run(options(s, { verify: async (p, o) => ({ ...(await verifyCacheFile(p, o)), verdict: 'unreadable', problems: [problem] }) }));
+      const r = await run(
+        options(s, {
+          verify: async (p, o) => ({ ...(await verifyCacheFile(p, o)), verdict: 'unreadable', problems: [problem] }),
+        }),
+      );
       assert.equal(r.status, 'unknown', cause);
-      assert.deepEqual(r.reasons.map((x) => x.code), ['cache-unverified']);
+      assert.deepEqual(
+        r.reasons.map((x) => x.code),
+        ['cache-unverified'],
+      );
       assert.equal(r.d.caches[0].effectiveVerdict, 'unverified');
       assert.equal(r.d.caches[0].unverifiedCause, cause);
       assert.equal(r.summary, '1 of 1 caches not verified');
@@ -156,10 +192,12 @@ test('busy keeps the last read verdict for a bounded number of runs, then is unk
   try {
     writeFileSync(s.bolt, '');
     let busy = false;
-    const opts = options(s, { verify: async (p, o) => {
-      const v = await verifyCacheFile(p, o);
-      return busy ? { ...v, verdict: 'busy' } : v;
-    } });
+    const opts = options(s, {
+      verify: async (p, o) => {
+        const v = await verifyCacheFile(p, o);
+        return busy ? { ...v, verdict: 'busy' } : v;
+      },
+    });
     const check = createBlobCacheCheck(opts);
     const once = async () => {
       const r = await check.run({ signal: new AbortController().signal, now: () => new Date() });
@@ -170,12 +208,18 @@ test('busy keeps the last read verdict for a bounded number of runs, then is unk
     for (let i = 1; i <= busyRunsKept; i++) {
       const r = await once();
       assert.equal(r.status, 'warning', `busy run ${i}`);
-      assert.deepEqual(r.reasons.map((x) => x.code), ['cache-busy']);
+      assert.deepEqual(
+        r.reasons.map((x) => x.code),
+        ['cache-busy'],
+      );
       assert.equal(r.d.caches[0].effectiveVerdict, 'healthy');
     }
     const r = await once();
     assert.equal(r.status, 'unknown');
-    assert.deepEqual(r.reasons.map((x) => x.code), ['cache-unverified']);
+    assert.deepEqual(
+      r.reasons.map((x) => x.code),
+      ['cache-unverified'],
+    );
     assert.equal(r.d.caches[0].unverifiedCause, 'busy');
     // A fresh check (a restart) has nothing to keep: busy is unverified at once.
     const fresh = await run(opts);
@@ -190,16 +234,23 @@ test('a corrupt cache stays corrupt while busy', async () => {
   try {
     writeCorrupt(s.bolt);
     let busy = false;
-    const check = createBlobCacheCheck(options(s, { verify: async (p, o) => {
-      const v = await verifyCacheFile(p, o);
-      return busy ? { ...v, verdict: 'busy' } : v;
-    } }));
+    const check = createBlobCacheCheck(
+      options(s, {
+        verify: async (p, o) => {
+          const v = await verifyCacheFile(p, o);
+          return busy ? { ...v, verdict: 'busy' } : v;
+        },
+      }),
+    );
     const ctx = { signal: new AbortController().signal, now: () => new Date() };
     assert.equal((await check.run(ctx)).status, 'critical');
     busy = true;
     const r = await check.run(ctx);
     assert.equal(r.status, 'critical');
-    assert.deepEqual(r.reasons.map((x) => x.code), ['cache-corrupt']);
+    assert.deepEqual(
+      r.reasons.map((x) => x.code),
+      ['cache-corrupt'],
+    );
   } finally {
     s.cleanup();
   }
@@ -212,10 +263,15 @@ test('a symlinked cache file is never read and is unknown (cache-unverified, ref
     writeCorrupt(elsewhere);
     (await import('node:fs')).symlinkSync(elsewhere, s.bolt);
     let verified = 0;
-    const r = await run(options(s, { autoQuarantine: true, verify: async (p, o) => (verified++, verifyCacheFile(p, o)) }));
+    const r = await run(
+      options(s, { autoQuarantine: true, verify: async (p, o) => (verified++, verifyCacheFile(p, o)) }),
+    );
     assert.equal(verified, 0);
     assert.equal(r.status, 'unknown');
-    assert.deepEqual(r.reasons.map((x) => x.code), ['cache-unverified']);
+    assert.deepEqual(
+      r.reasons.map((x) => x.code),
+      ['cache-unverified'],
+    );
     assert.equal(r.d.caches[0].unverifiedCause, 'refused');
     assert.ok(existsSync(elsewhere));
   } finally {
@@ -230,7 +286,10 @@ test('a corrupt cache that cannot be moved stays critical and says why', async (
     (await import('node:fs')).linkSync(s.bolt, path.join(s.root, 'second-name'));
     const r = await run(options(s, { autoQuarantine: true }));
     assert.equal(r.status, 'critical');
-    assert.deepEqual(r.reasons.map((x) => x.code), ['cache-corrupt', 'quarantine-blocked']);
+    assert.deepEqual(
+      r.reasons.map((x) => x.code),
+      ['cache-corrupt', 'quarantine-blocked'],
+    );
     assert.match(r.reasons[1].message, /hard links/);
   } finally {
     s.cleanup();
@@ -244,10 +303,17 @@ test('a half-done quarantine is reported without autoQuarantine and finished wit
     const id = lstatIdentity(s.bolt)!;
     const stat = (await import('node:fs')).statSync(s.cacheDir, { bigint: true });
     writeIntent(s.stateDir, {
-      id: 'test-intent', createdAt: '2026-11-28T10:00:00.000Z', actor: 'cli', dir: s.cacheDir,
-      dirDev: stat.dev.toString(), dirIno: stat.ino.toString(), dirUid: 0,
+      id: 'test-intent',
+      createdAt: '2026-11-28T10:00:00.000Z',
+      actor: 'cli',
+      dir: s.cacheDir,
+      dirDev: stat.dev.toString(),
+      dirIno: stat.ino.toString(),
+      dirUid: 0,
       main: { name: path.basename(s.bolt), newName: `${path.basename(s.bolt)}.corrupt-20261128T100000Z`, identity: id },
-      companions: [], problems: ['not-a-cache'], skopeoVersion: '1.9.3',
+      companions: [],
+      problems: ['not-a-cache'],
+      skopeoVersion: '1.9.3',
     });
     const reported = await run(options(s));
     assert.ok(reported.reasons.some((x) => x.code === 'quarantine-incomplete'));
@@ -261,7 +327,7 @@ test('a half-done quarantine is reported without autoQuarantine and finished wit
   }
 });
 
-test('buildUsers: only root\'s and the build users\' caches decide; ?user=NAME answers for one user', async () => {
+test("buildUsers: only root's and the build users' caches decide; ?user=NAME answers for one user", async () => {
   const s = makeScratch();
   try {
     const { mkdirSync, chownSync, appendFileSync } = await import('node:fs');
@@ -277,11 +343,17 @@ test('buildUsers: only root\'s and the build users\' caches decide; ?user=NAME a
     writeCorrupt(path.join(home('bob', 2002), 'blob-info-cache-v1.boltdb'));
     const everyone = await run(options(s, { discoverUsers: true }));
     assert.equal(everyone.status, 'critical', 'no buildUsers: every user decides');
-    assert.deepEqual(everyone.reasons.map((x) => x.code), ['cache-corrupt']);
+    assert.deepEqual(
+      everyone.reasons.map((x) => x.code),
+      ['cache-corrupt'],
+    );
 
     const onlyAlice = await run(options(s, { discoverUsers: true, buildUsers: ['alice'] }));
     assert.equal(onlyAlice.status, 'warning');
-    assert.deepEqual(onlyAlice.reasons.map((x) => x.code), ['user-cache-corrupt']);
+    assert.deepEqual(
+      onlyAlice.reasons.map((x) => x.code),
+      ['user-cache-corrupt'],
+    );
 
     assert.equal(summariseForUser(everyone.d, 'alice').status, 'warning');
     assert.equal(summariseForUser(everyone.d, 'bob').status, 'critical');

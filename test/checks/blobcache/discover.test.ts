@@ -18,7 +18,9 @@ function userCache(root: string, user: string): string {
 }
 
 test('parsePasswd reads name, uid and home, and skips comments and NIS markers', () => {
-  const entries = parsePasswd('root:x:0:0:root:/root:/bin/bash\n# comment\n+::::::\nalice:x:1000:1000:Alice,,,:/home/alice:/bin/sh\nbroken:line\n');
+  const entries = parsePasswd(
+    'root:x:0:0:root:/root:/bin/bash\n# comment\n+::::::\nalice:x:1000:1000:Alice,,,:/home/alice:/bin/sh\nbroken:line\n',
+  );
   assert.deepEqual(entries, [
     { name: 'root', uid: 0, home: '/root' },
     { name: 'alice', uid: 1000, home: '/home/alice' },
@@ -34,16 +36,34 @@ test('finds both formats side by side in a configured directory, with owner, siz
     writeFileSync(path.join(dir, 'blob-info-cache-v1.boltdb'), Buffer.alloc(4096));
     writeFileSync(path.join(dir, 'blob-info-cache-v1.sqlite'), Buffer.alloc(1024));
     writeFileSync(path.join(dir, 'blob-info-cache-v1.sqlite-journal'), 'j');
-    const found = await discoverCaches({ dirs: [dir], discoverUsers: false, cacheFormatInUse: 'sqlite', passwdPath: s.passwd });
+    const found = await discoverCaches({
+      dirs: [dir],
+      discoverUsers: false,
+      cacheFormatInUse: 'sqlite',
+      passwdPath: s.passwd,
+    });
     assert.deepEqual(
-      found.map((c) => [path.basename(c.path), c.formatByName, c.inUse, c.sizeBytes, c.companions, c.source, c.refused]),
+      found.map((c) => [
+        path.basename(c.path),
+        c.formatByName,
+        c.inUse,
+        c.sizeBytes,
+        c.companions,
+        c.source,
+        c.refused,
+      ]),
       [
         ['blob-info-cache-v1.sqlite', 'sqlite', true, 1024, ['blob-info-cache-v1.sqlite-journal'], 'configured', null],
         ['blob-info-cache-v1.boltdb', 'boltdb', false, 4096, [], 'configured', null],
       ],
     );
     assert.deepEqual(found[0].owner, { uid: process.getuid!(), name: process.getuid!() === 0 ? 'root' : null });
-    const unknown = await discoverCaches({ dirs: [dir], discoverUsers: false, cacheFormatInUse: null, passwdPath: s.passwd });
+    const unknown = await discoverCaches({
+      dirs: [dir],
+      discoverUsers: false,
+      cacheFormatInUse: null,
+      passwdPath: s.passwd,
+    });
     assert.ok(unknown.every((c) => c.inUse === null));
   } finally {
     s.done();
@@ -71,7 +91,12 @@ test("finds each passwd user's rootless cache under ~/.local/share/containers/ca
         '',
       ].join('\n'),
     );
-    const found = await discoverCaches({ dirs: [], discoverUsers: true, cacheFormatInUse: 'boltdb', passwdPath: s.passwd });
+    const found = await discoverCaches({
+      dirs: [],
+      discoverUsers: true,
+      cacheFormatInUse: 'boltdb',
+      passwdPath: s.passwd,
+    });
     assert.deepEqual(
       found.map((c) => [c.path, c.owner, c.dirUid, c.source]),
       [
@@ -79,9 +104,19 @@ test("finds each passwd user's rootless cache under ~/.local/share/containers/ca
         [path.join(bob, 'blob-info-cache-v1.sqlite'), { uid: 1002, name: 'bob' }, 0, 'user'],
       ],
     );
-    const none = await discoverCaches({ dirs: [], discoverUsers: false, cacheFormatInUse: 'boltdb', passwdPath: s.passwd });
+    const none = await discoverCaches({
+      dirs: [],
+      discoverUsers: false,
+      cacheFormatInUse: 'boltdb',
+      passwdPath: s.passwd,
+    });
     assert.deepEqual(none, []);
-    const scope = await cacheDirsInScope({ dirs: ['/var/lib/containers/cache'], discoverUsers: true, cacheFormatInUse: null, passwdPath: s.passwd });
+    const scope = await cacheDirsInScope({
+      dirs: ['/var/lib/containers/cache'],
+      discoverUsers: true,
+      cacheFormatInUse: null,
+      passwdPath: s.passwd,
+    });
     assert.ok(scope.includes('/var/lib/containers/cache'));
     assert.ok(scope.includes(path.join(s.root, 'home/carol/.local/share/containers/cache')));
   } finally {
@@ -104,7 +139,10 @@ test('a symlinked directory on the way is refused, not followed', async () => {
     assert.equal(found[0].refused?.code, 'symlink-on-path');
     assert.match(found[0].refused!.message, /mallory\/\.local is a symbolic link/);
     // The message names where the link points, not the link again.
-    assert.ok(found[0].refused!.message.includes(`to ${path.join(s.root, 'home', 'real', '.local')}`), found[0].refused!.message);
+    assert.ok(
+      found[0].refused!.message.includes(`to ${path.join(s.root, 'home', 'real', '.local')}`),
+      found[0].refused!.message,
+    );
   } finally {
     s.done();
   }
@@ -117,9 +155,17 @@ test('a configured cache directory that is itself a link is named with its real 
     writeFileSync(path.join(real, 'blob-info-cache-v1.boltdb'), ''); // behind an untrusted link, only a cache file counts
     const link = path.join(s.root, 'linked-cache');
     symlinkSync(real, link);
-    const found = await discoverCaches({ dirs: [link], discoverUsers: false, cacheFormatInUse: null, passwdPath: s.passwd });
+    const found = await discoverCaches({
+      dirs: [link],
+      discoverUsers: false,
+      cacheFormatInUse: null,
+      passwdPath: s.passwd,
+    });
     assert.equal(found[0].refused?.code, 'symlink-on-path');
-    assert.equal(found[0].refused?.message, `${link} is a symbolic link to ${real}; not following it (it sits in a directory someone other than root can write)`);
+    assert.equal(
+      found[0].refused?.message,
+      `${link} is a symbolic link to ${real}; not following it (it sits in a directory someone other than root can write)`,
+    );
   } finally {
     s.done();
   }
@@ -134,11 +180,19 @@ test('a symlinked cache file is reported as refused; a directory in its place is
     symlinkSync(path.join(s.root, 'target'), path.join(dir, 'blob-info-cache-v1.boltdb'));
     mkdirSync(path.join(dir, 'blob-info-cache-v1.sqlite'));
     writeFileSync(s.passwd, '');
-    const found = await discoverCaches({ dirs: [dir], discoverUsers: false, cacheFormatInUse: null, passwdPath: s.passwd });
-    assert.deepEqual(found.map((c) => [path.basename(c.path), c.refused?.code]), [
-      ['blob-info-cache-v1.sqlite', 'not-a-regular-file'],
-      ['blob-info-cache-v1.boltdb', 'symlink'],
-    ]);
+    const found = await discoverCaches({
+      dirs: [dir],
+      discoverUsers: false,
+      cacheFormatInUse: null,
+      passwdPath: s.passwd,
+    });
+    assert.deepEqual(
+      found.map((c) => [path.basename(c.path), c.refused?.code]),
+      [
+        ['blob-info-cache-v1.sqlite', 'not-a-regular-file'],
+        ['blob-info-cache-v1.boltdb', 'symlink'],
+      ],
+    );
   } finally {
     s.done();
   }
@@ -150,7 +204,12 @@ test('a configured directory that is also a user cache is reported once; missing
     const dir = userCache(s.root, 'dave');
     writeFileSync(path.join(dir, 'blob-info-cache-v1.sqlite'), '');
     writeFileSync(s.passwd, `dave:x:1006:1006::${path.join(s.root, 'home/dave')}:/bin/sh\n`);
-    const found = await discoverCaches({ dirs: [dir, path.join(s.root, 'missing')], discoverUsers: true, cacheFormatInUse: null, passwdPath: s.passwd });
+    const found = await discoverCaches({
+      dirs: [dir, path.join(s.root, 'missing')],
+      discoverUsers: true,
+      cacheFormatInUse: null,
+      passwdPath: s.passwd,
+    });
     assert.equal(found.length, 1);
     assert.equal(found[0].source, 'configured');
   } finally {
@@ -164,10 +223,17 @@ test("a system user's home behind root's link with no cache there is not a refus
     mkdirSync(path.join(s.root, 'usr/bin'), { recursive: true });
     symlinkSync('usr/bin', path.join(s.root, 'bin'));
     writeFileSync(s.passwd, `bin:x:1:1:bin:${path.join(s.root, 'bin')}:/sbin/nologin\n`);
-    assert.deepEqual(await discoverCaches({ dirs: [], discoverUsers: true, cacheFormatInUse: null, passwdPath: s.passwd }), []);
+    assert.deepEqual(
+      await discoverCaches({ dirs: [], discoverUsers: true, cacheFormatInUse: null, passwdPath: s.passwd }),
+      [],
+    );
     // A cache behind the same link is still refused, never read through it.
     mkdirSync(path.join(s.root, 'usr/bin/.local/share/containers/cache'), { recursive: true });
-    assert.deepEqual(await discoverCaches({ dirs: [], discoverUsers: true, cacheFormatInUse: null, passwdPath: s.passwd }), [], 'an empty cache directory is no cache');
+    assert.deepEqual(
+      await discoverCaches({ dirs: [], discoverUsers: true, cacheFormatInUse: null, passwdPath: s.passwd }),
+      [],
+      'an empty cache directory is no cache',
+    );
     writeFileSync(path.join(s.root, 'usr/bin/.local/share/containers/cache/blob-info-cache-v1.boltdb'), '');
     const found = await discoverCaches({ dirs: [], discoverUsers: true, cacheFormatInUse: null, passwdPath: s.passwd });
     assert.equal(found.length, 1);

@@ -12,7 +12,15 @@ export async function exportedMetricNames(): Promise<Set<string>> {
   const idleCore = {
     checkNames: () => [],
     states: () => [],
-    preflight: async () => ({ decision: 'refuse', host: 'test', agentVersion: '0', evaluatedAt: new Date(0).toISOString(), reasons: [], maintenance: null, checks: [] }),
+    preflight: async () => ({
+      decision: 'refuse',
+      host: 'test',
+      agentVersion: '0',
+      evaluatedAt: new Date(0).toISOString(),
+      reasons: [],
+      maintenance: null,
+      checks: [],
+    }),
     runChecks: async () => [],
     maintenance: () => null,
     configReloadOk: () => true,
@@ -30,7 +38,22 @@ export async function exportedMetricNames(): Promise<Set<string>> {
   return names;
 }
 
-const keywords = new Set(['and', 'or', 'unless', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'bool', 'offset', 'inf', 'nan', 'atan2']);
+const keywords = new Set([
+  'and',
+  'or',
+  'unless',
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'bool',
+  'offset',
+  'inf',
+  'nan',
+  'atan2',
+]);
 
 // Metric names in a PromQL expression: identifiers left after removing strings, label matchers,
 // grouping/matching label lists, range/subquery brackets, Grafana variables and function calls.

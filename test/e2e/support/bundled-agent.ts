@@ -43,7 +43,11 @@ export async function startBundledAgent(options: StartAgentOptions): Promise<Bun
     child.on('exit', (code, signal) => resolve({ code, signal }));
   });
   child.on('error', (err) => logs.push({ raw: `spawn failed: ${err.message}` }));
-  const logTail = (lines = 40) => logs.slice(-lines).map((l) => JSON.stringify(l)).join('\n');
+  const logTail = (lines = 40) =>
+    logs
+      .slice(-lines)
+      .map((l) => JSON.stringify(l))
+      .join('\n');
 
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -59,12 +63,17 @@ export async function startBundledAgent(options: StartAgentOptions): Promise<Bun
 
   try {
     // An agent that exits ends the wait at once (the value is then null), with its log.
-    const started = await pollUntil('the agent to log daemon-started', async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return { done: true, value: null };
-      const line = logs.find((l) => l.event === 'daemon-started');
-      return line ? { done: true, value: line } : { done: false, seen: logTail(5) };
-    }, { timeoutMs: options.startTimeoutMs ?? 15_000, intervalMs: 50 });
-    if (started === null) throw new Error(`the agent exited (${child.exitCode ?? child.signalCode}) before serving:\n${logTail()}`);
+    const started = await pollUntil(
+      'the agent to log daemon-started',
+      async () => {
+        if (child.exitCode !== null || child.signalCode !== null) return { done: true, value: null };
+        const line = logs.find((l) => l.event === 'daemon-started');
+        return line ? { done: true, value: line } : { done: false, seen: logTail(5) };
+      },
+      { timeoutMs: options.startTimeoutMs ?? 15_000, intervalMs: 50 },
+    );
+    if (started === null)
+      throw new Error(`the agent exited (${child.exitCode ?? child.signalCode}) before serving:\n${logTail()}`);
     const listen = String(started.listen);
     return { base: `http://${listen}`, listen, process: child, logs, logTail, stop };
   } catch (err) {

@@ -18,8 +18,11 @@ export function pointKnownLocationsAtFreelist(path: string): AppliedDamage | Err
   if (layout instanceof Error) return layout;
   const root = layout.pages.find((p) => p.refKind === 'bucket-root' && p.bucket.join('/') === 'knownLocations');
   if (root === undefined) {
-    return new Error(`${path}: no knownLocations bucket with a page of its own (inline only?); buckets: ${
-      [...new Set(layout.pages.map((p) => p.bucket.join('/')))].join(', ')}`);
+    return new Error(
+      `${path}: no knownLocations bucket with a page of its own (inline only?); buckets: ${[
+        ...new Set(layout.pages.map((p) => p.bucket.join('/'))),
+      ].join(', ')}`,
+    );
   }
   const bytes = Buffer.alloc(8);
   bytes.writeBigUInt64LE(BigInt(layout.freelistPage)); // bbolt stores host order: little-endian here

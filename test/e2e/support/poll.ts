@@ -13,7 +13,11 @@ export const sleep = (ms: number): Promise<void> => new Promise((resolve) => set
 
 // Calls `probe` until it reports done or the deadline passes. A probe that throws (a server not
 // listening yet) counts as not done, with the error as what was seen.
-export async function pollUntil<T>(what: string, probe: () => Promise<Observation<T>>, options: PollOptions): Promise<T> {
+export async function pollUntil<T>(
+  what: string,
+  probe: () => Promise<Observation<T>>,
+  options: PollOptions,
+): Promise<T> {
   const deadline = Date.now() + options.timeoutMs;
   let seen: unknown;
   for (;;) {

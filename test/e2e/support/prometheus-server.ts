@@ -33,11 +33,15 @@ export interface RunningPrometheus {
   stop: () => Promise<void>;
 }
 
-interface ApiAnswer<T> { status: string; data: T; error?: string }
+interface ApiAnswer<T> {
+  status: string;
+  data: T;
+  error?: string;
+}
 
 async function apiGet<T>(url: string): Promise<T> {
   const res = await fetch(url);
-  const body = await res.json() as ApiAnswer<T>;
+  const body = (await res.json()) as ApiAnswer<T>;
   if (body.status !== 'success') throw new Error(`${url}: ${res.status} ${body.error ?? ''}`);
   return body.data;
 }
@@ -45,18 +49,25 @@ async function apiGet<T>(url: string): Promise<T> {
 export async function startPrometheus(options: PrometheusOptions): Promise<RunningPrometheus> {
   const dir = mkdtempSync(join(tmpdir(), 'buildfleet-e2e-prometheus-'));
   const configFile = join(dir, 'prometheus.yml');
-  writeFileSync(configFile, stringify({
-    global: { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' },
-    rule_files: options.ruleFiles,
-    scrape_configs: [{ job_name: options.jobName, static_configs: [{ targets: [options.target] }] }],
-  }));
+  writeFileSync(
+    configFile,
+    stringify({
+      global: { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' },
+      rule_files: options.ruleFiles,
+      scrape_configs: [{ job_name: options.jobName, static_configs: [{ targets: [options.target] }] }],
+    }),
+  );
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn('prometheus', [
-    `--config.file=${configFile}`,
-    `--storage.tsdb.path=${join(dir, 'data')}`,
-    `--web.listen-address=127.0.0.1:${port}`,
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    'prometheus',
+    [
+      `--config.file=${configFile}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let output = '';
   const keep = (d: Buffer) => (output = (output + d.toString('utf8')).slice(-64 * 1024));
   child.stdout?.on('data', keep);
@@ -76,21 +87,34 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Runni
 
   const alerts = async () => (await apiGet<{ alerts: PrometheusAlert[] }>(`${url}/api/v1/alerts`)).alerts;
   const query = async (expr: string) =>
-    (await apiGet<{ result: { metric: Record<string, string>; value: [number, string] }[] }>(
-      `${url}/api/v1/query?query=${encodeURIComponent(expr)}`)).result;
+    (
+      await apiGet<{ result: { metric: Record<string, string>; value: [number, string] }[] }>(
+        `${url}/api/v1/query?query=${encodeURIComponent(expr)}`,
+      )
+    ).result;
 
   try {
     // Ready means: serving, the rules loaded, and the target scraped successfully once.
-    await pollUntil('Prometheus to scrape the agent', async () => {
-      if (child.exitCode !== null) return { done: true, value: undefined };
-      const targets = await apiGet<{ activeTargets: { health: string; lastError: string }[] }>(`${url}/api/v1/targets`);
-      const target = targets.activeTargets[0];
-      return target?.health === 'up' ? { done: true, value: undefined } : { done: false, seen: target ?? 'no target yet' };
-    }, { timeoutMs: options.startTimeoutMs ?? 20_000, intervalMs: 100 });
+    await pollUntil(
+      'Prometheus to scrape the agent',
+      async () => {
+        if (child.exitCode !== null) return { done: true, value: undefined };
+        const targets = await apiGet<{ activeTargets: { health: string; lastError: string }[] }>(
+          `${url}/api/v1/targets`,
+        );
+        const target = targets.activeTargets[0];
+        return target?.health === 'up'
+          ? { done: true, value: undefined }
+          : { done: false, seen: target ?? 'no target yet' };
+      },
+      { timeoutMs: options.startTimeoutMs ?? 20_000, intervalMs: 100 },
+    );
     if (child.exitCode !== null) throw new Error(`prometheus exited (${child.exitCode}):\n${output}`);
   } catch (err) {
     await stop();
-    throw new Error(`${err instanceof Error ? err.message : String(err)}\nprometheus output:\n${output.slice(-4000)}`, { cause: err });
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\nprometheus output:\n${output.slice(-4000)}`, {
+      cause: err,
+    });
   }
   return { url, process: child, logs: () => output, alerts, query, stop };
 }

@@ -8,7 +8,11 @@ import { join } from 'node:path';
 
 const root = join(import.meta.dirname, '../../../..');
 const fixtureDir = join(root, 'test/fixtures/bolt');
-const manifest = JSON.parse(readFileSync(join(fixtureDir, 'fixtures.json'), 'utf8')) as { file: string; verdict: string; warning: boolean }[];
+const manifest = JSON.parse(readFileSync(join(fixtureDir, 'fixtures.json'), 'utf8')) as {
+  file: string;
+  verdict: string;
+  warning: boolean;
+}[];
 
 function cli(args: string[]) {
   return spawnSync(process.execPath, [join(root, 'agent/bin.ts'), ...args], { encoding: 'utf8' });
@@ -17,7 +21,15 @@ function cli(args: string[]) {
 test('every fixture gets the verdict its manifest names', () => {
   assert.ok(manifest.length >= 10);
   const r = cli(['cache', 'check', '--json', ...manifest.map((m) => join(fixtureDir, m.file))]);
-  const verdicts = JSON.parse(r.stdout) as { path: string; verdict: string; format: string; warnings: unknown[]; problems: { code: string; message: string }[]; stats: object; durationMs: number }[];
+  const verdicts = JSON.parse(r.stdout) as {
+    path: string;
+    verdict: string;
+    format: string;
+    warnings: unknown[];
+    problems: { code: string; message: string }[];
+    stats: object;
+    durationMs: number;
+  }[];
   assert.equal(verdicts.length, manifest.length);
   manifest.forEach((m, i) => {
     const v = verdicts[i];
@@ -40,7 +52,13 @@ test('exit codes: 0 healthy, 1 corrupt, 2 usage, 4 unreadable (no verdict)', () 
   assert.equal(cli(['cache', 'check', join(fixtureDir, 'does-not-exist')]).status, 4);
   assert.equal(cli(['cache', 'check']).status, 2);
   assert.equal(cli(['cache', 'check', '--bogus', 'x']).status, 2);
-  const single = JSON.parse(execFileSync(process.execPath, [join(root, 'agent/bin.ts'), 'cache', 'check', '--json', join(fixtureDir, 'zero-length.boltdb')], { encoding: 'utf8' }));
+  const single = JSON.parse(
+    execFileSync(
+      process.execPath,
+      [join(root, 'agent/bin.ts'), 'cache', 'check', '--json', join(fixtureDir, 'zero-length.boltdb')],
+      { encoding: 'utf8' },
+    ),
+  );
   assert.equal(single.verdict, 'healthy');
   assert.equal(single.format, 'empty');
 });
@@ -50,7 +68,8 @@ test('cache inspect shows c/image buckets on a real skopeo cache, problems on a 
   assert.equal(ok.status, 0);
   const tree = JSON.parse(ok.stdout).tree as { name: string; holds?: string; keys: number }[];
   const names = tree.map((n) => n.name);
-  for (const b of ['knownLocations', 'uncompressedDigest', 'digestByUncompressed']) assert.ok(names.includes(b), names.join(','));
+  for (const b of ['knownLocations', 'uncompressedDigest', 'digestByUncompressed'])
+    assert.ok(names.includes(b), names.join(','));
   assert.ok(tree.find((n) => n.name === 'knownLocations')!.holds);
   const bad = cli(['cache', 'inspect', join(fixtureDir, 'skopeo-1.9.3-bucket-root-is-freelist.boltdb')]);
   assert.equal(bad.status, 1);

@@ -23,13 +23,25 @@ function mutate(src: Buffer, rng: () => number): Buffer {
       case 0: // flip bits anywhere
         for (let i = 0, n = 1 + int(16); i < n; i++) b[int(b.length)] ^= 1 << int(8);
         break;
-      case 1: { // an interesting u64 at an 8-aligned offset (pgids, counts, sizes)
-        const values = [0n, 1n, 2n, 3n, 0xffffn, 0xffffffffn, 0x7fffffffffffffffn, 0xffffffffffffffffn, BigInt(int(64))];
+      case 1: {
+        // an interesting u64 at an 8-aligned offset (pgids, counts, sizes)
+        const values = [
+          0n,
+          1n,
+          2n,
+          3n,
+          0xffffn,
+          0xffffffffn,
+          0x7fffffffffffffffn,
+          0xffffffffffffffffn,
+          BigInt(int(64)),
+        ];
         const at = int(Math.max(1, b.length - 8)) & ~7;
         if (at + 8 <= b.length) b.writeBigUInt64LE(values[int(values.length)], at);
         break;
       }
-      case 2: { // a page header field: flags, count or overflow
+      case 2: {
+        // a page header field: flags, count or overflow
         const page = int(Math.max(1, Math.floor(b.length / pageSize)));
         const at = page * pageSize + [8, 10, 12][int(3)];
         if (at + 4 <= b.length) b.writeUInt16LE([0, 1, 2, 3, 4, 0x10, 0xffff, int(0x10000)][int(8)], at);
@@ -41,12 +53,14 @@ function mutate(src: Buffer, rng: () => number): Buffer {
       case 4: // append garbage pages
         b = Buffer.concat([b, Buffer.alloc(pageSize * (1 + int(3)), int(256))]);
         break;
-      case 5: { // copy one page over another
+      case 5: {
+        // copy one page over another
         const pages = Math.floor(b.length / pageSize);
         if (pages >= 2) b.copy(b, int(pages) * pageSize, int(pages) * pageSize, int(pages) * pageSize + pageSize);
         break;
       }
-      default: { // an element field: pos/ksize/vsize of some element of some page
+      default: {
+        // an element field: pos/ksize/vsize of some element of some page
         const page = int(Math.max(1, Math.floor(b.length / pageSize)));
         const at = page * pageSize + 16 + int(8) * 16 + 4 * int(4);
         if (at + 4 <= b.length) b.writeUInt32LE([0, 1, 0x7fffffff, 0xffffffff, pageSize, int(1 << 20)][int(6)], at);
@@ -57,7 +71,9 @@ function mutate(src: Buffer, rng: () => number): Buffer {
 }
 
 test(`${iterations} mutated fixtures: no exception, a contract verdict, bounded time`, { timeout: 300_000 }, () => {
-  const fixtures = readdirSync(fixtureDir).filter((f) => f.endsWith('.boltdb')).map((f) => readFileSync(join(fixtureDir, f)));
+  const fixtures = readdirSync(fixtureDir)
+    .filter((f) => f.endsWith('.boltdb'))
+    .map((f) => readFileSync(join(fixtureDir, f)));
   assert.ok(fixtures.length > 5);
   const rng = seededRandom(20261128);
   const verdicts: Record<string, number> = {};

@@ -16,7 +16,10 @@ test('page marks agree with a byte map, and unmarkedIds lists and counts the res
       (rng() < 0.5 ? a : b).add(id);
       map[id] = 1;
     }
-    for (const id of [65535, 65536, 131071].filter((x) => x < size)) { a.add(id); map[id] = 1; }
+    for (const id of [65535, 65536, 131071].filter((x) => x < size)) {
+      a.add(id);
+      map[id] = 1;
+    }
     const expected: number[] = [];
     for (let id = 2; id < size; id++) if (!map[id]) expected.push(id);
     for (let id = 0; id < size; id++) assert.equal(a.has(id) || b.has(id), map[id] === 1, `id ${id} of ${size}`);

@@ -21,10 +21,12 @@ const bases: DamageBase[] = [];
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'bolt-verify-'));
   if (!haveGo) return;
-  bases.push(...await buildDamageBases(dir, [
-    ['cimage-4k', { seed: 1, images: 150, pageSize: 4096 }],
-    ['cimage-16k', { seed: 2, images: 300, pageSize: 16384 }],
-  ]));
+  bases.push(
+    ...(await buildDamageBases(dir, [
+      ['cimage-4k', { seed: 1, images: 150, pageSize: 4096 }],
+      ['cimage-16k', { seed: 2, images: 300, pageSize: 16384 }],
+    ])),
+  );
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -59,10 +61,16 @@ for (const damage of targetedDamages) {
         const codes = v.problems.map((p) => p.code);
         if (damage.expect.startsWith('healthy:')) {
           assert.equal(v.verdict, 'healthy', `${base.name}: ${JSON.stringify(v.problems)}`);
-          assert.ok(v.warnings.some((w) => w.code === damage.expect.slice(8)), JSON.stringify(v.warnings));
+          assert.ok(
+            v.warnings.some((w) => w.code === damage.expect.slice(8)),
+            JSON.stringify(v.warnings),
+          );
         } else {
           assert.equal(v.verdict, 'corrupt', `${base.name} seed ${seed}`);
-          assert.ok(codes.includes(damage.expect), `${base.name} seed ${seed}: expected ${damage.expect}, got ${codes.join(',')}`);
+          assert.ok(
+            codes.includes(damage.expect),
+            `${base.name} seed ${seed}: expected ${damage.expect}, got ${codes.join(',')}`,
+          );
         }
       }
     }
@@ -85,7 +93,10 @@ test('a zero-length file is healthy with a warning', () => {
   const v = verifyBoltFileSync(path);
   assert.equal(v.verdict, 'healthy');
   assert.equal(v.format, 'empty');
-  assert.deepEqual(v.warnings.map((w) => w.code), ['empty-file']);
+  assert.deepEqual(
+    v.warnings.map((w) => w.code),
+    ['empty-file'],
+  );
 });
 
 test('a file that is neither bolt nor SQLite is corrupt: not-a-cache', () => {
@@ -94,7 +105,10 @@ test('a file that is neither bolt nor SQLite is corrupt: not-a-cache', () => {
   const v = verifyBytes(bytes);
   assert.equal(v.verdict, 'corrupt');
   assert.equal(v.format, 'unknown');
-  assert.deepEqual(v.problems.map((p) => p.code), ['not-a-cache']);
+  assert.deepEqual(
+    v.problems.map((p) => p.code),
+    ['not-a-cache'],
+  );
 });
 
 test('a bolt file shorter than a page is corrupt: file-too-small', { skip: !haveGo }, () => {

@@ -18,7 +18,7 @@ function header(path: string) {
   return parsed.header;
 }
 
-test('a crashed writer\'s journal: hot, checksummed records, page 1 journaled, belongs to its database only', async () => {
+test("a crashed writer's journal: hot, checksummed records, page 1 journaled, belongs to its database only", async () => {
   const { dir, cleanup } = scratchDir('sqlite-journal');
   try {
     const path = join(dir, 'a.sqlite');

@@ -40,11 +40,19 @@ test('header of a real cache: page size, rollback mode, valid in-header size', (
 });
 
 test('integrity_check messages: index disagreements vs structural damage, with the page when named', () => {
-  assert.deepEqual(classifyCheckMessage('wrong # of entries in index sqlite_autoindex_KnownLocations_1'),
-    { code: 'index-mismatch', message: 'wrong # of entries in index sqlite_autoindex_KnownLocations_1' });
-  assert.equal(classifyCheckMessage('row 6 missing from index sqlite_autoindex_DigestCompressors_1').code, 'index-mismatch');
-  assert.deepEqual(classifyCheckMessage('Tree 7 page 7: btreeInitPage() returns error code 11'),
-    { code: 'sqlite-malformed', page: 7, message: 'Tree 7 page 7: btreeInitPage() returns error code 11' });
+  assert.deepEqual(classifyCheckMessage('wrong # of entries in index sqlite_autoindex_KnownLocations_1'), {
+    code: 'index-mismatch',
+    message: 'wrong # of entries in index sqlite_autoindex_KnownLocations_1',
+  });
+  assert.equal(
+    classifyCheckMessage('row 6 missing from index sqlite_autoindex_DigestCompressors_1').code,
+    'index-mismatch',
+  );
+  assert.deepEqual(classifyCheckMessage('Tree 7 page 7: btreeInitPage() returns error code 11'), {
+    code: 'sqlite-malformed',
+    page: 7,
+    message: 'Tree 7 page 7: btreeInitPage() returns error code 11',
+  });
   assert.equal(classifyCheckMessage('Page 13: never used').page, 13);
   assert.equal(classifyCheckMessage('Freelist: size is 3 but should be 4').code, 'sqlite-malformed');
 });

@@ -20,7 +20,10 @@ test('a healthy cache: every c/image table with its row count, what it holds, an
     assert.deepEqual(directoryState(dir), before);
     assert.equal(inspection.format, 'sqlite');
     assert.equal(inspection.verdict.verdict, 'healthy');
-    assert.deepEqual(inspection.tree.map((n) => n.name), Object.keys(cacheTables));
+    assert.deepEqual(
+      inspection.tree.map((n) => n.name),
+      Object.keys(cacheTables),
+    );
     const db = new DatabaseSync(path, { readOnly: true });
     try {
       for (const node of inspection.tree) {
@@ -52,7 +55,10 @@ test('not a cache: the tree shows what it is; damaged: problems instead of a tre
     db.close();
     const n = await inspectSqliteFile(notes);
     assert.equal(n.verdict.verdict, 'corrupt');
-    assert.deepEqual(n.tree.map((x) => [x.name, x.keys, x.holds]), [['notes', 2, undefined]]);
+    assert.deepEqual(
+      n.tree.map((x) => [x.name, x.keys, x.holds]),
+      [['notes', 2, undefined]],
+    );
 
     const base = join(dir, 'base.sqlite');
     createCacheFixture(base, { rows: 600 });

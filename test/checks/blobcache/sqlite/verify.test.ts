@@ -10,7 +10,15 @@ import { verifySqliteFile } from '../../../../checks/blobcache/sqlite/verify.ts'
 import { verifyCacheFile } from '../../../../checks/blobcache/verify.ts';
 import type { CacheVerdict } from '../../../../checks/blobcache/verdict.ts';
 import { createCacheFixture, fakeDigest } from '../../../fixtures/sqlite/blob-info-cache.ts';
-import { editTextInPage, garbleSchemaSql, overwrite, pagesOf, randomPagesBehindHeader, smashPage, smashPage1BtreeHeader } from '../../../fixtures/sqlite/damage.ts';
+import {
+  editTextInPage,
+  garbleSchemaSql,
+  overwrite,
+  pagesOf,
+  randomPagesBehindHeader,
+  smashPage,
+  smashPage1BtreeHeader,
+} from '../../../fixtures/sqlite/damage.ts';
 import { startFixtureChild } from '../../../fixtures/sqlite/children.ts';
 import { directoryState, scratchDir } from './live-files.ts';
 import { needTools } from '../../../support/tools.ts';
@@ -43,7 +51,10 @@ test('healthy cache: healthy, stats from the file, same through the format dispa
   try {
     const path = join(dir, 'blob-info-cache-v1.sqlite');
     createCacheFixture(path, { rows: 300 });
-    const expectedRows = rowCount(path, 'DigestUncompressedPairs') + rowCount(path, 'DigestCompressors') + rowCount(path, 'KnownLocations');
+    const expectedRows =
+      rowCount(path, 'DigestUncompressedPairs') +
+      rowCount(path, 'DigestCompressors') +
+      rowCount(path, 'KnownLocations');
     for (const full of [false, true]) {
       const v = await verifyUnchanged(path, { full });
       assert.equal(v.format, 'sqlite');
@@ -92,7 +103,10 @@ test('WAL mode with committed frames only in -wal: healthy with a warning, frame
     assert.ok(statSync(`${path}-wal`).size > 0);
     const v = await verifyUnchanged(path);
     assert.equal(v.verdict, 'healthy', JSON.stringify(v.problems));
-    assert.deepEqual(v.warnings.map((w) => w.code), ['wal-recovered']);
+    assert.deepEqual(
+      v.warnings.map((w) => w.code),
+      ['wal-recovered'],
+    );
     assert.equal(v.stats.rows, 3 * 140);
   } finally {
     cleanup();
@@ -112,7 +126,10 @@ test('hot journal of a crashed writer: healthy with a warning, judged on the rol
     assert.ok(statSync(path).size > sizeBefore, 'the crashed writer spilled pages into the file');
     const v = await verifyUnchanged(path);
     assert.equal(v.verdict, 'healthy', JSON.stringify(v.problems));
-    assert.deepEqual(v.warnings.map((w) => w.code), ['hot-journal-recovered']);
+    assert.deepEqual(
+      v.warnings.map((w) => w.code),
+      ['hot-journal-recovered'],
+    );
     assert.equal(v.stats.rows, 3 * rowsBefore);
     assert.equal(v.stats.pages, sizeBefore / 4096);
   } finally {
@@ -152,7 +169,9 @@ test('a row edited so it no longer matches its index: quick_check misses it, ful
   try {
     const path = join(dir, 'blob-info-cache-v1.sqlite');
     createCacheFixture(path, { rows: 200 });
-    const edited = pagesOf(path, 'DigestCompressors', 'leaf').some((p) => editTextInPage(path, p, fakeDigest('fixture', 7)));
+    const edited = pagesOf(path, 'DigestCompressors', 'leaf').some((p) =>
+      editTextInPage(path, p, fakeDigest('fixture', 7)),
+    );
     assert.ok(edited);
     assert.equal((await verifyUnchanged(path)).verdict, 'healthy');
     const full = await verifyUnchanged(path, { full: true });
@@ -178,7 +197,11 @@ test('truncated file (whole pages or a partial page) and damaged header: corrupt
     const header = join(dir, 'header.sqlite');
     copyFileSync(base, header);
     overwrite(header, 16, Buffer.from([0x12, 0x34]));
-    for (const [path, code] of [[pages, 'truncated'], [partial, 'truncated'], [header, 'header-invalid']]) {
+    for (const [path, code] of [
+      [pages, 'truncated'],
+      [partial, 'truncated'],
+      [header, 'header-invalid'],
+    ]) {
       const v = await verifyUnchanged(path);
       assert.equal(v.verdict, 'corrupt', path);
       assert.deepEqual(codes(v), [code], JSON.stringify(v.problems));
@@ -285,7 +308,10 @@ test('valid SQLite databases that are not caches: not-a-cache; an empty schema i
     c.close();
     const e = await verifyUnchanged(empty);
     assert.equal(e.verdict, 'healthy');
-    assert.deepEqual(e.warnings.map((w) => w.code), ['schema-empty']);
+    assert.deepEqual(
+      e.warnings.map((w) => w.code),
+      ['schema-empty'],
+    );
   } finally {
     cleanup();
   }
@@ -327,7 +353,10 @@ test('zero-length, non-SQLite and missing files', async () => {
     const z = await verifyUnchanged(zero);
     assert.equal(z.verdict, 'healthy');
     assert.equal(z.format, 'empty');
-    assert.deepEqual(z.warnings.map((w) => w.code), ['empty-file']);
+    assert.deepEqual(
+      z.warnings.map((w) => w.code),
+      ['empty-file'],
+    );
     const junk = join(dir, 'junk.sqlite');
     writeFileSync(junk, Buffer.alloc(8192, 0x41));
     const j = await verifyUnchanged(junk);

@@ -25,18 +25,31 @@ test('a c/image-style writer committing in a loop never waits more than 250 ms f
     const defaults: CacheVerdict[] = [];
     const sliced: CacheVerdict[] = [];
     let running = true;
-    void writer.exited.then(() => { running = false; });
+    void writer.exited.then(() => {
+      running = false;
+    });
     while (running) {
       // Default options, then tiny lock slices that force many re-locks per copy.
       defaults.push(await verifySqliteFile(path));
       sliced.push(await verifySqliteFile(path, { lockHoldMs: 2, maxAttempts: 3 }));
     }
-    const report = JSON.parse(writer.output().trim().split('\n').pop() ?? '{}') as { commits: number; maxWaitMs: number; failures: number };
+    const report = JSON.parse(writer.output().trim().split('\n').pop() ?? '{}') as {
+      commits: number;
+      maxWaitMs: number;
+      failures: number;
+    };
     assert.equal(report.failures, 0, 'no writer transaction failed');
     assert.ok(report.commits > 0);
-    assert.ok(report.maxWaitMs < maxWriterWaitMs, `writer waited ${report.maxWaitMs.toFixed(1)} ms for BEGIN EXCLUSIVE`);
-    for (const v of [...defaults, ...sliced]) assert.ok(v.verdict === 'healthy' || v.verdict === 'busy', JSON.stringify(v.problems));
-    assert.ok(defaults.some((v) => v.verdict === 'healthy'), 'the verifier got at least one consistent snapshot');
+    assert.ok(
+      report.maxWaitMs < maxWriterWaitMs,
+      `writer waited ${report.maxWaitMs.toFixed(1)} ms for BEGIN EXCLUSIVE`,
+    );
+    for (const v of [...defaults, ...sliced])
+      assert.ok(v.verdict === 'healthy' || v.verdict === 'busy', JSON.stringify(v.problems));
+    assert.ok(
+      defaults.some((v) => v.verdict === 'healthy'),
+      'the verifier got at least one consistent snapshot',
+    );
     // After the writer stopped: every commit is there and the file is sound.
     const final = await verifySqliteFile(path, { full: true });
     assert.equal(final.verdict, 'healthy', JSON.stringify(final.problems));
@@ -46,7 +59,9 @@ test('a c/image-style writer committing in a loop never waits more than 250 ms f
     } finally {
       db.close();
     }
-    process.stderr.write(`# writer: ${report.commits} commits, max wait ${report.maxWaitMs.toFixed(1)} ms; verifier runs: ${defaults.length} default (${defaults.filter((v) => v.verdict === 'healthy').length} healthy), ${sliced.length} sliced (${sliced.filter((v) => v.verdict === 'healthy').length} healthy)\n`);
+    process.stderr.write(
+      `# writer: ${report.commits} commits, max wait ${report.maxWaitMs.toFixed(1)} ms; verifier runs: ${defaults.length} default (${defaults.filter((v) => v.verdict === 'healthy').length} healthy), ${sliced.length} sliced (${sliced.filter((v) => v.verdict === 'healthy').length} healthy)\n`,
+    );
   } finally {
     cleanup();
   }
