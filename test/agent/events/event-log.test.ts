@@ -31,6 +31,8 @@ test('the file stays under its cap, keeps the newest events, and a restart conti
   assert.equal(kept.at(-1)?.id, 200, 'the newest event survives');
   assert.equal(again.record({ type: 'agent-started', version: 'x', host: 'h' }).id, 201);
   assert.equal(again.counts().get('maintenance-set'), 0, 'counts are per process');
+  // The append is written in the background: let it finish before the directory is removed.
+  assert.equal(await again.flushed(), null);
 });
 
 test('a damaged or foreign line is dropped and named; the rest is kept', async (t) => {
