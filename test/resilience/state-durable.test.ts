@@ -27,8 +27,17 @@ test('a failed state write fails the request (nothing changed), shows on /health
   try {
     // Fault injection with the real file system: a directory where the agent's temporary state
     // file goes makes every state write fail, as a full or read-only disk does.
+    // The agent may be mid-write (its own temporary file there for a moment): retry on EEXIST.
     const blocker = join(files.stateDir, `.state.json.${agent.process.pid}.tmp`);
-    mkdirSync(blocker);
+    for (let tries = 0; ; tries++) {
+      try {
+        mkdirSync(blocker);
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || tries >= 250) throw err;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
     const refused = await fetch(`${agent.base}/v1/maintenance`, {
       method: 'POST',
       headers: auth,
