@@ -1,6 +1,7 @@
-// The layering rule of docs/checks.md: checks observe, the agent acts. Nothing under checks/
-// (or the neutral lib/) may import from agent/, so a check can be read, tested and reused
-// without the daemon, and remediation can import the checks' types without a cycle.
+// The layering rule (docs/architecture.md, "Which way imports flow"): checks observe, the
+// agent acts. Nothing under checks/ (or the neutral lib/) may import from agent/, so a check
+// can be read, tested and reused without the daemon, and remediation can import the checks'
+// types without a cycle.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
