@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { needTools } from '../support/tools.ts';
 import { makeClientCert, makeTestPki, type TestPki } from '../support/tls.ts';
+import { collectLogLines } from '../support/log-lines.ts';
 
 const bin = fileURLToPath(new URL('../../agent/bin.ts', import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), 'bfa-daemon-'));
@@ -122,22 +123,9 @@ async function startDaemon(configFile: string): Promise<Daemon> {
   const child = spawn(process.execPath, [bin, 'serve', '--config', configFile], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
-  const logs: Record<string, unknown>[] = [];
   const waiters = new Set<() => void>();
-  let buffered = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    buffered += d.toString();
-    let nl;
-    while ((nl = buffered.indexOf('\n')) >= 0) {
-      const line = buffered.slice(0, nl);
-      buffered = buffered.slice(nl + 1);
-      try {
-        logs.push(JSON.parse(line));
-      } catch {
-        logs.push({ raw: line });
-      }
-      for (const w of waiters) w();
-    }
+  const logs = collectLogLines(child.stderr, () => {
+    for (const w of waiters) w();
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.on('exit', (code, signal) => {

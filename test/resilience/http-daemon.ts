@@ -7,8 +7,7 @@ import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from '
 import { join } from 'node:path';
 import { bundleAgent } from '../../deploy/build-bundle.ts';
 import { pollUntil } from '../e2e/support/poll.ts';
-
-export type LogLine = Record<string, unknown>;
+import { collectLogLines, type LogLine } from '../support/log-lines.ts';
 
 // One bundle per test file; esbuild takes about a second.
 export async function buildBundle(dir: string): Promise<string> {
@@ -81,23 +80,9 @@ export async function startAgent(
         { stdio: ['ignore', 'ignore', 'pipe'] },
       )
     : spawn(process.execPath, [bundle, 'serve', '--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const logs: LogLine[] = [];
+  const logs = collectLogLines(command.stderr);
   let raw = '';
-  let partial = '';
-  command.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-    raw += chunk;
-    partial += chunk;
-    let nl;
-    while ((nl = partial.indexOf('\n')) >= 0) {
-      const line = partial.slice(0, nl);
-      partial = partial.slice(nl + 1);
-      try {
-        logs.push(JSON.parse(line) as LogLine);
-      } catch {
-        logs.push({ raw: line });
-      }
-    }
-  });
+  command.stderr?.on('data', (chunk: string) => (raw += chunk));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     command.on('exit', (code, signal) => resolve({ code, signal }));
   });

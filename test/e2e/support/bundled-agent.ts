@@ -2,8 +2,7 @@
 // Node.js as `node BUNDLE serve --config FILE`, its JSON log lines collected from stderr.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { pollUntil } from './poll.ts';
-
-export type LogLine = Record<string, unknown>;
+import { collectLogLines, type LogLine } from '../../support/log-lines.ts';
 
 export interface BundledAgent {
   base: string; // http://127.0.0.1:PORT
@@ -24,21 +23,7 @@ export async function startBundledAgent(options: StartAgentOptions): Promise<Bun
   const child = spawn(process.execPath, [options.bundle, 'serve', '--config', options.configFile], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
-  const logs: LogLine[] = [];
-  let partial = '';
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-    partial += chunk;
-    let nl;
-    while ((nl = partial.indexOf('\n')) >= 0) {
-      const line = partial.slice(0, nl);
-      partial = partial.slice(nl + 1);
-      try {
-        logs.push(JSON.parse(line) as LogLine);
-      } catch {
-        logs.push({ raw: line });
-      }
-    }
-  });
+  const logs = collectLogLines(child.stderr);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.on('exit', (code, signal) => resolve({ code, signal }));
   });
