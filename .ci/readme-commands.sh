@@ -55,7 +55,7 @@ done <<<"$quick_start"
 # "`npm run -s cli -- <verb> --help` in a checkout": each verb of the table, as written.
 cli_form=$(awk '/^## Command line/{c=1; next} c && /<verb>/{print; exit}' "$readme" | grep -o '`[^`]*<verb>[^`]*`' | head -1 | tr -d '`')
 [ -n "$cli_form" ] || fail "no command with <verb> under '## Command line' in $readme"
-verbs=$(awk '/^## Command line/{c=1; next} c && /^## /{exit} c && /^\| `/' "$readme" | sed -E 's/^\| `([a-z-]+( [a-z-]+)?).*/\1/' | sed -E 's/ (FILE|HOST).*//')
+verbs=$(awk '/^## Command line/{c=1; next} c && /^## /{exit} c && /^\| `/' "$readme" | sed -E 's/^\| `([a-z-]+( [a-z-]+)?).*/\1/')
 [ -n "$verbs" ] || fail "no verbs in the table under '## Command line' in $readme"
 n=0
 while IFS= read -r verb; do
