@@ -10,7 +10,7 @@ import { InMemoryCore, controllableCheck, critical, ok } from './http/in-memory-
 import { serveForTest } from './http/serve-for-test.ts';
 import { chooseExpositionFormat, createAgentMetrics } from '../../agent/metrics.ts';
 import { parseStateText } from '../../agent/state-store.ts';
-import { stateFromPersisted } from '../../agent/runner.ts';
+import { stateFromPersisted } from '../../agent/check-state.ts';
 import { needTools } from '../support/tools.ts';
 import type { SkopeoCheckDetails } from '../../checks/skopeo.ts';
 import type { DiskCheckDetails } from '../../checks/disk.ts';
