@@ -76,12 +76,13 @@ interface Request {
   resolve: (v: CacheVerdict) => void;
 }
 
-function unreadable(path: string, code: string, message: string): CacheVerdict {
+function unreadable(path: string, code: CacheProblem['code'], message: string): CacheVerdict {
   return unreadableVerdict(path, { code, message }, performance.now());
 }
 
 const verdictKinds = new Set(['healthy', 'corrupt', 'unreadable', 'busy']);
 
+// The child runs this agent's own verifier, so its codes are the table's; only the shape is checked.
 function isProblemList(x: unknown): x is CacheProblem[] {
   return (
     Array.isArray(x) &&

@@ -110,6 +110,6 @@ export function outcomeFromResult(name: string, r: unknown): Outcome {
   return { status: v.status, summary: v.summary, reasons: v.reasons, details, timedOut: false };
 }
 
-export function failedOutcome(code: string, message: string, timedOut = false): Outcome {
+export function failedOutcome(code: CheckReason['code'], message: string, timedOut = false): Outcome {
   return { status: 'unknown', summary: message, reasons: [{ code, message }], details: {}, timedOut };
 }

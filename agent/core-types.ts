@@ -38,7 +38,7 @@ export interface Preflight {
   host: string;
   agentVersion: string;
   evaluatedAt: string;
-  reasons: { check: string; code: string; message: string }[];
+  reasons: { check: string; code: CheckReason['code']; message: string }[];
   maintenance: Maintenance | null;
   checks: {
     name: string;

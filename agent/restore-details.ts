@@ -20,6 +20,7 @@ import type {
 } from '../checks/blobcache/check.ts';
 import type { CacheProblem } from '../checks/blobcache/verdict.ts';
 import type { QuarantineResult, ResumeResult } from '../checks/blobcache/remediation.ts';
+import type { QuarantineCode } from '../lib/problem-codes.ts';
 
 type Json = Record<string, unknown>;
 
@@ -164,7 +165,9 @@ function registryFromJson(v: Json): RegistryCheckDetails {
 
 function problemsFromJson(v: unknown): CacheProblem[] {
   return objects(v).map((p) => {
-    const problem: CacheProblem = { code: str(p.code) ?? 'unknown', message: str(p.message) ?? '' };
+    // Codes are passed through as written (by this agent, or an older one), not checked again.
+    const code = (str(p.code) ?? 'unknown') as CacheProblem['code'];
+    const problem: CacheProblem = { code, message: str(p.message) ?? '' };
     const page = num(p.page);
     if (page !== null) problem.page = page;
     return problem;
@@ -208,7 +211,12 @@ function cacheFromJson(c: Json): BlobCacheDetail | null {
     refused: str(c.refused),
     quarantine:
       q && qResult
-        ? { result: qResult, code: str(q.code) ?? '', message: str(q.message) ?? '', newPath: str(q.newPath) }
+        ? {
+            result: qResult,
+            code: (str(q.code) ?? '') as QuarantineCode, // as written, like the problem codes
+            message: str(q.message) ?? '',
+            newPath: str(q.newPath),
+          }
         : null,
     verifiedAt: str(c.verifiedAt),
     changedAt: str(c.changedAt),

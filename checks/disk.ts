@@ -5,6 +5,7 @@
 // a timeout, so a hung network mount yields a critical result instead of a hung agent.
 import { deadlineWithin } from './deadline.ts';
 import type { Check, CheckContext, CheckReason, CheckResult, CheckStatus } from './types.ts';
+import type { CodeIn } from '../lib/problem-codes.ts';
 import { statfsInChild, type StatfsOutcome } from './disk/statfs-in-child.ts';
 import { mountOf, parseMountInfo, readMountInfo } from './disk/mount-table.ts';
 import { formatBytes, formatFreeThreshold, isBelowThreshold, type FreeThreshold } from './disk/threshold.ts';
@@ -24,8 +25,7 @@ export interface DiskCheckOptions {
   timeoutSeconds: number;
 }
 
-export type DiskProblemCode =
-  'disk-free-low' | 'disk-free-critical' | 'disk-inodes-exhausted' | 'disk-stat-timeout' | 'disk-stat-failed';
+export type DiskProblemCode = CodeIn<'diskReason'>;
 
 export interface DiskPathReport {
   path: string;
@@ -166,7 +166,7 @@ export function createDiskCheck(opts: DiskCheckOptions, deps: DiskCheckDeps = {}
       );
       const reasons: CheckReason[] = reports
         .filter((r) => r.code !== undefined)
-        .map((r) => ({ code: r.code as string, message: r.message }));
+        .map((r) => ({ code: r.code!, message: r.message }));
       const details: DiskCheckDetails = { kind: 'disk', paths: reports };
       return {
         status: worst,

@@ -4,6 +4,7 @@
 // the fleet.
 import { lookup as dnsLookup } from 'node:dns/promises';
 import type { Check, CheckContext, CheckReason, CheckResult } from './types.ts';
+import type { CodeIn } from '../lib/problem-codes.ts';
 import {
   probeRegistry,
   type RegistryFailureReason,
@@ -32,8 +33,7 @@ export interface RegistryCheckDeps {
   lookup?: RegistryLookup;
 }
 
-export type RegistryProblemCode =
-  'registry-unreachable' | 'registry-tls-failed' | 'registry-unexpected-status' | 'registry-auth-failed';
+export type RegistryProblemCode = CodeIn<'registryReason'>;
 
 // dns, connect and timeout are one problem for a scheduler (cannot reach it); the metric's
 // `reason` label and the message keep them apart.

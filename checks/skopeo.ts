@@ -2,6 +2,7 @@
 // meets the version policy, and which blob-info cache format each one writes. Several binaries
 // can be configured because old release branches pin old skopeo builds.
 import type { Check, CheckContext, CheckDetails, CheckReason, CheckResult } from './types.ts';
+import type { CodeIn } from '../lib/problem-codes.ts';
 import { findBinary } from './skopeo/find-binary.ts';
 import { runSkopeoVersion, type VersionRun } from './skopeo/run-version.ts';
 import { parseSkopeoVersion, skopeoCacheFormat, type SkopeoCacheFormat } from './skopeo/parse-version.ts';
@@ -19,15 +20,7 @@ export interface SkopeoCheckOptions {
   timeoutSeconds: number;
 }
 
-export type SkopeoProblemCode =
-  | 'skopeo-missing'
-  | 'skopeo-not-executable'
-  | 'skopeo-hung'
-  | 'skopeo-failed'
-  | 'skopeo-unparseable'
-  | 'skopeo-below-minimum'
-  | 'skopeo-below-recommended'
-  | 'skopeo-denied';
+export type SkopeoProblemCode = CodeIn<'skopeoReason'>;
 
 export interface SkopeoBinaryReport {
   binary: string;
@@ -137,7 +130,7 @@ export function createSkopeoCheck(opts: SkopeoCheckOptions, deps: SkopeoCheckDep
       const reports = await Promise.all(opts.binaries.map((b) => inspectBinary(b, opts, effects, ctx.signal)));
       const reasons: CheckReason[] = reports
         .filter((r) => r.code !== undefined)
-        .map((r) => ({ code: r.code as string, message: r.error ?? (r.code as string) }));
+        .map((r) => ({ code: r.code!, message: r.error ?? r.code! }));
       const details: SkopeoCheckDetails = {
         kind: 'skopeo',
         minVersion: opts.minVersion,

@@ -9,12 +9,14 @@ export type CheckStatus = 'ok' | 'warning' | 'critical' | 'unknown';
 export type CheckScope = 'host' | 'shared';
 
 import type { CheckDetails } from './details.ts';
+import type { CheckReasonCode } from '../lib/problem-codes.ts';
 
 export type { CheckDetails } from './details.ts';
 
-// One reason a check is not ok. `code` is a stable kebab-case string (docs/problem-codes.md).
+// One reason a check is not ok. `code` is a stable kebab-case string from the one table
+// (lib/problem-codes.ts, docs/problem-codes.md).
 export interface CheckReason {
-  code: string;
+  code: CheckReasonCode;
   message: string;
 }
 

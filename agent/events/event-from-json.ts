@@ -18,7 +18,8 @@ function reasonsFromJson(v: unknown): CheckReason[] {
     ? v
         .filter(isObject)
         .filter((r) => isString(r.code) && isString(r.message))
-        .map((r) => ({ code: r.code as string, message: r.message as string }))
+        // A code this agent wrote (or an older one): passed through as it was, not checked again.
+        .map((r) => ({ code: r.code as CheckReason['code'], message: r.message as string }))
     : [];
 }
 

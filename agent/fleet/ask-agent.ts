@@ -6,10 +6,10 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Preflight } from '../core-types.ts';
 import type { FleetTarget } from './targets.ts';
+import type { CodeIn } from '../../lib/problem-codes.ts';
 
-// Why an agent gave no usable answer. Stable strings (docs/scheduler.md, "Error codes").
-export type AskErrorCode =
-  'unreachable' | 'connection-lost' | 'timeout' | 'bad-json' | 'bad-answer' | 'unexpected-status';
+// Why an agent gave no usable answer. Stable strings (lib/problem-codes.ts, docs/scheduler.md).
+export type AskErrorCode = CodeIn<'fleetError'>;
 
 export type AgentAnswer =
   | { ok: true; httpStatus: number; preflight: Preflight; latencyMs: number }
@@ -107,6 +107,7 @@ export function askAgent(target: FleetTarget, opts: AskOptions): Promise<AgentAn
         }
         const problem = preflightProblem(doc, status);
         if (problem !== null) fail('bad-answer', problem, status);
+        // Its reason codes are those of that agent's version; they are shown, never matched on.
         else finish({ ok: true, httpStatus: status, preflight: doc as Preflight, latencyMs: latencyMs() });
       });
     });

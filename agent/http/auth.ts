@@ -3,6 +3,7 @@
 // because a leaked token lets anyone drain or quarantine the host.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
+import type { CodeIn } from '../../lib/problem-codes.ts';
 
 // The token is kept only as its SHA-256: comparing fixed-length digests with timingSafeEqual
 // takes the same time whatever the presented token's length or content.
@@ -13,8 +14,7 @@ export interface BearerToken {
 
 export type LoadedToken = { ok: true; token: BearerToken } | { ok: false; code: TokenFileProblem; error: string };
 
-export type TokenFileProblem =
-  'token-file-unreadable' | 'token-file-permissions' | 'token-file-empty' | 'token-file-not-regular';
+export type TokenFileProblem = CodeIn<'tokenFileProblem'>;
 
 // Group/other read or write bits. Execute alone leaks nothing.
 const groupOtherAccess = 0o066;

@@ -3,8 +3,9 @@
 // 400, never silently ignored.
 import type { EventQuery } from '../events/types.ts';
 import { defaultMaxEvents } from '../events/event-log.ts';
+import type { ApiError } from './respond.ts';
 
-export type EventsQuery = { ok: true; query: EventQuery } | { ok: false; code: string; message: string };
+export type EventsQuery = { ok: true; query: EventQuery } | { ok: false; code: ApiError['code']; message: string };
 
 export function parseEventsQuery(params: URLSearchParams): EventsQuery {
   for (const key of params.keys()) {

@@ -2,9 +2,10 @@
 // and malformed numbers are the caller's mistake (400), never silently ignored: a scheduler
 // asking about a check that does not exist must find out.
 import type { RefreshOptions } from '../core-types.ts';
-import { echoList, echoText } from './respond.ts';
+import { echoList, echoText, type ApiError } from './respond.ts';
 
-export type PreflightQuery = { ok: true; options: RefreshOptions } | { ok: false; code: string; message: string };
+export type PreflightQuery =
+  { ok: true; options: RefreshOptions } | { ok: false; code: ApiError['code']; message: string };
 
 export function parsePreflightQuery(query: URLSearchParams, knownChecks: readonly string[]): PreflightQuery {
   const options: RefreshOptions = {};

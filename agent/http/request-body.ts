@@ -1,12 +1,13 @@
 // Reads a small JSON request body with a hard cap, so a client cannot make the agent buffer
 // megabytes. Errors come back as values carrying the HTTP status to answer with.
 import type { IncomingMessage } from 'node:http';
+import type { ApiError } from './respond.ts';
 
 export const maxBodyBytes = 64 * 1024;
 
 export type BodyResult =
   | { ok: true; value: unknown } // undefined when the body was empty
-  | { ok: false; status: 400 | 413 | 415; code: string; message: string };
+  | { ok: false; status: 400 | 413 | 415; code: ApiError['code']; message: string };
 
 export function readJsonBody(req: IncomingMessage, limit = maxBodyBytes): Promise<BodyResult> {
   const declared = req.headers['content-length'];

@@ -1,9 +1,10 @@
 // The few ways the agent answers: JSON (every API answer and error), text (/metrics) and HTML
 // (the status page). Every answer says its content type and that it must not be cached.
 import type { ServerResponse } from 'node:http';
+import type { HttpErrorCode } from '../../lib/problem-codes.ts';
 
 export interface ApiError {
-  code: string; // stable kebab-case, docs/http-api.md
+  code: HttpErrorCode; // stable kebab-case, lib/problem-codes.ts (docs/http-api.md)
   message: string;
 }
 

@@ -10,6 +10,8 @@ import type { AgentHealth } from './context.ts';
 import { e, formatSpan, statusBadge, timeTag } from './status-page/format.ts';
 import { nextStep, type PageContext } from './status-page/next-steps.ts';
 import { checkSection } from './status-page/check-sections.ts';
+
+type Reason = Preflight['reasons'][number];
 import { eventsList } from './status-page/events-list.ts';
 import { pageStyle } from './status-page/style.ts';
 
@@ -38,7 +40,7 @@ const decisionWords: Record<Preflight['decision'], { symbol: string; meaning: st
   },
 };
 
-function reasonItem(check: string, code: string, message: string, page: PageContext): string {
+function reasonItem(check: string, code: Reason['code'], message: string, page: PageContext): string {
   return `<li><code>${e(check)}</code> <code>${e(code)}</code>: ${e(message)}<span class="next">Next: ${nextStep(code, page)}</span></li>`;
 }
 
@@ -51,7 +53,7 @@ function reasonsSections(v: StatusView): string {
   const warnings = v.states
     .flatMap((s) => s.reasons.map((r) => ({ check: s.name, ...r })))
     .filter((r) => !inPreflight.has(`${r.check}\n${r.code}\n${r.message}`));
-  const list = (items: { check: string; code: string; message: string }[]) =>
+  const list = (items: Reason[]) =>
     `<ul class="reasons">${items.map((r) => reasonItem(r.check, r.code, r.message, v.page)).join('\n')}</ul>`;
   return [
     `<h2 id="blocking">Blocking (${blocking.length})</h2>`,

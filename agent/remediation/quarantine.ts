@@ -11,6 +11,7 @@ import type { CacheVerdict } from '../../checks/blobcache/verdict.ts';
 import type { VerifyOptions } from '../../checks/blobcache/verify.ts';
 import type { VerifyCacheFn } from '../../checks/blobcache/check.ts';
 import type { KnownVerification, QuarantineResult } from '../../checks/blobcache/remediation.ts';
+import type { QuarantineCode } from '../../lib/problem-codes.ts';
 import { appendAuditRecord, type Actor, type AuditRecord } from './audit.ts';
 import { inodeNumber, lstatIdentity, sameFile, sameFileUnchanged, type FileIdentity } from '../../lib/file-identity.ts';
 import { removeIntent, writeIntent, type QuarantineIntent } from './intent.ts';
@@ -47,7 +48,7 @@ export interface QuarantineOutcome {
   path: string;
   formatByName: CacheFormatByName | null;
   result: QuarantineResult;
-  code: string; // stable kebab-case (docs/quarantine.md)
+  code: QuarantineCode; // stable kebab-case, lib/problem-codes.ts
   message: string; // one line
   verdict: CacheVerdict | null;
   newPath: string | null;
@@ -66,7 +67,7 @@ export interface CacheAssessment {
 function outcomeFor(
   cache: DiscoveredCache,
   result: QuarantineResult,
-  code: string,
+  code: QuarantineCode,
   message: string,
   extra: Partial<QuarantineOutcome> = {},
 ): QuarantineOutcome {
@@ -117,13 +118,14 @@ function busyOutcome(
   );
 }
 
+// The verdict is healthy, unreadable or busy (callers handle corrupt).
 function notCorruptOutcome(cache: DiscoveredCache, verdict: CacheVerdict): QuarantineOutcome {
   return verdict.verdict === 'healthy'
     ? outcomeFor(cache, 'not-corrupt', 'healthy', `${cache.path} is healthy; left in place`, { verdict })
     : outcomeFor(
         cache,
         'not-corrupt',
-        `verdict-${verdict.verdict}`,
+        verdict.verdict === 'busy' ? 'verdict-busy' : 'verdict-unreadable',
         `${cache.path} could not be judged (${verdict.verdict}); left in place`,
         { verdict },
       );

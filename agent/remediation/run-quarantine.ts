@@ -105,7 +105,7 @@ export async function runQuarantine(opts: QuarantineRunOptions): Promise<Quarant
   };
 }
 
-function refusedRequest(requested: string, code: string, message: string): QuarantineOutcome {
+function refusedRequest(requested: string, code: QuarantineOutcome['code'], message: string): QuarantineOutcome {
   return {
     path: requested,
     formatByName: null,

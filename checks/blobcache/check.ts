@@ -14,6 +14,7 @@ import {
 import type { VerifyOptions } from './verify.ts';
 import type { CacheRemediation, ChangeRecord, QuarantineResult, ResumeResult } from './remediation.ts';
 import { identityFromStats, type FileIdentity } from '../../lib/file-identity.ts';
+import type { CacheProblemCode, CodeIn, QuarantineCode } from '../../lib/problem-codes.ts';
 import { isPinnedDirRefusal, openPinnedDir } from '../../lib/pinned-dir.ts';
 import { lstatSync } from 'node:fs';
 import { isStampFailure, readChangeStamp, type ChangeStamp, type StampFailure } from './change-stamp.ts';
@@ -57,12 +58,11 @@ export const busyRunsKept = 3;
 export type EffectiveVerdict = 'healthy' | 'corrupt' | 'unverified';
 
 // Why a cache is unverified (a bounded set: it is also shown on the status page).
-export type UnverifiedCause =
-  'unreadable' | 'refused' | 'verifier-failed' | 'verifier-timeout' | 'agent-fault' | 'busy';
+export type UnverifiedCause = CodeIn<'unverifiedCause'>;
 
 export interface CacheQuarantineDetail {
   result: QuarantineResult;
-  code: string;
+  code: QuarantineCode;
   message: string;
   newPath: string | null;
 }
@@ -194,11 +194,10 @@ async function verifyDiscovered(cache: DiscoveredCache, plan: VerifyPlan): Promi
 
 // The problem codes the child verifier (agent/cache-verify-child.ts) and the verifiers give
 // an unreadable verdict that was the agent's fault rather than the file's.
-const causeOfCode: Record<string, UnverifiedCause> = {
+const causeOfCode: Partial<Record<CacheProblemCode, UnverifiedCause>> = {
   'verify-timeout': 'verifier-timeout',
   'verify-process-failed': 'verifier-failed',
   'internal-error': 'agent-fault',
-  'runtime-unsupported': 'agent-fault',
 };
 
 interface Kept {

@@ -3,6 +3,7 @@
 // core hands it in), so checks/ never imports agent/ and remediation can import the check's
 // types without a cycle.
 import type { FileIdentity } from '../../lib/file-identity.ts';
+import type { QuarantineCode } from '../../lib/problem-codes.ts';
 import type { DiscoveredCache } from './discover.ts';
 import type { CacheVerdict } from './verdict.ts';
 
@@ -30,7 +31,7 @@ export interface ChangeRecord {
 
 export interface RemediationOutcome {
   result: QuarantineResult;
-  code: string;
+  code: QuarantineCode;
   message: string;
   newPath: string | null;
   audit: ChangeRecord[];

@@ -2,6 +2,7 @@
 // (docs/conventions.md). Shared by the bolt and SQLite verifiers, the CLI and the daemon.
 
 import { exitCodes, type ExitCode } from '../../lib/exit-codes.ts';
+import type { CacheProblemCode } from '../../lib/problem-codes.ts';
 
 // Always decided from the content, never from the file name.
 export type CacheFormat = 'boltdb' | 'sqlite' | 'empty' | 'unknown';
@@ -13,7 +14,7 @@ export type CacheFormat = 'boltdb' | 'sqlite' | 'empty' | 'unknown';
 export type CacheVerdictKind = 'healthy' | 'corrupt' | 'unreadable' | 'busy';
 
 export interface CacheProblem {
-  code: string; // stable kebab-case, documented in docs/problem-codes.md
+  code: CacheProblemCode; // stable kebab-case, lib/problem-codes.ts (docs/problem-codes.md)
   page?: number; // the page id (bolt) or page number (SQLite) where one applies
   message: string; // what an operator can act on
 }

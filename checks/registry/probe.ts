@@ -3,6 +3,7 @@
 // to prove they work: for a Bearer challenge it fetches a token from the realm with basic auth
 // and presents it to /v2/; for a Basic challenge it presents the credentials directly.
 import { deadlineWithin } from '../deadline.ts';
+import type { CodeIn } from '../../lib/problem-codes.ts';
 import { readFile } from 'node:fs/promises';
 import { parseAuthChallenge, type AuthChallenge } from './challenge.ts';
 import { readRegistryCredentials, type RegistryCredentials } from './auth-file.ts';
@@ -18,7 +19,7 @@ export interface RegistryTarget {
 }
 
 // The `reason` label of buildfleet_registry_probe_failure_info.
-export type RegistryFailureReason = 'dns' | 'connect' | 'tls' | 'timeout' | 'http_status' | 'auth';
+export type RegistryFailureReason = CodeIn<'registryFailure'>;
 
 export interface RegistryProbeReport {
   name: string;

@@ -29,12 +29,12 @@ function state(name: string, overrides: Partial<CheckState> = {}): CheckState {
 const corrupt = {
   status: 'critical' as const,
   rawStatus: 'critical' as const,
-  reasons: [{ code: 'cache-corrupt', message: '1 of 2 caches corrupt' }],
+  reasons: [{ code: 'cache-corrupt' as const, message: '1 of 2 caches corrupt' }],
 };
 const registryDown = {
   scope: 'shared' as const,
   status: 'critical' as const,
-  reasons: [{ code: 'registry-unreachable', message: 'harbor: connection refused' }],
+  reasons: [{ code: 'registry-unreachable' as const, message: 'harbor: connection refused' }],
 };
 
 describe('admission', () => {

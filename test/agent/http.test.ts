@@ -368,7 +368,7 @@ describe('mutating endpoints with a token file', () => {
       path,
       formatByName: format,
       result,
-      code: result,
+      code: result as QuarantineOutcome['code'], // any string will do for the counter
       message: result,
       newPath: null,
       companions: [],

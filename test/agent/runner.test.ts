@@ -14,7 +14,8 @@ const ok: CheckResult = {
 const critical: CheckResult = {
   status: 'critical',
   summary: 'broken',
-  reasons: [{ code: 'thing-broken', message: 'the thing is broken' }],
+  // A made-up code: the runner passes whatever reasons a check gives through.
+  reasons: [{ code: 'thing-broken' as CheckResult['reasons'][number]['code'], message: 'the thing is broken' }],
   details: {},
 };
 

@@ -1,5 +1,6 @@
 // What a person on call can do about each reason code: the command to run on the host or the
-// endpoint to call. Codes are the stable ones of docs/problem-codes.md.
+// endpoint to call. Codes are the stable ones of lib/problem-codes.ts (docs/problem-codes.md).
+import type { CheckReasonCode } from '../../../lib/problem-codes.ts';
 import { e } from './format.ts';
 
 export interface PageContext {
@@ -12,7 +13,7 @@ function cmd(text: string): string {
   return `<code class="cmd">${e(text)}</code>`;
 }
 
-export function nextStep(code: string, ctx: PageContext): string {
+export function nextStep(code: CheckReasonCode, ctx: PageContext): string {
   const post = (path: string) => cmd(`curl -X POST -H ${token} ${ctx.base}${path}`);
   if (code === 'cache-corrupt') {
     return `Move it aside: ${cmd('sudo buildfleet-agent cache quarantine')} on the host, or ${post('/v1/caches/quarantine')}. skopeo starts a fresh cache.`;
@@ -20,8 +21,6 @@ export function nextStep(code: string, ctx: PageContext): string {
   if (code === 'cache-corrupt-orphan')
     return `Not blocking: the installed skopeo no longer uses this format. Remove it when convenient: ${cmd('sudo buildfleet-agent cache quarantine PATH')}.`;
   if (code === 'cache-busy') return 'Nothing to do: a writer kept it busy; it is checked again on the next run.';
-  if (code === 'cache-unreadable' || code === 'cache-refused')
-    return `Check the path's owner, permissions and links (${cmd('ls -la DIR')}); the agent follows only links root owns.`;
   if (code.startsWith('quarantine-'))
     return `See why the move did not happen: ${cmd('sudo buildfleet-agent cache quarantine --dry-run')}.`;
   if (code.startsWith('skopeo-'))

@@ -134,7 +134,7 @@ export function walkBoltTree(
   const problems: CacheProblem[] = [];
   const warnings: CacheProblem[] = [...reading.warnings];
   let overflowProblems = 0;
-  const problem = (code: string, message: string, page?: number): void => {
+  const problem = (code: CacheProblem['code'], message: string, page?: number): void => {
     if (problems.length < limits.maxProblems)
       problems.push(page === undefined ? { code, message } : { code, page, message });
     else overflowProblems++;

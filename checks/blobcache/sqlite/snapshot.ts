@@ -53,6 +53,7 @@ import {
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isOpenFailure, openCacheFile, type OpenedCacheFile } from '../file-source.ts';
+import type { CacheProblemCode } from '../../../lib/problem-codes.ts';
 import { databaseHeaderSize, parseDatabaseHeader } from './header.ts';
 
 export interface SnapshotOptions {
@@ -78,12 +79,12 @@ export interface Snapshot {
 
 export type SnapshotOutcome =
   | { kind: 'taken'; snapshot: Snapshot }
-  | { kind: 'busy' | 'unreadable'; code: string; message: string; attempts: number; liveSize?: number };
+  | { kind: 'busy' | 'unreadable'; code: CacheProblemCode; message: string; attempts: number; liveSize?: number };
 
 type Attempt =
   | { kind: 'taken'; method: SnapshotMethod; journal: boolean; wal: boolean }
   | { kind: 'retry'; why: string }
-  | { kind: 'busy' | 'unreadable'; code: string; message: string };
+  | { kind: 'busy' | 'unreadable'; code: CacheProblemCode; message: string };
 
 type LockState = 'held' | 'busy' | 'hot-journal' | 'unlockable' | { error: string };
 

@@ -61,7 +61,7 @@ test('rows: failing checks from the reasons, the oldest age, problems first with
         [5],
         [
           { check: 'blobinfocache', code: 'cache-corrupt', message: 'm' },
-          { check: 'blobinfocache', code: 'cache-unreadable', message: 'm' },
+          { check: 'blobinfocache', code: 'cache-unverified', message: 'm' },
           { check: 'agent', code: 'maintenance', message: 'kernel' },
         ],
       ),
@@ -91,7 +91,7 @@ test('rows: failing checks from the reasons, the oldest age, problems first with
   assert.match(table, /build-1:20580 +no-answer +- +1000 ms +timeout: no complete answer/);
   assert.match(
     table,
-    /build-2:20580 +refuse .*blobinfocache:cache-corrupt blobinfocache:cache-unreadable agent:maintenance/,
+    /build-2:20580 +refuse .*blobinfocache:cache-corrupt blobinfocache:cache-unverified agent:maintenance/,
   );
 });
 

@@ -67,7 +67,7 @@ function disk(availGiB = 75.9): CheckResult<DiskCheckDetails> {
     diskPath('/var/lib/containers', '/var', availGiB, 252, low ? 'warning' : 'ok'),
     diskPath('/tmp', '/', 9.2, 40),
   ];
-  const reasons = low ? [{ code: 'disk-free-low', message: `${paths[0].message}, below 20%` }] : [];
+  const reasons = low ? [{ code: 'disk-free-low' as const, message: `${paths[0].message}, below 20%` }] : [];
   return {
     status: low ? 'warning' : 'ok',
     summary: low ? reasons[0].message : '2 path(s) ok',

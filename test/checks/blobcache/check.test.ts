@@ -162,7 +162,7 @@ test('an unreadable verdict is unknown with cache-unverified and its cause (faul
   try {
     writeFileSync(s.bolt, '');
     const causes = [
-      [{ code: 'read-failed', message: 'EIO' }, 'unreadable'],
+      [{ code: 'io-error', message: 'EIO' }, 'unreadable'],
       [{ code: 'verify-timeout', message: 'killed after 300 s' }, 'verifier-timeout'],
       [{ code: 'verify-process-failed', message: 'exit 134' }, 'verifier-failed'],
       [{ code: 'internal-error', message: 'TypeError' }, 'agent-fault'],

@@ -68,7 +68,7 @@ for (const damage of targetedDamages) {
         } else {
           assert.equal(v.verdict, 'corrupt', `${base.name} seed ${seed}`);
           assert.ok(
-            codes.includes(damage.expect),
+            (codes as string[]).includes(damage.expect),
             `${base.name} seed ${seed}: expected ${damage.expect}, got ${codes.join(',')}`,
           );
         }
