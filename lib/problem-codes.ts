@@ -23,7 +23,7 @@ export interface CodeGroup {
   title: string;
   where: string; // where the code appears (field, endpoint, verb)
   implies: string; // the heading of the `implies` column
-  emittedBy: readonly string[]; // the source files or folders that emit the group's codes
+  emittedBy: readonly string[]; // path prefixes of the sources that emit the group's codes
 }
 
 const quarantine =
@@ -38,37 +38,38 @@ export const codeGroups = {
     title: 'skopeo check reasons',
     where: '`reasons[].code` of the `skopeo` check (also `details.binaries[].code`), in `/v1/preflight` and `check`',
     implies: 'status',
-    emittedBy: ['checks/skopeo.ts', 'checks/skopeo/'],
+    emittedBy: ['checks/skopeo'],
   },
   diskReason: {
     title: 'disk check reasons',
     where: '`reasons[].code` of the `disk` check (also `details.paths[].code`)',
     implies: 'status',
-    emittedBy: ['checks/disk.ts', 'checks/disk/'],
+    emittedBy: ['checks/disk'],
   },
   registryReason: {
     title: 'registry check reasons',
     where: '`reasons[].code` of the `registry` check (scope `shared`: critical degrades, never refuses)',
     implies: 'status',
-    emittedBy: ['checks/registry.ts', 'checks/registry/'],
+    emittedBy: ['checks/registry'],
   },
   cacheReason: {
     title: 'blobinfocache check reasons',
     where: '`reasons[].code` of the `blobinfocache` check (docs/quarantine.md)',
     implies: 'status',
-    emittedBy: ['checks/blobcache/check.ts'],
+    emittedBy: ['checks/blobcache/'],
   },
   runnerReason: {
     title: 'Reasons the runner adds',
-    where: '`reasons[].code` of any check the runner could not get a result from (agent/runner.ts)',
+    where:
+      '`reasons[].code` of any check the runner could not get a result from (agent/runner.ts, agent/check-state.ts)',
     implies: 'status',
-    emittedBy: ['agent/runner.ts'],
+    emittedBy: ['agent/'],
   },
   admissionReason: {
     title: 'Reasons admission adds',
     where: '`reasons[].code` of `/v1/preflight` and `check` (agent/admission.ts, docs/admission.md)',
     implies: 'effect',
-    emittedBy: ['agent/admission.ts'],
+    emittedBy: ['agent/'],
   },
   cacheFileProblem: {
     title: 'Cache verdict problems, any format',
@@ -92,13 +93,13 @@ export const codeGroups = {
     title: "Cache verdict problems from the daemon's verification child",
     where: '`problems[]` of `details.caches[]` (agent/cache-verify-child.ts); never from `cache check`',
     implies: 'verdict',
-    emittedBy: ['agent/cache-verify-child.ts'],
+    emittedBy: ['agent/'],
   },
   unverifiedCause: {
     title: 'Why a cache was not verified',
     where: '`details.caches[].unverifiedCause` of the blobinfocache check; the status page',
     implies: 'reason',
-    emittedBy: ['checks/blobcache/check.ts'],
+    emittedBy: ['checks/blobcache/'],
   },
   quarantineOutcome: {
     title: 'Quarantine outcomes',
@@ -112,7 +113,7 @@ export const codeGroups = {
     where:
       '`details.registries[].reason` of the registry check; the `reason` label of `buildfleet_registry_probe_failure_info`',
     implies: 'reason code',
-    emittedBy: ['checks/registry/'],
+    emittedBy: ['checks/registry'],
   },
   httpError: {
     title: 'HTTP error codes',
@@ -125,7 +126,7 @@ export const codeGroups = {
     where:
       "the result of reading `auth.tokenFile` (agent/http/auth.ts); people see the message, on stderr or in the reload's log line",
     implies: 'effect',
-    emittedBy: ['agent/http/auth.ts'],
+    emittedBy: ['agent/http/'],
   },
   fleetError: {
     title: '`fleet status` errors',
