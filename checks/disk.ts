@@ -149,13 +149,16 @@ async function measurePath(
   return { ...report, message: `${where}: ${free}` };
 }
 
+// The check's name (`--only`, ?checks=, metric labels).
+export const diskCheckName = 'disk';
+
 export function createDiskCheck(opts: DiskCheckOptions, deps: DiskCheckDeps = {}): Check<DiskCheckDetails> {
   const effects: Required<DiskCheckDeps> = {
     statfs: deps.statfs ?? ((path, signal) => statfsInChild(path, signal)),
     readMountInfo: deps.readMountInfo ?? readMountInfo,
   };
   return {
-    name: 'disk',
+    name: diskCheckName,
     scope: 'host',
     async run(ctx: CheckContext): Promise<CheckResult<DiskCheckDetails>> {
       const timeoutMs = opts.timeoutSeconds * 1000;

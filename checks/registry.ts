@@ -48,13 +48,16 @@ export const problemCodeOf: Record<RegistryFailureReason, RegistryProblemCode> =
 
 const systemLookup: RegistryLookup = (hostname) => dnsLookup(hostname);
 
+// The check's name (`--only`, ?checks=, metric labels).
+export const registryCheckName = 'registry';
+
 export function createRegistryCheck(
   opts: RegistryCheckOptions,
   deps: RegistryCheckDeps = {},
 ): Check<RegistryCheckDetails> {
   const lookup = deps.lookup ?? systemLookup;
   return {
-    name: 'registry',
+    name: registryCheckName,
     scope: 'shared',
     async run(ctx: CheckContext): Promise<CheckResult<RegistryCheckDetails>> {
       const reports = await Promise.all(opts.targets.map((t) => probeRegistry(t, lookup, ctx.signal)));

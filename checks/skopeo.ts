@@ -116,13 +116,16 @@ function summarise(reports: SkopeoBinaryReport[]): string {
     .join('; ');
 }
 
+// The check's name (`--only`, ?checks=, metric labels).
+export const skopeoCheckName = 'skopeo';
+
 export function createSkopeoCheck(opts: SkopeoCheckOptions, deps: SkopeoCheckDeps = {}): Check<SkopeoCheckDetails> {
   const effects: Required<SkopeoCheckDeps> = {
     searchPath: deps.searchPath ?? process.env.PATH ?? '',
     runVersion: deps.runVersion ?? runSkopeoVersion,
   };
   return {
-    name: 'skopeo',
+    name: skopeoCheckName,
     scope: 'host',
     async run(ctx: CheckContext): Promise<CheckResult<SkopeoCheckDetails>> {
       // Binaries are few and --version is cheap; running them side by side bounds the check at

@@ -273,11 +273,14 @@ export function decidesAdmission(
   );
 }
 
+// The check's name (`--only`, ?checks=, metric labels).
+export const blobCacheCheckName = 'blobinfocache';
+
 export function createBlobCacheCheck(options: BlobCacheCheckOptions): Check<BlobCacheDetails> {
   const memory = options.memory ?? createCacheVerdictMemory();
   // The last read verdict of each path, for `busy` (kept for a bounded number of runs).
   const kept = new Map<string, Kept>();
-  return { name: 'blobinfocache', scope: 'host', run: (ctx) => runBlobCacheCheck(options, memory, ctx, kept) };
+  return { name: blobCacheCheckName, scope: 'host', run: (ctx) => runBlobCacheCheck(options, memory, ctx, kept) };
 }
 
 async function runBlobCacheCheck(

@@ -356,7 +356,7 @@ test(
       outcome.holders?.some((h: Json) => h.pid === agent.process.pid || /\bnode\b/.test(String(h.command)));
     assert.ok(
       !selfHeld,
-      `product bug: the quarantine was refused as busy because the agent itself (pid ${agent.process.pid}) had the cache open for its scheduled verification (agent/core.ts must run quarantines and blobcache verifications one at a time, cacheExclusive): ${JSON.stringify(outcome)}`,
+      `product bug: the quarantine was refused as busy because the agent itself (pid ${agent.process.pid}) had the cache open for its scheduled verification (the agent must run quarantines and blobcache verifications one at a time under its cache-work lock, agent/cache-work-lock.ts): ${JSON.stringify(outcome)}`,
     );
     assert.equal(outcome?.result, 'quarantined', JSON.stringify(quarantine.body));
     assert.ok(
