@@ -43,9 +43,11 @@ const faultText: Record<MetaFault | 'unreadable', string> = {
   unreadable: 'could not be read',
 };
 
+type ReadSlot = MetaSlot & { bytes: Uint8Array };
+
 // The meta region's bytes are kept: the fingerprint must be made of exactly the bytes the
 // choice was made from, or a commit between two reads would go unnoticed.
-function readSlot(readAt: ReadAt, offset: number): (MetaSlot & { bytes: Uint8Array }) | Error {
+function readSlot(readAt: ReadAt, offset: number): ReadSlot | Error {
   const bytes = readAt(offset, metaRegionBytes);
   if (bytes instanceof Error) return bytes;
   if (bytes.length < metaRegionBytes) return { meta: null, fault: 'unreadable', bytes: Buffer.from(bytes) };
@@ -57,29 +59,52 @@ function validPageSize(n: number): boolean {
   return n >= minPageSize && n <= maxPageSize && (n & (n - 1)) === 0;
 }
 
+// Both metas, and the one bbolt would use; or why bbolt would refuse the file.
 export function readBoltMetas(readAt: ReadAt, fileSize: number): MetaReading | MetaFailure {
   const slot0 = readSlot(readAt, 0);
-  if (slot0 instanceof Error) return { kind: 'io-error', problems: [{ code: 'io-error', message: slot0.message }] };
+  if (slot0 instanceof Error) return ioFailure(slot0);
+  const found = findPageSize(readAt, fileSize, slot0);
+  if (found instanceof Error) return ioFailure(found);
+  const unfit = unfitFile(fileSize, slot0, found.pageSize, found.sawMagic);
+  if (unfit !== null) return unfit;
+  const slot1 = readSlot(readAt, found.pageSize);
+  if (slot1 instanceof Error) return ioFailure(slot1);
+  return chooseMeta(found.pageSize, slot0, slot1);
+}
 
-  // Page size: from meta 0 when it validates (what bbolt 1.3.6 does); otherwise probe for a
-  // valid meta 1 at the usual page sizes (what bbolt 1.4 does), so a torn meta 0 on a file
-  // with 16 KiB pages is still read correctly.
-  let pageSize = 0;
+function ioFailure(err: Error): MetaFailure {
+  return { kind: 'io-error', problems: [{ code: 'io-error', message: err.message }] };
+}
+
+function corrupt(problem: CacheProblem, pageSize?: number): MetaFailure {
+  return pageSize === undefined
+    ? { kind: 'corrupt', problems: [problem] }
+    : { kind: 'corrupt', pageSize, problems: [problem] };
+}
+
+// Page size: from meta 0 when it validates (what bbolt 1.3.6 does); otherwise probe for a
+// valid meta 1 at the usual page sizes (what bbolt 1.4 does), so a torn meta 0 on a file
+// with 16 KiB pages is still read correctly. 0 when none was found; `sawMagic` when any
+// region read carried the bolt magic.
+function findPageSize(
+  readAt: ReadAt,
+  fileSize: number,
+  slot0: ReadSlot,
+): { pageSize: number; sawMagic: boolean } | Error {
   let sawMagic = slot0.meta?.magic === magic;
-  if (slot0.fault === null && slot0.meta) {
-    pageSize = slot0.meta.pageSize;
-  } else {
-    for (const off of boltMetaProbeOffsets) {
-      if (off + metaRegionBytes > fileSize) break;
-      const probe = readSlot(readAt, off);
-      if (probe instanceof Error) return { kind: 'io-error', problems: [{ code: 'io-error', message: probe.message }] };
-      if (probe.meta?.magic === magic) sawMagic = true;
-      if (probe.fault === null && probe.meta?.pageSize === off) {
-        pageSize = off;
-        break;
-      }
-    }
+  if (slot0.fault === null && slot0.meta) return { pageSize: slot0.meta.pageSize, sawMagic };
+  for (const off of boltMetaProbeOffsets) {
+    if (off + metaRegionBytes > fileSize) break;
+    const probe = readSlot(readAt, off);
+    if (probe instanceof Error) return probe;
+    if (probe.meta?.magic === magic) sawMagic = true;
+    if (probe.fault === null && probe.meta?.pageSize === off) return { pageSize: off, sawMagic };
   }
+  return { pageSize: 0, sawMagic };
+}
+
+// What makes the file unreadable before meta 1 is read: not bolt, too small, no page size.
+function unfitFile(fileSize: number, slot0: ReadSlot, pageSize: number, sawMagic: boolean): MetaFailure | null {
   if (!sawMagic) {
     return {
       kind: 'not-bolt',
@@ -89,76 +114,55 @@ export function readBoltMetas(readAt: ReadAt, fileSize: number): MetaReading | M
     };
   }
   if (fileSize < minFileSize) {
-    return {
-      kind: 'corrupt',
-      problems: [
-        {
-          code: 'file-too-small',
-          message: `file is ${fileSize} bytes; a bolt database is at least ${minFileSize} (bbolt: "invalid database")`,
-        },
-      ],
-    };
+    return corrupt({
+      code: 'file-too-small',
+      message: `file is ${fileSize} bytes; a bolt database is at least ${minFileSize} (bbolt: "invalid database")`,
+    });
   }
   if (pageSize === 0) {
-    return {
-      kind: 'corrupt',
-      problems: [
-        {
-          code: 'no-valid-meta',
-          page: 0,
-          message: `neither meta page is valid (meta 0: ${faultText[slot0.fault ?? 'unreadable']}; no valid meta 1 found); bbolt refuses to open the file`,
-        },
-      ],
-    };
+    return corrupt({
+      code: 'no-valid-meta',
+      page: 0,
+      message: `neither meta page is valid (meta 0: ${faultText[slot0.fault ?? 'unreadable']}; no valid meta 1 found); bbolt refuses to open the file`,
+    });
   }
   if (!validPageSize(pageSize)) {
-    return {
-      kind: 'corrupt',
-      problems: [
-        {
-          code: 'meta-page-size-invalid',
-          page: 0,
-          message: `meta page size ${pageSize} is not a power of two between ${minPageSize} and ${maxPageSize}`,
-        },
-      ],
-    };
+    return corrupt({
+      code: 'meta-page-size-invalid',
+      page: 0,
+      message: `meta page size ${pageSize} is not a power of two between ${minPageSize} and ${maxPageSize}`,
+    });
   }
   if (fileSize < 2 * pageSize) {
-    return {
-      kind: 'corrupt',
+    return corrupt(
+      {
+        code: 'file-too-small',
+        message: `file is ${fileSize} bytes, smaller than the two meta pages (${2 * pageSize}); bbolt: "file size too small"`,
+      },
       pageSize,
-      problems: [
-        {
-          code: 'file-too-small',
-          message: `file is ${fileSize} bytes, smaller than the two meta pages (${2 * pageSize}); bbolt: "file size too small"`,
-        },
-      ],
-    };
+    );
   }
+  return null;
+}
 
-  const slot1 = readSlot(readAt, pageSize);
-  if (slot1 instanceof Error) return { kind: 'io-error', problems: [{ code: 'io-error', message: slot1.message }] };
+// bbolt's db.meta(): the higher txid if it validates, else the other one.
+function chooseMeta(pageSize: number, slot0: ReadSlot, slot1: ReadSlot): MetaReading | MetaFailure {
   const slots: [MetaSlot, MetaSlot] = [
     { meta: slot0.meta, fault: slot0.fault },
     { meta: slot1.meta, fault: slot1.fault },
   ];
   const fingerprint = Buffer.concat([slot0.bytes, slot1.bytes]);
-
   const valid = slots.map((s) => s.fault === null && s.meta !== null);
   if (!valid[0] && !valid[1]) {
-    return {
-      kind: 'corrupt',
+    return corrupt(
+      {
+        code: 'no-valid-meta',
+        page: 0,
+        message: `neither meta page is valid (meta 0: ${faultText[slot0.fault ?? 'unreadable']}; meta 1: ${faultText[slot1.fault ?? 'unreadable']}); bbolt refuses to open the file`,
+      },
       pageSize,
-      problems: [
-        {
-          code: 'no-valid-meta',
-          page: 0,
-          message: `neither meta page is valid (meta 0: ${faultText[slot0.fault ?? 'unreadable']}; meta 1: ${faultText[slot1.fault ?? 'unreadable']}); bbolt refuses to open the file`,
-        },
-      ],
-    };
+    );
   }
-  // bbolt's db.meta(): the higher txid if it validates, else the other one.
   let chosen: 0 | 1;
   if (valid[0] && valid[1]) chosen = slots[1].meta!.txid > slots[0].meta!.txid ? 1 : 0;
   else chosen = valid[0] ? 0 : 1;
@@ -173,17 +177,14 @@ export function readBoltMetas(readAt: ReadAt, fileSize: number): MetaReading | M
   }
   const meta = slots[chosen].meta!;
   if (valid[0] && valid[1] && slots[0].meta!.pageSize !== slots[1].meta!.pageSize) {
-    return {
-      kind: 'corrupt',
+    return corrupt(
+      {
+        code: 'meta-page-size-mismatch',
+        page: 1,
+        message: `meta 0 says page size ${slots[0].meta!.pageSize}, meta 1 says ${slots[1].meta!.pageSize}`,
+      },
       pageSize,
-      problems: [
-        {
-          code: 'meta-page-size-mismatch',
-          page: 1,
-          message: `meta 0 says page size ${slots[0].meta!.pageSize}, meta 1 says ${slots[1].meta!.pageSize}`,
-        },
-      ],
-    };
+    );
   }
   return { kind: 'ok', pageSize, slots, chosen, meta, fingerprint, warnings };
 }

@@ -13,7 +13,7 @@
 // Assumes page-cache-coherent reads on one host (not NFS).
 import type { ReadAt } from '../file-source.ts';
 import type { CacheStats, CacheVerdict } from '../verdict.ts';
-import { readBoltMetas } from './meta.ts';
+import { readBoltMetas, type MetaFailure, type MetaReading } from './meta.ts';
 import { defaultWalkLimits, walkBoltTree, type WalkLimits, type WalkObserver } from './walk.ts';
 
 export interface BoltVerifyOptions {
@@ -58,64 +58,19 @@ export function verifyBoltSource(
 
   let delay = opts.retryDelayMs ?? 5;
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-    let fileSize = sizeNow();
+    const fileSize = sizeNow();
     const before = readBoltMetas(readAt, fileSize);
-    if (before.kind !== 'ok') {
-      // A meta may be torn because a writer is writing it right now: look again before judging.
-      const again = readBoltMetas(readAt, sizeNow());
-      const stable = again.kind === before.kind && JSON.stringify(again.problems) === JSON.stringify(before.problems);
-      if (!stable && attempt < maxAttempts) {
-        sleepSync(delay);
-        delay *= 2;
-        continue;
-      }
-      return {
-        format: before.kind === 'not-bolt' ? 'unknown' : 'boltdb',
-        verdict: before.kind === 'io-error' ? 'unreadable' : stable ? 'corrupt' : 'busy',
-        problems: before.problems,
-        warnings: [],
-        stats: { sizeBytes: fileSize, pageSize: before.pageSize, attempts: attempt },
-      };
-    }
-    fileSize = sizeNow();
-    const walk = walkBoltTree(readAt, fileSize, before, limits, opts.observer?.());
-    const after = readBoltMetas(readAt, fileSize);
-    const unchanged = after.kind === 'ok' && after.fingerprint.equals(before.fingerprint);
-    const stats: CacheStats = {
-      pageSize: before.pageSize,
-      pages: Number(before.meta.pgid),
-      txid: Number(before.meta.txid),
-      buckets: walk.buckets,
-      keys: walk.keys,
-      sizeBytes: fileSize,
-      attempts: attempt,
-    };
-    if (walk.timedOut) {
-      return {
-        format: 'boltdb',
-        verdict: 'busy',
-        problems: [],
-        warnings: [
-          { code: 'time-limit', message: `verification stopped after ${opts.timeLimitMs} ms before the walk finished` },
-        ],
-        stats,
-      };
-    }
-    if (unchanged) {
-      const io = walk.problems.some((p) => p.code === 'io-error');
-      return {
-        format: 'boltdb',
-        verdict: io ? 'unreadable' : walk.problems.length > 0 ? 'corrupt' : 'healthy',
-        problems: walk.problems,
-        warnings: walk.warnings,
-        stats,
-      };
-    }
+    const judged =
+      before.kind === 'ok'
+        ? walkOnce(readAt, sizeNow(), before, limits, attempt, opts)
+        : judgeMetaFailure(readAt, sizeNow, before, fileSize, attempt, attempt < maxAttempts);
+    if (judged !== null) return judged;
     if (attempt < maxAttempts) {
       sleepSync(delay);
       delay *= 2;
     }
-    if (deadline !== undefined && performance.now() > deadline) break;
+    // Only a walk is stopped by the time limit between attempts (re-reading metas is cheap).
+    if (before.kind === 'ok' && deadline !== undefined && performance.now() > deadline) break;
   }
   return {
     format: 'boltdb',
@@ -128,5 +83,71 @@ export function verifyBoltSource(
       },
     ],
     stats: { sizeBytes: sizeNow(), attempts: maxAttempts },
+  };
+}
+
+// The metas did not read as a bolt file. A meta may be torn because a writer is writing it
+// right now: look again before judging. null: changed meanwhile, try again.
+function judgeMetaFailure(
+  readAt: ReadAt,
+  sizeNow: () => number,
+  before: MetaFailure,
+  fileSize: number,
+  attempt: number,
+  canRetry: boolean,
+): BoltVerification | null {
+  const again = readBoltMetas(readAt, sizeNow());
+  const stable = again.kind === before.kind && JSON.stringify(again.problems) === JSON.stringify(before.problems);
+  if (!stable && canRetry) return null;
+  return {
+    format: before.kind === 'not-bolt' ? 'unknown' : 'boltdb',
+    verdict: before.kind === 'io-error' ? 'unreadable' : stable ? 'corrupt' : 'busy',
+    problems: before.problems,
+    warnings: [],
+    stats: { sizeBytes: fileSize, pageSize: before.pageSize, attempts: attempt },
+  };
+}
+
+// One walk of the tree `before` chose, judged only if the metas are unchanged after it (or the
+// time limit stopped it). null: a writer committed meanwhile, try again.
+function walkOnce(
+  readAt: ReadAt,
+  fileSize: number,
+  before: MetaReading,
+  limits: WalkLimits,
+  attempt: number,
+  opts: BoltVerifyOptions,
+): BoltVerification | null {
+  const walk = walkBoltTree(readAt, fileSize, before, limits, opts.observer?.());
+  const after = readBoltMetas(readAt, fileSize);
+  const unchanged = after.kind === 'ok' && after.fingerprint.equals(before.fingerprint);
+  const stats: CacheStats = {
+    pageSize: before.pageSize,
+    pages: Number(before.meta.pgid),
+    txid: Number(before.meta.txid),
+    buckets: walk.buckets,
+    keys: walk.keys,
+    sizeBytes: fileSize,
+    attempts: attempt,
+  };
+  if (walk.timedOut) {
+    return {
+      format: 'boltdb',
+      verdict: 'busy',
+      problems: [],
+      warnings: [
+        { code: 'time-limit', message: `verification stopped after ${opts.timeLimitMs} ms before the walk finished` },
+      ],
+      stats,
+    };
+  }
+  if (!unchanged) return null;
+  const io = walk.problems.some((p) => p.code === 'io-error');
+  return {
+    format: 'boltdb',
+    verdict: io ? 'unreadable' : walk.problems.length > 0 ? 'corrupt' : 'healthy',
+    problems: walk.problems,
+    warnings: walk.warnings,
+    stats,
   };
 }
