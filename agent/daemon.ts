@@ -81,50 +81,43 @@ function loadSecrets(config: AgentConfig): { ok: true; secrets: Secrets } | { ok
 
 export async function startDaemon(opts: DaemonOptions): Promise<DaemonStart> {
   const { log } = opts;
-  const stopGraceMs = opts.stopGraceMs ?? defaultStopGraceMs;
   const loaded = loadConfig(opts.configPath);
   if (isConfigError(loaded)) return { ok: false, errors: loaded.errors, exitCode: 2 };
-  let config = loaded.config;
+  const config = loaded.config;
   log.level = config.logLevel;
-
-  let listen: ListenAddress = config.listen;
-  if (opts.listen !== undefined) {
-    const parsed = parseListenAddress(opts.listen);
-    if (!parsed.ok) return { ok: false, errors: [`--listen: ${parsed.error}`], exitCode: 2 };
-    listen = parsed.address;
-  }
+  const listen = listenAddress(config, opts);
+  if (!listen.ok) return { ok: false, errors: [listen.error], exitCode: 2 };
   const secrets = loadSecrets(config);
   if (!secrets.ok) return { ok: false, errors: secrets.errors, exitCode: 2 };
 
   const created = await createAgentCore(config, { log });
   if ('errors' in created) return { ok: false, errors: created.errors, exitCode: 2 };
   const core = created.core;
-
   const metrics = createAgentMetrics(core, { renderCacheMs: opts.metricsRenderCacheMs ?? defaultMetricsRenderCacheMs });
   metrics.recordConfigLoad(true, new Date());
   core.onState((state) => metrics.observeState(state));
 
-  let lifecycle: AgentHealth['state'] = 'starting';
+  const lifecycle: { state: AgentHealth['state'] } = { state: 'starting' };
   const http: AgentHttpServer = createAgentHttpServer({
     core,
     metrics,
     token: secrets.secrets.token,
     tls: secrets.secrets.tls,
     log,
-    health: () => ({ state: lifecycle, problems: core.healthProblems() }),
+    health: () => ({ state: lifecycle.state, problems: core.healthProblems() }),
   });
   // Listen before the first check runs: a port already taken fails the start at once.
-  const listening = await http.listen(listen);
+  const listening = await http.listen(listen.address);
   if (!listening.ok) {
     await core.stop();
     return { ok: false, errors: [listening.error], exitCode: 1 };
   }
   core.start();
-  lifecycle = 'running';
+  lifecycle.state = 'running';
   log.info(
     {
       event: 'daemon-started',
-      listen: formatListenAddress({ host: listen.host, port: listening.port }),
+      listen: formatListenAddress({ host: listen.address.host, port: listening.port }),
       tls: secrets.secrets.tls !== null,
       api: secrets.secrets.token !== null,
       checks: core.checkNames(),
@@ -132,100 +125,138 @@ export async function startDaemon(opts: DaemonOptions): Promise<DaemonStart> {
     },
     'buildfleet-agent serving',
   );
-
-  let reloading: Promise<ReloadResult> = Promise.resolve({ ok: true });
-  let stopping: Promise<void> | null = null;
-
-  async function reloadOnce(): Promise<ReloadResult> {
-    const fail = (errors: string[]): ReloadResult => {
-      core.reloadFailed(errors);
-      metrics.recordConfigLoad(false, new Date());
-      return { ok: false, errors };
-    };
-    const next = loadConfig(opts.configPath);
-    if (isConfigError(next)) return fail(next.errors);
-    const nextSecrets = loadSecrets(next.config);
-    if (!nextSecrets.ok) return fail(nextSecrets.errors);
-    const applied = await core.reload(next.config);
-    if (!applied.ok) {
-      metrics.recordConfigLoad(false, new Date());
-      return applied;
-    }
-    // The socket stays as it is: rebinding would drop every scraper's connection for a setting
-    // that rarely changes. Say so instead of silently ignoring it.
-    if (opts.listen === undefined && formatListenAddress(next.config.listen) !== formatListenAddress(config.listen)) {
-      log.warn(
-        { event: 'reload-needs-restart', key: 'listen' },
-        'the new listen address takes effect at the next restart',
-      );
-    }
-    // Certificates are read again on every reload (a renewed certificate keeps its path);
-    // turning TLS or client certificates on or off needs a new server, so a restart.
-    const nextTls = nextSecrets.secrets.tls;
-    if (nextTls !== null) {
-      const applied = http.setTls(nextTls);
-      if (!applied.ok)
-        log.warn(
-          { event: 'reload-needs-restart', key: 'tls', why: applied.error },
-          'the new TLS settings take effect at the next restart',
-        );
-    } else if (config.tls !== null) {
-      log.warn(
-        { event: 'reload-needs-restart', key: 'tls', why: 'TLS removed' },
-        'the new TLS settings take effect at the next restart',
-      );
-    }
-    http.setToken(nextSecrets.secrets.token);
-    config = next.config;
-    metrics.recordConfigLoad(true, new Date());
-    return { ok: true };
-  }
-
-  // A reload that throws (a bug, not a bad config) must not take the serving daemon down.
-  async function safeReload(): Promise<ReloadResult> {
-    try {
-      return await reloadOnce();
-    } catch (err) {
-      const errors = [`reload failed: ${(err as Error).message}`];
-      core.reloadFailed(errors);
-      metrics.recordConfigLoad(false, new Date());
-      return { ok: false, errors };
-    }
-  }
-
-  const daemon: RunningDaemon = {
-    address: { host: listening.host, port: listening.port },
+  const parts: DaemonParts = {
+    opts,
+    log,
     core,
     metrics,
+    http,
+    config,
+    lifecycle,
+    reloading: Promise.resolve({ ok: true }),
+    stopping: null,
+  };
+  return { ok: true, daemon: runningDaemon(parts, { host: listening.host, port: listening.port }) };
+}
+
+// The config's listen address, or --listen's.
+function listenAddress(
+  config: AgentConfig,
+  opts: DaemonOptions,
+): { ok: true; address: ListenAddress } | { ok: false; error: string } {
+  if (opts.listen === undefined) return { ok: true, address: config.listen };
+  const parsed = parseListenAddress(opts.listen);
+  return parsed.ok ? { ok: true, address: parsed.address } : { ok: false, error: `--listen: ${parsed.error}` };
+}
+
+// What a serving daemon holds; reload and stop work on it.
+interface DaemonParts {
+  opts: DaemonOptions;
+  log: Logger;
+  core: RunningAgentCore;
+  metrics: AgentMetrics;
+  http: AgentHttpServer;
+  config: AgentConfig; // the last config applied
+  lifecycle: { state: AgentHealth['state'] };
+  // The last of the reloads, which run one after another, and the stop once asked for.
+  reloading: Promise<ReloadResult>;
+  stopping: Promise<void> | null;
+}
+
+function runningDaemon(p: DaemonParts, address: { host: string; port: number }): RunningDaemon {
+  return {
+    address,
+    core: p.core,
+    metrics: p.metrics,
     reload() {
-      if (stopping) {
-        log.warn({ event: 'config-reload-skipped', why: 'stopping' }, 'not reloading: the agent is stopping');
+      if (p.stopping) {
+        p.log.warn({ event: 'config-reload-skipped', why: 'stopping' }, 'not reloading: the agent is stopping');
         return Promise.resolve({ ok: false, errors: ['the agent is stopping'] });
       }
       // One reload at a time: two quick SIGHUPs apply in order, never interleaved.
-      reloading = reloading.then(safeReload, safeReload);
-      return reloading;
+      const safeReload = () => reloadSafely(p);
+      p.reloading = p.reloading.then(safeReload, safeReload);
+      return p.reloading;
     },
     stop(why) {
-      if (stopping) return stopping;
-      lifecycle = 'stopping';
-      log.info({ event: 'daemon-stopping', why, graceMs: stopGraceMs }, 'stopping');
-      stopping = (async () => {
-        const outOfTime = new Promise<'timeout'>((resolve) =>
-          setTimeout(() => resolve('timeout'), stopGraceMs).unref(),
-        );
-        // A reload in progress finishes first, so the core is not rebuilt while it stops.
-        await Promise.race([reloading, outOfTime]);
-        const coreStopped = core.stop().then(() => 'stopped' as const);
-        const [coreOutcome] = await Promise.all([Promise.race([coreStopped, outOfTime]), http.close(stopGraceMs)]);
-        if (coreOutcome === 'timeout')
-          log.warn({ event: 'daemon-stop-timeout', graceMs: stopGraceMs }, 'checks did not stop in time; leaving them');
-        log.info({ event: 'daemon-stopped', why }, 'stopped');
-      })();
-      return stopping;
+      p.stopping ??= stopDaemon(p, why);
+      return p.stopping;
     },
   };
-  return { ok: true, daemon };
+}
+
+// Stops scheduling, gives a running check and open requests stopGraceMs, closes the server.
+async function stopDaemon(p: DaemonParts, why: string): Promise<void> {
+  const { log } = p;
+  const stopGraceMs = p.opts.stopGraceMs ?? defaultStopGraceMs;
+  p.lifecycle.state = 'stopping';
+  log.info({ event: 'daemon-stopping', why, graceMs: stopGraceMs }, 'stopping');
+  const outOfTime = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), stopGraceMs).unref());
+  // A reload in progress finishes first, so the core is not rebuilt while it stops.
+  await Promise.race([p.reloading, outOfTime]);
+  const coreStopped = p.core.stop().then(() => 'stopped' as const);
+  const [coreOutcome] = await Promise.all([Promise.race([coreStopped, outOfTime]), p.http.close(stopGraceMs)]);
+  if (coreOutcome === 'timeout')
+    log.warn({ event: 'daemon-stop-timeout', graceMs: stopGraceMs }, 'checks did not stop in time; leaving them');
+  log.info({ event: 'daemon-stopped', why }, 'stopped');
+}
+
+// A reload that throws (a bug, not a bad config) must not take the serving daemon down.
+async function reloadSafely(p: DaemonParts): Promise<ReloadResult> {
+  try {
+    return await reloadDaemon(p);
+  } catch (err) {
+    return reloadRefused(p, [`reload failed: ${(err as Error).message}`]);
+  }
+}
+
+function reloadRefused(p: DaemonParts, errors: string[]): ReloadResult {
+  p.core.reloadFailed(errors);
+  p.metrics.recordConfigLoad(false, new Date());
+  return { ok: false, errors };
+}
+
+// SIGHUP: the config file and the secrets it names are read again and applied, or refused
+// whole with the last good config kept.
+async function reloadDaemon(p: DaemonParts): Promise<ReloadResult> {
+  const next = loadConfig(p.opts.configPath);
+  if (isConfigError(next)) return reloadRefused(p, next.errors);
+  const nextSecrets = loadSecrets(next.config);
+  if (!nextSecrets.ok) return reloadRefused(p, nextSecrets.errors);
+  const applied = await p.core.reload(next.config);
+  if (!applied.ok) {
+    p.metrics.recordConfigLoad(false, new Date());
+    return applied;
+  }
+  // The socket stays as it is: rebinding would drop every scraper's connection for a setting
+  // that rarely changes. Say so instead of silently ignoring it.
+  if (p.opts.listen === undefined && formatListenAddress(next.config.listen) !== formatListenAddress(p.config.listen)) {
+    p.log.warn(
+      { event: 'reload-needs-restart', key: 'listen' },
+      'the new listen address takes effect at the next restart',
+    );
+  }
+  applyTls(p, nextSecrets.secrets.tls);
+  p.http.setToken(nextSecrets.secrets.token);
+  p.config = next.config;
+  p.metrics.recordConfigLoad(true, new Date());
+  return { ok: true };
+}
+
+// Certificates are read again on every reload (a renewed certificate keeps its path); turning
+// TLS or client certificates on or off needs a new server, so a restart.
+function applyTls(p: DaemonParts, nextTls: TlsFiles | null): void {
+  const restart = (why: string) =>
+    p.log.warn(
+      { event: 'reload-needs-restart', key: 'tls', why },
+      'the new TLS settings take effect at the next restart',
+    );
+  if (nextTls !== null) {
+    const applied = p.http.setTls(nextTls);
+    if (!applied.ok) restart(applied.error);
+  } else if (p.config.tls !== null) {
+    restart('TLS removed');
+  }
 }
 
 // Wires the process signals to a running daemon. Resolves with the exit code once the daemon

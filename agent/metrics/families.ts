@@ -6,12 +6,44 @@ import { Counter, Gauge, type Registry, type RegistryContentType } from 'prom-cl
 
 export const metricPrefix = 'buildfleet_';
 
-export function createMetricFamilies(registry: Registry<RegistryContentType>) {
+// The two kinds of family, named with the prefix and registered in one registry.
+function familyMakers(registry: Registry<RegistryContentType>) {
   const registers = [registry];
-  const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
-    new Gauge<L>({ name: metricPrefix + name, help, labelNames, registers });
-  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
-    new Counter<L>({ name: metricPrefix + name, help, labelNames, registers });
+  return {
+    gauge: <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
+      new Gauge<L>({ name: metricPrefix + name, help, labelNames, registers }),
+    counter: <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
+      new Counter<L>({ name: metricPrefix + name, help, labelNames, registers }),
+  };
+}
+
+type FamilyMakers = ReturnType<typeof familyMakers>;
+
+// Families are created, and so rendered on /metrics, in the order written here.
+export function createMetricFamilies(registry: Registry<RegistryContentType>) {
+  const m = familyMakers(registry);
+  return {
+    ...agentFamilies(m),
+    ...checkFamilies(m),
+    ...skopeoFamilies(m),
+    ...blobCacheFamilies(m),
+    ...diskFamilies(m),
+    ...registryFamilies(m),
+    events: m.counter(
+      'events_total',
+      'Events recorded in the event history (GET /v1/events) since the agent started, by type.',
+      ['type'],
+    ),
+    registryFailureInfo: m.gauge(
+      'registry_probe_failure_info',
+      '1 while the registry probe fails, labelled with the failure class.',
+      ['registry', 'reason'],
+    ),
+  };
+}
+
+// The agent itself: its version, the admission decision, maintenance and the config.
+function agentFamilies({ gauge }: FamilyMakers) {
   return {
     buildInfo: gauge('build_info', 'Always 1; the agent and Node.js versions as labels.', [
       'version',
@@ -31,6 +63,12 @@ export function createMetricFamilies(registry: Registry<RegistryContentType>) {
       'config_last_reload_success_timestamp_seconds',
       'When the configuration was last loaded successfully (Unix seconds).',
     ),
+  };
+}
+
+// Every check, whatever it checks (buildfleet_check_*).
+function checkFamilies({ gauge, counter }: FamilyMakers) {
+  return {
     checkStatus: gauge(
       'check_status',
       'The damped status of each check: 1 on the current status (ok, warning, critical, unknown), 0 on the others.',
@@ -50,6 +88,12 @@ export function createMetricFamilies(registry: Registry<RegistryContentType>) {
       'Changes of the damped status of each check, since the agent started.',
       ['check'],
     ),
+  };
+}
+
+// The skopeo check's details.
+function skopeoFamilies({ gauge }: FamilyMakers) {
+  return {
     skopeoInfo: gauge(
       'skopeo_info',
       'Always 1 per installed skopeo version; the blob-info cache format that version writes.',
@@ -59,6 +103,12 @@ export function createMetricFamilies(registry: Registry<RegistryContentType>) {
       'skopeo_version_policy_satisfied',
       '1 if every configured skopeo binary meets the version policy, else 0.',
     ),
+  };
+}
+
+// The blob-info cache check's details, one series per cache file.
+function blobCacheFamilies({ gauge, counter }: FamilyMakers) {
+  return {
     cacheHealthy: gauge(
       'blobinfocache_healthy',
       '1 if the blob-info cache file counts as healthy, else 0 (corrupt, or not verified).',
@@ -108,6 +158,12 @@ export function createMetricFamilies(registry: Registry<RegistryContentType>) {
       'Corrupt cache files moved aside since the agent started.',
       ['format'],
     ),
+  };
+}
+
+// The disk check's details, one series per configured path.
+function diskFamilies({ gauge }: FamilyMakers) {
+  return {
     diskAvail: gauge(
       'disk_avail_bytes',
       'Bytes available to unprivileged users on the filesystem holding each configured path.',
@@ -123,6 +179,12 @@ export function createMetricFamilies(registry: Registry<RegistryContentType>) {
       'Inodes on the filesystem holding each configured path (0: no fixed inode table, e.g. btrfs).',
       ['path', 'mountpoint'],
     ),
+  };
+}
+
+// The registry check's details, one series per registry.
+function registryFamilies({ gauge }: FamilyMakers) {
+  return {
     registrySuccess: gauge(
       'registry_probe_success',
       '1 if the last GET /v2/ probe of the registry succeeded, else 0.',
@@ -141,16 +203,6 @@ export function createMetricFamilies(registry: Registry<RegistryContentType>) {
       'registry_tls_cert_expiry_timestamp_seconds',
       "When the registry's TLS certificate expires (Unix seconds).",
       ['registry'],
-    ),
-    events: counter(
-      'events_total',
-      'Events recorded in the event history (GET /v1/events) since the agent started, by type.',
-      ['type'],
-    ),
-    registryFailureInfo: gauge(
-      'registry_probe_failure_info',
-      '1 while the registry probe fails, labelled with the failure class.',
-      ['registry', 'reason'],
     ),
   };
 }
