@@ -10,13 +10,17 @@ import type { Socket } from 'node:net';
 export interface ConnectionBudget {
   maxConnections: number; // the soft cap: above it, idle connections are closed
   reserve: number; // connections with a request in flight may exceed the cap by this much
+  acceptLanes: number; // extra listening sockets (accept-lanes.ts); each costs a descriptor
 }
 
 // Half of the soft descriptor limit, so the other half stays for everything else; at least 64
 // (a scheduler pool and Prometheus), at most 4096 (memory: each connection costs ~20 KB).
+// Accept lanes: one per 32 descriptors, at most 32 (measured: 16 lanes took the soak's
+// /healthz p50 from 1378 to 134 ms, 32 to 111, 64 to 107; docs/benchmarks.md).
 export function defaultConnectionBudget(descriptorLimit = softDescriptorLimit()): ConnectionBudget {
   const maxConnections = Math.max(64, Math.min(4096, Math.floor(descriptorLimit / 2)));
-  return { maxConnections, reserve: 32 };
+  const acceptLanes = Math.max(1, Math.min(32, Math.floor(descriptorLimit / 32)));
+  return { maxConnections, reserve: 32, acceptLanes };
 }
 
 // RLIMIT_NOFILE's soft limit as the kernel reports it; 1024 (the usual default) when unknown.

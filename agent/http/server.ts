@@ -3,7 +3,8 @@
 // -> one handler in read-routes.ts or admin-routes.ts -> the core; nothing else sits between.
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { Server as NetServer } from 'node:net';
+import { listenWithLanes } from './accept-lanes.ts';
 import type { SecureContextOptions, Server as TlsServer } from 'node:tls';
 import type { AgentCore, Preflight, RefreshOptions } from '../core-types.ts';
 import type { AgentMetrics } from '../metrics.ts';
@@ -142,7 +143,9 @@ export function createAgentHttpServer(opts: AgentHttpServerOptions): AgentHttpSe
       }) as unknown as Server)
     : createHttpServer(serverOptions);
   // The budget's listeners go first, so an answer sent at once already sees its decision.
-  const connections = enforceConnectionBudget(server, opts.connections ?? defaultConnectionBudget());
+  const budget = opts.connections ?? defaultConnectionBudget();
+  const connections = enforceConnectionBudget(server, budget);
+  const acceptLanes: NetServer[] = [];
   server.on('request', onRequest);
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     // Malformed requests and timeouts: answer 400/408 when the socket still takes it, never throw.
@@ -155,24 +158,16 @@ export function createAgentHttpServer(opts: AgentHttpServerOptions): AgentHttpSe
 
   return {
     server,
-    listen(address) {
-      return new Promise((resolve) => {
-        const onError = (err: NodeJS.ErrnoException): void => {
-          resolve({
-            ok: false,
-            error: `cannot listen on ${address.host ?? '*'}:${address.port}: ${err.code ?? err.message}`,
-          });
-        };
-        server.once('error', onError);
-        server.listen({ host: address.host, port: address.port }, () => {
-          server.off('error', onError);
-          server.on('error', (err) =>
-            opts.log.error({ event: 'http-server-error', err: errorText(err) }, 'HTTP server error'),
-          );
-          const a = server.address() as AddressInfo;
-          resolve({ ok: true, port: a.port, host: a.address });
-        });
-      });
+    async listen(address) {
+      const { outcome, lanes } = await listenWithLanes(server, address, budget.acceptLanes, (error) =>
+        opts.log.error({ event: 'http-accept-lane-failed', err: error }, 'an accept lane failed'),
+      );
+      if (!outcome.ok) return outcome;
+      acceptLanes.push(...lanes);
+      server.on('error', (err) =>
+        opts.log.error({ event: 'http-server-error', err: errorText(err) }, 'HTTP server error'),
+      );
+      return outcome;
     },
     close(graceMs) {
       return new Promise((resolve) => {
@@ -183,7 +178,9 @@ export function createAgentHttpServer(opts: AgentHttpServerOptions): AgentHttpSe
         // close those as they appear instead of waiting for the keep-alive timeout.
         const sweep = setInterval(() => server.closeIdleConnections(), 100);
         sweep.unref();
-        server.close(() => {
+        // Each listener counts the connections it accepted, so the stop waits for every one.
+        const listeners = [server, ...acceptLanes.splice(0)];
+        void Promise.all(listeners.map((l) => new Promise((done) => l.close(done)))).then(() => {
           clearTimeout(timer);
           clearInterval(sweep);
           resolve();

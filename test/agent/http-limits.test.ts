@@ -9,7 +9,8 @@ import { InMemoryCore, controllableCheck, ok } from './http/in-memory-core.ts';
 import { serveForTest } from './http/serve-for-test.ts';
 import { loadBearerToken } from '../../agent/http/auth.ts';
 import { defaultConnectionBudget, softDescriptorLimit } from '../../agent/http/connection-budget.ts';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createAgentHttpServer } from '../../agent/http/server.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -88,6 +89,10 @@ describe('connection budget', () => {
     assert.equal(defaultConnectionBudget(1024).maxConnections, 512);
     assert.equal(defaultConnectionBudget(8192).maxConnections, 4096);
     assert.equal(defaultConnectionBudget(20).maxConnections, 64);
+    assert.deepEqual(
+      [20, 64, 1024, 8192].map((limit) => defaultConnectionBudget(limit).acceptLanes),
+      [1, 2, 32, 32],
+    );
     assert.equal(
       softDescriptorLimit('Max open files            1024                 524288               files\n'),
       1024,
@@ -100,7 +105,7 @@ describe('connection budget', () => {
 
   test('idle connections beyond the cap are closed, oldest first, and /healthz still answers at once', async () => {
     const core = new InMemoryCore([controllableCheck('disk', 'host', ok()).check]);
-    const srv = await serveForTest(core, { connections: { maxConnections: 20, reserve: 4 } });
+    const srv = await serveForTest(core, { connections: { maxConnections: 20, reserve: 4, acceptLanes: 4 } });
     const sockets: Socket[] = [];
     try {
       for (let i = 0; i < 60; i++) sockets.push(await openSocket(srv.port));
@@ -135,7 +140,7 @@ describe('connection budget', () => {
 
   test('over the cap, idle keep-alive connections go before a fresh one whose request is still on its way', async () => {
     const core = new InMemoryCore([controllableCheck('disk', 'host', ok()).check]);
-    const srv = await serveForTest(core, { connections: { maxConnections: 10, reserve: 2 } });
+    const srv = await serveForTest(core, { connections: { maxConnections: 10, reserve: 2, acceptLanes: 4 } });
     const sockets: Socket[] = [];
     try {
       const fresh = await openSocket(srv.port); // an operator's connection, request not sent yet
@@ -165,7 +170,7 @@ describe('connection budget', () => {
   test('with every connection busy, the reserve is served and closed after its answer; beyond it, refused', async () => {
     const slow = controllableCheck('disk', 'host', ok());
     const core = new InMemoryCore([slow.check]);
-    const srv = await serveForTest(core, { connections: { maxConnections: 10, reserve: 3 } });
+    const srv = await serveForTest(core, { connections: { maxConnections: 10, reserve: 3, acceptLanes: 0 } });
     slow.hold();
     const held: Promise<Response>[] = [];
     const agents: Socket[] = [];
@@ -192,6 +197,62 @@ describe('connection budget', () => {
       await Promise.allSettled(held);
       for (const s of agents) s.destroy();
       await srv.stop();
+    }
+  });
+});
+
+// Listening sockets on a port, from /proc/net/tcp (state 0A is LISTEN): the accept lanes.
+function listenersOn(port: number): number {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')} `; // 127.0.0.1:port
+  return readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .filter((line) => line.includes(local) && / 0A /.test(line)).length;
+}
+
+describe('accept lanes', () => {
+  test('the server listens on one port with its lanes, and connections through every lane are served and counted', async () => {
+    const core = new InMemoryCore([controllableCheck('disk', 'host', ok()).check]);
+    const srv = await serveForTest(core, { connections: { maxConnections: 100, reserve: 4, acceptLanes: 8 } });
+    const sockets: Socket[] = [];
+    try {
+      assert.equal(listenersOn(srv.port), 9, 'the primary socket and 8 lanes listen');
+      for (let i = 0; i < 64; i++) sockets.push(await openSocket(srv.port));
+      const answers = await Promise.all(
+        sockets.map(
+          (s) =>
+            new Promise<string>((resolve) => {
+              s.once('data', (d) => resolve(d.toString()));
+              s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+            }),
+        ),
+      );
+      assert.equal(answers.filter((a) => /^HTTP\/1\.1 200 /.test(a)).length, 64);
+      assert.equal(srv.http.connections.count(), 64, 'the budget sees connections from every lane');
+    } finally {
+      for (const s of sockets) s.destroy();
+      await srv.stop();
+    }
+    assert.equal(listenersOn(srv.port), 0, 'stop closes the lanes too');
+  });
+
+  test('a second agent on the same port fails with EADDRINUSE instead of joining the lanes', async () => {
+    const core = new InMemoryCore([controllableCheck('disk', 'host', ok()).check]);
+    const first = await serveForTest(core, { connections: { maxConnections: 10, reserve: 2, acceptLanes: 4 } });
+    const second = createAgentHttpServer({
+      core,
+      metrics: first.metrics,
+      token: null,
+      health: () => ({ state: 'running', problems: [] }),
+      log: { info: () => undefined, warn: () => undefined, error: () => undefined },
+      connections: { maxConnections: 10, reserve: 2, acceptLanes: 4 },
+    });
+    try {
+      const r = await second.listen({ host: '127.0.0.1', port: first.port });
+      assert.deepEqual(r, { ok: false, error: `cannot listen on 127.0.0.1:${first.port}: EADDRINUSE` });
+      assert.equal(listenersOn(first.port), 5);
+    } finally {
+      await second.close(100);
+      await first.stop();
     }
   });
 });
