@@ -24,6 +24,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { unreadableVerdict, type CacheProblem, type CacheVerdict } from '../checks/blobcache/verdict.ts';
 import type { VerifyOptions } from '../checks/blobcache/verify.ts';
+import { abortWhenAny } from '../lib/deadline.ts';
 import { lastLine, runChild } from '../lib/run-child.ts';
 
 export interface CacheVerifier {
@@ -213,12 +214,10 @@ export function createChildVerifier(opts: ChildVerifierOptions): CacheVerifier {
         `${request.path}: cannot make a snapshot directory under ${root}: ${(err as Error).message}`,
       );
     }
-    // The check's deadline or the verifier closing, whichever first. Not AbortSignal.any: on
-    // Node 22 it keeps bookkeeping the GC never takes back (checks/deadline.ts).
+    // The check's deadline or the verifier closing, whichever first (lib/deadline.ts: not
+    // AbortSignal.any, which on Node 22 keeps bookkeeping the GC never takes back).
     const joined = new AbortController();
-    const onAbort = (): void => joined.abort();
-    for (const s of [request.signal, closing.signal]) s?.addEventListener('abort', onAbort, { once: true });
-    if (request.signal?.aborted) joined.abort();
+    const release = abortWhenAny(joined, [request.signal, closing.signal]);
     const signal = joined.signal;
     try {
       const outcome = await runChild({
@@ -243,7 +242,7 @@ export function createChildVerifier(opts: ChildVerifierOptions): CacheVerifier {
       if (closed) return stopping(request.path);
       return verdictOf(request, outcome, childPath, back, opts.maxVerifySeconds);
     } finally {
-      for (const s of [request.signal, closing.signal]) s?.removeEventListener('abort', onAbort);
+      release();
       // A child that is not dead yet (abandoned in the kernel) may still write here: whatever it
       // leaves is removed before the next child starts.
       rmSync(snapshotDir, { recursive: true, force: true });

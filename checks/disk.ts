@@ -3,15 +3,14 @@
 // knows which disk to clean. A path that does not exist (yet) is judged by the filesystem it
 // would be created on, its nearest existing parent. Every statfs runs in a child process under
 // a timeout, so a hung network mount yields a critical result instead of a hung agent.
-import { deadlineWithin } from './deadline.ts';
+import { deadlineWithin, whenAborted } from '../lib/deadline.ts';
 import type { Check, CheckContext, CheckReason, CheckResult, CheckStatus } from './types.ts';
 import type { CodeIn } from '../lib/problem-codes.ts';
 import { statfsInChild, type StatfsOutcome } from './disk/statfs-in-child.ts';
 import { mountOf, parseMountInfo, readMountInfo } from './disk/mount-table.ts';
-import { formatBytes, formatFreeThreshold, isBelowThreshold, type FreeThreshold } from './disk/threshold.ts';
+import { isBelowThreshold } from './disk/threshold.ts';
+import { formatBytes, formatFreeThreshold, type FreeThreshold } from '../lib/byte-size.ts';
 
-export { parseFreeThreshold, formatFreeThreshold, isBelowThreshold } from './disk/threshold.ts';
-export type { FreeThreshold } from './disk/threshold.ts';
 export type { StatfsOutcome } from './disk/statfs-in-child.ts';
 
 export interface DiskPathOptions {
@@ -60,24 +59,17 @@ export interface DiskCheckDeps {
 
 const severity: Record<DiskPathReport['status'], number> = { ok: 0, warning: 1, critical: 2 };
 
-function whenAborted(signal: AbortSignal): Promise<null> {
-  return new Promise((resolve) => {
-    if (signal.aborted) resolve(null);
-    else signal.addEventListener('abort', () => resolve(null), { once: true });
-  });
-}
-
 async function measurePath(
   target: DiskPathOptions,
   timeoutMs: number,
   deps: Required<DiskCheckDeps>,
   runSignal: AbortSignal,
 ): Promise<DiskPathReport> {
-  // A referenced timer (checks/deadline.ts): a one-shot `check` run must not exit while a hung
+  // A referenced timer (lib/deadline.ts): a one-shot `check` run must not exit while a hung
   // statfs is all that is left to wait for.
   const deadline = deadlineWithin(runSignal, timeoutMs);
   const signal = deadline.signal;
-  const outcome = await Promise.race([deps.statfs(target.path, signal), whenAborted(signal)]);
+  const outcome = await Promise.race([deps.statfs(target.path, signal), whenAborted(signal, null)]);
   deadline.done();
   const blank = {
     path: target.path,
@@ -89,8 +81,8 @@ async function measurePath(
     sizeBytes: null,
     filesFree: null,
     filesTotal: null,
-    warnFree: formatFreeThreshold(target.warnFree),
-    criticalFree: formatFreeThreshold(target.criticalFree),
+    warnFree: formatFreeThreshold(target.warnFree, formatBytes),
+    criticalFree: formatFreeThreshold(target.criticalFree, formatBytes),
   };
   if (outcome === null || (!outcome.ok && signal.aborted)) {
     const why = deadline.expired()
@@ -135,7 +127,7 @@ async function measurePath(
       ...report,
       status: 'critical',
       code: 'disk-free-critical',
-      message: `${where}: ${free}, below ${formatFreeThreshold(target.criticalFree)}`,
+      message: `${where}: ${free}, below ${formatFreeThreshold(target.criticalFree, formatBytes)}`,
     };
   }
   if (isBelowThreshold(target.warnFree, outcome.availBytes, outcome.sizeBytes)) {
@@ -143,7 +135,7 @@ async function measurePath(
       ...report,
       status: 'warning',
       code: 'disk-free-low',
-      message: `${where}: ${free}, below ${formatFreeThreshold(target.warnFree)}`,
+      message: `${where}: ${free}, below ${formatFreeThreshold(target.warnFree, formatBytes)}`,
     };
   }
   return { ...report, message: `${where}: ${free}` };

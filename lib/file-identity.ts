@@ -48,6 +48,20 @@ export function sameFileUnchanged(a: FileIdentity | null, b: FileIdentity | null
   return sameFile(a, b) && a!.size === b!.size && a!.mtimeNs === b!.mtimeNs;
 }
 
+// Whether `st` (a pinned directory's stat) is the inode recorded earlier as decimal strings (a
+// discovered cache's dirDev/dirIno, an intent's). Nothing recorded (null) is never the same.
+export function isRecordedInode(
+  st: { dev: bigint; ino: bigint },
+  recorded: { dev: string | null; ino: string | null },
+): boolean {
+  return (
+    recorded.dev !== null &&
+    recorded.ino !== null &&
+    st.dev.toString() === recorded.dev &&
+    st.ino.toString() === recorded.ino
+  );
+}
+
 export function inodeNumber(id: FileIdentity): number {
   return Number(id.ino);
 }

@@ -2,8 +2,8 @@
 // thresholds as "20%"/"5GiB", the listen address as text. Loading the output gives the same
 // config again (the config test checks that).
 import { stringify } from 'yaml';
-import { formatListenAddress } from '../http/listen-address.ts';
-import { formatByteSize, formatFreeThreshold } from './byte-size.ts';
+import { formatListenAddress } from '../../lib/listen-address.ts';
+import { formatByteSize, formatFreeThreshold } from '../../lib/byte-size.ts';
 import type { AgentConfig } from './types.ts';
 
 export function configAsDocument(config: AgentConfig): Record<string, unknown> {

@@ -14,9 +14,9 @@
 import * as v from 'valibot';
 import { isValidCron } from '../cron.ts';
 import semver from 'semver';
-import { parseListenAddress } from '../http/listen-address.ts';
+import { parseListenAddress } from '../../lib/listen-address.ts';
 import { logLevels } from '../log.ts';
-import { parseByteSize, parseFreeThreshold, warnAtLeastCritical, type FreeThreshold } from './byte-size.ts';
+import { parseByteSize, parseFreeThreshold, warnAtLeastCritical, type FreeThreshold } from '../../lib/byte-size.ts';
 import { closestKey, describeValue, expectedButGot } from './messages.ts';
 
 function isMapping(value: unknown): value is Record<string, unknown> {

@@ -1,11 +1,11 @@
 // The agent's configuration after validation: every default filled in, thresholds and the
 // listen address parsed, deeply frozen. Code downstream reads it as is and never re-defaults.
 import type { LogLevel } from '../log.ts';
-import type { FreeThreshold } from './byte-size.ts';
+import type { FreeThreshold } from '../../lib/byte-size.ts';
 
-export type { FreeThreshold } from './byte-size.ts';
+export type { FreeThreshold } from '../../lib/byte-size.ts';
 
-// Same shape as agent/http/listen-address.ts' ListenAddress (host undefined: all interfaces).
+// Same shape as lib/listen-address.ts' ListenAddress (host undefined: all interfaces).
 export interface ListenConfig {
   readonly host: string | undefined;
   readonly port: number;

@@ -17,7 +17,7 @@ import {
   type ConnectionTracker,
 } from './connection-budget.ts';
 import type { AgentHealth, HttpLog, Route, RouteContext } from './context.ts';
-import type { ListenAddress } from './listen-address.ts';
+import type { ListenAddress } from '../../lib/listen-address.ts';
 import { createPreflightAnswers } from './preflight-answers.ts';
 import { getEvents, getHealthz, getMetrics, getPreflight, getStatusPage } from './read-routes.ts';
 import { sendError } from './respond.ts';

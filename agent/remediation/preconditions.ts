@@ -3,7 +3,7 @@
 // the cache's user; the file and each companion are regular files (not symlinks), owned by
 // that same user, with a single link. Each failure is one line that says why.
 import type { DiscoveredCache } from '../../checks/blobcache/discover.ts';
-import { lstatIdentity, type FileIdentity } from '../../lib/file-identity.ts';
+import { isRecordedInode, lstatIdentity, type FileIdentity } from '../../lib/file-identity.ts';
 import type { PinnedDir } from '../../lib/pinned-dir.ts';
 import { companionSuffixes, type CompanionSuffix } from './quarantine-names.ts';
 
@@ -47,7 +47,7 @@ export function checkDirectory(cache: DiscoveredCache, dir: PinnedDir): Refusal 
   if (
     cache.dirDev !== null &&
     cache.dirIno !== null &&
-    (dir.stat.dev.toString() !== cache.dirDev || dir.stat.ino.toString() !== cache.dirIno)
+    !isRecordedInode(dir.stat, { dev: cache.dirDev, ino: cache.dirIno })
   ) {
     return {
       code: 'directory-changed',

@@ -5,7 +5,13 @@
 import { fsyncSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { appendAuditRecord, auditHasIntent, type Actor, type AuditRecord } from './audit.ts';
-import { lstatIdentity, sameFile, sameFileUnchanged, type FileIdentity } from '../../lib/file-identity.ts';
+import {
+  isRecordedInode,
+  lstatIdentity,
+  sameFile,
+  sameFileUnchanged,
+  type FileIdentity,
+} from '../../lib/file-identity.ts';
 import { listIntents, removeIntent, removeStaleIntentTemps, type IntentFile, type QuarantineIntent } from './intent.ts';
 import { findOpenFileHolders, type OpenFileHolder } from './open-holders.ts';
 import { isPinnedDirRefusal, openPinnedDir, type PinnedDir } from '../../lib/pinned-dir.ts';
@@ -109,7 +115,7 @@ function resumeOne(intent: QuarantineIntent, deps: ResumeDeps): ResumeOutcome {
     };
   }
   try {
-    if (dir.stat.dev.toString() !== intent.dirDev || dir.stat.ino.toString() !== intent.dirIno) {
+    if (!isRecordedInode(dir.stat, { dev: intent.dirDev, ino: intent.dirIno })) {
       return {
         ...base,
         result: 'needs-attention',

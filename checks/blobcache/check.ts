@@ -13,7 +13,7 @@ import {
 } from './discover.ts';
 import type { VerifyOptions } from './verify.ts';
 import type { CacheRemediation, ChangeRecord, QuarantineResult, ResumeResult } from './remediation.ts';
-import { identityFromStats, type FileIdentity } from '../../lib/file-identity.ts';
+import { identityFromStats, isRecordedInode, type FileIdentity } from '../../lib/file-identity.ts';
 import type { CacheProblemCode, CodeIn, QuarantineCode } from '../../lib/problem-codes.ts';
 import { isPinnedDirRefusal, openPinnedDir } from '../../lib/pinned-dir.ts';
 import { lstatSync } from 'node:fs';
@@ -137,7 +137,7 @@ async function verifyDiscovered(cache: DiscoveredCache, plan: VerifyPlan): Promi
   const dir = openPinnedDir(cache.dir);
   if (isPinnedDirRefusal(dir)) return { verdict: null, identity: null, refused: dir.message };
   try {
-    if (dir.stat.dev.toString() !== cache.dirDev || dir.stat.ino.toString() !== cache.dirIno) {
+    if (!isRecordedInode(dir.stat, { dev: cache.dirDev, ino: cache.dirIno })) {
       return {
         verdict: null,
         identity: null,

@@ -2,7 +2,7 @@
 // 200, or 401 with a WWW-Authenticate challenge. With credentials from an auth.json it goes on
 // to prove they work: for a Bearer challenge it fetches a token from the realm with basic auth
 // and presents it to /v2/; for a Basic challenge it presents the credentials directly.
-import { deadlineWithin } from '../deadline.ts';
+import { deadlineWithin } from '../../lib/deadline.ts';
 import type { CodeIn } from '../../lib/problem-codes.ts';
 import { readFile } from 'node:fs/promises';
 import { parseAuthChallenge, type AuthChallenge } from './challenge.ts';
@@ -198,7 +198,7 @@ export async function probeRegistry(
       return failure(target, 'tls', `cannot read caFile ${target.caFile}: ${(err as Error).message}`);
     }
   }
-  // A referenced timer (checks/deadline.ts): a one-shot `check` must wait for it.
+  // A referenced timer (lib/deadline.ts): a one-shot `check` must wait for it.
   const deadline = deadlineWithin(runSignal, target.timeoutSeconds * 1000);
   const ctx: ProbeContext = { target, ca, lookup, deadline: deadline.signal };
   try {

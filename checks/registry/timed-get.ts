@@ -7,6 +7,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import { connect as tlsConnect, createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
+import { whenAborted } from '../../lib/deadline.ts';
 
 export type RegistryLookup = (hostname: string) => Promise<{ address: string; family: number }>;
 
@@ -49,13 +50,6 @@ function seconds(fromMs: number, toMs: number): number {
   return (toMs - fromMs) / 1000;
 }
 
-function whenAborted(signal: AbortSignal): Promise<'aborted'> {
-  return new Promise((resolve) => {
-    if (signal.aborted) resolve('aborted');
-    else signal.addEventListener('abort', () => resolve('aborted'), { once: true });
-  });
-}
-
 async function resolveHost(
   hostname: string,
   opts: TimedGetOptions,
@@ -63,7 +57,7 @@ async function resolveHost(
   if (isIP(hostname) !== 0) return { address: hostname, family: isIP(hostname) };
   const answer = await Promise.race([
     opts.lookup(hostname).catch((err: NodeJS.ErrnoException) => err),
-    whenAborted(opts.deadline),
+    whenAborted(opts.deadline, 'aborted' as const),
   ]);
   if (answer === 'aborted')
     return { reason: 'timeout', message: `resolving ${hostname} took longer than ${opts.timeoutSeconds} s` };

@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { InMemoryCore, controllableCheck, critical, ok } from './http/in-memory-core.ts';
 import { serveForTest } from './http/serve-for-test.ts';
 import { checkBearer, loadBearerToken, type BearerToken } from '../../agent/http/auth.ts';
-import { parseListenAddress } from '../../agent/http/listen-address.ts';
+import { parseListenAddress } from '../../lib/listen-address.ts';
 import { escapeHtml } from '../../agent/http/status-page.ts';
 import { needTools } from '../support/tools.ts';
 import type { QuarantineOutcome } from '../../agent/remediation/quarantine.ts';

@@ -1,5 +1,6 @@
-// The disk check against a real, small tmpfs that the test fills, plus the threshold parser and
-// a hung mount simulated by fault injection (see the last tests for what exactly is simulated).
+// The disk check against a real, small tmpfs that the test fills, plus a hung mount simulated
+// by fault injection (see the last tests for what exactly is simulated). The threshold parser's
+// tests are in test/lib/byte-size.test.ts.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -18,7 +19,6 @@ import { join } from 'node:path';
 import { needRoot, needTools } from '../support/tools.ts';
 import {
   createDiskCheck,
-  parseFreeThreshold,
   type DiskCheckDetails,
   type DiskCheckOptions,
   type DiskPathOptions,
@@ -50,18 +50,6 @@ after(() => {
   if (mountDir === null) return;
   spawnSync('umount', [mountDir]);
   rmSync(mountDir, { recursive: true, force: true });
-});
-
-test('thresholds parse as people write them', () => {
-  assert.deepEqual(parseFreeThreshold('20%'), { percent: 20 });
-  assert.deepEqual(parseFreeThreshold('12.5 %'), { percent: 12.5 });
-  assert.deepEqual(parseFreeThreshold('5GiB'), { bytes: 5 * 1024 ** 3 });
-  assert.deepEqual(parseFreeThreshold('500MB'), { bytes: 500_000_000 });
-  assert.deepEqual(parseFreeThreshold('1073741824'), { bytes: 1073741824 });
-  assert.deepEqual(parseFreeThreshold('1.5kib'), { bytes: 1536 });
-  for (const bad of ['', 'lots', '-5GiB', '5 parsecs', '120%', '5GiB free']) {
-    assert.ok(parseFreeThreshold(bad) instanceof Error, bad);
-  }
 });
 
 test('mountinfo: longest prefix wins, escapes decoded, stacked mounts take the top one', () => {

@@ -1,5 +1,6 @@
 // Small formatters the status page shares. Everything a check, the config or a request
 // supplies is escaped before it reaches the HTML.
+import { formatBytes as formatBytesOf } from '../../../lib/byte-size.ts';
 
 export function escapeHtml(value: unknown): string {
   return String(value).replace(/[&<>"']/g, (c) => htmlEntities[c]);
@@ -34,15 +35,7 @@ export function timeTag(at: Date | string | null, now: Date, lead = ''): string 
 }
 
 export function formatBytes(bytes: number | null): string {
-  if (bytes === null) return '–';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
+  return bytes === null ? '–' : formatBytesOf(bytes);
 }
 
 export function formatPercent(part: number | null, whole: number | null): string {

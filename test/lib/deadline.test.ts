@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { deadlineWithin } from '../../checks/deadline.ts';
+import { abortWhenAny, deadlineWithin, whenAborted } from '../../lib/deadline.ts';
 
 test("the run aborting aborts the deadline signal, with the run's reason", () => {
   const run = new AbortController();
@@ -41,12 +41,44 @@ test('done() stops both: no timer firing later, and the run aborting no longer r
   assert.equal(d.expired(), false);
 });
 
+test('abortWhenAny: the first of several signals to abort aborts the join, with its reason', () => {
+  const [a, b] = [new AbortController(), new AbortController()];
+  const joined = new AbortController();
+  const release = abortWhenAny(joined, [a.signal, undefined, b.signal]);
+  const why = new Error('closing');
+  b.abort(why);
+  a.abort(new Error('later'));
+  assert.equal(joined.signal.reason, why);
+  release();
+});
+
+test('abortWhenAny: an already aborted signal aborts at once; after release nothing reaches the join', () => {
+  const done = new AbortController();
+  done.abort();
+  const atOnce = new AbortController();
+  abortWhenAny(atOnce, [done.signal])();
+  assert.equal(atOnce.signal.aborted, true);
+  const live = new AbortController();
+  const joined = new AbortController();
+  abortWhenAny(joined, [live.signal])();
+  live.abort();
+  assert.equal(joined.signal.aborted, false);
+});
+
+test('whenAborted settles with the value given, at once when already aborted', async () => {
+  const c = new AbortController();
+  const pending = whenAborted(c.signal, 'aborted' as const);
+  c.abort();
+  assert.equal(await pending, 'aborted');
+  assert.equal(await whenAborted(c.signal, null), null);
+});
+
 // The reason it exists: AbortSignal.any keeps memory per call on Node 22 even when both signals
 // die. 50 000 joins of short-lived signals, then a full GC: the heap must be back where it was
 // (AbortSignal.any keeps ~6 MiB here).
 test('joins leave nothing behind after garbage collection', () => {
   const script = `
-    const { deadlineWithin } = await import(${JSON.stringify(new URL('../../checks/deadline.ts', import.meta.url).href)});
+    const { deadlineWithin } = await import(${JSON.stringify(new URL('../../lib/deadline.ts', import.meta.url).href)});
     const used = () => { globalThis.gc(); return process.memoryUsage().heapUsed; };
     const before = used();
     for (let i = 0; i < 50000; i++) {
