@@ -378,12 +378,12 @@ function onTick(r: RunnerParts, slot: Slot, deep: boolean): void {
   if (slot.jitterPending[key] !== null) return;
   const delayMs = Math.floor(r.random() * slot.entry.jitterSeconds * 1000);
   if (delayMs <= 0) {
-    void runSlot(r, slot, deep);
+    void runSlot(r, slot, deep, 'schedule');
     return;
   }
   slot.jitterPending[key] = r.clock.setTimeout(() => {
     slot.jitterPending[key] = null;
-    void runSlot(r, slot, deep);
+    void runSlot(r, slot, deep, 'schedule');
   }, delayMs);
 }
 

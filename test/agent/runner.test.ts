@@ -414,6 +414,27 @@ describe('runner: triggers and runs after a change', () => {
     assert.equal(calls[2].ctx.trigger, 'write');
     calls[2].resolve(ok);
     await written;
+    // A tick of the ordinary schedule is a scheduled run too, not only the one at start.
+    scheduler.tick('a');
+    await settle();
+    assert.equal(calls[3].ctx.trigger, 'schedule');
+    calls[3].resolve(ok);
+    await settle();
+    await runner.stop();
+  });
+
+  it('a scheduled tick after its jitter is still a scheduled run', async () => {
+    const { check, calls } = manualCheck('a');
+    const { runner, scheduler, clock } = setup([entry(check, { jitterSeconds: 10 })], { random: () => 0.5 });
+    runner.start();
+    calls[0].resolve(ok);
+    await settle();
+    scheduler.tick('a');
+    await clock.advance(5000);
+    await settle();
+    assert.equal(calls[1].ctx.trigger, 'schedule');
+    calls[1].resolve(ok);
+    await settle();
     await runner.stop();
   });
 
