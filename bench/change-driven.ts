@@ -16,7 +16,13 @@
 // sends no requests meanwhile).
 // Usage: node bench/change-driven.ts [--bundle FILE] [--label after] [--window 300]
 //        [--trials 20] [--fresh 200] [--phases idle,writer,fresh,refuse] [--out FILE.json]
+//        [--without-1g] [--pid-file FILE] [--strace FILE]
 // --bundle runs a prebuilt bundle (e.g. one built from an older commit, for "before").
+// --without-1g leaves the 1 GB bolt cache out (four caches), so the fresh phase can run without
+// generating it: an unchanged cache costs a stamp read whatever its size.
+// --strace FILE counts the daemon's (and its children's) syscalls over the fresh phase's
+// requests (strace -f -c; the latencies of that run are strace's, not the daemon's).
+// --pid-file writes the daemon's pid once it has settled (for strace or perf beside the bench).
 // Inputs are generated under bench/out/ (gitignored) on first use and reused.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import {
@@ -58,6 +64,9 @@ const { values } = parseArgs({
     phases: { type: 'string', default: 'idle,writer,fresh,refuse' },
     out: { type: 'string' },
     disable: { type: 'string', default: '' }, // checks to turn off, for a breakdown of the idle cost
+    'without-1g': { type: 'boolean', default: false },
+    'pid-file': { type: 'string' },
+    strace: { type: 'string' }, // strace -f -c of the daemon over the fresh phase's requests, to FILE
   },
 });
 const windowSeconds = Number(values.window);
@@ -87,7 +96,7 @@ const boltInput = (mb: number, name: string) =>
 const inputs = {
   bolt1: await boltInput(1, 'cimage-1mb.boltdb'),
   bolt50: await boltInput(50, 'cimage-50mb.boltdb'),
-  bolt1g: await boltInput(1024, 'cimage-1024mb.boltdb'),
+  ...(values['without-1g'] ? {} : { bolt1g: await boltInput(1024, 'cimage-1024mb.boltdb') }),
   // ~300 bytes a row over three tables and their indexes.
   sqlite1: await input('cimage-1mb.sqlite', (p) => createCacheFixture(p, { rows: 1500, seed: 'bench-1' })),
   sqlite50: await input('cimage-50mb.sqlite', (p) => createCacheFixture(p, { rows: 56_000, seed: 'bench-50' })),
@@ -97,7 +106,7 @@ const work = mkdtempSync(join(tmpdir(), 'bf-change-'));
 const dirs = {
   bolt1: join(work, 'c1'),
   bolt50: join(work, 'c2'),
-  bolt1g: join(work, 'c3'),
+  ...(values['without-1g'] ? {} : { bolt1g: join(work, 'c3') }),
   sqlite1: join(work, 'c4'),
   sqlite50: join(work, 'c5'),
 };
@@ -109,7 +118,7 @@ const helpers: ChildProcess[] = [];
 try {
   for (const [k, d] of Object.entries(dirs)) {
     mkdirSync(d, { mode: 0o700 });
-    const src = inputs[k as keyof typeof inputs];
+    const src = (inputs as Record<string, string>)[k];
     const dest = join(d, k.startsWith('bolt') ? boltName : sqliteName);
     // The big read-only ones are hard links (nothing writes them); the written one is a copy.
     if (k === 'bolt1') copyFileSync(src, dest);
@@ -173,6 +182,7 @@ try {
     }
     await sleep(200);
   }
+  if (values['pid-file']) writeFileSync(values['pid-file'], `${daemon.pid}\n`);
 
   const cpuTicks = (pid: number): number => {
     const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
@@ -253,15 +263,27 @@ try {
   if (phases.has('fresh')) {
     const n = Number(values.fresh);
     await preflight('?max_age=0&checks=blobinfocache');
+    const tracer = values.strace ? await startStrace(daemon.pid!, values.strace) : null;
     const ms: number[] = [];
     let worst = 200;
+    const ticks0 = cpuTicks(daemon.pid!);
     for (let i = 0; i < n; i++) {
       const t0 = performance.now();
       const p = await preflight('?max_age=0&checks=blobinfocache');
       ms.push(performance.now() - t0);
       if (p.status !== 200) worst = p.status;
     }
-    result.fresh = { requests: n, p50: pct(ms, 50), p99: pct(ms, 99), nonOk: worst };
+    // Daemon + reaped children, per request (under strace this includes the tracing's cost).
+    const cpuMsPerRequest = (((cpuTicks(daemon.pid!) - ticks0) / hz) * 1000) / n;
+    if (tracer) await stopStrace(tracer);
+    result.fresh = {
+      requests: n,
+      p50: pct(ms, 50),
+      p99: pct(ms, 99),
+      max: Math.max(...ms),
+      cpuMsPerRequest,
+      nonOk: worst,
+    };
     process.stderr.write(`[${values.label}] fresh ${JSON.stringify(result.fresh)}\n`);
   }
   if (phases.has('refuse')) {
@@ -313,6 +335,24 @@ try {
     await new Promise((r) => daemon!.once('exit', r));
   }
   rmSync(work, { recursive: true, force: true });
+}
+
+async function startStrace(pid: number, file: string): Promise<ChildProcess> {
+  const tracer = spawn('strace', ['-f', '-c', '-o', file, '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // strace says "Process N attached" on stderr once it is tracing.
+  await new Promise<void>((resolve, reject) => {
+    tracer.once('error', reject);
+    tracer.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      if (d.includes('attached')) resolve();
+    });
+  });
+  return tracer;
+}
+
+async function stopStrace(tracer: ChildProcess): Promise<void> {
+  const exited = new Promise((r) => tracer.once('exit', r));
+  tracer.kill('SIGINT');
+  await exited;
 }
 
 // The tree's root page becomes a "meta" page: corrupt for every reader; no meta page touched;

@@ -13,8 +13,9 @@ import path from 'node:path';
 const maxLinks = 40;
 
 export type TrustedPath =
-  // The directory exists; `real` is its path with every trusted link resolved.
-  | { kind: 'ok'; real: string; uid: number; dev: string; ino: string }
+  // The directory exists; `real` is its path with every trusted link resolved. Its times (ns,
+  // decimal) say when an entry in it was last added, removed or renamed.
+  | { kind: 'ok'; real: string; uid: number; dev: string; ino: string; mtimeNs: string; ctimeNs: string }
   | { kind: 'absent' }
   // A link on the way that is not trusted: never followed here. `link` is the link itself.
   | { kind: 'untrusted-link'; link: string; linkUid: number; linkGid: number; message: string }
@@ -88,6 +89,8 @@ export async function resolveTrustedDir(dir: string): Promise<TrustedPath> {
     uid: Number(st.uid),
     dev: st.dev.toString(),
     ino: st.ino.toString(),
+    mtimeNs: st.mtimeNs.toString(),
+    ctimeNs: st.ctimeNs.toString(),
   };
 }
 

@@ -19,6 +19,8 @@ import { isPinnedDirRefusal, openPinnedDir } from '../../lib/pinned-dir.ts';
 import { lstatSync } from 'node:fs';
 import { isStampFailure, readChangeStamp, type ChangeStamp, type StampFailure } from './change-stamp.ts';
 import { createCacheVerdictMemory, type CacheVerdictMemory, type VerificationCounts } from './verdict-memory.ts';
+import { createUserList, type UserList } from './user-list.ts';
+import { reusableDiscovery, type DiscoveryRecord } from './discovery-reuse.ts';
 
 // Handed /proc/self/fd paths: it must open them in this process, or pass the descriptor on
 // (the daemon's child verifier, agent/cache-verify-child.ts, does).
@@ -42,6 +44,10 @@ export interface BlobCacheCheckOptions {
   // admission; other users' caches are reported as warnings, so one user cannot drain a host.
   buildUsers?: readonly string[];
   passwdPath?: string;
+  // How long a listing of the user database is reused (user-list.ts); tests shorten it.
+  userListMaxAgeMs?: number;
+  // How long a request-started run may reuse the last discovery (discovery-reuse.ts).
+  discoveryReuseMs?: number;
   // Verdicts of unchanged caches carried between runs; shared by the ordinary and the deep
   // check (and kept across config reloads) when the caller passes one in.
   memory?: CacheVerdictMemory;
@@ -279,16 +285,28 @@ export const blobCacheCheckName = 'blobinfocache';
 export function createBlobCacheCheck(options: BlobCacheCheckOptions): Check<BlobCacheDetails> {
   const memory = options.memory ?? createCacheVerdictMemory();
   // The last read verdict of each path, for `busy` (kept for a bounded number of runs).
-  const kept = new Map<string, Kept>();
-  return { name: blobCacheCheckName, scope: 'host', run: (ctx) => runBlobCacheCheck(options, memory, ctx, kept) };
+  const between: BetweenRuns = {
+    busy: new Map<string, Kept>(),
+    users: createUserList({ passwdPath: options.passwdPath, maxAgeMs: options.userListMaxAgeMs }),
+    discovery: null,
+  };
+  return { name: blobCacheCheckName, scope: 'host', run: (ctx) => runBlobCacheCheck(options, memory, between, ctx) };
+}
+
+// What one check instance keeps between its runs (never two at once: the runner's single flight).
+interface BetweenRuns {
+  busy: Map<string, Kept>;
+  users: UserList;
+  discovery: DiscoveryRecord | null; // the last walk's, for runs that may reuse it
 }
 
 async function runBlobCacheCheck(
   options: BlobCacheCheckOptions,
   memory: CacheVerdictMemory,
+  between: BetweenRuns,
   ctx: CheckContext,
-  kept: Map<string, Kept>,
 ): Promise<CheckResult<BlobCacheDetails>> {
+  const { busy: kept, users } = between;
   const full = options.full ?? false;
   const trigger: CheckTrigger = full ? 'full' : (ctx.trigger ?? 'request');
   const plan: VerifyPlan = {
@@ -331,12 +349,24 @@ async function runBlobCacheCheck(
     details.audit.push(...r.audit);
   }
 
-  const caches = await discoverCaches({
-    dirs: options.dirs,
-    discoverUsers: options.discoverUsers,
-    cacheFormatInUse: info.cacheFormatInUse,
-    passwdPath: options.passwdPath,
-  });
+  const startedAtMs = ctx.now().getTime();
+  let caches = reusableDiscovery(
+    between.discovery,
+    trigger,
+    info.cacheFormatInUse,
+    startedAtMs,
+    options.discoveryReuseMs,
+  );
+  if (caches === null) {
+    caches = await discoverCaches({
+      dirs: options.dirs,
+      discoverUsers: options.discoverUsers,
+      cacheFormatInUse: info.cacheFormatInUse,
+      passwdPath: options.passwdPath,
+      users: () => users(startedAtMs),
+    });
+    between.discovery = { startedAtMs, cacheFormatInUse: info.cacheFormatInUse, caches };
+  }
   for (const cache of caches) {
     if (ctx.signal.aborted) break;
     if (cache.refused || cache.fileName === null) {

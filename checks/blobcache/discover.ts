@@ -52,6 +52,9 @@ export interface DiscoveredCache {
   dirUid: number | null; // the directory's actual owner
   dirDev: string | null; // the directory's identity when discovered (bigint as string)
   dirIno: string | null;
+  // The directory's times when discovery looked into it (ns, decimal), before it looked at the
+  // files: a file added or removed since moves them (discovery-reuse.ts). Absent: not known.
+  dirTimes?: { mtimeNs: string; ctimeNs: string } | null;
   fileUid: number | null;
   sizeBytes: number | null;
   companions: string[]; // SQLite companion files present beside it (-journal, -wal, -shm)
@@ -66,6 +69,8 @@ export interface DiscoverOptions {
   discoverUsers: boolean;
   cacheFormatInUse: CacheFormatByName | null;
   passwdPath?: string; // a passwd file; default: NSS (getent passwd), /etc/passwd without getent
+  // The user database when the caller reuses a listing (user-list.ts); default: read it now.
+  users?: () => Promise<PasswdEntry[]>;
 }
 
 export interface PasswdEntry {
@@ -131,7 +136,7 @@ function userCandidateDirs(users: readonly PasswdEntry[]): CandidateDir[] {
 }
 
 type DirWalk =
-  | { kind: 'ok'; real: string; uid: number; dev: string; ino: string }
+  | { kind: 'ok'; real: string; uid: number; dev: string; ino: string; mtimeNs: string; ctimeNs: string }
   | { kind: 'absent' }
   | { kind: 'refused'; code: DiscoveryRefusalCode; message: string };
 
@@ -184,7 +189,7 @@ export async function cacheDirsInScope(opts: DiscoverOptions): Promise<string[]>
 }
 
 export async function discoverCaches(opts: DiscoverOptions): Promise<DiscoveredCache[]> {
-  const users = await readUsers(opts.passwdPath);
+  const users = opts.users ? await opts.users() : await readUsers(opts.passwdPath);
   const nameOf = (uid: number): string | null => users.find((u) => u.uid === uid)?.name ?? null;
   const candidates = candidateDirs(opts, users);
   const seen = new Set<string>();
@@ -213,6 +218,7 @@ export async function discoverCaches(opts: DiscoverOptions): Promise<DiscoveredC
         dirUid: null,
         dirDev: null,
         dirIno: null,
+        dirTimes: null,
         inUse: null,
         refused: { code: walk.code, message: walk.message },
       });
@@ -242,6 +248,7 @@ export async function discoverCaches(opts: DiscoverOptions): Promise<DiscoveredC
         dirUid: walk.uid,
         dirDev: walk.dev,
         dirIno: walk.ino,
+        dirTimes: { mtimeNs: walk.mtimeNs, ctimeNs: walk.ctimeNs },
         fileUid: entry.uid,
         sizeBytes: entry.size,
         companions: entry.kind === 'file' ? await presentCompanions(filePath) : [],
