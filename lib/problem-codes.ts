@@ -319,8 +319,8 @@ export const problemCodes = {
     },
     'unknown-check': {
       implies: 'refuse',
-      meaning: 'A check named in `?checks=` is not configured.',
-      action: 'Ask for configured checks only.',
+      meaning: 'A check asked for by name (`check --only`, or `?checks=` racing a config reload) is not configured.',
+      action: 'Ask for configured checks only (`buildfleet-agent config check` lists them).',
     },
     'check-critical': {
       implies: 'critical',
