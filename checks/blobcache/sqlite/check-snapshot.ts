@@ -2,9 +2,10 @@
 // (rolls back a hot journal, replays a WAL), then runs quick_check or integrity_check and the
 // schema rule. Only ever called on files in our own temp directory.
 import { DatabaseSync } from 'node:sqlite';
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type { CacheProblem } from '../verdict.ts';
-import { parseDatabaseHeader } from './header.ts';
+import { databaseHeaderSize, parseDatabaseHeader } from './header.ts';
+import { readHead } from './read-head.ts';
+import { primaryCodeOf, sqliteResult } from './result-codes.ts';
 import { judgeSchema, quoteIdentifier, readSchemaItems, type SchemaJudgement } from './schema.ts';
 
 export interface SnapshotCheck {
@@ -27,19 +28,6 @@ export interface CheckOptions {
 export type SnapshotVisitor = (db: DatabaseSync, schema: SchemaJudgement) => void;
 
 const maxReportedRows = 20;
-const sqliteCorrupt = 11;
-const sqliteNotADb = 26;
-
-function readHead(path: string, length: number): { bytes: Buffer; size: number } {
-  const fd = openSync(path, 'r');
-  try {
-    const bytes = Buffer.alloc(length);
-    const n = readSync(fd, bytes, 0, length, 0);
-    return { bytes: bytes.subarray(0, n), size: fstatSync(fd).size };
-  } finally {
-    closeSync(fd);
-  }
-}
 
 function pageOf(message: string): number | undefined {
   const m = /\b[Pp]age (\d+)/.exec(message);
@@ -62,11 +50,10 @@ export function classifyCheckMessage(message: string): CacheProblem {
 // itself. That is a verdict on the file (corrupt), never unreadable and never the agent's fault.
 // null for any other error.
 export function malformationOf(err: unknown, what: string): CacheProblem | null {
-  const errcode = (err as { errcode?: unknown }).errcode;
-  const primary = typeof errcode === 'number' ? errcode & 0xff : -1;
+  const primary = primaryCodeOf(err);
   const text = err instanceof Error ? err.message : String(err);
-  if (primary === sqliteNotADb) return { code: 'header-invalid', message: `${what}: ${text} (SQLITE_NOTADB)` };
-  if (primary !== sqliteCorrupt) return null;
+  if (primary === sqliteResult.notADb) return { code: 'header-invalid', message: `${what}: ${text} (SQLITE_NOTADB)` };
+  if (primary !== sqliteResult.corrupt) return null;
   // The schema's SQL text in sqlite_schema (page 1 and its overflow) no longer parses.
   if (/malformed database schema/.test(text)) return { code: 'schema-malformed', message: `${what}: ${text}` };
   return { code: 'sqlite-malformed', message: `${what}: ${text}` };
@@ -76,7 +63,7 @@ function errorProblem(err: unknown, path: string, what: string): { problem: Cach
   const malformed = malformationOf(err, what);
   if (malformed?.code === 'header-invalid') {
     // Say what is wrong with the header when our parser can tell.
-    const parsed = parseDatabaseHeader(readHead(path, 100).bytes);
+    const parsed = parseDatabaseHeader(readHead(path, databaseHeaderSize).bytes);
     return {
       problem: parsed.ok ? malformed : { code: 'header-invalid', message: `${what}: ${parsed.reason}` },
       unreadable: false,
@@ -88,7 +75,7 @@ function errorProblem(err: unknown, path: string, what: string): { problem: Cach
 
 // Truncation as SQLite sees it: a partial last page, or fewer pages than the header records.
 function truncation(path: string, opts: CheckOptions): CacheProblem | undefined {
-  const { bytes, size } = readHead(path, 100);
+  const { bytes, size } = readHead(path, databaseHeaderSize);
   const parsed = parseDatabaseHeader(bytes);
   if (!parsed.ok) return { code: 'header-invalid', message: parsed.reason };
   const h = parsed.header;
@@ -129,7 +116,7 @@ function locateDamage(db: DatabaseSync): CacheProblem[] {
       db.prepare(sql).get();
     } catch (err) {
       // Only damage counts; a query this tree does not support (WITHOUT ROWID) says nothing.
-      if ((((err as { errcode?: number }).errcode ?? -1) & 0xff) !== sqliteCorrupt) continue;
+      if (primaryCodeOf(err) !== sqliteResult.corrupt) continue;
       found.push({
         code: 'sqlite-malformed',
         message: `${item.type} ${item.name} cannot be read: ${(err as Error).message}`,

@@ -55,6 +55,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isOpenFailure, openCacheFile, type OpenedCacheFile } from '../file-source.ts';
 import type { CacheProblemCode } from '../../../lib/problem-codes.ts';
 import { databaseHeaderSize, parseDatabaseHeader } from './header.ts';
+import { errcodeOf, primaryCodeOf, sqliteResult } from './result-codes.ts';
 
 export interface SnapshotOptions {
   busyTimeoutMs: number; // longest wait for our SHARED lock
@@ -93,17 +94,6 @@ const snapshotName = 'cache.sqlite';
 // A file written this recently may still be mid-write by a lock-free writer; wait it out.
 const settleMs = 20;
 
-const sqliteBusy = 5;
-const sqliteLocked = 6;
-const sqliteReadonlyRollback = 776;
-const sqliteCorrupt = 11;
-const sqliteNotADb = 26;
-
-function errcodeOf(err: unknown): number {
-  const code = (err as { errcode?: unknown }).errcode;
-  return typeof code === 'number' ? code : -1;
-}
-
 // A read inside BEGIN takes SHARED and keeps it until COMMIT; `PRAGMA schema_version` reads
 // only page 1, so a damaged schema does not stop us from locking.
 function acquireShared(db: DatabaseSync): LockState {
@@ -113,10 +103,10 @@ function acquireShared(db: DatabaseSync): LockState {
     return 'held';
   } catch (err) {
     releaseShared(db);
-    const code = errcodeOf(err);
-    if (code === sqliteReadonlyRollback) return 'hot-journal';
-    if ((code & 0xff) === sqliteBusy || (code & 0xff) === sqliteLocked) return 'busy';
-    if ((code & 0xff) === sqliteNotADb || (code & 0xff) === sqliteCorrupt) return 'unlockable';
+    const primary = primaryCodeOf(err);
+    if (errcodeOf(err) === sqliteResult.readonlyRollback) return 'hot-journal';
+    if (primary === sqliteResult.busy || primary === sqliteResult.locked) return 'busy';
+    if (primary === sqliteResult.notADb || primary === sqliteResult.corrupt) return 'unlockable';
     return { error: (err as Error).message };
   }
 }

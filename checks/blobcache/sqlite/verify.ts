@@ -3,13 +3,14 @@
 // the companions judged as belonging or stale (ownership.ts), SQLite's own recovery of the
 // snapshot, then quick_check (integrity_check with `full`, and whenever a journal or WAL was
 // rolled in). Never throws and never changes the live files; every failure is a verdict.
-import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CacheFormat, CacheProblem, CacheStats, CacheVerdict, CacheVerdictKind } from '../verdict.ts';
 import type { VerifyOptions } from '../verify.ts';
 import { isOpenFailure, openCacheFile } from '../file-source.ts';
-import { hasSqliteMagic, parseDatabaseHeader } from './header.ts';
+import { databaseHeaderSize, hasSqliteMagic, parseDatabaseHeader } from './header.ts';
+import { readHead } from './read-head.ts';
 import { parseJournal } from './journal.ts';
 import { parseWal } from './wal.ts';
 import { journalBelongs, walBelongs } from './ownership.ts';
@@ -33,21 +34,11 @@ interface Companions {
   rolledIn: boolean; // a journal or WAL with content will be applied by recovery
 }
 
-function readPrefix(path: string, length: number): Uint8Array {
-  const fd = openSync(path, 'r');
-  try {
-    const buf = Buffer.alloc(length);
-    return buf.subarray(0, readSync(fd, buf, 0, length, 0));
-  } finally {
-    closeSync(fd);
-  }
-}
-
 // What the journal or WAL in the snapshot will do to the database, judged before recovery.
 function judgeCompanions(snapshot: Snapshot): Companions {
   const out: Companions = { problems: [], warnings: [], rolledIn: false };
-  const head = parseDatabaseHeader(readPrefix(snapshot.dbPath, 100));
-  const page1 = head.ok ? readPrefix(snapshot.dbPath, head.header.pageSize) : new Uint8Array(0);
+  const head = parseDatabaseHeader(readHead(snapshot.dbPath, databaseHeaderSize).bytes);
+  const page1 = head.ok ? readHead(snapshot.dbPath, head.header.pageSize).bytes : new Uint8Array(0);
   if (snapshot.journalPath) {
     const journal = parseJournal(readFileSync(snapshot.journalPath));
     if (journal.kind === 'headerless') {
@@ -100,16 +91,17 @@ function judgeCompanions(snapshot: Snapshot): Companions {
   return out;
 }
 
-function verdictOf(
-  path: string,
+// A verdict on `path` timed from `started`: each part below says only what it found.
+type Say = (
   format: CacheFormat,
   verdict: CacheVerdictKind,
   problems: CacheProblem[],
   warnings: CacheProblem[],
   stats: CacheStats,
-  started: number,
-): CacheVerdict {
-  return {
+) => CacheVerdict;
+
+function sayFor(path: string, started: number): Say {
+  return (format, verdict, problems, warnings, stats) => ({
     path,
     format,
     verdict,
@@ -117,7 +109,108 @@ function verdictOf(
     warnings,
     stats,
     durationMs: Math.round((performance.now() - started) * 10) / 10,
+  });
+}
+
+// The live file's first 100 bytes, before any lock or copy: a file that cannot be opened or
+// read, an empty one (healthy: SQLite initialises it) and one without the SQLite magic are
+// judged here. Otherwise its size, for the verdict's stats.
+function judgeLiveHead(path: string, say: Say): { size: number } | CacheVerdict {
+  const opened = openCacheFile(path);
+  if (isOpenFailure(opened))
+    return say('unknown', 'unreadable', [{ code: opened.code, message: opened.message }], [], {});
+  const size = opened.stat.size;
+  const head = opened.readAt(0, databaseHeaderSize);
+  opened.close();
+  if (head instanceof Error)
+    return say('unknown', 'unreadable', [{ code: 'io-error', message: `${path}: ${head.message}` }], [], {
+      sizeBytes: size,
+    });
+  if (size === 0) {
+    const warning: CacheProblem = {
+      code: 'empty-file',
+      message: 'zero-length file: SQLite initialises it on the next write',
+    };
+    return say('empty', 'healthy', [], [warning], { sizeBytes: 0 });
+  }
+  if (!hasSqliteMagic(head)) {
+    const problem: CacheProblem = {
+      code: 'not-a-cache',
+      message: 'not an SQLite database (no "SQLite format 3" header)',
+    };
+    return say('unknown', 'corrupt', [problem], [], { sizeBytes: size });
+  }
+  return { size };
+}
+
+// Journals and WALs are parsed in memory: one far larger than c/image ever writes is not read
+// (a sparse one claiming gigabytes would be), and the file is not verified.
+function companionTooLarge(path: string, snap: Snapshot): CacheProblem | null {
+  for (const companion of [snap.journalPath, snap.walPath]) {
+    if (companion === undefined || statSync(companion).size <= maxCompanionBytes) continue;
+    const which = companion.endsWith('-wal') ? '-wal' : '-journal';
+    const message = `${path}: its ${which} is ${statSync(companion).size} bytes, more than the ${maxCompanionBytes} the verifier reads`;
+    return { code: 'companion-too-large', message };
+  }
+  return null;
+}
+
+// Backstop for what headers cannot tell: the database alone is sound, but with the journal or
+// WAL rolled in it is not, so that companion came from another database. The problem to put
+// first, or null.
+function staleCompanionFound(
+  snap: Snapshot,
+  alonePath: string,
+  companions: Companions,
+  damage: CacheProblem[],
+): CacheProblem | null {
+  const damaged = damage.some((p) => p.code !== 'not-a-cache' && p.code !== 'schema-incomplete');
+  if (!companions.rolledIn || !damaged || companions.problems.length > 0) return null;
+  const alone = checkSnapshotDatabase(alonePath, { full: true, expectWal: false });
+  if (alone.unreadable || alone.problems.length > 0) return null;
+  return {
+    code: snap.journalPath ? 'stale-journal' : 'stale-wal',
+    message: `the database alone is consistent, but recovering it with its ${snap.journalPath ? '-journal' : '-wal'} damages it: that file belongs to another database`,
   };
+}
+
+// The verdict on a snapshot: its companions judged, SQLite's recovery and check run on it.
+function judgeSnapshot(
+  path: string,
+  snap: Snapshot,
+  opts: SqliteVerifyOptions,
+  visit: SnapshotVisitor | undefined,
+  say: Say,
+): CacheVerdict {
+  const tooLarge = companionTooLarge(path, snap);
+  if (tooLarge)
+    return say('sqlite', 'unreadable', [tooLarge], [], { sizeBytes: snap.liveSize, attempts: snap.attempts });
+  const companions = judgeCompanions(snap);
+  const alonePath = join(snap.dir, 'alone.sqlite');
+  if (companions.rolledIn) copySnapshotFile(snap.dbPath, alonePath);
+  const checked = checkSnapshotDatabase(
+    snap.dbPath,
+    { full: opts.full === true || companions.rolledIn, expectWal: snap.walPath !== undefined },
+    visit,
+  );
+  const stats: CacheStats = {
+    pageSize: checked.pageSize,
+    pages: checked.pages,
+    tables: checked.tables,
+    rows: checked.rows,
+    sizeBytes: snap.liveSize,
+    attempts: snap.attempts,
+  };
+  if (checked.unreadable) return say('sqlite', 'unreadable', [checked.unreadable], companions.warnings, stats);
+  const problems = [...companions.problems, ...checked.problems];
+  let warnings = companions.warnings;
+  const stale = staleCompanionFound(snap, alonePath, companions, checked.problems);
+  if (stale) {
+    problems.unshift(stale);
+    warnings = [];
+  }
+  const verdict = problems.length > 0 ? 'corrupt' : 'healthy';
+  return say('sqlite', verdict, problems, [...warnings, ...checked.warnings], stats);
 }
 
 export async function verifySqliteFileWith(
@@ -125,54 +218,10 @@ export async function verifySqliteFileWith(
   opts: SqliteVerifyOptions,
   visit?: SnapshotVisitor,
 ): Promise<CacheVerdict> {
-  const started = performance.now();
+  const say = sayFor(path, performance.now());
   try {
-    const opened = openCacheFile(path);
-    if (isOpenFailure(opened))
-      return verdictOf(
-        path,
-        'unknown',
-        'unreadable',
-        [{ code: opened.code, message: opened.message }],
-        [],
-        {},
-        started,
-      );
-    const size = opened.stat.size;
-    const head = opened.readAt(0, 100);
-    opened.close();
-    if (head instanceof Error)
-      return verdictOf(
-        path,
-        'unknown',
-        'unreadable',
-        [{ code: 'io-error', message: `${path}: ${head.message}` }],
-        [],
-        { sizeBytes: size },
-        started,
-      );
-    if (size === 0) {
-      return verdictOf(
-        path,
-        'empty',
-        'healthy',
-        [],
-        [{ code: 'empty-file', message: 'zero-length file: SQLite initialises it on the next write' }],
-        { sizeBytes: 0 },
-        started,
-      );
-    }
-    if (!hasSqliteMagic(head)) {
-      return verdictOf(
-        path,
-        'unknown',
-        'corrupt',
-        [{ code: 'not-a-cache', message: 'not an SQLite database (no "SQLite format 3" header)' }],
-        [],
-        { sizeBytes: size },
-        started,
-      );
-    }
+    const live = judgeLiveHead(path, say);
+    if ('verdict' in live) return live;
     const taken = await takeSnapshot(path, {
       busyTimeoutMs: opts.busyTimeoutMs ?? sqliteVerifyDefaults.busyTimeoutMs,
       maxAttempts: Math.max(1, opts.maxAttempts ?? sqliteVerifyDefaults.maxAttempts),
@@ -180,92 +229,24 @@ export async function verifySqliteFileWith(
       snapshotDir: opts.snapshotDir ?? tmpdir(),
     });
     if (taken.kind !== 'taken') {
-      return verdictOf(
-        path,
-        'sqlite',
-        taken.kind,
-        [{ code: taken.code, message: taken.message }],
-        [],
-        { sizeBytes: taken.liveSize ?? size, attempts: taken.attempts },
-        started,
-      );
+      const stats = { sizeBytes: taken.liveSize ?? live.size, attempts: taken.attempts };
+      return say('sqlite', taken.kind, [{ code: taken.code, message: taken.message }], [], stats);
     }
-    const snap = taken.snapshot;
     try {
-      // Journals and WALs are parsed in memory: one far larger than c/image ever writes is not
-      // read (a sparse one claiming gigabytes would be), and the file is not verified.
-      for (const companion of [snap.journalPath, snap.walPath]) {
-        if (companion === undefined || statSync(companion).size <= maxCompanionBytes) continue;
-        const message = `${path}: its ${companion.endsWith('-wal') ? '-wal' : '-journal'} is ${statSync(companion).size} bytes, more than the ${maxCompanionBytes} the verifier reads`;
-        return verdictOf(
-          path,
-          'sqlite',
-          'unreadable',
-          [{ code: 'companion-too-large', message }],
-          [],
-          { sizeBytes: snap.liveSize, attempts: snap.attempts },
-          started,
-        );
-      }
-      const companions = judgeCompanions(snap);
-      const alonePath = join(snap.dir, 'alone.sqlite');
-      if (companions.rolledIn) copySnapshotFile(snap.dbPath, alonePath);
-      const checked = checkSnapshotDatabase(
-        snap.dbPath,
-        { full: opts.full === true || companions.rolledIn, expectWal: snap.walPath !== undefined },
-        visit,
-      );
-      const stats: CacheStats = {
-        pageSize: checked.pageSize,
-        pages: checked.pages,
-        tables: checked.tables,
-        rows: checked.rows,
-        sizeBytes: snap.liveSize,
-        attempts: snap.attempts,
-      };
-      if (checked.unreadable)
-        return verdictOf(path, 'sqlite', 'unreadable', [checked.unreadable], companions.warnings, stats, started);
-      const problems = [...companions.problems, ...checked.problems];
-      // Backstop for what headers cannot tell: the database alone is sound, but with the
-      // journal or WAL rolled in it is not, so that companion came from another database.
-      const damaged = checked.problems.some((p) => p.code !== 'not-a-cache' && p.code !== 'schema-incomplete');
-      if (companions.rolledIn && damaged && companions.problems.length === 0) {
-        const alone = checkSnapshotDatabase(alonePath, { full: true, expectWal: false });
-        if (!alone.unreadable && alone.problems.length === 0) {
-          const which = snap.journalPath ? 'stale-journal' : 'stale-wal';
-          problems.unshift({
-            code: which,
-            message: `the database alone is consistent, but recovering it with its ${snap.journalPath ? '-journal' : '-wal'} damages it: that file belongs to another database`,
-          });
-          companions.warnings.length = 0;
-        }
-      }
-      return verdictOf(
-        path,
-        'sqlite',
-        problems.length > 0 ? 'corrupt' : 'healthy',
-        problems,
-        [...companions.warnings, ...checked.warnings],
-        stats,
-        started,
-      );
+      return judgeSnapshot(path, taken.snapshot, opts, visit, say);
     } finally {
-      removeSnapshotDir(snap.dir);
+      removeSnapshotDir(taken.snapshot.dir);
     }
   } catch (err) {
     // SQLite saying "malformed" from anywhere is a verdict on the file; internal-error is kept
     // for faults of the agent and never judges the content (the check counts it as unverified).
     const malformed = malformationOf(err, `verifying ${path}`);
-    if (malformed) return verdictOf(path, 'sqlite', 'corrupt', [malformed], [], {}, started);
-    return verdictOf(
-      path,
-      'sqlite',
-      'unreadable',
-      [{ code: 'internal-error', message: `verifying ${path} failed: ${(err as Error).message}` }],
-      [],
-      {},
-      started,
-    );
+    if (malformed) return say('sqlite', 'corrupt', [malformed], [], {});
+    const problem: CacheProblem = {
+      code: 'internal-error',
+      message: `verifying ${path} failed: ${(err as Error).message}`,
+    };
+    return say('sqlite', 'unreadable', [problem], [], {});
   }
 }
 
