@@ -120,6 +120,157 @@ function peekCertificateNotAfter(
   });
 }
 
+// When each phase of one request ended, set by its socket's events as they come.
+interface Moments {
+  resolvedAt: number;
+  connectedAt: number | null;
+  securedAt: number | null;
+  certNotAfter: number | null;
+}
+
+type Resolved = { address: string; family: number };
+
+function requestOptionsFor(
+  opts: TimedGetOptions,
+  hostname: string,
+  resolved: Resolved,
+  secure: boolean,
+): https.RequestOptions {
+  // Connect to the address resolved above while keeping the name for the Host header, SNI and
+  // certificate name checks.
+  const pinnedLookup: LookupFunction = (_name, options, callback) => {
+    if (options.all) callback(null, [{ address: resolved.address, family: resolved.family }]);
+    else callback(null, resolved.address, resolved.family);
+  };
+  return {
+    host: hostname,
+    port: opts.url.port === '' ? (secure ? 443 : 80) : Number(opts.url.port),
+    path: `${opts.url.pathname}${opts.url.search}`,
+    method: 'GET',
+    headers: { 'User-Agent': 'buildfleet-agent', Accept: 'application/json', ...opts.headers },
+    agent: false,
+    lookup: pinnedLookup,
+    ...(secure
+      ? {
+          secureContext: secureContextFor(opts.ca),
+          rejectUnauthorized: !opts.insecure,
+          servername: isIP(hostname) === 0 ? hostname : undefined,
+        }
+      : {}),
+  };
+}
+
+function timePhases(request: http.ClientRequest, phases: ProbePhases, m: Moments): void {
+  request.on('socket', (socket) => {
+    socket.once('connect', () => {
+      m.connectedAt = performance.now();
+      phases.connect = seconds(m.resolvedAt, m.connectedAt);
+    });
+    socket.once('secureConnect', () => {
+      m.securedAt = performance.now();
+      phases.tls = seconds(m.connectedAt ?? m.resolvedAt, m.securedAt);
+      m.certNotAfter = notAfterOf(socket as TLSSocket);
+    });
+  });
+}
+
+// A failed request sorted by how far it got: the deadline, no connection, the TLS handshake
+// (the caller then reads the certificate's expiry), or the connection lost mid-answer.
+function failureOf(
+  err: NodeJS.ErrnoException,
+  opts: TimedGetOptions,
+  where: { address: string; port: number; secure: boolean },
+  phases: ProbePhases,
+  m: Moments,
+): TimedGetOutcome & { ok: false } {
+  const detail = err.code ?? err.message;
+  const certNotAfter = m.certNotAfter;
+  if (opts.deadline.aborted) {
+    const stage =
+      m.connectedAt === null
+        ? 'connecting'
+        : where.secure && m.securedAt === null
+          ? 'in the TLS handshake'
+          : 'waiting for the answer';
+    const message = `no answer within ${opts.timeoutSeconds} s (${stage})`;
+    return { ok: false, reason: 'timeout', message, phases, certNotAfter };
+  }
+  if (m.connectedAt === null) {
+    const message = `cannot connect to ${where.address}:${where.port}: ${detail}`;
+    return { ok: false, reason: 'connect', message, phases, certNotAfter };
+  }
+  if (where.secure && m.securedAt === null)
+    return { ok: false, reason: 'tls', message: `TLS handshake failed: ${err.message}`, phases, certNotAfter };
+  const message = `connection lost before a complete answer: ${detail}`;
+  return { ok: false, reason: 'connect', message, phases, certNotAfter };
+}
+
+// The answer's body, of which at most maxBodyBytes are kept; `failed` when it is cut mid-body.
+function readAnswer(
+  response: http.IncomingMessage,
+  done: (body: string) => void,
+  failed: (err: NodeJS.ErrnoException) => void,
+): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  response.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    if (size <= maxBodyBytes) chunks.push(chunk);
+  });
+  response.on('end', () => done(Buffer.concat(chunks).toString('utf8')));
+  response.on('error', failed);
+}
+
+function requestTimed(
+  opts: TimedGetOptions,
+  hostname: string,
+  resolved: Resolved,
+  started: number,
+  phases: ProbePhases,
+  m: Moments,
+): Promise<TimedGetOutcome> {
+  const secure = opts.url.protocol === 'https:';
+  const requestOptions = requestOptionsFor(opts, hostname, resolved, secure);
+  const where = { address: resolved.address, port: Number(requestOptions.port), secure };
+  return new Promise<TimedGetOutcome>((resolve) => {
+    let settled = false;
+    const finish = (outcome: TimedGetOutcome) => {
+      if (settled) return;
+      settled = true;
+      opts.deadline.removeEventListener('abort', onDeadline);
+      outcome.phases.total = seconds(started, performance.now());
+      resolve(outcome);
+    };
+    const request = (secure ? https : http).request(requestOptions);
+    const onDeadline = () => request.destroy(new Error('deadline'));
+    opts.deadline.addEventListener('abort', onDeadline, { once: true });
+    if (opts.deadline.aborted) onDeadline();
+    timePhases(request, phases, m);
+    const onError = (err: NodeJS.ErrnoException) => {
+      const failed = failureOf(err, opts, where, phases, m);
+      if (failed.reason !== 'tls') return finish(failed);
+      void peekCertificateNotAfter(resolved.address, where.port, requestOptions.servername, opts.deadline).then(
+        (notAfter) => finish({ ...failed, certNotAfter: notAfter }),
+      );
+    };
+    request.on('error', onError);
+    request.on('response', (response) => {
+      const answered = (body: string) =>
+        finish({
+          ok: true,
+          status: response.statusCode ?? 0,
+          headers: response.headers,
+          body,
+          phases,
+          certNotAfter: m.certNotAfter,
+        });
+      // Cut mid-body (by the server or our deadline): same classification as the request.
+      readAnswer(response, answered, onError);
+    });
+    request.end();
+  });
+}
+
 export async function timedGet(opts: TimedGetOptions): Promise<TimedGetOutcome> {
   const started = performance.now();
   const phases: ProbePhases = { resolve: null, connect: null, tls: null, total: null };
@@ -131,121 +282,6 @@ export async function timedGet(opts: TimedGetOptions): Promise<TimedGetOutcome> 
     return { ok: false, reason: resolved.reason, message: resolved.message, phases, certNotAfter: null };
   }
   phases.resolve = seconds(started, resolvedAt);
-
-  const secure = opts.url.protocol === 'https:';
-  // Connect to the address resolved above while keeping the name for the Host header, SNI and
-  // certificate name checks.
-  const pinnedLookup: LookupFunction = (_name, options, callback) => {
-    if (options.all) callback(null, [{ address: resolved.address, family: resolved.family }]);
-    else callback(null, resolved.address, resolved.family);
-  };
-  return new Promise<TimedGetOutcome>((resolve) => {
-    let connectedAt: number | null = null;
-    let securedAt: number | null = null;
-    let certNotAfter: number | null = null;
-    let settled = false;
-    const finish = (outcome: TimedGetOutcome) => {
-      if (settled) return;
-      settled = true;
-      opts.deadline.removeEventListener('abort', onDeadline);
-      outcome.phases.total = seconds(started, performance.now());
-      resolve(outcome);
-    };
-    const requestOptions: https.RequestOptions = {
-      host: hostname,
-      port: opts.url.port === '' ? (secure ? 443 : 80) : Number(opts.url.port),
-      path: `${opts.url.pathname}${opts.url.search}`,
-      method: 'GET',
-      headers: { 'User-Agent': 'buildfleet-agent', Accept: 'application/json', ...opts.headers },
-      agent: false,
-      lookup: pinnedLookup,
-      ...(secure
-        ? {
-            secureContext: secureContextFor(opts.ca),
-            rejectUnauthorized: !opts.insecure,
-            servername: isIP(hostname) === 0 ? hostname : undefined,
-          }
-        : {}),
-    };
-    const request = (secure ? https : http).request(requestOptions);
-    const onDeadline = () => request.destroy(new Error('deadline'));
-    opts.deadline.addEventListener('abort', onDeadline, { once: true });
-    if (opts.deadline.aborted) onDeadline();
-
-    request.on('socket', (socket) => {
-      socket.once('connect', () => {
-        connectedAt = performance.now();
-        phases.connect = seconds(resolvedAt, connectedAt);
-      });
-      socket.once('secureConnect', () => {
-        securedAt = performance.now();
-        phases.tls = seconds(connectedAt ?? resolvedAt, securedAt);
-        certNotAfter = notAfterOf(socket as TLSSocket);
-      });
-    });
-    const onError = (err: NodeJS.ErrnoException) => {
-      const detail = err.code ?? err.message;
-      if (opts.deadline.aborted) {
-        const stage =
-          connectedAt === null
-            ? 'connecting'
-            : secure && securedAt === null
-              ? 'in the TLS handshake'
-              : 'waiting for the answer';
-        finish({
-          ok: false,
-          reason: 'timeout',
-          message: `no answer within ${opts.timeoutSeconds} s (${stage})`,
-          phases,
-          certNotAfter,
-        });
-      } else if (connectedAt === null) {
-        finish({
-          ok: false,
-          reason: 'connect',
-          message: `cannot connect to ${resolved.address}:${requestOptions.port}: ${detail}`,
-          phases,
-          certNotAfter,
-        });
-      } else if (secure && securedAt === null) {
-        const message = `TLS handshake failed: ${err.message}`;
-        void peekCertificateNotAfter(
-          resolved.address,
-          Number(requestOptions.port),
-          requestOptions.servername,
-          opts.deadline,
-        ).then((notAfter) => finish({ ok: false, reason: 'tls', message, phases, certNotAfter: notAfter }));
-      } else {
-        finish({
-          ok: false,
-          reason: 'connect',
-          message: `connection lost before a complete answer: ${detail}`,
-          phases,
-          certNotAfter,
-        });
-      }
-    };
-    request.on('error', onError);
-    request.on('response', (response) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      response.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size <= maxBodyBytes) chunks.push(chunk);
-      });
-      response.on('end', () =>
-        finish({
-          ok: true,
-          status: response.statusCode ?? 0,
-          headers: response.headers,
-          body: Buffer.concat(chunks).toString('utf8'),
-          phases,
-          certNotAfter,
-        }),
-      );
-      // Cut mid-body (by the server or our deadline): same classification as the request.
-      response.on('error', onError);
-    });
-    request.end();
-  });
+  const moments: Moments = { resolvedAt, connectedAt: null, securedAt: null, certNotAfter: null };
+  return requestTimed(opts, hostname, resolved, started, phases, moments);
 }
