@@ -22,7 +22,12 @@
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { unreadableVerdict, type CacheProblem, type CacheVerdict } from '../checks/blobcache/verdict.ts';
+import {
+  unreadableVerdict,
+  verdictUnderPath,
+  type CacheProblem,
+  type CacheVerdict,
+} from '../checks/blobcache/verdict.ts';
 import type { VerifyOptions } from '../checks/blobcache/verify.ts';
 import { abortWhenAny } from '../lib/deadline.ts';
 import { lastLine, runChild } from '../lib/run-child.ts';
@@ -113,22 +118,24 @@ function isVerdictFor(x: unknown, path: string): x is CacheVerdict {
   );
 }
 
-// What the child is given for a caller's path, the descriptor it inherits as fd 3, and how its
-// texts are turned back into the caller's path.
-function childView(path: string): { childPath: string; fd: number | null; back: (s: string) => string } {
+// What the child is given for a caller's path, the descriptor it inherits as fd 3, and what in
+// its texts names the file (`seen`) and what the caller calls it (`shown`).
+interface ChildView {
+  childPath: string;
+  fd: number | null;
+  seen: string | RegExp;
+  shown: string;
+}
+
+function childView(path: string): ChildView {
   const m = fdPath.exec(path);
-  if (!m) return { childPath: path, fd: null, back: (s) => s };
-  const callerPrefix = `/proc/self/fd/${m[1]}`;
+  if (!m) return { childPath: path, fd: null, seen: path, shown: path };
   return {
     childPath: `/proc/self/fd/${childFd}${m[2] ?? ''}`,
     fd: Number(m[1]),
-    back: (s) => s.replace(childFdPrefix, callerPrefix),
+    seen: childFdPrefix,
+    shown: `/proc/self/fd/${m[1]}`,
   };
-}
-
-function mapVerdict(v: CacheVerdict, back: (s: string) => string): CacheVerdict {
-  const mapProblem = (p: CacheProblem): CacheProblem => ({ ...p, message: back(p.message) });
-  return { ...v, path: back(v.path), problems: v.problems.map(mapProblem), warnings: v.warnings.map(mapProblem) };
 }
 
 // Snapshot directories no child is using: every one, since children run one at a time and this
@@ -149,8 +156,7 @@ export function removeStaleSnapshotDirs(root: string): void {
 function verdictOf(
   request: Request,
   run: Awaited<ReturnType<typeof runChild>>,
-  childPath: string,
-  back: (s: string) => string,
+  view: ChildView,
   maxVerifySeconds: number,
 ): CacheVerdict {
   const path = request.path;
@@ -180,9 +186,10 @@ function verdictOf(
       } catch {
         return failed(`the verification process (exit ${run.code}) printed no verdict${tail}`);
       }
-      if (!isVerdictFor(parsed, childPath))
+      if (!isVerdictFor(parsed, view.childPath))
         return failed(`the verification process (exit ${run.code}) printed no verdict on this file${tail}`);
-      return mapVerdict(parsed, back);
+      // Its path is the child's (checked above): the caller's own is `path`.
+      return verdictUnderPath(parsed, path, view.seen, view.shown);
     }
   }
 }
@@ -200,7 +207,8 @@ export function createChildVerifier(opts: ChildVerifierOptions): CacheVerifier {
     unreadable(path, verifyProcessCodes.failed, `${path}: the agent is stopping`);
 
   async function run(request: Request): Promise<CacheVerdict> {
-    const { childPath, fd, back } = childView(request.path);
+    const view = childView(request.path);
+    const { childPath, fd } = view;
     const root = opts.snapshotRoot();
     let snapshotDir: string;
     try {
@@ -240,7 +248,7 @@ export function createChildVerifier(opts: ChildVerifierOptions): CacheVerifier {
         maxStdoutBytes,
       });
       if (closed) return stopping(request.path);
-      return verdictOf(request, outcome, childPath, back, opts.maxVerifySeconds);
+      return verdictOf(request, outcome, view, opts.maxVerifySeconds);
     } finally {
       release();
       // A child that is not dead yet (abandoned in the kernel) may still write here: whatever it

@@ -7,7 +7,7 @@ import { fsyncSync, renameSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { DiscoveredCache, CacheFormatByName } from '../../checks/blobcache/discover.ts';
-import type { CacheVerdict } from '../../checks/blobcache/verdict.ts';
+import { verdictUnderPath, type CacheVerdict } from '../../checks/blobcache/verdict.ts';
 import type { VerifyOptions } from '../../checks/blobcache/verify.ts';
 import type { VerifyCacheFn } from '../../checks/blobcache/check.ts';
 import type { KnownVerification, QuarantineResult } from '../../checks/blobcache/remediation.ts';
@@ -94,13 +94,7 @@ function refusedOutcome(cache: DiscoveredCache, r: Refusal): QuarantineOutcome {
 async function verifyPinned(dir: PinnedDir, cache: DiscoveredCache, deps: QuarantineDeps): Promise<CacheVerdict> {
   const pinnedPath = dir.at(cache.fileName!);
   const v = await deps.verify(pinnedPath, deps.verifyOptions);
-  const fix = (m: string): string => m.split(pinnedPath).join(cache.path);
-  return {
-    ...v,
-    path: cache.path,
-    problems: v.problems.map((p) => ({ ...p, message: fix(p.message) })),
-    warnings: v.warnings.map((p) => ({ ...p, message: fix(p.message) })),
-  };
+  return verdictUnderPath(v, cache.path, pinnedPath, cache.path);
 }
 
 function busyOutcome(

@@ -3,7 +3,7 @@
 // installed skopeo uses is moved aside by the agent and its path checked again. The details are the source of the blobinfocache_* metrics; their
 // shape is documented in docs/quarantine.md ("The blobcache check").
 import type { Check, CheckContext, CheckReason, CheckResult, CheckStatus, CheckTrigger } from '../types.ts';
-import type { CacheProblem, CacheVerdict, CacheFormat } from './verdict.ts';
+import { verdictUnderPath, type CacheProblem, type CacheVerdict, type CacheFormat } from './verdict.ts';
 import {
   discoverCaches,
   type CacheDirSource,
@@ -176,13 +176,7 @@ async function verifyDiscovered(cache: DiscoveredCache, plan: VerifyPlan): Promi
     // The check's deadline is the verification's: a child still at work then is killed.
     const v = await plan.verify(pinnedPath, { full: plan.full, signal: plan.signal });
     plan.memory.countVerified(plan.trigger);
-    const fix = (m: string): string => m.split(pinnedPath).join(cache.path);
-    const verdict = {
-      ...v,
-      path: cache.path,
-      problems: v.problems.map((p) => ({ ...p, message: fix(p.message) })),
-      warnings: v.warnings.map((p) => ({ ...p, message: fix(p.message) })),
-    };
+    const verdict = verdictUnderPath(v, cache.path, pinnedPath, cache.path);
     const verifiedAtMs = plan.nowMs();
     plan.memory.remember(cache.path, stampOk, verdict, verifiedAtMs);
     return {

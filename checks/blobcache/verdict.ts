@@ -50,6 +50,14 @@ export function cacheCheckExitCode(verdicts: readonly CacheVerdict[]): ExitCode 
   return exitCodes.ok;
 }
 
+// A verdict made under another name of the file (a pinned /proc/self/fd path, the verifier
+// child's fd 3) told under the name the caller knows: `path`, and every `seen` in a message
+// replaced by `shown` (a RegExp must be global).
+export function verdictUnderPath(v: CacheVerdict, path: string, seen: string | RegExp, shown: string): CacheVerdict {
+  const fix = (p: CacheProblem): CacheProblem => ({ ...p, message: p.message.replaceAll(seen, () => shown) });
+  return { ...v, path, problems: v.problems.map(fix), warnings: v.warnings.map(fix) };
+}
+
 // The verdict for a file whose bytes could not be read (open failed, read failed).
 export function unreadableVerdict(
   path: string,
