@@ -44,8 +44,6 @@ const verbs: Record<string, { summary: string; load: VerbLoader }> = {
   version: { summary: 'print the agent and Node.js versions', load: () => import('./cli/version.ts') },
 };
 
-export const usageExitCode = exitCodes.usage;
-
 function topHelp(): string {
   const width = Math.max(...Object.keys(verbs).map((v) => v.length));
   const lines = Object.entries(verbs).map(([name, v]) => `  ${name.padEnd(width)}  ${v.summary}`);
@@ -64,7 +62,7 @@ export async function main(argv: string[]): Promise<number> {
   const [first, second] = argv;
   if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
     process.stdout.write(topHelp());
-    return first === undefined ? usageExitCode : 0;
+    return first === undefined ? exitCodes.usage : exitCodes.ok;
   }
   if (first === '--version') argv = ['version', ...argv.slice(1)];
   const two = `${argv[0]} ${second ?? ''}`;
@@ -72,13 +70,13 @@ export async function main(argv: string[]): Promise<number> {
   const verb = verbs[name];
   if (!verb) {
     process.stderr.write(`buildfleet-agent: unknown verb "${argv.slice(0, 2).join(' ')}"\n\n${topHelp()}`);
-    return usageExitCode;
+    return exitCodes.usage;
   }
   const rest = argv.slice(name.split(' ').length);
   const mod = await verb.load();
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(mod.help.endsWith('\n') ? mod.help : `${mod.help}\n`);
-    return 0;
+    return exitCodes.ok;
   }
   return mod.run(rest);
 }

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { verifyCacheFile } from '../../checks/blobcache/verify.ts';
 import { cacheCheckExitCode, type CacheVerdict } from '../../checks/blobcache/verdict.ts';
+import { usageError } from './usage-error.ts';
 
 export const help = `Usage: buildfleet-agent cache check FILE... [--json] [--full]
 
@@ -28,13 +29,11 @@ export async function run(args: string[]): Promise<number> {
       options: { json: { type: 'boolean' }, full: { type: 'boolean' }, 'snapshot-dir': { type: 'string' } },
     });
   } catch (err) {
-    process.stderr.write(`cache check: ${(err as Error).message}\n`);
-    return 2;
+    return usageError('cache check', (err as Error).message);
   }
   const files = parsed.positionals;
   if (files.length === 0) {
-    process.stderr.write('cache check: no FILE given (see --help)\n');
-    return 2;
+    return usageError('cache check', 'no FILE given (see --help)');
   }
   const verdicts: CacheVerdict[] = [];
   for (const file of files)

@@ -3,6 +3,7 @@ import { inspectCacheFile } from '../../checks/blobcache/inspect.ts';
 import type { InspectionNode } from '../../checks/blobcache/inspection.ts';
 import { cacheCheckExitCode } from '../../checks/blobcache/verdict.ts';
 import { formatVerdicts } from './cache-check.ts';
+import { usageError } from './usage-error.ts';
 
 export const help = `Usage: buildfleet-agent cache inspect FILE [--json]
 
@@ -20,12 +21,10 @@ export async function run(args: string[]): Promise<number> {
   try {
     parsed = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean' } } });
   } catch (err) {
-    process.stderr.write(`cache inspect: ${(err as Error).message}\n`);
-    return 2;
+    return usageError('cache inspect', (err as Error).message);
   }
   if (parsed.positionals.length !== 1) {
-    process.stderr.write('cache inspect: exactly one FILE is required (see --help)\n');
-    return 2;
+    return usageError('cache inspect', 'exactly one FILE is required (see --help)');
   }
   const inspection = await inspectCacheFile(parsed.positionals[0]);
   if (parsed.values.json) {

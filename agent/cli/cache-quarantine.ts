@@ -8,6 +8,7 @@ import { verifyCacheFile } from '../../checks/blobcache/verify.ts';
 import { defaultConfigPath, isConfigError, loadConfig } from '../config.ts';
 import { defaultMaxQuarantineBytes, defaultQuarantineKeep } from '../remediation/retention.ts';
 import { runQuarantine, type QuarantineReport } from '../remediation/run-quarantine.ts';
+import { usageError } from './usage-error.ts';
 
 export const help = `Usage: buildfleet-agent cache quarantine [FILE...] [--config FILE] [--dry-run] [--json] [--state-dir DIR]
 
@@ -128,8 +129,7 @@ async function installedSkopeo(
 export async function run(args: string[]): Promise<number> {
   const opts = parseOptions(args);
   if (opts instanceof Error) {
-    process.stderr.write(`buildfleet-agent cache quarantine: ${opts.message}\n\n${help}\n`);
-    return 2;
+    return usageError(null, `buildfleet-agent cache quarantine: ${opts.message}\n\n${help}`);
   }
   const skopeo = await installedSkopeo(opts.skopeo);
   if (skopeo.note)

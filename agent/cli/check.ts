@@ -6,6 +6,7 @@ import { decisionExitCode } from '../admission.ts';
 import { createLogger } from '../log.ts';
 import type { Preflight } from '../core-types.ts';
 import { renderTextfile, textfileName, writeTextfile } from '../metrics/textfile.ts';
+import { usageError } from './usage-error.ts';
 
 export const help = `Usage: buildfleet-agent check [--json] [--only NAME,...] [--config FILE] [--textfile DIR]
 
@@ -27,8 +28,7 @@ Exit codes: 0 accept, 1 refuse, 3 degraded (only shared checks such as a registr
 2 config or usage error, or the textfile could not be written.`;
 
 function usage(message: string): number {
-  process.stderr.write(`check: ${message}\n`);
-  return 2;
+  return usageError('check', message);
 }
 
 export async function run(args: string[]): Promise<number> {
@@ -55,8 +55,7 @@ export async function run(args: string[]): Promise<number> {
   const loaded = loadConfig(parsed.values.config ?? null);
   const configLoadedAt = new Date();
   if (isConfigError(loaded)) {
-    for (const error of loaded.errors) process.stderr.write(`${error}\n`);
-    return 2;
+    return usageError(null, ...loaded.errors);
   }
   // Diagnostics only: the verdict itself is the output.
   const log = createLogger({ level: loaded.config.logLevel === 'silent' ? 'silent' : 'warn' });
@@ -68,8 +67,7 @@ export async function run(args: string[]): Promise<number> {
     log,
   });
   if ('errors' in created) {
-    for (const error of created.errors) process.stderr.write(`${error}\n`);
-    return 2;
+    return usageError(null, ...created.errors);
   }
   const { core } = created;
   const only = parsed.values.only

@@ -1,5 +1,7 @@
 import { parseArgs } from 'node:util';
 import { configAsDocument, defaultConfigPath, isConfigError, loadConfig, renderConfigYaml } from '../config.ts';
+import { usageError } from './usage-error.ts';
+import { exitCodes } from '../../lib/exit-codes.ts';
 
 export const help = `Usage: buildfleet-agent config check [--config FILE] [--json]
 
@@ -18,18 +20,16 @@ export async function run(args: string[]): Promise<number> {
   try {
     parsed = parseArgs({ args, options: { config: { type: 'string' }, json: { type: 'boolean' } } });
   } catch (err) {
-    process.stderr.write(`config check: ${(err as Error).message}\n`);
-    return 2;
+    return usageError('config check', (err as Error).message);
   }
   const loaded = loadConfig(parsed.values.config ?? null);
   if (isConfigError(loaded)) {
-    for (const error of loaded.errors) process.stderr.write(`${error}\n`);
-    return 2;
+    return usageError(null, ...loaded.errors);
   }
   process.stdout.write(
     parsed.values.json
       ? `${JSON.stringify(configAsDocument(loaded.config), null, 2)}\n`
       : renderConfigYaml(loaded.config),
   );
-  return 0;
+  return exitCodes.ok;
 }

@@ -6,6 +6,7 @@ import { fileSdGroups, fileSdPathProblem, renderFileSd, writeFileAtomically } fr
 import { fleetExitCode, fleetReport, rowOf } from '../fleet/fleet-report.ts';
 import { formatFleetTable } from '../fleet/fleet-table.ts';
 import { defaultAgentPort, parseTargetList, parseTargetsFile, type FleetTarget } from '../fleet/targets.ts';
+import { usageError } from './usage-error.ts';
 
 export const help = `Usage: buildfleet-agent fleet status HOST[:PORT]... | --targets FILE [options]
 
@@ -43,8 +44,7 @@ else 1 any refuses, else 3 any is degraded; 2 usage error, unreadable targets fi
 file_sd file could not be written.`;
 
 function usage(message: string): number {
-  process.stderr.write(`fleet status: ${message}\n`);
-  return 2;
+  return usageError('fleet status', message);
 }
 
 // A number option within [min, max]; the message says which bound was missed.
@@ -131,8 +131,7 @@ export async function run(args: string[]): Promise<number> {
 
   const targets = collectTargets(parsed.positionals, v.targets ?? []);
   if (!targets.ok) {
-    for (const error of targets.errors) process.stderr.write(`fleet status: ${error}\n`);
-    return 2;
+    return usageError('fleet status', ...targets.errors);
   }
   if (targets.targets.length === 0) return usage('no targets: give HOST[:PORT] arguments or --targets FILE');
 
@@ -167,8 +166,7 @@ export async function run(args: string[]): Promise<number> {
         renderFileSd(fileSdGroups(report.rows, { decisionLabel: v['file-sd-state'] === true })),
       );
       if (!written.ok) {
-        process.stderr.write(`fleet status: ${written.error}\n`);
-        return 2;
+        return usage(written.error);
       }
     }
     return fleetExitCode(report);

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { createLogger, journalStreamIsStderr } from '../log.ts';
 import { runUntilSignalled, startDaemon } from '../daemon.ts';
 import { startHeapTrim } from '../heap-trim.ts';
+import { usageError } from './usage-error.ts';
 
 export const help = `Usage: buildfleet-agent serve [--config FILE] [--listen ADDR]
 
@@ -22,8 +23,7 @@ export async function run(args: string[]): Promise<number> {
   try {
     parsed = parseArgs({ args, options: { config: { type: 'string' }, listen: { type: 'string' } } });
   } catch (err) {
-    process.stderr.write(`serve: ${(err as Error).message}\n`);
-    return 2;
+    return usageError('serve', (err as Error).message);
   }
   const log = createLogger({ level: 'info' });
   // The checks start inside startDaemon, before the stop handlers are wired: a SIGTERM in that

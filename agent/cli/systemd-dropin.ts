@@ -6,6 +6,8 @@ import { lstat, realpath } from 'node:fs/promises';
 import { cacheDirsInScope } from '../../checks/blobcache/discover.ts';
 import { defaultConfigPath, isConfigError, loadConfig } from '../config.ts';
 import { coveredByUnit, dropInPath, renderDropIn } from '../systemd-dropin.ts';
+import { usageError } from './usage-error.ts';
+import { exitCodes } from '../../lib/exit-codes.ts';
 
 export const help = `Usage: buildfleet-agent systemd-dropin [--config FILE] [--passwd FILE]
 
@@ -42,13 +44,11 @@ export async function run(args: string[]): Promise<number> {
       options: { config: { type: 'string' }, passwd: { type: 'string', default: '/etc/passwd' } },
     });
   } catch (err) {
-    process.stderr.write(`systemd-dropin: ${(err as Error).message}\n`);
-    return 2;
+    return usageError('systemd-dropin', (err as Error).message);
   }
   const loaded = loadConfig(parsed.values.config ?? null);
   if (isConfigError(loaded)) {
-    for (const error of loaded.errors) process.stderr.write(`${error}\n`);
-    return 2;
+    return usageError(null, ...loaded.errors);
   }
   const c = loaded.config.checks.blobinfocache;
   const inScope = await cacheDirsInScope({
@@ -64,5 +64,5 @@ export async function run(args: string[]): Promise<number> {
   process.stdout.write(
     renderDropIn(outside, { passwd: parsed.values.passwd, config: parsed.values.config ?? defaultConfigPath }),
   );
-  return 0;
+  return exitCodes.ok;
 }

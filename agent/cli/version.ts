@@ -1,4 +1,5 @@
 import { agentVersion } from '../version.ts';
+import { exitCodes } from '../../lib/exit-codes.ts';
 
 export const help = `Usage: buildfleet-agent version
 
@@ -6,5 +7,5 @@ Prints the agent version and the Node.js version it runs on. Exit code 0.`;
 
 export async function run(_args: string[]): Promise<number> {
   process.stdout.write(`buildfleet-agent ${agentVersion}\nnode ${process.versions.node}\n`);
-  return 0;
+  return exitCodes.ok;
 }

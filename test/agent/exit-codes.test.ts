@@ -2,7 +2,7 @@
 // docs/conventions.md, lib/exit-codes.ts and each --help text must say the same thing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { exitCodes } from '../../lib/exit-codes.ts';
 
 const repo = new URL('../../', import.meta.url);
@@ -36,4 +36,19 @@ test('every --help states its exit codes from the table', async () => {
   const header = gate.slice(gate.indexOf('# Exit codes'), gate.indexOf('set -u'));
   assert.match(header, /4 the agent could not\n?#? *be asked/);
   assert.match(header, /3 degraded with --degraded refuse/);
+});
+
+// The verbs name their codes (exitCodes.usage, exitCodes.ok, usageError): a bare `return 2` is
+// how a code drifts from the table unnoticed.
+test('no verb returns an exit code as a bare number', () => {
+  const dir = new URL('agent/cli/', repo);
+  const files = ['agent/cli.ts', ...readdirSync(dir).map((f) => `agent/cli/${f}`)].filter((f) => f.endsWith('.ts'));
+  const bare = files.flatMap((f) =>
+    read(f)
+      .split('\n')
+      .map((line, i) => ({ where: `${f}:${i + 1}`, line }))
+      .filter(({ line }) => /\breturn\s+\d+\s*;|\?\s*\d+\s*:\s*\d+\s*;/.test(line))
+      .map(({ where, line }) => `${where}: ${line.trim()}`),
+  );
+  assert.deepEqual(bare, []);
 });
