@@ -1,4 +1,4 @@
-// Where blob-info caches live on this host (formats.md §2d): root's system cache, each local
+// Where blob-info caches live on this host (docs/formats.md §2d): root's system cache, each local
 // user's rootless cache, and configured extra directories; the bolt and the SQLite file side by
 // side (skopeo >= 1.14 writes .sqlite and never migrates or deletes the old .boltdb, §2c).
 // Discovery only reads metadata. It follows a symbolic link only when root could be the only

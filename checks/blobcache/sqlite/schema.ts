@@ -1,5 +1,5 @@
 // containers/image's blob-info cache schema (pkg/blobinfocache/sqlite/sqlite.go,
-// ensureDBHasCurrentSchema; formats.md §2b) and the rule deciding whether a readable SQLite
+// ensureDBHasCurrentSchema; docs/formats.md §2b) and the rule deciding whether a readable SQLite
 // database is such a cache.
 import type { DatabaseSync } from 'node:sqlite';
 
