@@ -1,7 +1,6 @@
-import { parseArgs } from 'node:util';
 import { verifyCacheFile } from '../../checks/blobcache/verify.ts';
 import { cacheCheckExitCode, type CacheVerdict } from '../../checks/blobcache/verdict.ts';
-import { usageError } from './usage-error.ts';
+import { parseVerbArgs, usageError } from './usage-error.ts';
 
 export const help = `Usage: buildfleet-agent cache check FILE... [--json] [--full]
 
@@ -21,16 +20,12 @@ Exit codes: 0 all healthy, 1 any corrupt, 2 usage error, 4 none corrupt but any 
 (no verdict).`;
 
 export async function run(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: { json: { type: 'boolean' }, full: { type: 'boolean' }, 'snapshot-dir': { type: 'string' } },
-    });
-  } catch (err) {
-    return usageError('cache check', (err as Error).message);
-  }
+  const parsed = parseVerbArgs('cache check', {
+    args,
+    allowPositionals: true,
+    options: { json: { type: 'boolean' }, full: { type: 'boolean' }, 'snapshot-dir': { type: 'string' } },
+  });
+  if (typeof parsed === 'number') return parsed;
   const files = parsed.positionals;
   if (files.length === 0) {
     return usageError('cache check', 'no FILE given (see --help)');

@@ -1,9 +1,8 @@
-import { parseArgs } from 'node:util';
 import { inspectCacheFile } from '../../checks/blobcache/inspect.ts';
 import type { InspectionNode } from '../../checks/blobcache/inspection.ts';
 import { cacheCheckExitCode } from '../../checks/blobcache/verdict.ts';
 import { formatVerdicts } from './cache-check.ts';
-import { usageError } from './usage-error.ts';
+import { parseVerbArgs, usageError } from './usage-error.ts';
 
 export const help = `Usage: buildfleet-agent cache inspect FILE [--json]
 
@@ -17,12 +16,12 @@ Options:
 Exit codes: 0 healthy, 1 corrupt, 2 usage error, 4 unreadable or busy (no verdict).`;
 
 export async function run(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean' } } });
-  } catch (err) {
-    return usageError('cache inspect', (err as Error).message);
-  }
+  const parsed = parseVerbArgs('cache inspect', {
+    args,
+    allowPositionals: true,
+    options: { json: { type: 'boolean' } },
+  });
+  if (typeof parsed === 'number') return parsed;
   if (parsed.positionals.length !== 1) {
     return usageError('cache inspect', 'exactly one FILE is required (see --help)');
   }

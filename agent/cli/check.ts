@@ -1,12 +1,11 @@
 import { statSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { isConfigError, loadConfig } from '../config.ts';
 import { createAgentCore } from '../core.ts';
 import { decisionExitCode } from '../admission.ts';
 import { createLogger } from '../log.ts';
 import type { Preflight } from '../core-types.ts';
 import { renderTextfile, textfileName, writeTextfile } from '../metrics/textfile.ts';
-import { usageError } from './usage-error.ts';
+import { parseVerbArgs, usageError } from './usage-error.ts';
 
 export const help = `Usage: buildfleet-agent check [--json] [--only NAME,...] [--config FILE] [--textfile DIR]
 
@@ -32,20 +31,16 @@ function usage(message: string): number {
 }
 
 export async function run(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: {
-        json: { type: 'boolean' },
-        only: { type: 'string' },
-        config: { type: 'string' },
-        textfile: { type: 'string' },
-      },
-    });
-  } catch (err) {
-    return usage((err as Error).message);
-  }
+  const parsed = parseVerbArgs('check', {
+    args,
+    options: {
+      json: { type: 'boolean' },
+      only: { type: 'string' },
+      config: { type: 'string' },
+      textfile: { type: 'string' },
+    },
+  });
+  if (typeof parsed === 'number') return parsed;
   const textfileDir = parsed.values.textfile;
   // Checked before the run: a cron job with a wrong path should fail at once, not after a minute.
   if (textfileDir !== undefined) {

@@ -1,6 +1,5 @@
-import { parseArgs } from 'node:util';
 import { configAsDocument, defaultConfigPath, isConfigError, loadConfig, renderConfigYaml } from '../config.ts';
-import { usageError } from './usage-error.ts';
+import { parseVerbArgs, usageError } from './usage-error.ts';
 import { exitCodes } from '../../lib/exit-codes.ts';
 
 export const help = `Usage: buildfleet-agent config check [--config FILE] [--json]
@@ -16,12 +15,11 @@ Options:
 Exit codes: 0 valid, 2 invalid (every problem on stderr, one per line) or a usage error.`;
 
 export async function run(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options: { config: { type: 'string' }, json: { type: 'boolean' } } });
-  } catch (err) {
-    return usageError('config check', (err as Error).message);
-  }
+  const parsed = parseVerbArgs('config check', {
+    args,
+    options: { config: { type: 'string' }, json: { type: 'boolean' } },
+  });
+  if (typeof parsed === 'number') return parsed;
   const loaded = loadConfig(parsed.values.config ?? null);
   if (isConfigError(loaded)) {
     return usageError(null, ...loaded.errors);

@@ -1,12 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { askAgent } from '../fleet/ask-agent.ts';
 import { mapBounded } from '../fleet/bounded-map.ts';
 import { fileSdGroups, fileSdPathProblem, renderFileSd, writeFileAtomically } from '../fleet/file-sd.ts';
 import { fleetExitCode, fleetReport, rowOf } from '../fleet/fleet-report.ts';
 import { formatFleetTable } from '../fleet/fleet-table.ts';
 import { defaultAgentPort, parseTargetList, parseTargetsFile, type FleetTarget } from '../fleet/targets.ts';
-import { usageError } from './usage-error.ts';
+import { parseVerbArgs, usageError } from './usage-error.ts';
 
 export const help = `Usage: buildfleet-agent fleet status HOST[:PORT]... | --targets FILE [options]
 
@@ -70,28 +69,24 @@ function numberOption(
 }
 
 export async function run(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        targets: { type: 'string', multiple: true },
-        json: { type: 'boolean' },
-        concurrency: { type: 'string' },
-        timeout: { type: 'string' },
-        'max-age': { type: 'string' },
-        'file-sd': { type: 'string' },
-        'write-file-sd': { type: 'string' }, // the name deploy/prometheus/prometheus.yml mentions
-        'file-sd-state': { type: 'boolean' },
-        https: { type: 'boolean' },
-        'ca-file': { type: 'string' },
-        watch: { type: 'string' },
-      },
-    });
-  } catch (err) {
-    return usage((err as Error).message);
-  }
+  const parsed = parseVerbArgs('fleet status', {
+    args,
+    allowPositionals: true,
+    options: {
+      targets: { type: 'string', multiple: true },
+      json: { type: 'boolean' },
+      concurrency: { type: 'string' },
+      timeout: { type: 'string' },
+      'max-age': { type: 'string' },
+      'file-sd': { type: 'string' },
+      'write-file-sd': { type: 'string' }, // the name deploy/prometheus/prometheus.yml mentions
+      'file-sd-state': { type: 'boolean' },
+      https: { type: 'boolean' },
+      'ca-file': { type: 'string' },
+      watch: { type: 'string' },
+    },
+  });
+  if (typeof parsed === 'number') return parsed;
   const v = parsed.values;
   // Upper bounds: a file descriptor per concurrent request, and timers beyond an hour are typos.
   const concurrency = numberOption(v.concurrency, '--concurrency', 32, {

@@ -1,8 +1,7 @@
-import { parseArgs } from 'node:util';
 import { createLogger, journalStreamIsStderr } from '../log.ts';
 import { runUntilSignalled, startDaemon } from '../daemon.ts';
 import { startHeapTrim } from '../heap-trim.ts';
-import { usageError } from './usage-error.ts';
+import { parseVerbArgs } from './usage-error.ts';
 
 export const help = `Usage: buildfleet-agent serve [--config FILE] [--listen ADDR]
 
@@ -19,12 +18,8 @@ SIGTERM or SIGINT stop gracefully (a running check gets a bounded time to finish
 Exit codes: 0 clean stop, 1 could not serve (e.g. the port is taken), 2 config or usage error.`;
 
 export async function run(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options: { config: { type: 'string' }, listen: { type: 'string' } } });
-  } catch (err) {
-    return usageError('serve', (err as Error).message);
-  }
+  const parsed = parseVerbArgs('serve', { args, options: { config: { type: 'string' }, listen: { type: 'string' } } });
+  if (typeof parsed === 'number') return parsed;
   const log = createLogger({ level: 'info' });
   // The checks start inside startDaemon, before the stop handlers are wired: a SIGTERM in that
   // window would take the default action and kill the agent with a check's child still running.

@@ -1,12 +1,11 @@
 // `buildfleet-agent systemd-dropin`: prints the drop-in that makes the cache directories outside
 // the unit's ReadWritePaths= writable (agent/systemd-dropin.ts says why). The RPM's %post writes
 // it to /etc/systemd/system/buildfleet-agent.service.d/60-cache-dirs.conf.
-import { parseArgs } from 'node:util';
 import { lstat, realpath } from 'node:fs/promises';
 import { cacheDirsInScope } from '../../checks/blobcache/discover.ts';
 import { defaultConfigPath, isConfigError, loadConfig } from '../config.ts';
 import { coveredByUnit, dropInPath, renderDropIn } from '../systemd-dropin.ts';
-import { usageError } from './usage-error.ts';
+import { parseVerbArgs, usageError } from './usage-error.ts';
 import { exitCodes } from '../../lib/exit-codes.ts';
 
 export const help = `Usage: buildfleet-agent systemd-dropin [--config FILE] [--passwd FILE]
@@ -37,15 +36,11 @@ async function existsWithoutLinks(dir: string): Promise<boolean> {
 }
 
 export async function run(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: { config: { type: 'string' }, passwd: { type: 'string', default: '/etc/passwd' } },
-    });
-  } catch (err) {
-    return usageError('systemd-dropin', (err as Error).message);
-  }
+  const parsed = parseVerbArgs('systemd-dropin', {
+    args,
+    options: { config: { type: 'string' }, passwd: { type: 'string', default: '/etc/passwd' } },
+  });
+  if (typeof parsed === 'number') return parsed;
   const loaded = loadConfig(parsed.values.config ?? null);
   if (isConfigError(loaded)) {
     return usageError(null, ...loaded.errors);

@@ -64,8 +64,10 @@ export interface CacheAssessment {
   identity: FileIdentity | null; // the file as the first verification saw it
 }
 
-function outcomeFor(
-  cache: DiscoveredCache,
+// An outcome with nothing done yet: no verdict, no move, no holders, no audit record. `cache` is
+// a discovered cache, or only the path a request named (formatByName null).
+export function outcomeFor(
+  cache: Pick<DiscoveredCache, 'path' | 'formatByName'>,
   result: QuarantineResult,
   code: QuarantineCode,
   message: string,

@@ -12,6 +12,7 @@ import type { VerifyOptions } from '../../checks/blobcache/verify.ts';
 import type { Actor, AuditRecord } from './audit.ts';
 import {
   assessCache,
+  outcomeFor,
   quarantineCache,
   type QuarantineDeps,
   type QuarantineOutcome,
@@ -19,6 +20,7 @@ import {
 } from './quarantine.ts';
 import { resumeInterruptedQuarantines, type ResumeOutcome } from './resume.ts';
 import { matchRequestedFiles } from './targets.ts';
+import { exitCodes } from '../../lib/exit-codes.ts';
 
 export interface QuarantineRunOptions {
   files: readonly string[]; // empty: every discovered cache
@@ -101,21 +103,10 @@ export async function runQuarantine(opts: QuarantineRunOptions): Promise<Quarant
     results,
     interrupted,
     audit,
-    exitCode: unsettled ? 1 : 0,
+    exitCode: unsettled ? exitCodes.refuse : exitCodes.ok,
   };
 }
 
 function refusedRequest(requested: string, code: QuarantineOutcome['code'], message: string): QuarantineOutcome {
-  return {
-    path: requested,
-    formatByName: null,
-    result: 'refused',
-    code,
-    message,
-    verdict: null,
-    newPath: null,
-    companions: [],
-    holders: [],
-    audit: [],
-  };
+  return outcomeFor({ path: requested, formatByName: null }, 'refused', code, message);
 }
