@@ -13,9 +13,10 @@ import {
   type TlsFiles,
 } from './http/server.ts';
 import { loadBearerToken, type BearerToken } from './http/auth.ts';
-import { formatListenAddress, parseListenAddress, type ListenAddress } from './http/listen-address.ts';
+import { formatListenAddress, parseListenAddress, type ListenAddress } from '../lib/listen-address.ts';
 import { createAgentMetrics, type AgentMetrics } from './metrics.ts';
 import type { Logger } from './log.ts';
+import { exitCodes } from '../lib/exit-codes.ts';
 
 export interface DaemonOptions {
   configPath: string | null; // null: the default path, built-in defaults when it does not exist
@@ -38,7 +39,9 @@ export interface RunningDaemon {
 }
 
 // Problems that stop the daemon before it serves: each names the setting and the cause.
-export type DaemonStart = { ok: true; daemon: RunningDaemon } | { ok: false; errors: string[]; exitCode: 1 | 2 };
+export type DaemonStart =
+  | { ok: true; daemon: RunningDaemon }
+  | { ok: false; errors: string[]; exitCode: typeof exitCodes.refuse | typeof exitCodes.usage };
 
 export const defaultStopGraceMs = 10_000;
 // Short enough that nothing a person or Prometheus looks at is visibly stale; every state change
@@ -82,16 +85,16 @@ function loadSecrets(config: AgentConfig): { ok: true; secrets: Secrets } | { ok
 export async function startDaemon(opts: DaemonOptions): Promise<DaemonStart> {
   const { log } = opts;
   const loaded = loadConfig(opts.configPath);
-  if (isConfigError(loaded)) return { ok: false, errors: loaded.errors, exitCode: 2 };
+  if (isConfigError(loaded)) return { ok: false, errors: loaded.errors, exitCode: exitCodes.usage };
   const config = loaded.config;
   log.level = config.logLevel;
   const listen = listenAddress(config, opts);
-  if (!listen.ok) return { ok: false, errors: [listen.error], exitCode: 2 };
+  if (!listen.ok) return { ok: false, errors: [listen.error], exitCode: exitCodes.usage };
   const secrets = loadSecrets(config);
-  if (!secrets.ok) return { ok: false, errors: secrets.errors, exitCode: 2 };
+  if (!secrets.ok) return { ok: false, errors: secrets.errors, exitCode: exitCodes.usage };
 
   const created = await createAgentCore(config, { log });
-  if ('errors' in created) return { ok: false, errors: created.errors, exitCode: 2 };
+  if ('errors' in created) return { ok: false, errors: created.errors, exitCode: exitCodes.usage };
   const core = created.core;
   const metrics = createAgentMetrics(core, { renderCacheMs: opts.metricsRenderCacheMs ?? defaultMetricsRenderCacheMs });
   metrics.recordConfigLoad(true, new Date());
@@ -110,7 +113,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<DaemonStart> {
   const listening = await http.listen(listen.address);
   if (!listening.ok) {
     await core.stop();
-    return { ok: false, errors: [listening.error], exitCode: 1 };
+    return { ok: false, errors: [listening.error], exitCode: exitCodes.refuse };
   }
   core.start();
   lifecycle.state = 'running';

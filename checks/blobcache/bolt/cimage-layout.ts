@@ -1,5 +1,5 @@
 // What containers/image keeps in each top-level bucket of blob-info-cache-v1.boltdb
-// (c/image pkg/blobinfocache/boltdb/boltdb.go; formats.md §2a).
+// (c/image pkg/blobinfocache/boltdb/boltdb.go; docs/formats.md §2a).
 const purposes: Record<string, string> = {
   uncompressedDigest: 'blob digest → its uncompressed digest',
   digestByUncompressed: 'uncompressed digest → sub-bucket of the compressed digests known for it',

@@ -64,7 +64,7 @@ export function referrerOf(walk: TreeWalk, task: PageTask): string {
 }
 
 // A node type bit plus other bits: readable by bbolt 1.3.6 (it tests bits with AND), fatal for
-// bbolt 1.3.7+ (exact equality), formats.md §1.2.
+// bbolt 1.3.7+ (exact equality), docs/formats.md §1.2.
 export function ambiguousFlags(flags: number): boolean {
   return (flags & (flagBranch | flagLeaf)) !== 0 && flags !== flagBranch && flags !== flagLeaf;
 }

@@ -1,7 +1,7 @@
 // The bolt verifier over a page source: meta choice, tree walk, and the rule that makes it safe
 // on a file that skopeo processes are committing to while we read.
 //
-// Why re-reading the metas is enough (bbolt's copy-on-write commit order, formats.md §1.8):
+// Why re-reading the metas is enough (bbolt's copy-on-write commit order, docs/formats.md §1.8):
 // a write transaction T+1 only writes pages that were free in tree T, then fdatasyncs, and only
 // then writes its meta into slot (T+1)%2. Pages of tree T become reusable when T+1 frees them,
 // i.e. from transaction T+2 on — and T+2 cannot begin before T+1's meta is on disk. So if the
