@@ -1,6 +1,6 @@
 // What a person on call can do about each reason code: the command to run on the host or the
 // endpoint to call. Codes are the stable ones of lib/problem-codes.ts (docs/problem-codes.md).
-import type { CheckReasonCode } from '../../../lib/problem-codes.ts';
+import { codeFields, problemCodes, type CheckReasonCode, type CodeEntry } from '../../../lib/problem-codes.ts';
 import { e } from './format.ts';
 
 export interface PageContext {
@@ -38,5 +38,15 @@ export function nextStep(code: CheckReasonCode, ctx: PageContext): string {
     return `End maintenance: ${cmd(`curl -X DELETE -H ${token} ${ctx.base}/v1/maintenance`)}.`;
   if (code.startsWith('check-'))
     return `The check itself failed; see the agent's log: ${cmd('journalctl -u buildfleet-agent -n 50')}.`;
-  return `See docs/problem-codes.md for ${cmd(code)}.`;
+  return tableAction(code) ?? `See docs/problem-codes.md for ${cmd(code)}.`;
+}
+
+// The code's `action` from the table (the same words as docs/problem-codes.md), its `code`
+// spans kept as code.
+function tableAction(code: CheckReasonCode): string | undefined {
+  for (const group of codeFields[0]) {
+    const entry = (problemCodes[group] as Record<string, CodeEntry>)[code];
+    if (entry) return e(entry.action).replace(/`([^`]+)`/g, '<code>$1</code>');
+  }
+  return undefined;
 }
