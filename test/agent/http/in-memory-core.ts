@@ -5,6 +5,7 @@
 import type { CheckDetails, CheckResult, CheckScope, CheckStatus } from '../../../checks/types.ts';
 import { createEventLog } from '../../../agent/events/event-log.ts';
 import { silentLogger } from '../../../agent/log.ts';
+import { neverRunState } from '../../../agent/check-state.ts';
 import { describeSchedule, type CheckSchedule } from '../../../agent/check-schedules.ts';
 import type { AgentEvent, EventQuery, EventType } from '../../../agent/events/types.ts';
 import type {
@@ -42,22 +43,7 @@ export class InMemoryCore implements AgentCore {
     this.now = now;
     this.eventLog = createEventLog({ stateDir: null, now, log: silentLogger() });
     for (const c of checks) {
-      this.stateByName.set(c.name, {
-        name: c.name,
-        scope: c.scope,
-        status: 'unknown',
-        rawStatus: 'unknown',
-        summary: 'not yet checked',
-        reasons: [],
-        details: {},
-        observedAt: null,
-        durationMs: 0,
-        consecutiveFailures: 0,
-        runs: 0,
-        failures: 0,
-        timeouts: 0,
-        statusChanges: 0,
-      });
+      this.stateByName.set(c.name, neverRunState(c));
     }
   }
 
