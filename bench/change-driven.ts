@@ -51,6 +51,7 @@ import { freePort } from '../test/support/registry.ts';
 import { createCacheFixture } from '../test/fixtures/sqlite/blob-info-cache.ts';
 import { readBoltMetas } from '../checks/blobcache/bolt/meta.ts';
 import { bufferReadAt } from '../checks/blobcache/file-source.ts';
+import { racyWindowMs } from '../checks/blobcache/change-stamp.ts';
 
 const root = join(import.meta.dirname, '..');
 const out = join(root, 'bench/out');
@@ -126,6 +127,11 @@ try {
   }
   const healthy1 = join(work, 'healthy-1mb.boltdb');
   copyFileSync(inputs.bolt1, healthy1);
+  // The copy and the links just moved every cache's ctime: a stamp read within the racy window
+  // vouches for nothing, so a daemon started at once (a prebuilt --bundle) would verify them all
+  // again at its next scheduled run, inside the idle window. A host's caches were not written a
+  // second before the agent started.
+  await sleep(racyWindowMs + 500);
 
   let bundle = values.bundle;
   if (!bundle) {
