@@ -10,12 +10,13 @@ import { InMemoryCore, controllableCheck, critical, ok } from './http/in-memory-
 import { serveForTest } from './http/serve-for-test.ts';
 import { chooseExpositionFormat, createAgentMetrics } from '../../agent/metrics.ts';
 import { parseStateText } from '../../agent/state-store.ts';
+import { cacheDetail as cache } from '../support/cache-detail.ts';
 import { stateFromPersisted } from '../../agent/check-state.ts';
 import { needTools } from '../support/tools.ts';
 import type { SkopeoCheckDetails } from '../../checks/skopeo.ts';
 import type { DiskCheckDetails } from '../../checks/disk.ts';
 import type { RegistryCheckDetails } from '../../checks/registry.ts';
-import type { BlobCacheDetail, BlobCacheDetails } from '../../checks/blobcache/check.ts';
+import type { BlobCacheDetails } from '../../checks/blobcache/check.ts';
 import { freePort } from '../support/registry.ts';
 
 // The contract of docs/conventions.md: name (without the buildfleet_ prefix) -> type, labels.
@@ -154,37 +155,6 @@ const registryDetails = (withQuay: boolean): RegistryCheckDetails => ({
         ]
       : []),
   ],
-});
-const cache = (path: string, fields: Partial<BlobCacheDetail>): BlobCacheDetail => ({
-  path,
-  dir: path.slice(0, path.lastIndexOf('/')),
-  listedDir: null,
-  formatByName: null,
-  format: null,
-  verdict: null,
-  problems: [],
-  warnings: [],
-  sizeBytes: null,
-  verifyDurationMs: null,
-  inUse: null,
-  owner: { uid: 0, name: 'root' },
-  source: 'configured',
-  companions: [],
-  refused: null,
-  quarantine: null,
-  verifiedAt: null,
-  changedAt: null,
-  unchanged: false,
-  effectiveVerdict:
-    fields.verdict === 'healthy' || fields.verdict === 'corrupt'
-      ? fields.verdict
-      : fields.verdict || fields.refused
-        ? 'unverified'
-        : null,
-  unverifiedCause: null,
-  busyRuns: 0,
-  decidesAdmission: true,
-  ...fields,
 });
 const cacheDetails = (withSqlite: boolean, quarantined: BlobCacheDetails['quarantined'] = []): BlobCacheDetails => ({
   kind: 'blobinfocache',

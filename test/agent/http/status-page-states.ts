@@ -7,6 +7,7 @@ import type { DiskCheckDetails, DiskPathReport } from '../../../checks/disk.ts';
 import type { RegistryCheckDetails, RegistryProbeReport } from '../../../checks/registry.ts';
 import type { SkopeoCheckDetails } from '../../../checks/skopeo.ts';
 import { InMemoryCore, controllableCheck } from './in-memory-core.ts';
+import { cacheDetail } from '../../support/cache-detail.ts';
 
 const GiB = 1024 ** 3;
 export const rootCache = '/var/lib/containers/cache/blob-info-cache-v1.boltdb';
@@ -104,38 +105,9 @@ function registry(harborUp = true): CheckResult<RegistryCheckDetails> {
       };
 }
 
+// The page names a cache's format from its file name, as discovery does.
 function cache(path: string, fields: Partial<BlobCacheDetail>): BlobCacheDetail {
-  return {
-    path,
-    dir: path.slice(0, path.lastIndexOf('/')),
-    listedDir: null,
-    formatByName: path.endsWith('.sqlite') ? 'sqlite' : 'boltdb',
-    format: null,
-    verdict: null,
-    problems: [],
-    warnings: [],
-    sizeBytes: null,
-    verifyDurationMs: null,
-    inUse: null,
-    owner: { uid: 0, name: 'root' },
-    source: 'configured',
-    companions: [],
-    refused: null,
-    quarantine: null,
-    verifiedAt: null,
-    changedAt: null,
-    unchanged: false,
-    effectiveVerdict:
-      fields.verdict === 'healthy' || fields.verdict === 'corrupt'
-        ? fields.verdict
-        : fields.verdict || fields.refused
-          ? 'unverified'
-          : null,
-    unverifiedCause: null,
-    busyRuns: 0,
-    decidesAdmission: true,
-    ...fields,
-  };
+  return cacheDetail(path, { formatByName: path.endsWith('.sqlite') ? 'sqlite' : 'boltdb', ...fields });
 }
 
 function caches(
