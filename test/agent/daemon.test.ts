@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { needTools } from '../support/tools.ts';
-import { makeClientCert, makeTestPki, type TestPki } from '../support/tls.ts';
+import { makeClientCert, makeTestPki, type TestPki, makeSelfSignedCert } from '../support/tls.ts';
 import { collectLogLines } from '../support/log-lines.ts';
 
 const bin = fileURLToPath(new URL('../../agent/bin.ts', import.meta.url));
@@ -378,32 +378,7 @@ test('a token file readable by others stops the start with a clear error (exit 2
 test('tls in the config: the daemon serves HTTPS; an unreadable key stops the start (exit 2)', async (t) => {
   if (!needTools(t, 'openssl')) return;
   const skopeo = fakeSkopeo('tls');
-  const key = join(scratch, 'tls.key');
-  const cert = join(scratch, 'tls.crt');
-  const made = spawnSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-    ],
-    { encoding: 'utf8' },
-  );
-  assert.equal(made.status, 0, made.stderr);
+  const { key, cert } = makeSelfSignedCert(scratch);
   const configFile = join(scratch, 'tls.yaml');
   const tlsYaml = (keyFile: string) =>
     `${configYaml({ stateDir: join(scratch, 'tls-state'), skopeo: skopeo.path })}tls:\n  certFile: ${cert}\n  keyFile: ${keyFile}\n`;

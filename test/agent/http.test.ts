@@ -7,7 +7,6 @@ import { request as httpsRequest } from 'node:https';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { InMemoryCore, controllableCheck, critical, ok } from './http/in-memory-core.ts';
 import { serveForTest } from './http/serve-for-test.ts';
 import { checkBearer, loadBearerToken, type BearerToken } from '../../agent/http/auth.ts';
@@ -15,6 +14,7 @@ import { parseListenAddress } from '../../lib/listen-address.ts';
 import { escapeHtml } from '../../agent/http/status-page.ts';
 import { needTools } from '../support/tools.ts';
 import type { QuarantineOutcome } from '../../agent/remediation/quarantine.ts';
+import { makeSelfSignedCert } from '../support/tls.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'bfa-http-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -587,32 +587,7 @@ test('listen addresses', () => {
 
 test('optional TLS: the same API over HTTPS with the configured certificate', async (t) => {
   if (!needTools(t, 'openssl')) return;
-  const key = join(scratch, 'tls.key');
-  const cert = join(scratch, 'tls.crt');
-  const made = spawnSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-    ],
-    { encoding: 'utf8' },
-  );
-  assert.equal(made.status, 0, made.stderr);
+  const { key, cert } = makeSelfSignedCert(scratch);
   const { core } = threeChecks();
   const srv = await serveForTest(core, { tls: { cert: readFileSync(cert), key: readFileSync(key), ca: null } });
   try {

@@ -17,6 +17,13 @@ function openssl(args: string[], cwd: string): string {
 
 const ecKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
 
+// A self-signed certificate for 127.0.0.1, valid one day: `dir`/tls.key and `dir`/tls.crt.
+export function makeSelfSignedCert(dir: string): { key: string; cert: string } {
+  const args = ['-keyout', 'tls.key', '-out', 'tls.crt', '-days', '1', '-subj', '/CN=127.0.0.1'];
+  openssl(['req', '-x509', ...ecKey, ...args, '-addext', 'subjectAltName=IP:127.0.0.1'], dir);
+  return { key: join(dir, 'tls.key'), cert: join(dir, 'tls.crt') };
+}
+
 // Writes ca.pem/ca.key and server.pem/server.key into `dir`.
 export function makeTestPki(
   dir: string,
