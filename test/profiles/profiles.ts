@@ -96,6 +96,16 @@ const userCache = (home: string, uid: number): Entry[] => [
   { path: `${home}/.local/share/containers/cache`, kind: 'dir', uid, gid: uid, mode: 0o700 },
 ];
 
+// A cache file in a user's home, owned by the user with mode 0600, as skopeo writes it.
+const userCacheFile = (home: string, uid: number, name: string, content: string): Entry => ({
+  path: `${home}/.local/share/containers/cache/${name}`,
+  kind: 'file',
+  uid,
+  gid: uid,
+  mode: 0o600,
+  content,
+});
+
 const healthyBolt = 'skopeo-1.9.3-healthy.boltdb';
 const corruptBolt = 'skopeo-1.9.3-bucket-root-is-freelist.boltdb';
 const accepted: Expected = { decision: 'accept', reasons: [], blobinfocache: 'ok' };
@@ -122,31 +132,10 @@ export const profiles: Profile[] = [
     entries: [
       ...storage,
       ...userCache('/var/lib/jenkins', 1001),
-      {
-        path: '/var/lib/jenkins/.local/share/containers/cache/blob-info-cache-v1.boltdb',
-        kind: 'file',
-        uid: 1001,
-        gid: 1001,
-        mode: 0o600,
-        content: healthyBolt,
-      },
+      userCacheFile('/var/lib/jenkins', 1001, 'blob-info-cache-v1.boltdb', healthyBolt),
       ...userCache('/home/gitlab-runner', 1002),
-      {
-        path: '/home/gitlab-runner/.local/share/containers/cache/blob-info-cache-v1.boltdb',
-        kind: 'file',
-        uid: 1002,
-        gid: 1002,
-        mode: 0o600,
-        content: healthyBolt,
-      },
-      {
-        path: '/home/gitlab-runner/.local/share/containers/cache/blob-info-cache-v1.sqlite',
-        kind: 'file',
-        uid: 1002,
-        gid: 1002,
-        mode: 0o600,
-        content: 'sqlite',
-      },
+      userCacheFile('/home/gitlab-runner', 1002, 'blob-info-cache-v1.boltdb', healthyBolt),
+      userCacheFile('/home/gitlab-runner', 1002, 'blob-info-cache-v1.sqlite', 'sqlite'),
     ],
     expect: accepted,
   },
@@ -157,23 +146,9 @@ export const profiles: Profile[] = [
     entries: [
       ...storage,
       ...userCache('/var/lib/jenkins', 1001),
-      {
-        path: '/var/lib/jenkins/.local/share/containers/cache/blob-info-cache-v1.boltdb',
-        kind: 'file',
-        uid: 1001,
-        gid: 1001,
-        mode: 0o600,
-        content: healthyBolt,
-      },
+      userCacheFile('/var/lib/jenkins', 1001, 'blob-info-cache-v1.boltdb', healthyBolt),
       ...userCache('/home/gitlab-runner', 1002),
-      {
-        path: '/home/gitlab-runner/.local/share/containers/cache/blob-info-cache-v1.boltdb',
-        kind: 'file',
-        uid: 1002,
-        gid: 1002,
-        mode: 0o600,
-        content: corruptBolt,
-      },
+      userCacheFile('/home/gitlab-runner', 1002, 'blob-info-cache-v1.boltdb', corruptBolt),
     ],
     expect: { decision: 'refuse', reasons: ['cache-corrupt'], blobinfocache: 'critical' },
     quarantine: {
@@ -234,14 +209,7 @@ export const profiles: Profile[] = [
     entries: [
       ...storage,
       ...userCache('/home/ldapbuild', 5000),
-      {
-        path: '/home/ldapbuild/.local/share/containers/cache/blob-info-cache-v1.boltdb',
-        kind: 'file',
-        uid: 5000,
-        gid: 5000,
-        mode: 0o600,
-        content: corruptBolt,
-      },
+      userCacheFile('/home/ldapbuild', 5000, 'blob-info-cache-v1.boltdb', corruptBolt),
     ],
     expect: { decision: 'refuse', reasons: ['cache-corrupt'], blobinfocache: 'critical' },
   },
@@ -253,14 +221,7 @@ export const profiles: Profile[] = [
     entries: [
       ...storage,
       ...userCache('/home/gitlab-runner', 1002),
-      {
-        path: '/home/gitlab-runner/.local/share/containers/cache/blob-info-cache-v1.boltdb',
-        kind: 'file',
-        uid: 1002,
-        gid: 1002,
-        mode: 0o600,
-        content: corruptBolt,
-      },
+      userCacheFile('/home/gitlab-runner', 1002, 'blob-info-cache-v1.boltdb', corruptBolt),
     ],
     expect: { decision: 'accept', reasons: [], blobinfocache: 'warning' },
   },
