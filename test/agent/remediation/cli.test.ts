@@ -12,26 +12,15 @@ import { makeScratch, writeCorrupt, type Scratch } from './scratch.ts';
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const node = path.join(repo, 'node_modules/.bin/node');
 
+// The verb on the scratch cache directory and state, users and the machine's passwd left out.
+function quarantineArgs(s: Scratch): string[] {
+  const dirs = ['--dir', s.cacheDir, '--no-users', '--passwd', s.passwd, '--state-dir', s.stateDir];
+  return [path.join(repo, 'agent/bin.ts'), 'cache', 'quarantine', ...dirs];
+}
+
+// With no skopeo installed, unless a test says otherwise.
 function cli(s: Scratch, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(
-    node,
-    [
-      path.join(repo, 'agent/bin.ts'),
-      'cache',
-      'quarantine',
-      '--dir',
-      s.cacheDir,
-      '--no-users',
-      '--passwd',
-      s.passwd,
-      '--state-dir',
-      s.stateDir,
-      '--skopeo',
-      '/nonexistent/skopeo',
-      ...args,
-    ],
-    { encoding: 'utf8' },
-  );
+  const r = spawnSync(node, [...quarantineArgs(s), '--skopeo', '/nonexistent/skopeo', ...args], { encoding: 'utf8' });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -157,22 +146,8 @@ test('the installed skopeo version is recorded in the audit line', (t) => {
   t.after(s.cleanup);
   writeCorrupt(s.bolt);
   const printed = /^skopeo version (\S+)/.exec(spawnSync('skopeo', ['--version'], { encoding: 'utf8' }).stdout)?.[1];
-  const r = spawnSync(
-    node,
-    [
-      path.join(repo, 'agent/bin.ts'),
-      'cache',
-      'quarantine',
-      '--dir',
-      s.cacheDir,
-      '--no-users',
-      '--passwd',
-      s.passwd,
-      '--state-dir',
-      s.stateDir,
-    ],
-    { encoding: 'utf8' },
-  );
+  const r = spawnSync(node, quarantineArgs(s), { encoding: 'utf8' });
+
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assert.equal(readAuditRecords(s.stateDir)[0].skopeoVersion, printed);
 });
