@@ -12,6 +12,7 @@ import { makeTestPki } from '../../support/tls.ts';
 import { agentBin } from './real-agent.ts';
 import { InMemoryCore, controllableCheck, ok } from '../http/in-memory-core.ts';
 import { serveForTest } from '../http/serve-for-test.ts';
+import { childOutput, type ChildOutput } from '../../support/child-output.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'bfa-fleet-people-'));
 let pki: ReturnType<typeof makeTestPki> | null = null;
@@ -35,27 +36,9 @@ after(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-function fleetStatus(
-  args: string[],
-  until?: (stdout: string) => boolean,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function fleetStatus(args: string[], until?: (stdout: string) => boolean): Promise<ChildOutput> {
   const child = spawn(process.execPath, [agentBin, 'fleet', 'status', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => {
-    stdout += d.toString();
-    if (until?.(stdout)) child.kill('SIGTERM');
-  });
-  child.stderr.on('data', (d: Buffer) => {
-    stderr += d.toString();
-  });
-  const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  return new Promise((resolve) =>
-    child.on('close', (code) => {
-      clearTimeout(killer);
-      resolve({ code, stdout, stderr });
-    }),
-  );
+  return childOutput(child, 30_000, until);
 }
 
 test('an HTTPS agent asked with --ca-file shows its maintenance reason and warnings; without the CA it cannot be asked', async (t) => {

@@ -15,6 +15,7 @@ import { needTools } from '../../support/tools.ts';
 import { agentBin, neverSchedule, startRealAgent, type RealAgent } from './real-agent.ts';
 import { startFarm, type EndpointKind, type Farm } from './endpoint-farm.ts';
 import { closedPorts } from './closed-ports.ts';
+import { childOutput, type ChildOutput } from '../../support/child-output.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'bfa-fleet-'));
 const agents: Record<'accepting' | 'refusing' | 'degraded', RealAgent | null> = {
@@ -96,32 +97,9 @@ after(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number | null;
-  signal: string | null;
-  stdout: string;
-  stderr: string;
-  wallMs: number;
-}
-
-function fleetStatus(args: string[], budgetMs: number): Promise<Run> {
-  const started = performance.now();
+function fleetStatus(args: string[], budgetMs: number): Promise<ChildOutput> {
   const child = spawn(process.execPath, [agentBin, 'fleet', 'status', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => {
-    stdout += d.toString();
-  });
-  child.stderr.on('data', (d: Buffer) => {
-    stderr += d.toString();
-  });
-  const killer = setTimeout(() => child.kill('SIGKILL'), budgetMs);
-  return new Promise((resolve) =>
-    child.on('close', (code, signal) => {
-      clearTimeout(killer);
-      resolve({ code, signal, stdout, stderr, wallMs: performance.now() - started });
-    }),
-  );
+  return childOutput(child, budgetMs);
 }
 
 interface JsonRow {

@@ -15,6 +15,7 @@ import { needTools } from '../../support/tools.ts';
 import { makeClientCert, makeTestPki } from '../../support/tls.ts';
 import { neverSchedule, startRealAgent, type RealAgent } from './real-agent.ts';
 import { closedPorts } from './closed-ports.ts';
+import { childOutput, type ChildOutput } from '../../support/child-output.ts';
 
 const gate = fileURLToPath(new URL('../../../deploy/scheduler/preflight-gate.sh', import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), 'bfa-gate-'));
@@ -72,29 +73,12 @@ after(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-function runGate(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number | null; stderr: string; stdout: string }> {
+function runGate(args: string[], env: Record<string, string> = {}): Promise<ChildOutput> {
   const child = spawn('dash', [gate, ...args], {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => {
-    stdout += d.toString();
-  });
-  child.stderr.on('data', (d: Buffer) => {
-    stderr += d.toString();
-  });
-  const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  return new Promise((resolve) =>
-    child.on('close', (code) => {
-      clearTimeout(killer);
-      resolve({ code, stderr, stdout });
-    }),
-  );
+  return childOutput(child, 30_000);
 }
 
 test('accept: exit 0 (and silent with --quiet)', async (t) => {
