@@ -14,11 +14,7 @@
 // therefore first bound without SO_REUSEPORT, which fails if anything holds the port, reuseport
 // group or not, and only then rebound as the group's first member.
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-
-export interface ListenTarget {
-  host: string | undefined;
-  port: number;
-}
+import type { ListenAddress } from '../../lib/listen-address.ts';
 
 export type ListenOutcome = { ok: true; port: number; host: string } | { ok: false; error: string };
 
@@ -26,7 +22,7 @@ export type ListenOutcome = { ok: true; port: number; host: string } | { ok: fal
 // listen are reported and skipped: they only speed up accepting.
 export async function listenWithLanes(
   server: Server,
-  target: ListenTarget,
+  target: ListenAddress,
   lanes: number,
   onLaneError: (error: string) => void,
 ): Promise<{ outcome: ListenOutcome; lanes: Server[] }> {
@@ -51,14 +47,14 @@ export async function listenWithLanes(
 
 // A plain bind of the address: EADDRINUSE if any socket holds it. For port 0 it also picks
 // the port the group then uses.
-async function probeExclusive(target: ListenTarget): Promise<ListenOutcome> {
+async function probeExclusive(target: ListenAddress): Promise<ListenOutcome> {
   const probe = createServer();
   const r = await listenOn(probe, target, false);
   await new Promise<void>((resolve) => probe.close(() => resolve()));
   return r;
 }
 
-function listenOn(server: Server, target: ListenTarget, reusePort: boolean): Promise<ListenOutcome> {
+function listenOn(server: Server, target: ListenAddress, reusePort: boolean): Promise<ListenOutcome> {
   return new Promise((resolve) => {
     const onError = (err: NodeJS.ErrnoException): void =>
       resolve({
@@ -66,7 +62,7 @@ function listenOn(server: Server, target: ListenTarget, reusePort: boolean): Pro
         error: `cannot listen on ${target.host ?? '*'}:${target.port}: ${err.code ?? err.message}`,
       });
     server.once('error', onError);
-    server.listen({ host: target.host, port: target.port, reusePort, exclusive: true }, () => {
+    server.listen({ host: target.host, port: target.port, reusePort }, () => {
       server.off('error', onError);
       const a = server.address() as AddressInfo;
       resolve({ ok: true, port: a.port, host: a.address });

@@ -4,10 +4,10 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Server as NetServer } from 'node:net';
-import { listenWithLanes } from './accept-lanes.ts';
 import type { SecureContextOptions, Server as TlsServer } from 'node:tls';
 import type { AgentCore, Preflight, RefreshOptions } from '../core-types.ts';
 import type { AgentMetrics } from '../metrics.ts';
+import { listenWithLanes, type ListenOutcome } from './accept-lanes.ts';
 import { deleteMaintenance, postChecksRun, postMaintenance, postQuarantine } from './admin-routes.ts';
 import { bearerChallenge, checkBearer, type BearerToken } from './auth.ts';
 import {
@@ -63,7 +63,7 @@ export interface AgentHttpServerOptions {
 
 export interface AgentHttpServer {
   server: Server;
-  listen(address: ListenAddress): Promise<{ ok: true; port: number; host: string } | { ok: false; error: string }>;
+  listen(address: ListenAddress): Promise<ListenOutcome>;
   // Stops accepting, lets in-flight requests finish for up to graceMs, then cuts what is left.
   close(graceMs: number): Promise<void>;
   setToken(token: BearerToken | null): void; // SIGHUP may rotate or remove the token
